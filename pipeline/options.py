@@ -1,0 +1,87 @@
+"""storywire's pipeline options, parsed alongside Beam's own (--runner and the rest)."""
+
+from __future__ import annotations
+
+import os
+
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    WorkerOptions,
+    StandardOptions,
+)
+
+from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
+from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
+from storywire.transforms.stories import DEFAULT_THRESHOLD
+
+# The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
+# Prism runner. FnApiRunner runs the same portable graph, in worker processes.
+LOCAL_RUNNER = "FnApiRunner"
+
+
+def _storywire_keys() -> set[str]:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    StorywireOptions._add_argparse_args(parser)
+    return {action.dest for action in parser._actions if action.dest != "help"}
+
+
+class StorywireOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--input", nargs="+", default=["seeds/"],
+            help="Files, folders (read recursively) or globs, local or any Beam filesystem "
+                 "(gs://, s3://). Formats by extension: .txt, .html/.htm, .jsonl, .jsonl.gz.")
+        parser.add_argument(
+            "--output", default="output/",
+            help="Folder for the articles/, stories/ and rejects/ tables; a run replaces them.")
+        parser.add_argument(
+            "--dup_max_distance", type=int, default=DEFAULT_MAX_DISTANCE,
+            help="Simhash bits two articles may differ in and still be near-duplicates.")
+        parser.add_argument(
+            "--story_threshold", type=float, default=DEFAULT_THRESHOLD,
+            help="TF-IDF cosine similarity at which two articles are linked into one story.")
+        parser.add_argument(
+            "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
+            help="About this many rows go to one Parquet file.")
+
+
+def pipeline_options(argv: list[str]) -> PipelineOptions:
+    """Options from command-line words; without --runner, the local runner on every core."""
+    options = PipelineOptions(argv)
+    standard = options.view_as(StandardOptions)
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    if standard.runner is None:
+        standard.runner = LOCAL_RUNNER
+        direct = options.view_as(DirectOptions)
+        if "--direct_num_workers" not in given:
+            direct.direct_num_workers = os.cpu_count() or 1
+        if "--direct_running_mode" not in given:
+            direct.direct_running_mode = "multi_processing"
+    if "--default_sdk_harness_log_level" not in given:
+        # Workers log every bundle at INFO; a user wants their warnings, not that.
+        options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
+    return options
+
+
+def make_runner(options: PipelineOptions):
+    """The runner to use: for the local runner, one that hands the options to its workers."""
+    if options.view_as(StandardOptions).runner != LOCAL_RUNNER:
+        return None  # Beam builds the one --runner names
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    # As Beam's DirectRunner does: without this the worker processes see no options. Only
+    # Beam's own options that were set go: workers do not parse storywire's (the transforms
+    # carry their settings) and would warn about every one of them.
+    ours = _storywire_keys()
+    beam_options = {k: v for k, v in options.get_all_options(drop_default=True).items()
+                    if k not in ours}
+    encoded = JobServiceHandle.encode_pipeline_options(beam_options)
+    provision_info = fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return fn_runner.FnApiRunner(provision_info=provision_info)

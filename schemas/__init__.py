@@ -1,0 +1,13 @@
+"""Arrow schemas of the output tables."""
+
+from storywire.schemas.tables import (
+    ARTICLES,
+    NO_DATE_PARTITION,
+    PARTITION_COLUMN,
+    REJECTS,
+    STORIES,
+    TABLES,
+    describe,
+)
+
+__all__ = ["ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "TABLES", "describe"]

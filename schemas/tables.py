@@ -1,0 +1,79 @@
+"""Arrow schemas of every table storywire writes: the one place for names, types and docs.
+
+Types are chosen so that DuckDB, Polars, pandas, Spark and BigQuery read them as they are:
+no unsigned integers, timestamps in microseconds, UTC.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+# Hive partition column of the articles table, and its value for rows without a date
+# (the Hive convention, read as NULL by DuckDB, Polars, pyarrow and Spark).
+PARTITION_COLUMN = "published_date"
+NO_DATE_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+ARTICLES = pa.schema(
+    [
+        _field("article_id", pa.string(), "The record's `id` when given, else a stable hash of input_uri and line.", False),
+        _field("input_uri", pa.string(), "The file the article was read from.", False),
+        _field("line", pa.int64(), "Line number in a JSONL file (1-based); null for .txt and .html files."),
+        _field("url", pa.string(), "The article's URL, when the record gives one."),
+        _field("source", pa.string(), "The publisher: the record's `source`, else the page's site name, else the URL's host."),
+        _field("title", pa.string(), "The record's `title`, else the headline found in the page or text."),
+        _field("author", pa.string(), "Byline found in the page or text."),
+        _field("published_at", TIMESTAMP, "Publication time, UTC: the record's `published`, else the date found in the page or text."),
+        _field("text", pa.string(), "The clean article body; paragraphs separated by a blank line.", False),
+        _field("simhash", pa.int64(), "64-bit simhash of the normalised body (word bigrams), the 64 bits read as a signed integer.", False),
+        _field("content_hash", pa.string(), "Hex digest of the normalised body words: equal for exact copies.", False),
+        _field("dup_group_id", pa.string(), "Near-duplicate group: articles within a few simhash bits of each other (copies, syndicated versions).", False),
+        _field("story_id", pa.string(), "The news event the article reports; shared by copies, updates and rewrites.", False),
+        _field("is_canonical", pa.bool_(), "True for exactly one article per story: the story's canonical article.", False),
+        _field("ingested_at", TIMESTAMP, "When the run that wrote this row started, UTC.", False),
+    ]
+)
+
+STORIES = pa.schema(
+    [
+        _field("story_id", pa.string(), "The story.", False),
+        _field("canonical_article_id", pa.string(), "Its canonical article: earliest published, then longest text, then smallest article_id.", False),
+        _field("title", pa.string(), "The canonical article's title, else the first title among the story's articles in canonical order."),
+        _field("first_published_at", TIMESTAMP, "Earliest publication time among the story's articles."),
+        _field("last_published_at", TIMESTAMP, "Latest publication time among the story's articles."),
+        _field("article_count", pa.int64(), "Articles in the story.", False),
+        _field("source_count", pa.int64(), "Distinct sources among them.", False),
+        _field("sources", pa.list_(pa.string()), "The distinct sources, sorted.", False),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        _field("input_uri", pa.string(), "The input path or file the bad input came from.", False),
+        _field("line", pa.int64(), "Line number in a JSONL file (1-based), when there is one."),
+        _field("article_id", pa.string(), "The article id, when it was known."),
+        _field("stage", pa.string(), "Where it was rejected: match, read, decode, parse, dedupe or clean.", False),
+        _field("reason", pa.string(), "Why, in words.", False),
+        _field("excerpt", pa.string(), "The start of the bad input, for a person to look at."),
+    ]
+)
+
+# Table name -> (schema, Hive partition column or None, sort columns within a file).
+TABLES: dict[str, tuple[pa.Schema, str | None, tuple[str, ...]]] = {
+    "articles": (ARTICLES, PARTITION_COLUMN, ("article_id",)),
+    "stories": (STORIES, None, ("story_id",)),
+    "rejects": (REJECTS, None, ("input_uri", "line", "stage")),
+}
+
+
+def describe(schema: pa.Schema) -> list[tuple[str, str, str]]:
+    """(column, type, doc) of each field, for documentation and `storywire schema`."""
+    return [
+        (f.name, str(f.type), (f.metadata or {}).get(b"doc", b"").decode())
+        for f in schema
+    ]

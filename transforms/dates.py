@@ -1,0 +1,26 @@
+"""Date strings to timezone-aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from dateutil import parser as dateparser
+
+_EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """Parse a date or date-time string; None when it is not one.
+
+    A value without a time zone is taken as UTC. The result is always UTC.
+    """
+    if not value or not isinstance(value, str) or len(value) > 100:
+        return None
+    try:
+        parsed = dateparser.parse(value.strip(), fuzzy=False)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    return parsed if parsed >= _EARLIEST else None

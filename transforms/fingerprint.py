@@ -1,0 +1,79 @@
+"""Fingerprints of a clean body: a 64-bit simhash for near-duplicates and an exact content hash.
+
+Both are computed over the same normalised text (NFKC, one kind of quote and dash, lower
+case, words only), so a syndicated copy that differs only in typography hashes the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+
+from simhash import Simhash
+
+SIMHASH_BITS = 64
+# simhash 2.1.2 multiplies uint8 bit arrays by the feature weight: a weight over 255
+# overflows. Weights are capped here, which also keeps one repeated word from dominating.
+MAX_FEATURE_WEIGHT = 255
+# Word bigrams are the features: word order matters, as it does between a
+# copy and a rewrite, while boilerplate differences move only a few bits.
+SHINGLE_WORDS = 2
+
+_QUOTES_AND_DASHES = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-",
+    }
+)
+_WORD = re.compile(r"\w+")
+
+
+def normalise(text: str) -> str:
+    """NFKC, unified quotes and dashes, lower case."""
+    return unicodedata.normalize("NFKC", text).translate(_QUOTES_AND_DASHES).lower()
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of a text, in order."""
+    return _WORD.findall(normalise(text))
+
+
+def simhash_features(tokens: list[str], shingle: int = SHINGLE_WORDS) -> dict[str, int]:
+    """Word shingles with their counts, each count capped at MAX_FEATURE_WEIGHT."""
+    if len(tokens) < shingle:
+        grams = [" ".join(tokens)] if tokens else []
+    else:
+        grams = [" ".join(tokens[i:i + shingle]) for i in range(len(tokens) - shingle + 1)]
+    return {g: min(n, MAX_FEATURE_WEIGHT) for g, n in Counter(grams).items()}
+
+
+def to_signed64(value: int) -> int:
+    """The 64 bits as a signed integer, the type every Parquet reader has."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def to_unsigned64(value: int) -> int:
+    return value & ((1 << 64) - 1)
+
+
+def simhash64(text: str) -> int:
+    """The 64-bit simhash of a text, as a signed int64 (0 for a text without words)."""
+    features = simhash_features(words(text))
+    if not features:
+        return 0
+    return to_signed64(Simhash(features, f=SIMHASH_BITS).value)
+
+
+def content_hash(text: str) -> str:
+    """Hex digest of the normalised words: equal for copies that differ only in typography."""
+    return hashlib.blake2b(" ".join(words(text)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def hamming(a: int, b: int) -> int:
+    """Bits that differ between two simhashes (signed or unsigned)."""
+    return (to_unsigned64(a) ^ to_unsigned64(b)).bit_count()

@@ -1,0 +1,139 @@
+"""Near-duplicate groups: articles whose simhashes differ in at most k bits.
+
+Block bucketing after Manku, Jain and Das Sarma (2007): split the 64 bits into k + 1
+blocks; two fingerprints within k bits agree exactly on at least one block. Each article is
+keyed by (block index, block value); only articles sharing a key are compared, and a
+bucket's pairs are compared there. Groups are the connected components of the pairs found.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from storywire.transforms.components import ConnectedComponents
+from storywire.transforms.fingerprint import SIMHASH_BITS, hamming, to_unsigned64
+from storywire.transforms.records import stable_id
+
+NAMESPACE = "storywire"
+DEFAULT_MAX_DISTANCE = 3
+# Distinct fingerprints compared within one bucket at most. Exact copies share one
+# fingerprint and cost nothing; past this many distinct ones the rest are not compared
+# (counted as `dup_buckets_capped`), which bounds the work of a pathological bucket.
+DEFAULT_MAX_BUCKET = 2000
+
+
+def block_ranges(max_distance: int, bits: int = SIMHASH_BITS) -> list[tuple[int, int]]:
+    """(shift, width) of the k + 1 blocks that cover the fingerprint."""
+    blocks = max_distance + 1
+    widths = [bits // blocks + (1 if i < bits % blocks else 0) for i in range(blocks)]
+    ranges, shift = [], 0
+    for width in widths:
+        ranges.append((shift, width))
+        shift += width
+    return ranges
+
+
+def block_keys(simhash: int, max_distance: int) -> list[tuple[int, int]]:
+    """The bucket keys of one fingerprint: (block index, block value)."""
+    value = to_unsigned64(simhash)
+    return [
+        (i, (value >> shift) & ((1 << width) - 1))
+        for i, (shift, width) in enumerate(block_ranges(max_distance))
+    ]
+
+
+def pairs_in_bucket(
+    members: list[tuple[str, int]], max_distance: int, max_bucket: int = DEFAULT_MAX_BUCKET
+) -> tuple[list[tuple[str, str]], bool]:
+    """Pairs of article ids within max_distance bits, and whether the bucket was capped.
+
+    Articles with the same fingerprint are chained (sorted by id) rather than paired, so
+    a thousand exact copies cost a thousand edges, not half a million comparisons.
+    """
+    by_hash: dict[int, list[str]] = defaultdict(list)
+    for article_id, simhash in members:
+        by_hash[simhash].append(article_id)
+    edges = []
+    for ids in by_hash.values():
+        ids.sort()
+        edges.extend(zip(ids, ids[1:]))
+    distinct = sorted(by_hash.items(), key=lambda kv: kv[1][0])
+    capped = len(distinct) > max_bucket
+    distinct = distinct[:max_bucket]
+    for (ha, ids_a), (hb, ids_b) in itertools.combinations(distinct, 2):
+        if hamming(ha, hb) <= max_distance:
+            edges.append(tuple(sorted((ids_a[0], ids_b[0]))))
+    return edges, capped
+
+
+def dup_group_id(label: str) -> str:
+    """The group id: derived from the group's smallest article id."""
+    return "dg-" + stable_id("dup", label)
+
+
+class _PairsInBucket(beam.DoFn):
+    def __init__(self, max_distance: int, max_bucket: int):
+        self._max_distance = max_distance
+        self._max_bucket = max_bucket
+        self.capped = Metrics.counter(NAMESPACE, "dup_buckets_capped")
+
+    def process(self, keyed):
+        _, members = keyed
+        members = list(members)
+        if len(members) < 2:
+            return
+        edges, capped = pairs_in_bucket(members, self._max_distance, self._max_bucket)
+        if capped:
+            self.capped.inc()
+        yield from edges
+
+
+class _Label(beam.DoFn):
+    def __init__(self):
+        self.groups = Metrics.counter(NAMESPACE, "dup_groups_with_copies")
+        self.grouped = Metrics.counter(NAMESPACE, "articles_with_copies")
+
+    def process(self, node_label):
+        node, label = node_label
+        self.grouped.inc()
+        if node == label:
+            self.groups.inc()
+        yield node, dup_group_id(label)
+
+
+class NearDuplicatePairs(beam.PTransform):
+    """(article_id, simhash) to the (id, id) pairs within max_distance bits."""
+
+    def __init__(self, max_distance: int = DEFAULT_MAX_DISTANCE,
+                 max_bucket: int = DEFAULT_MAX_BUCKET):
+        super().__init__()
+        self._max_distance = max_distance
+        self._max_bucket = max_bucket
+
+    def expand(self, fingerprints):
+        k = self._max_distance
+        return (
+            fingerprints
+            | "BlockKeys" >> beam.FlatMap(
+                lambda kv: [(key, kv) for key in block_keys(kv[1], k)])
+            | "Buckets" >> beam.GroupByKey()
+            | "Pairs" >> beam.ParDo(_PairsInBucket(k, self._max_bucket))
+        )
+
+
+class DupGroups(beam.PTransform):
+    """Near-duplicate pairs to (article_id, dup_group_id) for articles that have copies.
+
+    Articles missing from the output have no copy: their group is dup_group_id(article_id).
+    """
+
+    def expand(self, pairs):
+        return (
+            pairs
+            | "Components" >> ConnectedComponents("dup_groups")
+            | "GroupIds" >> beam.ParDo(_Label())
+        )

@@ -1,0 +1,179 @@
+"""Cleaning of plain text copied off a web page.
+
+People copy a whole page: section labels and the headline above the body, a byline with
+the date, "READ ALSO" promos and share widgets inside it, tags, credits and "Recent Posts"
+teasers below it. The cleaner finds the body as the run from the first to the last prose
+line, strips known boilerplate shapes inside it, cuts at list headings such as "Recent
+Posts", and reads title, date and author from the header lines it drops.
+
+It is deliberately conservative: a line that reads as a sentence is kept unless it has a
+known boilerplate shape, so text that is already a clean article body comes through intact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from storywire.transforms.dates import parse_date
+
+# A line that ends like a sentence (quotes and brackets may close it).
+_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+_WORD = re.compile(r"\w+")
+
+# Headings after which a page lists other content, never the article.
+_LIST_HEADINGS = frozenset(
+    {
+        "recent posts", "related", "related posts", "related articles", "related stories",
+        "related news", "more stories", "more news", "more from", "read more", "read next",
+        "you may also like", "you might also like", "most read", "most popular", "popular",
+        "trending", "trending now", "latest news", "latest", "more on this story",
+        "recommended", "recommended for you", "top stories", "comments", "leave a comment",
+        "leave a reply", "what to read next", "editor's picks",
+    }
+)
+
+# Boilerplate shapes that can stand anywhere, even between body paragraphs.
+_BOILERPLATE = re.compile(
+    r"""^(?:
+        (?:read|see|watch)\s+(?:also|more)\b.*            # READ ALSO: promo headline
+      | also\s+read\b.*
+      | (?:related|recommended|more)\s*:.*
+      | (?:share|tweet|email|print|comment|comments|like|follow\ us)(?:\s+(?:this|on|via)\b.*)?
+      | share\s+(?:this|on|via)\b.*
+      | click\s+(?:here\s+)?to\s+(?:share|print|email|subscribe)\b.*
+      | .*\bcomments?\s+loading\b.*                      # Disqus Comments Loading...
+      | \d+\s+comments?
+      | tags?\s*:.*
+      | (?:filed|posted)\s+(?:under|in)\s*:.*
+      | published\s+by
+      | advertisement | sponsored(?:\s+content)? | skip\s+advertisement
+      | (?:sign\s+up|subscribe)\b.{0,80}(?:newsletter|updates|free)\b.*
+      | \d+\s+(?:sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days)\s+ago
+      | (?:\.{3}|…)
+      | [^\w]*                                           # punctuation-only lines
+      | \(?except\s+for\s+the\s+headline,\s+this\s+story\s+has\s+not\s+been\s+edited\b.*
+      | .*\bpublished\s+from\s+a\s+syndicated\s+feed\b.*
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# Header lines that carry the date: "date 2024-10-28 ...", "Published October 29, 2024 | 10:00 AM".
+_DATE_PREFIX = re.compile(
+    r"^(?:date|dated|published|posted|updated)(?:\s+on)?\s*:?\s*"
+    r"(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*",
+    re.IGNORECASE,
+)
+_DATE_LINE = re.compile(
+    r"^(?P<who>.*?)\s*\b(?:published|posted|updated|date)(?:\s+on)?\s*:?\s+(?P<when>.+)$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^by\s*[:\s]\s*(?P<who>[^\d].{0,80})$", re.IGNORECASE)
+_HANDLE = re.compile(r"\(@\w+\)|@\w+")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """The body (paragraphs separated by blank lines) and the metadata read off the header."""
+
+    text: str
+    title: str | None = None
+    published: datetime | None = None
+    author: str | None = None
+    site_name: str | None = None
+
+
+def _words(line: str) -> int:
+    return len(_WORD.findall(line))
+
+
+def is_sentence(line: str) -> bool:
+    """A line that reads as running prose rather than a label, link or widget."""
+    n = _words(line)
+    return (n >= 8 and bool(_SENTENCE_END.search(line))) or n >= 25
+
+
+def is_boilerplate(line: str) -> bool:
+    return bool(_BOILERPLATE.match(line.strip()))
+
+
+def _is_list_heading(line: str) -> bool:
+    return line.strip().rstrip(":").lower() in _LIST_HEADINGS
+
+
+def _headline_like(line: str) -> bool:
+    n = _words(line)
+    return 4 <= n <= 30 and not _SENTENCE_END.search(line.rstrip("'\"”’"))
+
+
+def _split_lines(raw: str) -> list[str]:
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    # Non-breaking and zero-width spaces come with copied pages; they are not content.
+    raw = raw.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
+    return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
+
+
+def read_date_line(line: str) -> tuple[datetime | None, str | None]:
+    """The date and the author on a header line such as
+    "Mohammad Ali (@handle) Published October 29, 2024 | 10:00 AM"."""
+    m = _DATE_LINE.match(line)
+    if not m or _words(line) > 20:
+        return None, None
+    when = parse_date(m.group("when").replace("|", " "))
+    if when is None:
+        return None, None
+    who = _HANDLE.sub("", m.group("who")).strip(" ,|-–—")
+    who = _BYLINE.sub(r"\g<who>", who).strip()
+    return when, (who or None)
+
+
+def clean_page_text(raw: str) -> CleanText:
+    """Clean text copied off a page; see the module docstring for the rules."""
+    lines = _split_lines(raw)
+    published: datetime | None = None
+    author: str | None = None
+
+    # A date glued to the front of the first line ("date 2024-10-28 North Korea has ...").
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        m = _DATE_PREFIX.match(line)
+        if m:
+            published = parse_date(m.group(1))
+            lines[i] = line[m.end():].strip()
+        break
+
+    content = [line for line in lines if line]
+    prose = [i for i, line in enumerate(content) if is_sentence(line) and not is_boilerplate(line)]
+    if not prose:
+        # No running prose at all: keep whatever is not boilerplate (short notes, briefs).
+        body = [line for line in content if not is_boilerplate(line)]
+        return CleanText("\n\n".join(body), None, published, None)
+    first, last = prose[0], prose[-1]
+
+    # Cut at the first list heading after the body has started ("Recent Posts" ...).
+    for i in range(first + 1, len(content)):
+        if _is_list_heading(content[i]):
+            content = content[:i]
+            last = max((p for p in prose if p < i), default=first)
+            break
+
+    title = None
+    for line in content[:first]:
+        when, who = read_date_line(line)
+        if when is not None:
+            published = published or when
+            author = author or who
+        elif (m := _BYLINE.match(line)) and _words(line) <= 8:
+            author = author or m.group("who").strip()
+        elif title is None and _headline_like(line) and not is_boilerplate(line):
+            title = line
+
+    body = [line for line in content[first:last + 1] if not is_boilerplate(line)]
+    # Below the body: credits, widgets, tags. Only a byline is worth reading there.
+    for line in content[last + 1:]:
+        m = _BYLINE.match(line)
+        if m and _words(line) <= 8:
+            author = author or m.group("who").strip()
+    return CleanText("\n\n".join(body), title, published, author)

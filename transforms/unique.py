@@ -1,0 +1,49 @@
+"""One record per article_id: the first by (input_uri, line) is kept, the others rejected."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from storywire.transforms.records import RawRecord, Reject, excerpt
+
+NAMESPACE = "storywire"
+REJECTS = "rejects"
+
+
+def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
+    """The record kept for an id, and a reject for each other record with that id."""
+    ordered = sorted(records, key=lambda r: (r.input_uri, r.line or 0))
+    kept = ordered[0]
+    where = kept.input_uri + (f":{kept.line}" if kept.line else "")
+    return kept, [
+        Reject(r.input_uri, r.line, r.article_id, "dedupe",
+               f"duplicate article_id {r.article_id!r}: the record at {where} is kept",
+               excerpt(r.body))
+        for r in ordered[1:]
+    ]
+
+
+class _KeepFirst(beam.DoFn):
+    def __init__(self):
+        self.duplicates = Metrics.counter(NAMESPACE, "duplicate_ids")
+
+    def process(self, keyed):
+        _, records = keyed
+        kept, rejects = first_per_id(list(records))
+        yield kept
+        for reject in rejects:
+            self.duplicates.inc()
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+
+
+class KeepFirstPerId(beam.PTransform):
+    """Raw records to one record per article_id; the grouping also spreads the work."""
+
+    def expand(self, records):
+        return (
+            records
+            | "ById" >> beam.Map(lambda r: (r.article_id, r))
+            | "GroupById" >> beam.GroupByKey()
+            | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(REJECTS, main="records")
+        )
