@@ -61,8 +61,9 @@ def run_summary(result) -> RunSummary:
     return summary
 
 
-def print_stories(output: str, limit: int = 50, out=sys.stdout) -> int:
+def print_stories(output: str, limit: int = 50, out=None) -> int:
     """Print the stories table of an output folder, largest stories first."""
+    out = out or sys.stdout
     folder = os.path.join(output, "stories")
     if not os.path.isdir(folder):
         print(f"storywire: no stories table in {output!r} (expected {folder}/); "

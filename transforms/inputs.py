@@ -59,8 +59,8 @@ def match_input_path(path: str) -> list[FileMetadata]:
     """The files an --input path names: a glob, a folder (recursive) or one file."""
     if has_glob(path):
         return list(FileSystems.match([path])[0].metadata_list)
-    # A trailing separator lists a folder recursively, locally and on object stores alike.
-    folder = FileSystems.match([path.rstrip("/") + "/"])[0].metadata_list
+    # "**" lists a folder recursively, locally and on object stores alike.
+    folder = FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list
     if folder:
         return list(folder)
     exact = FileSystems.match([path])[0].metadata_list

@@ -138,7 +138,7 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> N
             write_parquet(empty, to_arrow(table, []))
             paths.append(empty)
         final_dir = FileSystems.join(output, table)
-        old = [m.path for m in FileSystems.match([final_dir.rstrip("/") + "/"])[0].metadata_list]
+        old = [m.path for m in FileSystems.match([final_dir.rstrip("/") + "/**"])[0].metadata_list]
         if old:
             FileSystems.delete(old)
         prefix = FileSystems.join(staging, table)
@@ -155,10 +155,11 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> N
 
 
 def _remove_empty_dirs(top: str) -> None:
-    for root, dirs, files in os.walk(top, topdown=False):
-        if not dirs and not files and root != top:
-            os.rmdir(root)
-        elif root == top and not os.listdir(root) and top.endswith(STAGING_DIR):
+    """Remove empty folders below `top` (left by replaced partitions), and `top` if empty."""
+    if not os.path.isdir(top):
+        return
+    for root, _, _ in os.walk(top, topdown=False):
+        if not os.listdir(root):
             os.rmdir(root)
 
 

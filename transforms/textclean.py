@@ -71,6 +71,8 @@ _DATE_LINE = re.compile(
 )
 _BYLINE = re.compile(r"^by\s*[:\s]\s*(?P<who>[^\d].{0,80})$", re.IGNORECASE)
 _HANDLE = re.compile(r"\(@\w+\)|@\w+")
+_FIELD_SEPARATOR = re.compile(r"\s[|·•]\s")
+_AT_TIME = re.compile(r"\s+at\s+(?=\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -116,16 +118,24 @@ def _split_lines(raw: str) -> list[str]:
 
 def read_date_line(line: str) -> tuple[datetime | None, str | None]:
     """The date and the author on a header line such as
-    "Mohammad Ali (@handle) Published October 29, 2024 | 10:00 AM"."""
+    "Mohammad Ali (@handle) Published October 29, 2024 | 10:00 AM" or
+    "Posted: 12 March 2025 at 9:30 AM | By Ana Lima"."""
     m = _DATE_LINE.match(line)
     if not m or _words(line) > 20:
         return None, None
-    when = parse_date(m.group("when").replace("|", " "))
+    who = _HANDLE.sub("", m.group("who")).strip(" ,|-–—")
+    who = _BYLINE.sub(r"\g<who>", who).strip() or None
+    date_parts = []
+    for part in _FIELD_SEPARATOR.split(m.group("when")):
+        byline = _BYLINE.match(part.strip())
+        if byline:
+            who = who or byline.group("who").strip()
+        else:
+            date_parts.append(_AT_TIME.sub(" ", part))
+    when = parse_date(" ".join(date_parts))
     if when is None:
         return None, None
-    who = _HANDLE.sub("", m.group("who")).strip(" ,|-–—")
-    who = _BYLINE.sub(r"\g<who>", who).strip()
-    return when, (who or None)
+    return when, who
 
 
 def clean_page_text(raw: str) -> CleanText:

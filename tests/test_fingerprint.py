@@ -1,0 +1,59 @@
+"""Fingerprints: normalisation, simhash range and robustness, content hash."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storywire.transforms.fingerprint import (
+    content_hash,
+    hamming,
+    normalise,
+    simhash64,
+    to_signed64,
+    words,
+)
+
+
+def test_normalise_unifies_quotes_dashes_width_and_case():
+    assert normalise("“Putin’s” — ＡＢＣ") == "\"putin's\" - abc"
+
+
+def test_typographic_copies_hash_the_same():
+    a = "“We believe,” Singh said — it’s 10,000 troops."
+    b = '"We believe," Singh said - it\'s 10,000 troops.'
+    assert content_hash(a) == content_hash(b)
+    assert simhash64(a) == simhash64(b)
+
+
+def test_different_texts_differ():
+    assert content_hash("troops sent to Russia") != content_hash("troops sent to Ukraine")
+
+
+def test_simhash_is_a_signed_64_bit_integer():
+    values = [simhash64(f"article number {i} about something else entirely") for i in range(200)]
+    assert all(-(1 << 63) <= v < (1 << 63) for v in values)
+    assert any(v < 0 for v in values)  # the top bit is used
+
+
+def test_a_word_repeated_thousands_of_times_does_not_overflow():
+    # simhash 2.1.2 overflows a uint8 when one feature weighs over 255.
+    assert isinstance(simhash64("spam " * 50_000), int)
+    assert isinstance(simhash64("spam eggs " * 50_000), int)
+
+
+def test_empty_text():
+    assert simhash64("") == 0
+    assert words("") == []
+
+
+def test_hamming():
+    assert hamming(0, 0) == 0
+    assert hamming(to_signed64((1 << 64) - 1), 0) == 64
+    assert hamming(0b1011, 0b0001) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_any_string_fingerprints(text):
+    value = simhash64(text)
+    assert -(1 << 63) <= value < (1 << 63)
+    assert len(content_hash(text)) == 32

@@ -1,0 +1,95 @@
+"""Finding input files, decoding bytes and parsing JSONL lines."""
+
+import codecs
+
+import pytest
+
+from storywire.transforms.decode import NotText, decode_bytes
+from storywire.transforms.inputs import (
+    input_format,
+    match_input_path,
+    parse_jsonl_line,
+    read_whole_file,
+)
+from storywire.transforms.records import RawRecord, Reject, stable_id
+
+
+def test_formats_by_extension():
+    assert input_format("a/b.txt") == "text"
+    assert input_format("a/b.HTML") == "html"
+    assert input_format("a/b.htm") == "html"
+    assert input_format("gs://b/x.jsonl.gz") == "jsonl"
+    assert input_format("x.jsonl") == "jsonl"
+    assert input_format("x.pdf") is None
+
+
+def test_match_folder_recursively_glob_and_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("a.txt", "sub/b.html", "sub/c.jsonl"):
+        (tmp_path / name).write_text("x")
+    found = sorted(m.path for m in match_input_path(str(tmp_path)))
+    assert found == sorted(str(tmp_path / n) for n in ("a.txt", "sub/b.html", "sub/c.jsonl"))
+    assert [m.path for m in match_input_path(str(tmp_path / "*.txt"))] == [str(tmp_path / "a.txt")]
+    assert [m.path for m in match_input_path(str(tmp_path / "a.txt"))] == [str(tmp_path / "a.txt")]
+    assert match_input_path(str(tmp_path / "missing")) == []
+
+
+def test_decode_utf8_latin1_and_utf16_bom():
+    assert decode_bytes("Café über".encode()) == "Café über"
+    assert decode_bytes(codecs.BOM_UTF16_LE + "Zürich news".encode("utf-16-le")) == "Zürich news"
+    latin = ("Le café de la gare a fermé ses portes après quarante années de "
+             "service, à la surprise générale des habitués du quartier.").encode("latin-1")
+    assert "café" in decode_bytes(latin)
+
+
+def test_html_declared_charset_is_used():
+    page = '<html><head><meta charset="windows-1252"></head><body>“Quote” café</body></html>'
+    assert "“Quote” café" in decode_bytes(page.encode("cp1252"), html=True)
+
+
+def test_binary_is_not_text():
+    with pytest.raises(NotText):
+        decode_bytes(bytes(range(256)) * 40)
+
+
+def test_whole_file_records_and_rejects():
+    record = read_whole_file("in/a.txt", "text", b"Some article text.")
+    assert isinstance(record, RawRecord)
+    assert record.article_id == stable_id("in/a.txt")
+    empty = read_whole_file("in/b.txt", "text", b"  \n ")
+    assert isinstance(empty, Reject) and empty.stage == "read"
+    binary = read_whole_file("in/c.html", "html", bytes(range(256)) * 40)
+    assert isinstance(binary, Reject) and binary.stage == "decode"
+
+
+def test_jsonl_line_fields():
+    line = ('{"id": 7, "url": "https://ex.com/a", "source": "Ex", "published": '
+            '"2024-10-28T10:00:00Z", "title": "T", "text": "Body text."}')
+    record = parse_jsonl_line(line, "in.jsonl", 3)
+    assert record == RawRecord("7", "in.jsonl", 3, "text", "Body text.", "https://ex.com/a",
+                               "Ex", "T", "2024-10-28T10:00:00Z")
+
+
+def test_jsonl_line_without_id_gets_a_stable_id():
+    a = parse_jsonl_line('{"html": "<p>x</p>"}', "in.jsonl", 5)
+    assert a.kind == "html"
+    assert a.article_id == stable_id("in.jsonl", 5)
+    assert a.article_id == parse_jsonl_line('{"html": "<p>y</p>"}', "in.jsonl", 5).article_id
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"text": "unterminated', "invalid JSON"),
+        ("[1, 2]", "must be an object"),
+        ('{"id": "x"}', "neither a non-empty 'text' nor 'html'"),
+        ('{"text": 42}', "'text' must be a string"),
+        ('{"text": "ok", "title": {"a": 1}}', "'title' must be a string"),
+    ],
+)
+def test_bad_jsonl_lines_become_rejects(line, reason):
+    reject = parse_jsonl_line(line, "in.jsonl", 9)
+    assert isinstance(reject, Reject)
+    assert reject.stage == "parse" and reject.line == 9
+    assert reason in reject.reason
+    assert reject.excerpt == line[:200]

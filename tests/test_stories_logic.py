@@ -1,0 +1,80 @@
+"""Story vectors, candidate keys, links and the canonical rule, as plain functions."""
+
+import math
+
+import pytest
+from conftest import seed_text
+
+from storywire.transforms.records import Article
+from storywire.transforms.stories import (
+    candidate_keys,
+    canonical_order,
+    cosine,
+    linked_pairs,
+    load_word_frequencies,
+    story_terms,
+    tfidf_vector,
+)
+from storywire.transforms.textclean import clean_page_text
+
+
+@pytest.fixture(scope="module")
+def frequencies():
+    return load_word_frequencies("en")
+
+
+def test_story_terms_drop_stop_words_and_join_thousands():
+    terms = story_terms("The Pentagon said 10,000 troops and 10000 more were sent.")
+    assert terms["10000"] == 2
+    assert "the" not in terms and "said" not in terms
+    assert terms["pentagon"] == 1
+
+
+def test_rare_words_weigh_more_than_common_ones(frequencies):
+    vector = dict(tfidf_vector(story_terms("people people pyongyang"), frequencies))
+    assert vector["pyongyang"] > vector["people"]
+    assert math.isclose(sum(w * w for w in vector.values()), 1.0)
+
+
+def test_seed_rewrites_are_similar_and_other_news_is_not(frequencies):
+    def vec(text):
+        cleaned = clean_page_text(text)
+        return tfidf_vector(story_terms(cleaned.text, cleaned.title), frequencies)
+
+    seeds = [vec(seed_text(p)) for p in ("000", "001", "002", "003", "004")]
+    other = vec("The city council voted on Tuesday to extend the night bus service to the "
+                "airport, ending a two-year dispute with the transport authority over fares.")
+    for a in seeds:
+        assert cosine(a, other) < 0.1
+        for b in seeds:
+            assert cosine(a, b) >= 0.3
+
+
+def test_candidate_keys_are_the_strongest_terms():
+    vector = (("alpha", 0.1), ("beta", 0.7), ("gamma", 0.7), ("delta", 0.3))
+    assert candidate_keys(vector, 3) == ["beta", "gamma", "delta"]
+
+
+def test_large_buckets_compare_neighbours_in_time_only():
+    vec = (("x", 1.0),)
+    members = [(f"a{i:03d}", i * 1_000_000, vec) for i in range(20)]
+    pairs, over = linked_pairs(members, threshold=0.5, window=2)
+    assert over
+    assert ("a000", "a001") in pairs and ("a000", "a002") in pairs
+    assert ("a000", "a003") not in pairs
+    assert len(pairs) == 19 + 18
+
+
+def _article(article_id, published_at, text):
+    return Article(article_id, "in", None, None, None, None, None, published_at, text)
+
+
+def test_canonical_is_earliest_then_longest_then_smallest_id():
+    early = _article("z", 100, "short")
+    late_long = _article("a", 200, "much longer text")
+    undated = _article("b", None, "the longest text of them all")
+    assert sorted([undated, late_long, early], key=canonical_order)[0] is early
+    same_time = [_article("b", 100, "long text here"), _article("a", 100, "short")]
+    assert sorted(same_time, key=canonical_order)[0].article_id == "b"
+    tie = [_article("b", 100, "same"), _article("a", 100, "same")]
+    assert sorted(tie, key=canonical_order)[0].article_id == "a"

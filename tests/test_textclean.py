@@ -1,0 +1,89 @@
+"""The plain-text cleaner, on the seeds and on page shapes of our own."""
+
+from datetime import datetime, timezone
+
+from conftest import FIXTURES, seed_text
+
+from storywire.transforms.textclean import clean_page_text, is_boilerplate
+
+
+def test_seed_001_loses_page_furniture_and_keeps_the_body():
+    cleaned = clean_page_text(seed_text("001"))
+    for furniture in ("READ ALSO", "Recent Posts", "Disqus", "Tags:", "mins ago", "hour ago",
+                      "Published by", "Share", "World News", "Naira Crude", "Trump Names"):
+        assert furniture not in cleaned.text, furniture
+    assert cleaned.text.startswith("North Korea has sent some 10,000 troops to train in Russia")
+    assert "Russia and North Korea are under UN sanctions" not in cleaned.text  # 000's wording
+    assert cleaned.text.endswith("and Moscow for the Ukraine war.")
+    assert "Deputy Pentagon Press Secretary Sabrina Singh told journalists" in cleaned.text
+
+
+def test_seed_titles():
+    assert clean_page_text(seed_text("001")).title == (
+        "North Korea Has Sent 10,000 Troops To Train In Russia – Pentagon")
+    assert clean_page_text(seed_text("002")).title == (
+        "North Korea Sent 10,000 Troops To Train In Russia, US Says")
+    assert clean_page_text(seed_text("003")).title == (
+        "Pentagon: 10,000 North Korean troops deployed to Russia")
+    # 000 and 004 start with the body: no line of theirs is a headline.
+    assert clean_page_text(seed_text("000")).title is None
+    assert clean_page_text(seed_text("004")).title is None
+
+
+def test_seed_dates_and_bylines():
+    c000 = clean_page_text(seed_text("000"))
+    assert c000.published == datetime(2024, 10, 28, tzinfo=timezone.utc)
+    assert c000.text.startswith("North Korea has sent some 10,000 troops")  # "date ..." prefix gone
+    c002 = clean_page_text(seed_text("002"))
+    assert c002.published == datetime(2024, 10, 29, 10, 0, tzinfo=timezone.utc)
+    assert c002.author == "Mohammad Ali"
+    assert "Published October 29" not in c002.text
+    assert clean_page_text(seed_text("003")).author == "VOA"
+
+
+def test_syndication_disclaimer_is_dropped():
+    text = clean_page_text(seed_text("000")).text
+    assert "syndicated feed" not in text
+    assert "NDTV" not in text
+
+
+def test_subheads_inside_the_body_stay():
+    assert "\n\nDrone warfare\n\n" in clean_page_text(seed_text("003")).text
+
+
+def test_clean_body_comes_through_intact():
+    raw = (FIXTURES / "clean_body.txt").read_text()
+    cleaned = clean_page_text(raw)
+    paragraphs = [p.strip() for p in raw.split("\n\n") if p.strip()]
+    assert cleaned.text == "\n\n".join(paragraphs)
+    assert cleaned.title is None
+
+
+def test_copied_page_header_widgets_and_related_list():
+    cleaned = clean_page_text((FIXTURES / "page_copy.txt").read_text())
+    assert cleaned.title == "Harbour Bridge To Close For Three Weeks Of Repairs"
+    assert cleaned.published == datetime(2025, 3, 12, 9, 30, tzinfo=timezone.utc)
+    assert cleaned.author == "Ana Lima"
+    assert cleaned.text.split("\n\n") == [
+        "The harbour bridge will close to all traffic for three weeks from Monday while "
+        "engineers replace worn expansion joints, the roads agency said.",
+        "Drivers will be diverted through the tunnel, where tolls will be suspended for the "
+        "duration of the works.",
+        "The agency said cyclists and pedestrians could still cross on the eastern walkway "
+        "during daylight hours.",
+    ]
+
+
+def test_boilerplate_shapes():
+    for line in ("READ ALSO: Something else entirely", "Share", "Share this article",
+                 "Disqus Comments Loading...", "Tags: North Korea", "28 mins ago",
+                 "1 hour ago", "Advertisement", "…", "Published by", "Related: other news"):
+        assert is_boilerplate(line), line
+    for line in ("Share prices fell sharply on Monday after the announcement.",
+                 "Drone warfare", "The first buses will run in March."):
+        assert not is_boilerplate(line), line
+
+
+def test_text_without_prose_keeps_what_is_not_boilerplate():
+    cleaned = clean_page_text("Breaking: bridge closed\nShare\n")
+    assert cleaned.text == "Breaking: bridge closed"
