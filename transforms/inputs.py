@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from gzip import BadGzipFile
@@ -57,6 +58,9 @@ def has_glob(path: str) -> bool:
 
 def match_input_path(path: str) -> list[FileMetadata]:
     """The files an --input path names: a glob, a folder (recursive) or one file."""
+    if "://" not in path:
+        # "./seeds/" and "seeds" name the same files, and so give the same article ids.
+        path = os.path.normpath(path)
     if has_glob(path):
         return list(FileSystems.match([path])[0].metadata_list)
     # "**" lists a folder recursively, locally and on object stores alike.
