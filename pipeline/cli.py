@@ -14,7 +14,11 @@ class _QuietImports(logging.Filter):
     storywire does not use them, so the warning only confuses."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "apitools not found" not in record.getMessage()
+        message = record.getMessage()
+        # ... and the local runner's worker processes are started in Beam's in_memory mode
+        # with a subprocess environment (see options.make_runner), which Beam warns about.
+        return ("apitools not found" not in message
+                and "direct_running_mode should be" not in message)
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
 storywire stories [DIR]
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=os.environ.get("STORYWIRE_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().addFilter(_QuietImports())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietImports())
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2

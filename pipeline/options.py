@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
@@ -68,12 +69,14 @@ def pipeline_options(argv: list[str]) -> PipelineOptions:
 
 
 def make_runner(options: PipelineOptions):
-    """The runner to use: for the local runner, one that hands the options to its workers."""
+    """The runner to use: for the local runner, one that hands the options to its workers
+    and starts them through storywire's quiet entry point."""
     if options.view_as(StandardOptions).runner != LOCAL_RUNNER:
         return None  # Beam builds the one --runner names
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
     # As Beam's DirectRunner does: without this the worker processes see no options. Only
     # Beam's own options that were set go: workers do not parse storywire's (the transforms
@@ -84,4 +87,13 @@ def make_runner(options: PipelineOptions):
     encoded = JobServiceHandle.encode_pipeline_options(beam_options)
     provision_info = fn_runner.ExtendedProvisionInfo(
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
-    return fn_runner.FnApiRunner(provision_info=provision_info)
+    direct = options.view_as(DirectOptions)
+    environment = None
+    if direct.direct_running_mode == "multi_processing":
+        # The same worker processes Beam's multi_processing mode starts, through our entry
+        # point. FnApiRunner replaces the environment in that mode, so it is told in_memory,
+        # which only means "use the environment given".
+        environment = SubprocessSDKEnvironment.from_command_string(
+            f"{sys.executable} -m storywire.pipeline.worker")
+        direct.direct_running_mode = "in_memory"
+    return fn_runner.FnApiRunner(default_environment=environment, provision_info=provision_info)

@@ -3,7 +3,7 @@
 import random
 
 import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from storywire.transforms.components import ConnectedComponents
@@ -39,7 +39,7 @@ def test_components_match_union_find():
     rng.shuffle(chain)
     edges += list(zip(chain, chain[1:]))
     expected = union_find_labels(edges)
-    with TestPipeline(runner="FnApiRunner") as p:
+    with BeamPipeline(runner="FnApiRunner") as p:
         labels = p | beam.Create(edges) | ConnectedComponents("test")
         assert_that(labels, equal_to(sorted(expected.items())))
 
@@ -49,7 +49,7 @@ def test_too_few_rounds_are_counted_not_hidden():
 
     chain = [f"c{i:03d}" for i in range(200)]
     random.Random(3).shuffle(chain)
-    p = TestPipeline(runner="FnApiRunner")
+    p = BeamPipeline(runner="FnApiRunner")
     _ = p | beam.Create(list(zip(chain, chain[1:]))) | ConnectedComponents("chain", rounds=1)
     result = p.run()
     result.wait_until_finish()
