@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/storywire stories output/
 
 test: install-test
+	$(BIN)/ruff check pipeline transforms schemas tests
 	$(BIN)/python -m pytest -q
 
 clean:

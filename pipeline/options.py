@@ -8,8 +8,8 @@ import sys
 from apache_beam.options.pipeline_options import (
     DirectOptions,
     PipelineOptions,
-    WorkerOptions,
     StandardOptions,
+    WorkerOptions,
 )
 
 from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
 
-NAMESPACE = "storywire"
+from storywire.transforms.records import NAMESPACE
 
 
 @dataclass

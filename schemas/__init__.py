@@ -10,4 +10,6 @@ from storywire.schemas.tables import (
     describe,
 )
 
-__all__ = ["ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "TABLES", "describe"]
+__all__ = [
+    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "TABLES", "describe",
+]

@@ -6,10 +6,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.neardup import dup_group_id
-from storywire.transforms.records import Article
+from storywire.transforms.records import NAMESPACE, Article
 from storywire.transforms.stories import canonical_order, story_id_for
 
-NAMESPACE = "storywire"
 STORIES = "stories"
 
 
@@ -122,5 +121,6 @@ class TagStories(beam.PTransform):
             | "Join" >> beam.CoGroupByKey()
             | "ByStory" >> beam.Map(_by_story)
             | "Stories" >> beam.GroupByKey()
-            | "Tag" >> beam.ParDo(_TagStory(self._ingested_at)).with_outputs(STORIES, main="articles")
+            | "Tag" >> beam.ParDo(_TagStory(self._ingested_at)).with_outputs(
+                STORIES, main="articles")
         )

@@ -10,14 +10,16 @@ from apache_beam.metrics import Metrics
 
 from storywire.transforms.dates import parse_date
 from storywire.transforms.fingerprint import content_hash, simhash64
-from storywire.transforms.records import Article, RawRecord, Reject, excerpt
+from storywire.transforms.records import NAMESPACE, REJECTS, Article, RawRecord, Reject, excerpt
 from storywire.transforms.textclean import CleanText, clean_page_text
 
-NAMESPACE = "storywire"
-REJECTS = "rejects"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # trafilatura's date search returns only a day by default; ask for the time and zone too.
-_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_DATE_PARAMS = {
+    "extensive_search": True,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
 
 
 def extract_html(html: str, url: str | None = None) -> CleanText:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-NAMESPACE = "storywire"
+from storywire.transforms.records import NAMESPACE
+
 DEFAULT_ROUNDS = 12
 
 

@@ -20,10 +20,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.records import RawRecord, Reject, excerpt, stable_id
+from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt, stable_id
 
-REJECTS = "rejects"
-NAMESPACE = "storywire"
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
 # and one huge file must not stall a worker.
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -102,7 +100,8 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
     text, html = record.get("text"), record.get("html")
     for name, value in (("text", text), ("html", html)):
         if value is not None and not isinstance(value, str):
-            return reject(f"field {name!r} must be a string, not {type(value).__name__}", article_id)
+            kind = type(value).__name__
+            return reject(f"field {name!r} must be a string, not {kind}", article_id)
     if html and html.strip():
         return RawRecord(article_id, input_uri, number, "html", html, **fields)
     if text and text.strip():
@@ -181,8 +180,9 @@ class _ReadRecords(beam.DoFn):
 
     def _read(self, readable, path: str, kind: str | None) -> Iterator[RawRecord | Reject]:
         if kind is None:
+            expected = ", ".join(SUPPORTED_EXTENSIONS)
             yield Reject(path, None, None, "read",
-                         f"unsupported file type (expected one of {', '.join(SUPPORTED_EXTENSIONS)})")
+                         f"unsupported file type (expected one of {expected})")
             return
         if kind == "jsonl":
             yield from self._read_jsonl(readable, path)

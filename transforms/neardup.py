@@ -16,9 +16,8 @@ from apache_beam.metrics import Metrics
 
 from storywire.transforms.components import ConnectedComponents
 from storywire.transforms.fingerprint import SIMHASH_BITS, hamming, to_unsigned64
-from storywire.transforms.records import stable_id
+from storywire.transforms.records import NAMESPACE, stable_id
 
-NAMESPACE = "storywire"
 DEFAULT_MAX_DISTANCE = 3
 # Distinct fingerprints compared within one bucket at most. Exact copies share one
 # fingerprint and cost nothing; past this many distinct ones the rest are not compared

@@ -19,9 +19,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES
-from storywire.transforms.records import stable_id
+from storywire.transforms.records import NAMESPACE, stable_id
 
-NAMESPACE = "storywire"
 DEFAULT_ROWS_PER_FILE = 20_000
 STAGING_DIR = "_staging"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -6,6 +6,9 @@ import hashlib
 from dataclasses import dataclass
 
 EXCERPT_CHARS = 200
+# The namespace of every Beam metric storywire counts, and the tag of every reject output.
+NAMESPACE = "storywire"
+REJECTS = "rejects"
 
 
 def stable_id(*parts: object) -> str:

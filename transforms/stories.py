@@ -33,9 +33,8 @@ from apache_beam.metrics import Metrics
 
 from storywire.transforms.components import ConnectedComponents
 from storywire.transforms.fingerprint import words
-from storywire.transforms.records import Article, stable_id
+from storywire.transforms.records import NAMESPACE, Article, stable_id
 
-NAMESPACE = "storywire"
 DEFAULT_THRESHOLD = 0.3
 DEFAULT_LANGUAGE = "en"
 # Frequency assumed for words the language table lacks: names and rare words are

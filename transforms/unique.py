@@ -5,10 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from storywire.transforms.records import RawRecord, Reject, excerpt
-
-NAMESPACE = "storywire"
-REJECTS = "rejects"
+from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt
 
 
 def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
