@@ -93,3 +93,30 @@ def test_bad_jsonl_lines_become_rejects(line, reason):
     assert reject.stage == "parse" and reject.line == 9
     assert reason in reject.reason
     assert reject.excerpt == line[:200]
+
+
+def test_record_fields_win_over_extracted_metadata():
+    from datetime import datetime, timezone
+
+    from storywire.transforms.clean import clean_record, to_micros
+
+    raw = ("Some Headline Of The Page\n\nPublished March 1, 2025\n\n"
+           "The body of the article says something that is long enough to be prose.")
+    record = RawRecord("x", "in.jsonl", 1, "text", raw, source="Wire",
+                       title="Given title", published="2025-03-02T00:00:00Z")
+    article = clean_record(record)
+    assert article.title == "Given title"
+    assert article.published_at == to_micros(datetime(2025, 3, 2, tzinfo=timezone.utc))
+    assert article.text == ("The body of the article says something that is long enough "
+                            "to be prose.")
+    unset = clean_record(RawRecord("y", "in.jsonl", 2, "text", raw))
+    assert unset.title == "Some Headline Of The Page"
+    assert unset.published_at == to_micros(datetime(2025, 3, 1, tzinfo=timezone.utc))
+
+
+def test_a_record_without_article_text_is_rejected_at_clean():
+    from storywire.transforms.clean import clean_record
+
+    reject = clean_record(RawRecord("z", "in/x.html", None, "html", "<html><body></body></html>"))
+    assert isinstance(reject, Reject)
+    assert reject.stage == "clean" and "no article text" in reject.reason

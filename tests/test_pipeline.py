@@ -1,6 +1,7 @@
 """The whole pipeline through Beam, output read back with DuckDB and Polars as users do."""
 
 import contextlib
+import gzip
 import io
 import re
 from pathlib import Path
@@ -124,10 +125,23 @@ def test_jsonl_records_and_rejects(tmp_path, capsys):
     inbox.mkdir()
     (inbox / "records.jsonl").write_bytes((FIXTURES / "records.jsonl").read_bytes())
     (inbox / "notes.md").write_text("not an article format")
+    (inbox / "pages").mkdir()
+    (inbox / "pages" / "library.html").write_bytes((FIXTURES / "page.html").read_bytes())
+    with gzip.open(inbox / "pages" / "more.jsonl.gz", "wt") as handle:
+        handle.write('{"id": "g1", "text": "The ferry to the island will run hourly from '
+                     'June, the operator said, after a new boat joined the fleet."}\n')
     out = tmp_path / "out"
     summary = run(capsys, "--input", str(inbox), str(tmp_path / "missing"), "--output", str(out),
                   *FAST)
     arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    library = arts.pop(next(k for k, v in arts.items() if v["input_uri"].endswith(".html")))
+    assert library["title"] == "Library reopens after flood repairs"
+    assert library["source"] == "Valley Gazette"
+    assert library["author"] == "Sam Ortiz"
+    assert str(library["published_at"]) == "2025-05-06 12:30:00+00:00"
+    assert library["text"].startswith("The central library reopened on Tuesday")
+    assert "Most read" not in library["text"] and "Privacy" not in library["text"]
+    assert arts.pop("g1")["line"] == 1
     assert sorted(arts) == ["r1", "r2"]
     assert arts["r1"]["source"] == "City News"
     assert arts["r1"]["title"] == "Night buses to run to the airport"
@@ -150,7 +164,7 @@ def test_jsonl_records_and_rejects(tmp_path, capsys):
     assert "invalid JSON" in reasons[("records.jsonl", 4, "parse")]
     assert "duplicate article_id 'r1'" in reasons[("records.jsonl", 7, "dedupe")]
     # Every input unit ends as exactly one row: an article or a reject.
-    assert summary["read"] == summary["articles"] + summary["rejects"] == 8
+    assert summary["read"] == summary["articles"] + summary["rejects"] == 10
 
 
 def test_rerun_replaces_the_tables_and_ids_are_stable(tmp_path, capsys):

@@ -78,3 +78,25 @@ def test_canonical_is_earliest_then_longest_then_smallest_id():
     assert sorted(same_time, key=canonical_order)[0].article_id == "b"
     tie = [_article("b", 100, "same"), _article("a", 100, "same")]
     assert sorted(tie, key=canonical_order)[0].article_id == "a"
+
+
+def test_tag_story_marks_one_canonical_and_summarises():
+    from storywire.transforms.assemble import tag_story
+    from storywire.transforms.stories import story_id_for
+
+    a = Article("a", "in", None, None, "Wire", None, None, 200, "later but longer text")
+    b = Article("b", "in", None, None, "Daily", "Headline", None, 100, "first")
+    c = Article("c", "in", None, None, "Wire", None, None, None, "undated")
+    rows, story = tag_story([(a, "dg-1"), (c, "dg-2"), (b, "dg-1")], ingested_at=5)
+    assert [r["article_id"] for r in rows if r["is_canonical"]] == ["b"]
+    assert {r["story_id"] for r in rows} == {story_id_for("b")}
+    assert story == {
+        "story_id": story_id_for("b"),
+        "canonical_article_id": "b",
+        "title": "Headline",
+        "first_published_at": 100,
+        "last_published_at": 200,
+        "article_count": 3,
+        "source_count": 2,
+        "sources": ["Daily", "Wire"],
+    }

@@ -9,7 +9,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.dates import parse_date
-from storywire.transforms.fingerprint import content_hash, simhash64
+from storywire.transforms.fingerprint import content_hash, simhash64, words
 from storywire.transforms.records import NAMESPACE, REJECTS, Article, RawRecord, Reject, excerpt
 from storywire.transforms.textclean import CleanText, clean_page_text
 
@@ -37,6 +37,9 @@ def extract_html(html: str, url: str | None = None) -> CleanText:
     if doc is None or not (doc.text or "").strip():
         return CleanText("")
     paragraphs = [p.strip() for p in doc.text.split("\n") if p.strip()]
+    # trafilatura keeps the page's headline as the first line; it is the title, not body.
+    if doc.title and len(paragraphs) > 1 and _same_words(paragraphs[0], doc.title):
+        paragraphs = paragraphs[1:]
     return CleanText(
         text="\n\n".join(paragraphs),
         title=doc.title or None,
@@ -44,6 +47,10 @@ def extract_html(html: str, url: str | None = None) -> CleanText:
         author=doc.author or None,
         site_name=doc.sitename or None,
     )
+
+
+def _same_words(a: str, b: str) -> bool:
+    return words(a) == words(b)
 
 
 def to_micros(value: datetime | None) -> int | None:

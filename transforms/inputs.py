@@ -203,7 +203,8 @@ class _ReadRecords(beam.DoFn):
         number = 0
         try:
             with readable.open(compression_type=CompressionTypes.AUTO) as handle:
-                for number, raw in enumerate(handle, start=1):
+                # Beam's compressed files are not iterable; readline() works on every kind.
+                for number, raw in enumerate(iter(handle.readline, b""), start=1):
                     if not raw.strip():
                         continue
                     try:
