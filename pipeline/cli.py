@@ -34,7 +34,12 @@ def run(argv: list[str]) -> int:
     import apache_beam as beam
 
     from storywire.pipeline.graph import build_pipeline
-    from storywire.pipeline.options import StorywireOptions, make_runner, pipeline_options
+    from storywire.pipeline.options import (
+        StorywireOptions,
+        describe_runner,
+        make_runner,
+        pipeline_options,
+    )
     from storywire.pipeline.report import run_summary
     from storywire.transforms.clean import to_micros
     from storywire.transforms.parquet import STAGING_DIR
@@ -48,12 +53,18 @@ def run(argv: list[str]) -> int:
     # The staging folder is named after the run's start; the data ids never depend on it.
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
                         started.strftime("run-%Y%m%dT%H%M%S%fZ")])
-    pipeline = beam.Pipeline(runner=make_runner(options), options=options)
+    runner = make_runner(options)
+    pipeline = beam.Pipeline(runner=runner, options=options)
     build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
+    print(f"storywire: {' '.join(opts.input)} -> {opts.output} "
+          f"({describe_runner(options)})", file=sys.stderr, flush=True)
     result = pipeline.run()
     result.wait_until_finish()
     summary = run_summary(result)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     print(summary.text(), flush=True)
+    print(f"storywire: done in {elapsed:.1f} s; `storywire stories {opts.output}` "
+          "prints the stories", file=sys.stderr, flush=True)
     return 0
 
 

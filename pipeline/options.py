@@ -68,6 +68,15 @@ def pipeline_options(argv: list[str]) -> PipelineOptions:
     return options
 
 
+def describe_runner(options: PipelineOptions) -> str:
+    """The runner in words, for the line a run starts with."""
+    runner = options.view_as(StandardOptions).runner
+    if runner != LOCAL_RUNNER:
+        return f"runner {runner}"
+    direct = options.view_as(DirectOptions)
+    return f"local runner, {direct.direct_num_workers} worker(s)"
+
+
 def make_runner(options: PipelineOptions):
     """The runner to use: for the local runner, one that hands the options to its workers
     and starts them through storywire's quiet entry point."""

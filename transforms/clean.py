@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -93,11 +96,27 @@ def clean_record(record: RawRecord) -> Article | Reject:
 
 
 class _Clean(beam.DoFn):
+    # Cleaning is the long step of a run: each worker says how far it got, now and then.
+    PROGRESS_EVERY_SECONDS = 15.0
+
     def __init__(self):
         self.cleaned = Metrics.counter(NAMESPACE, "articles_cleaned")
         self.dated = Metrics.counter(NAMESPACE, "articles_with_date")
 
+    def setup(self):
+        self._done = 0
+        self._last_report = time.monotonic()
+
+    def _progress(self):
+        self._done += 1
+        now = time.monotonic()
+        if now - self._last_report >= self.PROGRESS_EVERY_SECONDS:
+            self._last_report = now
+            print(f"storywire: worker {os.getpid()} has cleaned {self._done} records",
+                  file=sys.stderr, flush=True)
+
     def process(self, record: RawRecord):
+        self._progress()
         try:
             out = clean_record(record)
         except Exception as err:  # noqa: BLE001 - one bad page must not fail the bundle
