@@ -22,9 +22,11 @@ class _QuietImports(logging.Filter):
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
 storywire stories [DIR]
+storywire eval LABELLED.jsonl [--gold_field story] [run options]
 
   run       read articles, clean, fingerprint, group copies and stories, write Parquet
   stories   print the stories table of an output folder (default output/)
+  eval      run on a labelled JSONL file and score the stories against its gold field
 
 Run `storywire run --help` for every option."""
 
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "run":
         return run(rest)
+    if command == "eval":
+        from storywire.pipeline.evaluate import evaluate
+
+        return evaluate(rest)
     if command == "stories":
         parser = argparse.ArgumentParser(prog="storywire stories")
         parser.add_argument("output", nargs="?", default="output/")

@@ -7,7 +7,7 @@ import apache_beam as beam
 from storywire.transforms.assemble import RejectRows, TagStories
 from storywire.transforms.clean import CleanArticles
 from storywire.transforms.inputs import FindInputFiles, ReadRecords
-from storywire.transforms.neardup import DupGroups, NearDuplicatePairs
+from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
 from storywire.transforms.stories import LinkStories
 from storywire.transforms.unique import KeepFirstPerId
@@ -21,10 +21,15 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
     cleaned = unique.records | "Clean" >> CleanArticles()
     articles = cleaned.articles
 
-    copies = (articles | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash))
-              | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance))
-    dup_groups = copies | "DupGroups" >> DupGroups()
-    story_labels = (articles, copies) | "LinkStories" >> LinkStories(opts.story_threshold)
+    copy_groups = (articles
+                   | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash))
+                   | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
+                   | "CopyGroups" >> CopyGroups())
+    dup_groups = copy_groups | "DupGroupIds" >> DupGroupIds()
+    story_labels = (articles, copy_groups) | "LinkStories" >> LinkStories(
+        threshold=opts.story_threshold, neighbours=opts.story_neighbours,
+        min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
+        language=opts.language)
     tagged = (articles, dup_groups, story_labels) | "TagStories" >> TagStories(ingested_at)
 
     rejects = ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)

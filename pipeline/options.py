@@ -14,7 +14,13 @@ from apache_beam.options.pipeline_options import (
 
 from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
 from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
-from storywire.transforms.stories import DEFAULT_THRESHOLD
+from storywire.transforms.stories import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW_DAYS,
+)
 
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
 # Prism runner. FnApiRunner runs the same portable graph, in worker processes.
@@ -44,7 +50,20 @@ class StorywireOptions(PipelineOptions):
             help="Simhash bits two articles may differ in and still be near-duplicates.")
         parser.add_argument(
             "--story_threshold", type=float, default=DEFAULT_THRESHOLD,
-            help="TF-IDF cosine similarity at which two articles are linked into one story.")
+            help="Overlap (Jaccard) of two articles' nearest-neighbour sets at which they are "
+                 "linked into one story.")
+        parser.add_argument(
+            "--story_neighbours", type=int, default=DEFAULT_NEIGHBOURS,
+            help="Nearest neighbours in an article's neighbourhood.")
+        parser.add_argument(
+            "--story_min_similarity", type=float, default=DEFAULT_MIN_SIMILARITY,
+            help="TF-IDF cosine similarity below which an article is no neighbour.")
+        parser.add_argument(
+            "--story_window_days", type=float, default=DEFAULT_WINDOW_DAYS,
+            help="Dated articles further apart than this are not compared directly.")
+        parser.add_argument(
+            "--language", default=DEFAULT_LANGUAGE,
+            help="Language of the word frequencies that weigh story terms (wordfreq code).")
         parser.add_argument(
             "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
             help="About this many rows go to one Parquet file.")

@@ -10,10 +10,13 @@ from storywire.transforms.stories import (
     candidate_keys,
     canonical_order,
     cosine,
-    linked_pairs,
     load_word_frequencies,
+    neighbourhood,
+    shared_neighbours,
+    similar_pairs,
     story_terms,
     tfidf_vector,
+    time_buckets,
 )
 from storywire.transforms.textclean import clean_page_text
 
@@ -55,14 +58,65 @@ def test_candidate_keys_are_the_strongest_terms():
     assert candidate_keys(vector, 3) == ["beta", "gamma", "delta"]
 
 
-def test_large_buckets_compare_neighbours_in_time_only():
-    vec = (("x", 1.0),)
-    members = [(f"a{i:03d}", i * 1_000_000, vec) for i in range(20)]
-    pairs, over = linked_pairs(members, threshold=0.5, window=2)
+DAY = 86_400 * 1_000_000
+VEC = (("x", 1.0),)
+
+
+def test_dated_articles_meet_in_a_shared_time_bucket_and_the_timeless_one():
+    for a, b in ((0, 3 * DAY), (2 * DAY, 4 * DAY), (5 * DAY, 5 * DAY + 1)):
+        shared = set(time_buckets(a, 3.0)) & set(time_buckets(b, 3.0))
+        assert shared - {None}, (a, b)
+    assert None in time_buckets(DAY, 3.0)
+    assert time_buckets(None, 3.0) == [None]
+    far = set(time_buckets(0, 3.0)) & set(time_buckets(7 * DAY, 3.0))
+    assert far == {None}
+
+
+def test_time_bucket_compares_within_the_window_only():
+    members = [("a", 0, VEC), ("b", 2 * DAY, VEC), ("c", 4 * DAY, VEC)]
+    pairs, over = similar_pairs(members, False, 0.5, window_days=3.0)
+    assert sorted(p[:2] for p in pairs) == [("a", "b"), ("b", "c")]
+    assert not over
+
+
+def test_time_bucket_bounds_comparisons_per_article():
+    members = [(f"a{i:03d}", i, VEC) for i in range(20)]
+    pairs, over = similar_pairs(members, False, 0.5, window_days=3.0, max_compared=2)
     assert over
-    assert ("a000", "a001") in pairs and ("a000", "a002") in pairs
-    assert ("a000", "a003") not in pairs
     assert len(pairs) == 19 + 18
+    assert ("a000", "a003", 1.0) not in pairs
+
+
+def test_timeless_bucket_pairs_undated_with_everything_but_not_dated_with_dated():
+    members = [("d1", 0, VEC), ("d2", 100 * DAY, VEC), ("u1", None, VEC), ("u2", None, VEC)]
+    pairs, over = similar_pairs(members, True, 0.5, window_days=3.0)
+    assert sorted(p[:2] for p in pairs) == [("u1", "d1"), ("u1", "d2"), ("u1", "u2"),
+                                            ("u2", "d1"), ("u2", "d2")]
+    assert not over
+    only_dated, _ = similar_pairs(members[:2], True, 0.5, window_days=3.0)
+    assert only_dated == []
+
+
+def test_timeless_bucket_with_too_many_dated_members_is_flagged():
+    members = [(f"d{i}", i, VEC) for i in range(10)] + [("u", None, VEC)]
+    pairs, over = similar_pairs(members, True, 0.5, window_days=3.0, max_compared=5)
+    assert over and pairs == []
+
+
+def test_similarity_floor():
+    members = [("a", 0, (("x", 1.0),)), ("b", 0, (("y", 1.0),))]
+    assert similar_pairs(members, False, 0.1, window_days=3.0)[0] == []
+
+
+def test_neighbourhood_keeps_the_best_k_and_the_article_itself():
+    candidates = [("b", 0.9), ("c", 0.5), ("b", 0.2), ("d", 0.5), ("e", 0.1)]
+    assert neighbourhood("a", candidates, 2) == frozenset({"a", "b", "c"})
+    assert neighbourhood("a", [], 2) == frozenset({"a"})
+
+
+def test_shared_neighbours_is_jaccard():
+    assert shared_neighbours(frozenset("abc"), frozenset("abc")) == 1.0
+    assert shared_neighbours(frozenset("abcd"), frozenset("abef")) == pytest.approx(2 / 6)
 
 
 def _article(article_id, published_at, text):

@@ -124,15 +124,18 @@ class NearDuplicatePairs(beam.PTransform):
         )
 
 
-class DupGroups(beam.PTransform):
-    """Near-duplicate pairs to (article_id, dup_group_id) for articles that have copies.
+class CopyGroups(beam.PTransform):
+    """Near-duplicate pairs to (article_id, smallest article id of its group)."""
+
+    def expand(self, pairs):
+        return pairs | ConnectedComponents("dup_groups")
+
+
+class DupGroupIds(beam.PTransform):
+    """Copy groups to (article_id, dup_group_id) for articles that have copies.
 
     Articles missing from the output have no copy: their group is dup_group_id(article_id).
     """
 
-    def expand(self, pairs):
-        return (
-            pairs
-            | "Components" >> ConnectedComponents("dup_groups")
-            | "GroupIds" >> beam.ParDo(_Label())
-        )
+    def expand(self, copy_groups):
+        return copy_groups | beam.ParDo(_Label())

@@ -1,24 +1,34 @@
 """Stories: articles that report the same news event, one story_id each.
 
 Simhash sees copies, not rewrites: two agencies' reports of one event share few word pairs
-but many rare words (names, places, figures). So each article gets a TF-IDF vector of its
-content words, and:
+but many rare words (names, places, figures). Two reports of two similar events (two
+earthquakes in one region, one coach fired and later hired) share many rare words too, so
+raw similarity alone either splits stories or lumps events. What tells them apart is the
+company an article keeps: reports of one event have the same nearest neighbours. So:
 
-1. candidates: articles are keyed by their top terms; only articles sharing a key are
-   compared, each with its nearest neighbours in time within the key's bucket, so the
-   work per article is bounded whatever the corpus size;
-2. links: a candidate pair whose cosine similarity reaches the threshold is linked, and so
-   is every near-duplicate pair (a story is never narrower than a dup group);
-3. stories: the connected components of the links.
+1. vectors: each article gets a TF-IDF vector of its content words. IDF comes from the
+   language's word frequencies (the `wordfreq` tables), not from the run's documents, so an
+   article's vector is the same whatever else is in the run, and a batch of five articles
+   on one event weighs "Pyongyang" above "said" as a corpus of millions would;
+2. candidates: articles are keyed by their strongest terms and, when dated, by time bucket
+   (`window_days` wide; an article also visits the next bucket, so pairs up to a window
+   apart meet). Only articles sharing a key are compared, each with at most
+   `max_compared` neighbours in time, so the work per article is bounded;
+3. neighbourhoods: each article's `neighbours` most similar candidates (cosine at least
+   `min_similarity`), plus itself;
+4. links: two articles are linked when either is in the other's neighbourhood and their
+   neighbourhoods overlap enough (Jaccard at least `threshold`): shared nearest neighbours
+   (Jarvis and Patrick, 1973), which keeps apart events that merely share a name;
+5. stories: the connected components of the links and the near-duplicate groups.
+
+Stories are made between dup-group representatives (each group's smallest article id):
+a story's many copies would otherwise fill every neighbourhood with themselves. Articles
+without a date are compared with other undated articles only; their copies and the dated
+articles they link to connect them further.
 
 Each story has exactly one canonical article, chosen by `canonical_order`: the earliest
 published, then the longest text (the most complete version), then the smallest
 article_id. The story_id is derived from the canonical article's id.
-
-IDF comes from the language's word frequencies (the `wordfreq` tables), not from the run's
-own documents: an article's vector is then the same whatever else is in the run, a batch
-of five articles on one event weighs "Pyongyang" above "said" as a corpus of millions
-would, and an incremental or streaming run can compare new articles with old ones.
 """
 
 from __future__ import annotations
@@ -35,15 +45,19 @@ from storywire.transforms.components import ConnectedComponents
 from storywire.transforms.fingerprint import words
 from storywire.transforms.records import NAMESPACE, Article, stable_id
 
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = 0.35      # Jaccard overlap of neighbourhoods that links two articles
+DEFAULT_NEIGHBOURS = 6        # nearest candidates in a neighbourhood
+DEFAULT_MIN_SIMILARITY = 0.1  # cosine below which a candidate is no neighbour
+DEFAULT_WINDOW_DAYS = 3.0     # dated articles further apart are not compared
+DEFAULT_MAX_COMPARED = 100    # neighbours in time compared per article within one key
 DEFAULT_LANGUAGE = "en"
 # Frequency assumed for words the language table lacks: names and rare words are
 # informative; numbers less so (years, counts and prices recur across stories).
 UNSEEN_WORD_FREQUENCY = 1e-8
 UNSEEN_NUMBER_FREQUENCY = 1e-5
-VECTOR_TERMS = 64   # terms kept per article vector
+VECTOR_TERMS = 128  # terms kept per article vector
 KEY_TERMS = 8       # of which the strongest are candidate keys
-DEFAULT_WINDOW = 100  # neighbours in time compared per article within one key bucket
+_DAY_US = 86_400 * 1_000_000
 
 _THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 _STOPWORDS = frozenset(
@@ -107,21 +121,78 @@ def candidate_keys(vector: tuple[tuple[str, float], ...], n: int = KEY_TERMS) ->
     return [t for t, _ in sorted(vector, key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-def linked_pairs(members: list[tuple[str, int | None, tuple]], threshold: float,
-                 window: int = DEFAULT_WINDOW) -> tuple[list[tuple[str, str]], bool]:
-    """Linked pairs in one key bucket of (article_id, published_at, vector).
+def time_buckets(published_at: int | None, window_days: float) -> list[int | None]:
+    """The time buckets an article is keyed into.
 
-    Members are put in time order (undated last) and each is compared with the next
-    `window` members: all pairs in a small bucket, nearest neighbours in time in a large
-    one. Returns the pairs and whether the bucket was larger than the window.
+    A dated article goes to its own bucket and the next, so two dated articles at most a
+    window apart share one, and to the timeless bucket (None), where undated articles meet
+    everything. An undated article goes to the timeless bucket only.
     """
-    ordered = sorted(members, key=lambda m: (m[1] is None, m[1] or 0, m[0]))
+    if published_at is None:
+        return [None]
+    bucket = int(published_at // (window_days * _DAY_US))
+    return [bucket, bucket + 1, None]
+
+
+def similar_pairs(members: Iterable[tuple[str, int | None, tuple]], timeless: bool,
+                  min_similarity: float, window_days: float,
+                  max_compared: int = DEFAULT_MAX_COMPARED
+                  ) -> tuple[list[tuple[str, str, float]], bool]:
+    """(a, b, cosine) for the pairs of one key bucket of (article_id, published_at, vector).
+
+    In a time bucket, members in time order are each compared with the next members within
+    the time window, at most `max_compared` of them. In the timeless bucket, undated
+    members are compared with each other (each with the next `max_compared` by id) and with
+    the dated members, unless those number more than `max_compared`. Returns the pairs at
+    or above min_similarity and whether a bound stopped any comparison.
+    """
+    if timeless:
+        undated, dated, over = [], [], False
+        for member in members:
+            if member[1] is None:
+                undated.append(member)
+            elif len(dated) < max_compared:
+                dated.append(member)
+            else:
+                over = True
+        if not undated:
+            return [], False
+        undated.sort(key=lambda m: m[0])
+        candidates = [(a, undated[i + 1:i + 1 + max_compared]) for i, a in enumerate(undated)]
+        over = over or len(undated) > max_compared + 1
+        if not over:
+            candidates = [(a, others + dated) for a, others in candidates]
+    else:
+        window = window_days * _DAY_US
+        ordered = sorted(members, key=lambda m: (m[1], m[0]))
+        candidates, over = [], False
+        for i, a in enumerate(ordered):
+            near = [b for b in ordered[i + 1:i + 2 + max_compared] if b[1] - a[1] <= window]
+            over = over or len(near) > max_compared
+            candidates.append((a, near[:max_compared]))
     pairs = []
-    for i, (id_a, _, vec_a) in enumerate(ordered):
-        for id_b, _, vec_b in ordered[i + 1:i + 1 + window]:
-            if cosine(vec_a, vec_b) >= threshold:
-                pairs.append((min(id_a, id_b), max(id_a, id_b)))
-    return pairs, len(ordered) > window + 1
+    for (id_a, _, vec_a), others in candidates:
+        for id_b, _, vec_b in others:
+            similarity = cosine(vec_a, vec_b)
+            if similarity >= min_similarity and id_a != id_b:
+                pairs.append((id_a, id_b, similarity))
+    return pairs, over
+
+
+def neighbourhood(article_id: str, candidates: Iterable[tuple[str, float]],
+                  neighbours: int = DEFAULT_NEIGHBOURS) -> frozenset[str]:
+    """The article and its most similar candidates (ties broken by id)."""
+    best: dict[str, float] = {}
+    for other, similarity in candidates:
+        if similarity > best.get(other, -1.0):
+            best[other] = similarity
+    nearest = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:neighbours]
+    return frozenset([article_id, *(other for other, _ in nearest)])
+
+
+def shared_neighbours(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard overlap of two neighbourhoods."""
+    return len(a & b) / len(a | b)
 
 
 def canonical_order(article: Article) -> tuple:
@@ -151,48 +222,124 @@ class _Vectorise(beam.DoFn):
         yield article.article_id, article.published_at, tfidf_vector(terms, self._frequencies)
 
 
-class _LinkBucket(beam.DoFn):
-    def __init__(self, threshold: float, window: int):
-        self._threshold = threshold
-        self._window = window
-        self.windowed = Metrics.counter(NAMESPACE, "story_buckets_over_window")
+class _SimilarInBucket(beam.DoFn):
+    def __init__(self, min_similarity: float, window_days: float, max_compared: int):
+        self._min_similarity = min_similarity
+        self._window_days = window_days
+        self._max_compared = max_compared
+        self.over = Metrics.counter(NAMESPACE, "story_buckets_over_max_compared")
 
     def process(self, keyed):
-        _, members = keyed
-        members = list(members)
-        if len(members) < 2:
-            return
-        pairs, over = linked_pairs(members, self._threshold, self._window)
+        (_, bucket), members = keyed
+        pairs, over = similar_pairs(members, bucket is None, self._min_similarity,
+                                    self._window_days, self._max_compared)
         if over:
-            self.windowed.inc()
-        yield from pairs
+            self.over.inc()
+        for a, b, similarity in pairs:
+            yield a, (b, similarity)
+            yield b, (a, similarity)
+
+
+def _representatives(joined):
+    """Articles that stand for their dup group: those without copies, and each group's
+    smallest article id."""
+    article_id, grouped = joined
+    for article in grouped["article"]:
+        if not grouped["group"] or grouped["group"][0] == article_id:
+            yield article
+
+
+def _pairs_to_check(item):
+    article_id, members = item
+    for other in members:
+        if other != article_id:
+            yield (min(article_id, other), max(article_id, other))
+
+
+def _send_lower_neighbourhood(joined):
+    """Key each pair by its higher id, carrying the lower id's neighbourhood."""
+    lower, grouped = joined
+    (members,) = grouped["neighbourhood"]
+    for higher in grouped["pairs"]:
+        yield higher, (lower, members)
+
+
+class _LinkShared(beam.DoFn):
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+        self.links = Metrics.counter(NAMESPACE, "story_links")
+
+    def process(self, joined):
+        higher, grouped = joined
+        (members,) = grouped["neighbourhood"]
+        for lower, lower_members in grouped["lower"]:
+            if shared_neighbours(members, lower_members) >= self._threshold:
+                self.links.inc()
+                yield lower, higher
 
 
 class LinkStories(beam.PTransform):
-    """Articles and their near-duplicate pairs to (article_id, story label).
+    """Articles and their dup-group labels to (article_id, story label).
 
-    Articles missing from the output are stories of their own.
+    `copy_groups` holds (article_id, smallest article id of its dup group) for articles
+    with copies. Articles missing from the output are stories of their own.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, window: int = DEFAULT_WINDOW,
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD,
+                 neighbours: int = DEFAULT_NEIGHBOURS,
+                 min_similarity: float = DEFAULT_MIN_SIMILARITY,
+                 window_days: float = DEFAULT_WINDOW_DAYS,
+                 max_compared: int = DEFAULT_MAX_COMPARED,
                  language: str = DEFAULT_LANGUAGE):
         super().__init__()
         self._threshold = threshold
-        self._window = window
+        self._neighbours = neighbours
+        self._min_similarity = min_similarity
+        self._window_days = window_days
+        self._max_compared = max_compared
         self._language = language
 
     def expand(self, pcolls):
-        articles, copy_pairs = pcolls
-        similar = (
-            articles
-            | "Vectorise" >> beam.ParDo(_Vectorise(self._language))
-            | "CandidateKeys" >> beam.FlatMap(
-                lambda v: [(key, v) for key in candidate_keys(v[2])])
-            | "Buckets" >> beam.GroupByKey()
-            | "Link" >> beam.ParDo(_LinkBucket(self._threshold, self._window))
+        articles, copy_groups = pcolls
+        window_days, k = self._window_days, self._neighbours
+        representatives = (
+            {"article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+             "group": copy_groups}
+            | "JoinGroups" >> beam.CoGroupByKey()
+            | "Representatives" >> beam.FlatMap(_representatives)
         )
+        neighbourhoods = (
+            representatives
+            | "Vectorise" >> beam.ParDo(_Vectorise(self._language))
+            | "CandidateKeys" >> beam.FlatMap(lambda v: [
+                ((term, bucket), v)
+                for term in candidate_keys(v[2])
+                for bucket in time_buckets(v[1], window_days)])
+            | "Buckets" >> beam.GroupByKey()
+            | "Similar" >> beam.ParDo(_SimilarInBucket(
+                self._min_similarity, window_days, self._max_compared))
+            | "ByArticle" >> beam.GroupByKey()
+            | "Neighbourhoods" >> beam.Map(lambda kv: (kv[0], neighbourhood(kv[0], kv[1], k)))
+        )
+        pairs = (
+            neighbourhoods
+            | "PairsToCheck" >> beam.FlatMap(_pairs_to_check)
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        # Each pair meets the neighbourhood of its lower id, then that of its higher id.
+        lower = (
+            {"pairs": pairs, "neighbourhood": neighbourhoods}
+            | "JoinLower" >> beam.CoGroupByKey()
+            | "SendLower" >> beam.FlatMap(_send_lower_neighbourhood)
+        )
+        similar = (
+            {"lower": lower, "neighbourhood": neighbourhoods}
+            | "JoinHigher" >> beam.CoGroupByKey()
+            | "SharedNeighbours" >> beam.ParDo(_LinkShared(self._threshold))
+        )
+        copies = copy_groups | "CopyLinks" >> beam.Filter(lambda kv: kv[0] != kv[1])
         return (
-            (similar, copy_pairs)
+            (similar, copies)
             | "AllLinks" >> beam.Flatten()
             | "Stories" >> ConnectedComponents("stories")
         )

@@ -1,0 +1,62 @@
+"""Scoring story tagging: the metric code, and ECB+ when the development data is there."""
+
+import re
+
+import pytest
+from conftest import SHARED_DATA
+
+from storywire.pipeline.cli import main
+from storywire.pipeline.evaluate import bcubed, pairwise, score, strip_labels
+
+
+def test_perfect_clustering_scores_one():
+    gold = {"a": "1", "b": "1", "c": "2"}
+    predicted = {"a": "x", "b": "x", "c": "y"}
+    assert bcubed(predicted, gold).f1 == 1.0
+    assert pairwise(predicted, gold).f1 == 1.0
+
+
+def test_bcubed_and_pairwise_by_hand():
+    gold = {"a": "1", "b": "1", "c": "2"}
+    predicted = {"a": "x", "b": "y", "c": "y"}
+    b3 = bcubed(predicted, gold)
+    assert b3.precision == pytest.approx(2 / 3)
+    assert b3.recall == pytest.approx(2 / 3)
+    assert b3.f1 == pytest.approx(2 / 3)
+    pw = pairwise(predicted, gold)
+    assert (pw.precision, pw.recall, pw.f1) == (0.0, 0.0, 0.0)
+
+
+def test_one_cluster_for_everything():
+    gold = {str(i): str(i % 2) for i in range(10)}
+    predicted = {str(i): "all" for i in range(10)}
+    b3 = bcubed(predicted, gold)
+    assert b3.recall == 1.0 and b3.precision == pytest.approx(0.5)
+    assert pairwise(predicted, gold).precision == pytest.approx(20 / 45)
+
+
+def test_missing_predictions_count_as_singletons():
+    gold = {"a": "1", "b": "1"}
+    result = score({"a": "x"}, gold)
+    assert result.scored == 1 and result.found_stories == 2
+    assert result.bcubed.recall == pytest.approx(0.5)
+
+
+def test_strip_labels_removes_the_gold_field(tmp_path):
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n\n{"text": "y", "story": "s2"}\n')
+    out = tmp_path / "u.jsonl"
+    gold = strip_labels(str(labelled), str(out), "story")
+    assert gold == {"a": "s1", "line-3": "s2"}
+    assert "story" not in out.read_text()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ecbplus_dev.jsonl").exists(),
+                    reason="development data ../shared/data is not present")
+def test_ecbplus_dev_bcubed_f1_with_defaults(capsys):
+    assert main(["eval", str(SHARED_DATA / "ecbplus_dev.jsonl")]) == 0
+    out = capsys.readouterr().out
+    f1 = float(re.search(r"B-cubed:.*F1 ([0-9.]+)", out).group(1))
+    found, gold = map(int, re.search(r"stories:\s+(\d+) found, (\d+) gold", out).groups())
+    assert f1 >= 0.92, out
+    assert gold == 42 and abs(found - gold) <= 10, out
