@@ -29,7 +29,7 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
     story_labels = (articles, copy_groups) | "LinkStories" >> LinkStories(
         threshold=opts.story_threshold, neighbours=opts.story_neighbours,
         min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
-        language=opts.language)
+        refine_similarity=opts.story_refine_similarity, language=opts.language)
     tagged = (articles, dup_groups, story_labels) | "TagStories" >> TagStories(ingested_at)
 
     rejects = ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)

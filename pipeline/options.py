@@ -13,14 +13,15 @@ from apache_beam.options.pipeline_options import (
 )
 
 from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
-from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
-from storywire.transforms.stories import (
-    DEFAULT_LANGUAGE,
+from storywire.transforms.neighbours import (
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW_DAYS,
 )
+from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
+from storywire.transforms.stories import DEFAULT_REFINE_SIMILARITY
+from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
 # Prism runner. FnApiRunner runs the same portable graph, in worker processes.
@@ -61,6 +62,10 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--story_window_days", type=float, default=DEFAULT_WINDOW_DAYS,
             help="Dated articles further apart than this are not compared directly.")
+        parser.add_argument(
+            "--story_refine_similarity", type=float, default=DEFAULT_REFINE_SIMILARITY,
+            help="Average TF-IDF cosine similarity the parts of one story must keep; linked "
+                 "groups below it are split (average linkage).")
         parser.add_argument(
             "--language", default=DEFAULT_LANGUAGE,
             help="Language of the word frequencies that weigh story terms (wordfreq code).")

@@ -5,20 +5,22 @@ import math
 import pytest
 from conftest import seed_text
 
-from storywire.transforms.records import Article
-from storywire.transforms.stories import (
-    candidate_keys,
-    canonical_order,
-    cosine,
-    load_word_frequencies,
+from storywire.transforms.neighbours import (
     neighbourhood,
     shared_neighbours,
     similar_pairs,
-    story_terms,
-    tfidf_vector,
     time_buckets,
 )
+from storywire.transforms.records import Article
+from storywire.transforms.stories import average_linkage, canonical_order
 from storywire.transforms.textclean import clean_page_text
+from storywire.transforms.vectors import (
+    candidate_keys,
+    cosine,
+    load_word_frequencies,
+    story_terms,
+    tfidf_vector,
+)
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,30 @@ def test_tag_story_marks_one_canonical_and_summarises():
         "source_count": 2,
         "sources": ["Daily", "Wire"],
     }
+
+
+def _unit(**weights):
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return tuple(sorted((t, w / norm) for t, w in weights.items()))
+
+
+def test_average_linkage_splits_a_chain_but_keeps_a_tight_group():
+    # a-b-c are one event; d shares a little with c, e a little with d: a chain.
+    members = [
+        ("a", _unit(x=1, y=1, z=1)), ("b", _unit(x=1, y=1, z=0.8)), ("c", _unit(x=1, y=0.8, w=0.5)),
+        ("d", _unit(w=1, v=1)), ("e", _unit(v=1, u=1)),
+    ]
+    labels = average_linkage(members, threshold=0.3)
+    assert labels["a"] == labels["b"] == labels["c"] == "a"
+    assert labels["d"] != "a" and labels["e"] != "a"
+    # Shuffled input, same clusters.
+    assert average_linkage(list(reversed(members)), threshold=0.3) == labels
+
+
+def test_average_linkage_uses_the_average_not_the_best_pair():
+    # a-c (0.71) merge first; b is at the threshold from a (0.5) but unrelated to c (0), so
+    # its average similarity to the group (0.25) keeps it out.
+    members = [("a", _unit(x=1, y=1)), ("b", _unit(x=1, z=1)), ("c", _unit(y=1))]
+    labels = average_linkage(members, threshold=0.5)
+    assert labels["a"] == labels["c"] == "a"
+    assert labels["b"] == "b"

@@ -1,0 +1,204 @@
+"""Shared nearest neighbours: which articles report the same event.
+
+Reports of one event share rare words, but so do reports of two similar events (two
+earthquakes in one region, one coach fired and later hired). What tells them apart is the
+company an article keeps: reports of one event have the same nearest neighbours (Jarvis
+and Patrick, 1973).
+
+1. candidates: articles are keyed by their strongest terms and, when dated, by time bucket
+   (`window_days` wide; an article also visits the next bucket, so pairs up to a window
+   apart meet). Only articles sharing a key are compared, each with at most
+   `max_compared` neighbours in time, so the work per article is bounded;
+2. neighbourhoods: each article's `neighbours` most similar candidates (cosine at least
+   `min_similarity`), plus itself;
+3. links: two articles are linked when either is in the other's neighbourhood and their
+   neighbourhoods overlap enough (Jaccard at least `threshold`).
+
+Undated articles are compared with every article sharing a key (in the timeless bucket),
+dated ones only with those within the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from storywire.transforms.records import NAMESPACE
+from storywire.transforms.vectors import candidate_keys, cosine
+
+DEFAULT_THRESHOLD = 0.35      # Jaccard overlap of neighbourhoods that links two articles
+DEFAULT_NEIGHBOURS = 6        # nearest candidates in a neighbourhood
+DEFAULT_MIN_SIMILARITY = 0.1  # cosine below which a candidate is no neighbour
+DEFAULT_WINDOW_DAYS = 3.0     # dated articles further apart are not compared
+DEFAULT_MAX_COMPARED = 100    # neighbours in time compared per article within one key
+_DAY_US = 86_400 * 1_000_000
+
+
+def time_buckets(published_at: int | None, window_days: float) -> list[int | None]:
+    """The time buckets an article is keyed into.
+
+    A dated article goes to its own bucket and the next, so two dated articles at most a
+    window apart share one, and to the timeless bucket (None), where undated articles meet
+    everything. An undated article goes to the timeless bucket only.
+    """
+    if published_at is None:
+        return [None]
+    bucket = int(published_at // (window_days * _DAY_US))
+    return [bucket, bucket + 1, None]
+
+
+def similar_pairs(members: Iterable[tuple[str, int | None, tuple]], timeless: bool,
+                  min_similarity: float, window_days: float,
+                  max_compared: int = DEFAULT_MAX_COMPARED
+                  ) -> tuple[list[tuple[str, str, float]], bool]:
+    """(a, b, cosine) for the pairs of one key bucket of (article_id, published_at, vector).
+
+    In a time bucket, members in time order are each compared with the next members within
+    the time window, at most `max_compared` of them. In the timeless bucket, undated
+    members are compared with each other (each with the next `max_compared` by id) and with
+    the dated members, unless those number more than `max_compared`. Returns the pairs at
+    or above min_similarity and whether a bound stopped any comparison.
+    """
+    if timeless:
+        undated, dated, over = [], [], False
+        for member in members:
+            if member[1] is None:
+                undated.append(member)
+            elif len(dated) < max_compared:
+                dated.append(member)
+            else:
+                over = True
+        if not undated:
+            return [], False
+        undated.sort(key=lambda m: m[0])
+        candidates = [(a, undated[i + 1:i + 1 + max_compared]) for i, a in enumerate(undated)]
+        over = over or len(undated) > max_compared + 1
+        if not over:
+            candidates = [(a, others + dated) for a, others in candidates]
+    else:
+        window = window_days * _DAY_US
+        ordered = sorted(members, key=lambda m: (m[1], m[0]))
+        candidates, over = [], False
+        for i, a in enumerate(ordered):
+            near = [b for b in ordered[i + 1:i + 2 + max_compared] if b[1] - a[1] <= window]
+            over = over or len(near) > max_compared
+            candidates.append((a, near[:max_compared]))
+    pairs = []
+    for (id_a, _, vec_a), others in candidates:
+        for id_b, _, vec_b in others:
+            similarity = cosine(vec_a, vec_b)
+            if similarity >= min_similarity and id_a != id_b:
+                pairs.append((id_a, id_b, similarity))
+    return pairs, over
+
+
+def neighbourhood(article_id: str, candidates: Iterable[tuple[str, float]],
+                  neighbours: int = DEFAULT_NEIGHBOURS) -> frozenset[str]:
+    """The article and its most similar candidates (ties broken by id)."""
+    best: dict[str, float] = {}
+    for other, similarity in candidates:
+        if similarity > best.get(other, -1.0):
+            best[other] = similarity
+    nearest = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:neighbours]
+    return frozenset([article_id, *(other for other, _ in nearest)])
+
+
+def shared_neighbours(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard overlap of two neighbourhoods."""
+    return len(a & b) / len(a | b)
+
+
+class _SimilarInBucket(beam.DoFn):
+    def __init__(self, min_similarity: float, window_days: float, max_compared: int):
+        self._min_similarity = min_similarity
+        self._window_days = window_days
+        self._max_compared = max_compared
+        self.over = Metrics.counter(NAMESPACE, "story_buckets_over_max_compared")
+
+    def process(self, keyed):
+        (_, bucket), members = keyed
+        pairs, over = similar_pairs(members, bucket is None, self._min_similarity,
+                                    self._window_days, self._max_compared)
+        if over:
+            self.over.inc()
+        for a, b, similarity in pairs:
+            yield a, (b, similarity)
+            yield b, (a, similarity)
+
+
+def _pairs_to_check(item):
+    article_id, members = item
+    for other in members:
+        if other != article_id:
+            yield (min(article_id, other), max(article_id, other))
+
+
+def _send_lower_neighbourhood(joined):
+    """Key each pair by its higher id, carrying the lower id's neighbourhood."""
+    lower, grouped = joined
+    (members,) = grouped["neighbourhood"]
+    for higher in grouped["pairs"]:
+        yield higher, (lower, members)
+
+
+class _LinkShared(beam.DoFn):
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+        self.links = Metrics.counter(NAMESPACE, "story_links")
+
+    def process(self, joined):
+        higher, grouped = joined
+        (members,) = grouped["neighbourhood"]
+        for lower, lower_members in grouped["lower"]:
+            if shared_neighbours(members, lower_members) >= self._threshold:
+                self.links.inc()
+                yield lower, higher
+
+
+class SharedNeighbourLinks(beam.PTransform):
+    """(article_id, published_at, vector) to (id, id) links between reports of one event."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD,
+                 neighbours: int = DEFAULT_NEIGHBOURS,
+                 min_similarity: float = DEFAULT_MIN_SIMILARITY,
+                 window_days: float = DEFAULT_WINDOW_DAYS,
+                 max_compared: int = DEFAULT_MAX_COMPARED):
+        super().__init__()
+        self._threshold = threshold
+        self._neighbours = neighbours
+        self._min_similarity = min_similarity
+        self._window_days = window_days
+        self._max_compared = max_compared
+
+    def expand(self, vectors):
+        window_days, k = self._window_days, self._neighbours
+        neighbourhoods = (
+            vectors
+            | "CandidateKeys" >> beam.FlatMap(lambda v: [
+                ((term, bucket), v)
+                for term in candidate_keys(v[2])
+                for bucket in time_buckets(v[1], window_days)])
+            | "Buckets" >> beam.GroupByKey()
+            | "Similar" >> beam.ParDo(_SimilarInBucket(
+                self._min_similarity, window_days, self._max_compared))
+            | "ByArticle" >> beam.GroupByKey()
+            | "Neighbourhoods" >> beam.Map(lambda kv: (kv[0], neighbourhood(kv[0], kv[1], k)))
+        )
+        pairs = (
+            neighbourhoods
+            | "PairsToCheck" >> beam.FlatMap(_pairs_to_check)
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        # Each pair meets the neighbourhood of its lower id, then that of its higher id.
+        lower = (
+            {"pairs": pairs, "neighbourhood": neighbourhoods}
+            | "JoinLower" >> beam.CoGroupByKey()
+            | "SendLower" >> beam.FlatMap(_send_lower_neighbourhood)
+        )
+        return (
+            {"lower": lower, "neighbourhood": neighbourhoods}
+            | "JoinHigher" >> beam.CoGroupByKey()
+            | "SharedNeighbours" >> beam.ParDo(_LinkShared(self._threshold))
+        )
