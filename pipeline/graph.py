@@ -36,8 +36,8 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
                | "AllRejects" >> beam.Flatten()
                | "RejectRows" >> RejectRows())
     staged = (
-        tagged.articles | "WriteArticles" >> WriteTable("articles", staging, opts.rows_per_file),
-        tagged.stories | "WriteStories" >> WriteTable("stories", staging, opts.rows_per_file),
+        tagged["articles"] | "WriteArticles" >> WriteTable("articles", staging, opts.rows_per_file),
+        tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, opts.rows_per_file),
         rejects | "WriteRejects" >> WriteTable("rejects", staging, opts.rows_per_file),
     )
     staged | "AllStaged" >> beam.Flatten() | "Commit" >> CommitTables(staging, opts.output)

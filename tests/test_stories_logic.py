@@ -11,15 +11,17 @@ from storywire.transforms.neighbours import (
     similar_pairs,
     time_buckets,
 )
-from storywire.transforms.records import Article
+from storywire.transforms.records import ArticleSummary
 from storywire.transforms.stories import average_linkage, canonical_order
 from storywire.transforms.textclean import clean_page_text
 from storywire.transforms.vectors import (
     candidate_keys,
     cosine,
     load_word_frequencies,
+    pack,
     story_terms,
     tfidf_vector,
+    unpack,
 )
 
 
@@ -61,7 +63,7 @@ def test_candidate_keys_are_the_strongest_terms():
 
 
 DAY = 86_400 * 1_000_000
-VEC = (("x", 1.0),)
+VEC = pack((("x", 1.0),))
 
 
 def test_dated_articles_meet_in_a_shared_time_bucket_and_the_timeless_one():
@@ -106,7 +108,7 @@ def test_timeless_bucket_with_too_many_dated_members_is_flagged():
 
 
 def test_similarity_floor():
-    members = [("a", 0, (("x", 1.0),)), ("b", 0, (("y", 1.0),))]
+    members = [("a", 0, pack((("x", 1.0),))), ("b", 0, pack((("y", 1.0),)))]
     assert similar_pairs(members, False, 0.1, window_days=3.0)[0] == []
 
 
@@ -122,7 +124,7 @@ def test_shared_neighbours_is_jaccard():
 
 
 def _article(article_id, published_at, text):
-    return Article(article_id, "in", None, None, None, None, None, published_at, text)
+    return ArticleSummary(article_id, published_at, len(text), None, None)
 
 
 def test_canonical_is_earliest_then_longest_then_smallest_id():
@@ -140,12 +142,12 @@ def test_tag_story_marks_one_canonical_and_summarises():
     from storywire.transforms.assemble import tag_story
     from storywire.transforms.stories import story_id_for
 
-    a = Article("a", "in", None, None, "Wire", None, None, 200, "later but longer text")
-    b = Article("b", "in", None, None, "Daily", "Headline", None, 100, "first")
-    c = Article("c", "in", None, None, "Wire", None, None, None, "undated")
-    rows, story = tag_story([(a, "dg-1"), (c, "dg-2"), (b, "dg-1")], ingested_at=5)
-    assert [r["article_id"] for r in rows if r["is_canonical"]] == ["b"]
-    assert {r["story_id"] for r in rows} == {story_id_for("b")}
+    a = ArticleSummary("a", 200, 21, None, "Wire")
+    b = ArticleSummary("b", 100, 5, "Headline", "Daily")
+    c = ArticleSummary("c", None, 7, None, "Wire")
+    tags, story = tag_story([a, c, b])
+    assert tags == {"a": (story_id_for("b"), False), "b": (story_id_for("b"), True),
+                    "c": (story_id_for("b"), False)}
     assert story == {
         "story_id": story_id_for("b"),
         "canonical_article_id": "b",
@@ -160,7 +162,7 @@ def test_tag_story_marks_one_canonical_and_summarises():
 
 def _unit(**weights):
     norm = math.sqrt(sum(w * w for w in weights.values()))
-    return tuple(sorted((t, w / norm) for t, w in weights.items()))
+    return pack(tuple(sorted((t, w / norm) for t, w in weights.items())))
 
 
 def test_average_linkage_splits_a_chain_but_keeps_a_tight_group():
@@ -183,3 +185,10 @@ def test_average_linkage_uses_the_average_not_the_best_pair():
     labels = average_linkage(members, threshold=0.5)
     assert labels["a"] == labels["c"] == "a"
     assert labels["b"] == "b"
+
+
+def test_packed_vectors_keep_the_similarity(frequencies):
+    a = tfidf_vector(story_terms(seed_text("002")), frequencies)
+    b = tfidf_vector(story_terms(seed_text("003")), frequencies)
+    assert cosine(unpack(pack(a)), unpack(pack(b))) == pytest.approx(cosine(a, b), abs=1e-5)
+    assert len(pack(a)) == 8 * len(a)

@@ -1,4 +1,8 @@
-"""Joining the per-article results into output rows: one row per article, one per story."""
+"""Joining the per-article results into output rows: one row per article, one per story.
+
+The story step moves only article summaries (id, date, text length, title, source); the
+whole article moves once, in the final join with its tags.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.neardup import dup_group_id
-from storywire.transforms.records import NAMESPACE, Article
+from storywire.transforms.records import NAMESPACE, Article, ArticleSummary
 from storywire.transforms.stories import canonical_order, story_id_for
 
 STORIES = "stories"
@@ -33,7 +37,7 @@ def article_row(article: Article, dup_group: str, story_id: str, is_canonical: b
     }
 
 
-def story_row(story_id: str, members: list[Article]) -> dict:
+def story_row(story_id: str, members: list[ArticleSummary]) -> dict:
     """The stories-table row of a story whose members are in canonical order."""
     canonical = members[0]
     dates = [a.published_at for a in members if a.published_at is not None]
@@ -50,40 +54,47 @@ def story_row(story_id: str, members: list[Article]) -> dict:
     }
 
 
-def tag_story(members: list[tuple[Article, str]], ingested_at: int) -> tuple[list[dict], dict]:
-    """Article rows and the story row of one story, from its (article, dup_group_id) pairs."""
-    members = sorted(members, key=lambda m: canonical_order(m[0]))
-    story_id = story_id_for(members[0][0].article_id)
-    rows = [
-        article_row(article, dup_group, story_id, i == 0, ingested_at)
-        for i, (article, dup_group) in enumerate(members)
-    ]
-    return rows, story_row(story_id, [a for a, _ in members])
+def tag_story(members: list[ArticleSummary]) -> tuple[dict[str, tuple[str, bool]], dict]:
+    """{article_id: (story_id, is_canonical)} and the story row of one story's members."""
+    members = sorted(members, key=canonical_order)
+    story_id = story_id_for(members[0].article_id)
+    tags = {a.article_id: (story_id, i == 0) for i, a in enumerate(members)}
+    return tags, story_row(story_id, members)
 
 
 def _by_story(joined):
     article_id, grouped = joined
-    (article,) = grouped["article"]
-    dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
-    story = grouped["story"][0] if grouped["story"] else article_id
-    return story, (article, dup_group)
+    for summary in grouped["summary"]:
+        story = grouped["story"][0] if grouped["story"] else article_id
+        yield story, summary
 
 
 class _TagStory(beam.DoFn):
-    def __init__(self, ingested_at: int):
-        self._ingested_at = ingested_at
+    def __init__(self):
         self.stories = Metrics.counter(NAMESPACE, "stories")
-        self.articles = Metrics.counter(NAMESPACE, "articles")
         self.size = Metrics.distribution(NAMESPACE, "story_size")
 
     def process(self, keyed):
         _, members = keyed
-        rows, story = tag_story(list(members), self._ingested_at)
+        tags, story = tag_story(list(members))
         self.stories.inc()
-        self.articles.inc(len(rows))
-        self.size.update(len(rows))
+        self.size.update(len(tags))
         yield beam.pvalue.TaggedOutput(STORIES, story)
-        yield from rows
+        yield from tags.items()
+
+
+class _ArticleRow(beam.DoFn):
+    def __init__(self, ingested_at: int):
+        self._ingested_at = ingested_at
+        self.articles = Metrics.counter(NAMESPACE, "articles")
+
+    def process(self, joined):
+        article_id, grouped = joined
+        dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
+        for article in grouped["article"]:
+            (story_id, is_canonical), = grouped["tag"]
+            self.articles.inc()
+            yield article_row(article, dup_group, story_id, is_canonical, self._ingested_at)
 
 
 class _RejectRow(beam.DoFn):
@@ -104,7 +115,7 @@ class RejectRows(beam.PTransform):
 
 
 class TagStories(beam.PTransform):
-    """Articles, their dup groups and story labels to article rows and story rows."""
+    """Articles, their dup groups and story labels to {"articles": rows, "stories": rows}."""
 
     def __init__(self, ingested_at: int):
         super().__init__()
@@ -112,15 +123,19 @@ class TagStories(beam.PTransform):
 
     def expand(self, pcolls):
         articles, dup_groups, story_labels = pcolls
-        return (
-            {
-                "article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
-                "dup": dup_groups,
-                "story": story_labels,
-            }
-            | "Join" >> beam.CoGroupByKey()
-            | "ByStory" >> beam.Map(_by_story)
+        by_id = articles | "ById" >> beam.Map(lambda a: (a.article_id, a))
+        tagged = (
+            {"summary": by_id | "Summaries" >> beam.MapTuple(
+                lambda article_id, a: (article_id, ArticleSummary.of(a))),
+             "story": story_labels}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "ByStory" >> beam.FlatMap(_by_story)
             | "Stories" >> beam.GroupByKey()
-            | "Tag" >> beam.ParDo(_TagStory(self._ingested_at)).with_outputs(
-                STORIES, main="articles")
+            | "Tag" >> beam.ParDo(_TagStory()).with_outputs(STORIES, main="tags")
         )
+        rows = (
+            {"article": by_id, "dup": dup_groups, "tag": tagged.tags}
+            | "JoinTags" >> beam.CoGroupByKey()
+            | "Rows" >> beam.ParDo(_ArticleRow(self._ingested_at))
+        )
+        return {"articles": rows, "stories": tagged.stories}

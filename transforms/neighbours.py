@@ -26,7 +26,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.records import NAMESPACE
-from storywire.transforms.vectors import candidate_keys, cosine
+from storywire.transforms.vectors import cosine, unpack
 
 DEFAULT_THRESHOLD = 0.35      # Jaccard overlap of neighbourhoods that links two articles
 DEFAULT_NEIGHBOURS = 6        # nearest candidates in a neighbourhood
@@ -49,11 +49,12 @@ def time_buckets(published_at: int | None, window_days: float) -> list[int | Non
     return [bucket, bucket + 1, None]
 
 
-def similar_pairs(members: Iterable[tuple[str, int | None, tuple]], timeless: bool,
+def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bool,
                   min_similarity: float, window_days: float,
                   max_compared: int = DEFAULT_MAX_COMPARED
                   ) -> tuple[list[tuple[str, str, float]], bool]:
-    """(a, b, cosine) for the pairs of one key bucket of (article_id, published_at, vector).
+    """(a, b, cosine) for the pairs of one key bucket of (article_id, published_at, packed
+    vector).
 
     In a time bucket, members in time order are each compared with the next members within
     the time window, at most `max_compared` of them. In the timeless bucket, undated
@@ -85,10 +86,19 @@ def similar_pairs(members: Iterable[tuple[str, int | None, tuple]], timeless: bo
             near = [b for b in ordered[i + 1:i + 2 + max_compared] if b[1] - a[1] <= window]
             over = over or len(near) > max_compared
             candidates.append((a, near[:max_compared]))
+    vectors: dict[str, dict] = {}
+
+    def vector(member):
+        if member[0] not in vectors:
+            vectors[member[0]] = unpack(member[2])
+        return vectors[member[0]]
+
     pairs = []
-    for (id_a, _, vec_a), others in candidates:
-        for id_b, _, vec_b in others:
-            similarity = cosine(vec_a, vec_b)
+    for a, others in candidates:
+        id_a, vec_a = a[0], vector(a)
+        for b in others:
+            id_b = b[0]
+            similarity = cosine(vec_a, vector(b))
             if similarity >= min_similarity and id_a != id_b:
                 pairs.append((id_a, id_b, similarity))
     return pairs, over
@@ -158,7 +168,8 @@ class _LinkShared(beam.DoFn):
 
 
 class SharedNeighbourLinks(beam.PTransform):
-    """(article_id, published_at, vector) to (id, id) links between reports of one event."""
+    """(article_id, published_at, packed vector, candidate keys) to (id, id) links between
+    reports of one event."""
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD,
                  neighbours: int = DEFAULT_NEIGHBOURS,
@@ -177,8 +188,8 @@ class SharedNeighbourLinks(beam.PTransform):
         neighbourhoods = (
             vectors
             | "CandidateKeys" >> beam.FlatMap(lambda v: [
-                ((term, bucket), v)
-                for term in candidate_keys(v[2])
+                ((term, bucket), v[:3])
+                for term in v[3]
                 for bucket in time_buckets(v[1], window_days)])
             | "Buckets" >> beam.GroupByKey()
             | "Similar" >> beam.ParDo(_SimilarInBucket(

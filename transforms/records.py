@@ -60,6 +60,22 @@ class Article:
 
 
 @dataclass(frozen=True)
+class ArticleSummary:
+    """What the story step needs of an article: less to move than the whole text."""
+
+    article_id: str
+    published_at: int | None
+    text_length: int
+    title: str | None
+    source: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleSummary:
+        return cls(article.article_id, article.published_at, len(article.text), article.title,
+                   article.source)
+
+
+@dataclass(frozen=True)
 class Reject:
     """An input unit that did not become an article, and why."""
 

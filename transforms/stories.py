@@ -35,8 +35,8 @@ from storywire.transforms.neighbours import (
     DEFAULT_WINDOW_DAYS,
     SharedNeighbourLinks,
 )
-from storywire.transforms.records import NAMESPACE, Article, stable_id
-from storywire.transforms.vectors import DEFAULT_LANGUAGE, Vector, Vectorise, cosine
+from storywire.transforms.records import NAMESPACE, ArticleSummary, stable_id
+from storywire.transforms.vectors import DEFAULT_LANGUAGE, Vectorise, cosine, unpack
 
 DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
 # Components larger than this are left as they are (counted as story_components_unrefined):
@@ -44,14 +44,14 @@ DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
 MAX_REFINED_COMPONENT = 2000
 
 
-def average_linkage(members: list[tuple[str, Vector]], threshold: float) -> dict[str, str]:
-    """Average-linkage clusters of (id, vector), merged while the average cosine between two
-    clusters is at least `threshold`; each id maps to its cluster's smallest id.
+def average_linkage(members: list[tuple[str, bytes]], threshold: float) -> dict[str, str]:
+    """Average-linkage clusters of (id, packed vector), merged while the average cosine
+    between two clusters is at least `threshold`; each id maps to its cluster's smallest id.
 
     Ties are broken by cluster id, so the result does not depend on the order of members.
     """
     members = sorted(members)
-    vectors = {i: dict(v) for i, v in members}
+    vectors = {i: unpack(v) for i, v in members}
     ids = [i for i, _ in members]
     # total[a][b]: sum of the pairwise similarities between clusters a and b (keyed by min id)
     total: dict[str, dict[str, float]] = {i: {} for i in ids}
@@ -88,12 +88,12 @@ def average_linkage(members: list[tuple[str, Vector]], threshold: float) -> dict
     return label
 
 
-def canonical_order(article: Article) -> tuple:
+def canonical_order(article: ArticleSummary) -> tuple:
     """Sort key of the canonical rule: earliest published, longest text, smallest id."""
     return (
         article.published_at is None,
         article.published_at or 0,
-        -len(article.text),
+        -article.text_length,
         article.article_id,
     )
 
@@ -103,12 +103,12 @@ def story_id_for(canonical_article_id: str) -> str:
 
 
 def _representatives(joined):
-    """Articles that stand for their dup group: those without copies, and each group's
-    smallest article id."""
+    """Vectors of the articles that stand for their dup group: those without copies, and
+    each group's smallest article id."""
     article_id, grouped = joined
-    for article in grouped["article"]:
+    for vector in grouped["vector"]:
         if not grouped["group"] or grouped["group"][0] == article_id:
-            yield article
+            yield vector
 
 
 class _Refine(beam.DoFn):
@@ -169,11 +169,12 @@ class LinkStories(beam.PTransform):
     def expand(self, pcolls):
         articles, copy_groups = pcolls
         vectors = (
-            {"article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+            {"vector": articles
+             | "Vectorise" >> Vectorise(self._language)
+             | "ById" >> beam.Map(lambda v: (v[0], v)),
              "group": copy_groups}
             | "JoinGroups" >> beam.CoGroupByKey()
             | "Representatives" >> beam.FlatMap(_representatives)
-            | "Vectorise" >> Vectorise(self._language)
         )
         components = (
             vectors

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
+from array import array
 from collections import Counter
 from collections.abc import Mapping
 
@@ -27,6 +29,8 @@ VECTOR_TERMS = 128  # terms kept per article vector
 KEY_TERMS = 8       # of which the strongest are candidate keys
 
 Vector = tuple[tuple[str, float], ...]
+# Packed vectors hold 4-byte ids and 4-byte weights.
+assert array("I").itemsize == 4 and array("f").itemsize == 4, "unexpected C type sizes"
 
 _THOUSANDS = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 _STOPWORDS = frozenset(
@@ -80,8 +84,28 @@ def tfidf_vector(terms: Mapping[str, int], frequencies: Mapping[str, float],
     return tuple(sorted((t, w / norm) for t, w in top))
 
 
-def cosine(a: Vector | Mapping[str, float], b: Vector | Mapping[str, float]) -> float:
-    """Cosine similarity of two L2-normalised vectors (tuples or dicts)."""
+def pack(vector: Vector) -> bytes:
+    """A vector as it travels between workers: CRC-32 term ids (uint32) then weights
+    (float32), a quarter of the size of the pickled tuple. Terms whose ids collide add up."""
+    weights: dict[int, float] = {}
+    for term, weight in vector:
+        term_id = zlib.crc32(term.encode("utf-8"))
+        weights[term_id] = weights.get(term_id, 0.0) + weight
+    ids = sorted(weights)
+    return array("I", ids).tobytes() + array("f", [weights[i] for i in ids]).tobytes()
+
+
+def unpack(packed: bytes) -> dict[int, float]:
+    """A packed vector as {term id: weight}, ready for `cosine`."""
+    half = len(packed) // 2
+    ids, weights = array("I"), array("f")
+    ids.frombytes(packed[:half])
+    weights.frombytes(packed[half:])
+    return dict(zip(ids, weights))
+
+
+def cosine(a: Vector | Mapping, b: Vector | Mapping) -> float:
+    """Cosine similarity of two L2-normalised vectors (tuples, or dicts from `unpack`)."""
     a = a if isinstance(a, Mapping) else dict(a)
     b = b if isinstance(b, Mapping) else dict(b)
     small, large = (a, b) if len(a) <= len(b) else (b, a)
@@ -102,12 +126,12 @@ class _Vectorise(beam.DoFn):
         self._frequencies = load_word_frequencies(self._language)
 
     def process(self, article: Article):
-        terms = story_terms(article.text, article.title)
-        yield article.article_id, article.published_at, tfidf_vector(terms, self._frequencies)
+        vector = tfidf_vector(story_terms(article.text, article.title), self._frequencies)
+        yield article.article_id, article.published_at, pack(vector), candidate_keys(vector)
 
 
 class Vectorise(beam.PTransform):
-    """Articles to (article_id, published_at, vector)."""
+    """Articles to (article_id, published_at, packed vector, candidate keys)."""
 
     def __init__(self, language: str = DEFAULT_LANGUAGE):
         super().__init__()
