@@ -46,12 +46,12 @@ def machine() -> str:
             f"{platform.python_version()}, apache-beam {apache_beam.__version__}")
 
 
-def run_one(size: int, scratch: Path, storywire: str) -> dict:
+def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
     corpus = scratch / f"corpus-{size}.jsonl"
     with open(corpus, "w", encoding="utf-8") as handle:
         import json
 
-        for record in syndicate.build(size):
+        for record in syndicate.build(size, source):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     started = time.monotonic()
     proc = subprocess.run([storywire, "eval", str(corpus)], capture_output=True, text=True,
@@ -82,12 +82,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 50_000, 100_000])
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.txt")
     parser.add_argument("--storywire", default=str(Path(sys.executable).parent / "storywire"))
+    parser.add_argument("--source", type=Path, default=syndicate.DEFAULT_SOURCE)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="storywire-scaling-") as scratch:
         for size in args.sizes:
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            row = run_one(size, Path(scratch), args.storywire)
+            row = run_one(size, Path(scratch), args.storywire, args.source)
             # ru_maxrss of children is the largest any waited-for descendant reached so far.
             row["peak_mib"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
             rows.append(row)
