@@ -87,3 +87,35 @@ def test_boilerplate_shapes():
 def test_text_without_prose_keeps_what_is_not_boilerplate():
     cleaned = clean_page_text("Breaking: bridge closed\nShare\n")
     assert cleaned.text == "Breaking: bridge closed"
+
+
+def test_body_is_the_densest_run_of_prose_not_the_first_sentence():
+    # A promo sentence above the navigation, "Recent Posts" inside the navigation and a
+    # "Related" box in mid-article must not decide where the article is.
+    cleaned = clean_page_text((FIXTURES / "nav_page.txt").read_text())
+    paragraphs = cleaned.text.split("\n\n")
+    assert paragraphs[0].startswith("The new city bike weighs two kilos less")
+    assert paragraphs[-1].startswith("Battery life matched the maker's claim")
+    assert len(paragraphs) == 4
+    for junk in ("best prices", "Forums", "Five commuter bikes", "Popular on", "Subscribe"):
+        assert junk not in cleaned.text
+    assert cleaned.title == "The new city bike review: lighter, quieter and finally fun on hills"
+    assert cleaned.author == "Jo Brand"
+
+
+def test_mojibake_is_repaired():
+    raw = ("NotÃ­cias da FÃ³rmula 1: a equipe anunciou o novo calendÃ¡rio da temporada, "
+           "com vinte e trÃªs corridas.")
+    assert clean_page_text(raw).text == (
+        "Notícias da Fórmula 1: a equipe anunciou o novo calendário da temporada, "
+        "com vinte e três corridas.")
+
+
+def test_unspaced_scripts_count_as_prose():
+    raw = "\n".join(["MENU", "HOME", "ブログ",
+                     "先日、不正に改造した携帯電話を販売したとして、二十代の男性が逮捕されたというニュースを耳にしました。",
+                     "報道によると、今回販売されたのは、いわゆる改造した端末で、非公式のアプリを利用できるものでした。",
+                     "関連記事", "サイトマップ"])
+    text = clean_page_text(raw).text
+    assert text.startswith("先日") and text.endswith("ものでした。")
+    assert "MENU" not in text and "サイトマップ" not in text

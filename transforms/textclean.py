@@ -16,11 +16,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import ftfy
+
 from storywire.transforms.dates import parse_date
 
 # A line that ends like a sentence (quotes and brackets may close it).
-_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？：；][\"'”’)\]」』）]*$")
 _WORD = re.compile(r"\w+")
+# Scripts written without spaces: a run of their characters is many words, not one.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+CHARACTERS_PER_UNSPACED_WORD = 2
 
 # Headings after which a page lists other content, never the article.
 _LIST_HEADINGS = frozenset(
@@ -69,6 +74,9 @@ _DATE_LINE = re.compile(
     r"^(?P<who>.*?)\s*\b(?:published|posted|updated|date)(?:\s+on)?\s*:?\s+(?P<when>.+)$",
     re.IGNORECASE,
 )
+# Penalties of lines that are not prose, in words of prose they outweigh.
+SHORT_LINE_PENALTY = 8.0
+BOILERPLATE_PENALTY = 12.0
 _BYLINE = re.compile(r"^by\s*[:\s]\s*(?P<who>[^\d].{0,80})$", re.IGNORECASE)
 _HANDLE = re.compile(r"\(@\w+\)|@\w+")
 _FIELD_SEPARATOR = re.compile(r"\s[|·•]\s")
@@ -87,6 +95,10 @@ class CleanText:
 
 
 def _words(line: str) -> int:
+    unspaced = len(_UNSPACED.findall(line))
+    if unspaced:
+        spaced = len(_WORD.findall(_UNSPACED.sub(" ", line)))
+        return spaced + unspaced // CHARACTERS_PER_UNSPACED_WORD
     return len(_WORD.findall(line))
 
 
@@ -110,6 +122,9 @@ def _headline_like(line: str) -> bool:
 
 
 def _split_lines(raw: str) -> list[str]:
+    # Text copied through the wrong encoding ("NotÃ­cias") is repaired first: the words
+    # must be right for the body, its fingerprints and its story terms.
+    raw = ftfy.fix_text(raw, normalization="NFC")
     raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     # Non-breaking and zero-width spaces come with copied pages; they are not content.
     raw = raw.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
@@ -138,6 +153,35 @@ def read_date_line(line: str) -> tuple[datetime | None, str | None]:
     return when, who
 
 
+def line_score(line: str) -> float:
+    """How much a line speaks for being article body: its words if it is prose, a penalty
+    if it is a label, link or widget (heavier for known boilerplate)."""
+    if is_boilerplate(line):
+        return -BOILERPLATE_PENALTY
+    n = _words(line)
+    if is_sentence(line) or (n >= 4 and _SENTENCE_END.search(line)):
+        return float(n)  # prose, or a short sentence such as a one-line paragraph
+    return -SHORT_LINE_PENALTY
+
+
+def densest_prose(lines: list[str]) -> tuple[int, int]:
+    """First and last index of the run of lines with the highest total score: the body.
+
+    Body text extraction as a maximum-sum run (after Finn, Kushmerick and Smyth, 2001):
+    prose adds its words, menus and widgets subtract, so a subhead or a caption inside the
+    article is bridged while a navigation block or a list of teasers ends the run.
+    """
+    best, best_span = float("-inf"), (0, 0)
+    total, start = 0.0, 0
+    for i, line in enumerate(lines):
+        if total <= 0:
+            total, start = 0.0, i
+        total += line_score(line)
+        if total > best:
+            best, best_span = total, (start, i)
+    return best_span
+
+
 def clean_page_text(raw: str) -> CleanText:
     """Clean text copied off a page; see the module docstring for the rules."""
     lines = _split_lines(raw)
@@ -160,14 +204,18 @@ def clean_page_text(raw: str) -> CleanText:
         # No running prose at all: keep whatever is not boilerplate (short notes, briefs).
         body = [line for line in content if not is_boilerplate(line)]
         return CleanText("\n\n".join(body), None, published, None)
-    first, last = prose[0], prose[-1]
+    first, last = densest_prose(content)
 
-    # Cut at the first list heading after the body has started ("Recent Posts" ...).
-    for i in range(first + 1, len(content)):
+    # Cut at a list heading ("Recent Posts" ...) that closes the body: one with less prose
+    # after it than a third of the prose before it. A "Related" box in mid-article is
+    # followed by the rest of the article and stays (its links are scored out anyway).
+    prose_words = [max(line_score(line), 0.0) for line in content]
+    for i in range(first + 1, last + 1):
         if _is_list_heading(content[i]):
-            content = content[:i]
-            last = max((p for p in prose if p < i), default=first)
-            break
+            before, after = sum(prose_words[first:i]), sum(prose_words[i + 1:last + 1])
+            if after < before / 3:
+                last = max((p for p in prose if first <= p < i), default=first)
+                break
 
     title = None
     for line in content[:first]:
@@ -180,7 +228,15 @@ def clean_page_text(raw: str) -> CleanText:
         elif title is None and _headline_like(line) and not is_boilerplate(line):
             title = line
 
-    body = [line for line in content[first:last + 1] if not is_boilerplate(line)]
+    body, in_box = [], False
+    for line in content[first:last + 1]:
+        # A list heading in mid-article opens a box of links that runs to the next prose.
+        if _is_list_heading(line):
+            in_box = True
+        elif in_box and line_score(line) > 0:
+            in_box = False
+        if not in_box and not is_boilerplate(line):
+            body.append(line)
     # Below the body: credits, widgets, tags. Only a byline is worth reading there.
     for line in content[last + 1:]:
         m = _BYLINE.match(line)
