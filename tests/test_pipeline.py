@@ -72,6 +72,9 @@ def test_seed_metadata_and_clean_text(seeds_output):
     assert str(seeds["002"]["published_at"].date()) == "2024-10-29"
     assert str(seeds["000"]["published_date"]) == "2024-10-28"
     assert seeds["001"]["published_date"] is None  # the no-date partition reads as NULL
+    assert seeds["000"]["date_source"] == seeds["002"]["date_source"] == "text"
+    assert seeds["001"]["date_source"] is None
+    assert {r["language"] for r in seeds.values()} == {"en"}
     text = seeds["001"]["text"]
     for furniture in ("READ ALSO", "Recent Posts", "Disqus", "Tags:", "mins ago"):
         assert furniture not in text
@@ -138,6 +141,10 @@ def test_jsonl_records_and_rejects(tmp_path, capsys):
     assert library["title"] == "Library reopens after flood repairs"
     assert library["source"] == "Valley Gazette"
     assert library["author"] == "Sam Ortiz"
+    assert library["site_name"] == "Valley Gazette"
+    assert library["language"] == "en"  # <html lang="en">
+    assert library["date_source"] == "html"
+    assert arts["r1"]["date_source"] == "record"
     assert str(library["published_at"]) == "2025-05-06 12:30:00+00:00"
     assert library["text"].startswith("The central library reopened on Tuesday")
     assert "Most read" not in library["text"] and "Privacy" not in library["text"]

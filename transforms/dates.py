@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from dateutil import parser as dateparser
 
 _EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -17,8 +18,13 @@ def parse_date(value: str | None) -> datetime | None:
     if not value or not isinstance(value, str) or len(value) > 100:
         return None
     try:
-        parsed = dateparser.parse(value.strip(), fuzzy=False)
+        # Parsed against two different defaults: a string that lacks its year, month or
+        # day ("10:00 AM", "Nov 20") takes them from the default, and is no date.
+        parsed = dateparser.parse(value.strip(), fuzzy=False, default=_DEFAULTS[0])
+        other = dateparser.parse(value.strip(), fuzzy=False, default=_DEFAULTS[1])
     except (ValueError, OverflowError, TypeError):
+        return None
+    if parsed.date() != other.date():
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)

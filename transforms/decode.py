@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 
 from charset_normalizer import from_bytes
 
@@ -50,8 +49,12 @@ def _checked(text: str) -> str:
     if not text:
         return text
     sample = text[:20000]
+    # C0 controls, lone surrogates and replacement characters mark bytes that are not text.
+    # C1 controls (U+0080-U+009F) do not: they are what mojibake such as "â\x80\x99" is made
+    # of, in text that decoded cleanly and that the cleaner repairs.
     control = sum(
-        1 for ch in sample if ch not in "\n\r\t\f" and unicodedata.category(ch) in ("Cc", "Cs")
+        1 for ch in sample
+        if ch == "\ufffd" or (ch not in "\n\r\t\f" and (ch < " " or "\ud800" <= ch <= "\udfff"))
     )
     if control / len(sample) > MAX_CONTROL_SHARE:
         raise NotText(f"{control} control characters in the first {len(sample)}: binary data")

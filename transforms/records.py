@@ -57,6 +57,9 @@ class Article:
     text: str
     simhash: int = 0
     content_hash: str = ""
+    site_name: str | None = None
+    language: str | None = None
+    date_source: str | None = None
 
 
 @dataclass(frozen=True)

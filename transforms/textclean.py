@@ -1,10 +1,12 @@
 """Cleaning of plain text copied off a web page.
 
-People copy a whole page: section labels and the headline above the body, a byline with
-the date, "READ ALSO" promos and share widgets inside it, tags, credits and "Recent Posts"
-teasers below it. The cleaner finds the body as the run from the first to the last prose
-line, strips known boilerplate shapes inside it, cuts at list headings such as "Recent
-Posts", and reads title, date and author from the header lines it drops.
+People copy a whole page: navigation menus, section labels and the headline above the body,
+a byline with the date, "READ ALSO" promos, share widgets and "Related" link boxes inside
+it, tags, credits and "Recent Posts" teasers below it. The cleaner repairs mojibake, scores
+each line (prose adds its words; labels, links and widgets subtract) and takes the body as
+the run of lines with the highest total; inside it, it drops known boilerplate shapes and
+link boxes, cuts at a list heading that closes the article, and reads title, date and
+author from the header lines above the body.
 
 It is deliberately conservative: a line that reads as a sentence is kept unless it has a
 known boilerplate shape, so text that is already a clean article body comes through intact.
@@ -92,6 +94,7 @@ class CleanText:
     published: datetime | None = None
     author: str | None = None
     site_name: str | None = None
+    language: str | None = None
 
 
 def _words(line: str) -> int:
