@@ -119,3 +119,24 @@ def test_unspaced_scripts_count_as_prose():
     text = clean_page_text(raw).text
     assert text.startswith("先日") and text.endswith("ものでした。")
     assert "MENU" not in text and "サイトマップ" not in text
+
+
+def test_cookie_banners_repeated_widgets_and_headings_in_other_languages():
+    body = [
+        "A câmara municipal aprovou na terça-feira o novo plano de transportes, que prevê "
+        "autocarros noturnos até ao aeroporto a partir de março.",
+        "O plano foi aprovado por nove votos contra quatro, depois de um debate que durou "
+        "até depois da meia-noite, disse o presidente da câmara.",
+    ]
+    teaser = ("A cidade vizinha anunciou ontem um plano semelhante para ligar o centro à "
+              "estação de comboios durante a noite.")
+    raw = "\n".join([
+        "Início", "Notícias", "Desporto",
+        body[0], "Whatsapp Facebook Partilhar", body[1], "Whatsapp Facebook Partilhar",
+        "Você pode gostar...", teaser, "Whatsapp Facebook Partilhar",
+        "This website uses cookies to improve your experience while you navigate through the "
+        "website, and you can opt-out of them at any time in the settings.",
+        "Privacy Overview", "Necessary cookies are absolutely essential for the website to "
+        "function properly and are stored in your browser.",
+    ])
+    assert clean_page_text(raw).text == "\n\n".join(body)

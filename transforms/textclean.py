@@ -15,6 +15,7 @@ known boilerplate shape, so text that is already a clean article body comes thro
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,9 +38,19 @@ _LIST_HEADINGS = frozenset(
         "you may also like", "you might also like", "most read", "most popular", "popular",
         "trending", "trending now", "latest news", "latest", "more on this story",
         "recommended", "recommended for you", "top stories", "comments", "leave a comment",
-        "leave a reply", "what to read next", "editor's picks",
+        "leave a reply", "what to read next", "editor's picks", "you may like",
+        "see also", "also read", "more like this", "related content", "related topics",
+        # The same headings in the other languages most news is written in.
+        "leia também", "veja também", "você pode gostar", "relacionados", "mais lidas",
+        "lea también", "te puede interesar", "noticias relacionadas", "más leídas",
+        "lire aussi", "à lire aussi", "sur le même sujet", "les plus lus",
+        "mehr zum thema", "das könnte sie auch interessieren", "meistgelesen",
+        "leggi anche", "articoli correlati", "i più letti",
+        "関連記事", "相关文章", "相關文章", "관련기사",
     }
 )
+# A line that stands this many times in one page is a widget ("Share on Facebook").
+REPEATED_LINE = 3
 
 # Boilerplate shapes that can stand anywhere, even between body paragraphs.
 _BOILERPLATE = re.compile(
@@ -61,6 +72,11 @@ _BOILERPLATE = re.compile(
       | (?:\.{3}|…)
       | [^\w]*                                           # punctuation-only lines
       | \(?except\s+for\s+the\s+headline,\s+this\s+story\s+has\s+not\s+been\s+edited\b.*
+      | .*\b(?:this\s+(?:web\s?)?site|we)\s+uses?\s+cookies\b.*        # cookie banners
+      | .*\b(?:accept|reject|necessary|manage)\s+(?:all\s+)?cookies\b.*
+      | .*\bcookies?\s+(?:policy|settings|preferences|consent)\b.{0,40}
+      | .*\bby\s+(?:continuing|using)\s+(?:to\s+(?:use|browse)\s+)?(?:this|our)\s+(?:web\s?)?site\b.*
+      | privacy\s+overview | (?:always\s+enabled|non-necessary|necessary\s+always\s+enabled)
       | .*\bpublished\s+from\s+a\s+syndicated\s+feed\b.*
     )$""",
     re.IGNORECASE | re.VERBOSE,
@@ -116,7 +132,7 @@ def is_boilerplate(line: str) -> bool:
 
 
 def _is_list_heading(line: str) -> bool:
-    return line.strip().rstrip(":").lower() in _LIST_HEADINGS
+    return line.strip().rstrip(":.…").strip().lower() in _LIST_HEADINGS
 
 
 def _headline_like(line: str) -> bool:
@@ -156,10 +172,11 @@ def read_date_line(line: str) -> tuple[datetime | None, str | None]:
     return when, who
 
 
-def line_score(line: str) -> float:
+def line_score(line: str, widgets: frozenset[str] = frozenset()) -> float:
     """How much a line speaks for being article body: its words if it is prose, a penalty
-    if it is a label, link or widget (heavier for known boilerplate)."""
-    if is_boilerplate(line):
+    if it is a label, link or widget (heavier for known boilerplate and for `widgets`, the
+    lines a page repeats)."""
+    if line in widgets or is_boilerplate(line):
         return -BOILERPLATE_PENALTY
     n = _words(line)
     if is_sentence(line) or (n >= 4 and _SENTENCE_END.search(line)):
@@ -167,7 +184,13 @@ def line_score(line: str) -> float:
     return -SHORT_LINE_PENALTY
 
 
-def densest_prose(lines: list[str]) -> tuple[int, int]:
+def repeated_lines(lines: list[str]) -> frozenset[str]:
+    """Lines a page repeats REPEATED_LINE times or more: share bars, separators, widgets."""
+    counts = Counter(lines)
+    return frozenset(line for line, n in counts.items() if n >= REPEATED_LINE)
+
+
+def densest_prose(lines: list[str], widgets: frozenset[str] = frozenset()) -> tuple[int, int]:
     """First and last index of the run of lines with the highest total score: the body.
 
     Body text extraction as a maximum-sum run (after Finn, Kushmerick and Smyth, 2001):
@@ -179,7 +202,7 @@ def densest_prose(lines: list[str]) -> tuple[int, int]:
     for i, line in enumerate(lines):
         if total <= 0:
             total, start = 0.0, i
-        total += line_score(line)
+        total += line_score(line, widgets)
         if total > best:
             best, best_span = total, (start, i)
     return best_span
@@ -207,12 +230,13 @@ def clean_page_text(raw: str) -> CleanText:
         # No running prose at all: keep whatever is not boilerplate (short notes, briefs).
         body = [line for line in content if not is_boilerplate(line)]
         return CleanText("\n\n".join(body), None, published, None)
-    first, last = densest_prose(content)
+    widgets = repeated_lines(content)
+    first, last = densest_prose(content, widgets)
 
     # Cut at a list heading ("Recent Posts" ...) that closes the body: one with less prose
     # after it than a third of the prose before it. A "Related" box in mid-article is
     # followed by the rest of the article and stays (its links are scored out anyway).
-    prose_words = [max(line_score(line), 0.0) for line in content]
+    prose_words = [max(line_score(line, widgets), 0.0) for line in content]
     for i in range(first + 1, last + 1):
         if _is_list_heading(content[i]):
             before, after = sum(prose_words[first:i]), sum(prose_words[i + 1:last + 1])
@@ -236,9 +260,9 @@ def clean_page_text(raw: str) -> CleanText:
         # A list heading in mid-article opens a box of links that runs to the next prose.
         if _is_list_heading(line):
             in_box = True
-        elif in_box and line_score(line) > 0:
+        elif in_box and line_score(line, widgets) > 0:
             in_box = False
-        if not in_box and not is_boilerplate(line):
+        if not in_box and line not in widgets and not is_boilerplate(line):
             body.append(line)
     # Below the body: credits, widgets, tags. Only a byline is worth reading there.
     for line in content[last + 1:]:
