@@ -75,7 +75,8 @@ _BOILERPLATE = re.compile(
       | .*\b(?:this\s+(?:web\s?)?site|we)\s+uses?\s+cookies\b.*        # cookie banners
       | .*\b(?:accept|reject|necessary|manage)\s+(?:all\s+)?cookies\b.*
       | .*\bcookies?\s+(?:policy|settings|preferences|consent)\b.{0,40}
-      | .*\bby\s+(?:continuing|using)\s+(?:to\s+(?:use|browse)\s+)?(?:this|our)\s+(?:web\s?)?site\b.*
+      | .*\bby\s+(?:continuing|using)\s+(?:to\s+(?:use|browse)\s+)?(?:this|our)
+         \s+(?:web\s?)?site\b.*
       | privacy\s+overview | (?:always\s+enabled|non-necessary|necessary\s+always\s+enabled)
       | .*\bpublished\s+from\s+a\s+syndicated\s+feed\b.*
     )$""",
