@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/storywire stories output/
 
 test: install-test
-	$(BIN)/ruff check pipeline transforms schemas tests
+	$(BIN)/ruff check pipeline transforms schemas tests benchmarks
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -52,10 +52,20 @@ def run_pipeline(records: list[dict], scratch: Path, name: str, storywire: str) 
     return {"texts": texts, "seconds": elapsed, "rejects": rejects}
 
 
+def code_version() -> str:
+    """The commit the measured code is at, for the results file."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cleaning.txt")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "cleaning.txt")
     parser.add_argument("--storywire", default=str(Path(sys.executable).parent / "storywire"))
     args = parser.parse_args()
     score = load_metric(args.data)
@@ -68,8 +78,10 @@ def main() -> None:
     lines = [
         "storywire cleaning benchmark: aeb_dev.jsonl.gz (92 real news pages), default settings",
         "command: python benchmarks/cleaning.py",
+        f"code: commit {code_version()}",
         "",
-        f"{'input':<10} {'pages':>5} {'kept':>5} {'precision':>9} {'recall':>7} {'F1':>6} {'seconds':>8}",
+        f"{'input':<10} {'pages':>5} {'kept':>5} {'precision':>9} {'recall':>7} {'F1':>6} "
+        f"{'seconds':>8}",
     ]
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="storywire-cleaning-") as scratch:

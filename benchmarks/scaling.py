@@ -77,6 +77,15 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
     }
 
 
+def code_version() -> str:
+    """The commit the measured code is at, for the results file."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 50_000, 100_000])
@@ -90,7 +99,8 @@ def main() -> None:
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             row = run_one(size, Path(scratch), args.storywire, args.source)
             # ru_maxrss of children is the largest any waited-for descendant reached so far.
-            row["peak_mib"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+            after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            row["peak_mib"] = max(before, after) / 1024
             rows.append(row)
             print(row, flush=True)
     base = rows[0]
@@ -98,9 +108,11 @@ def main() -> None:
         "storywire scaling benchmark: `storywire eval` on syndicated corpora, default settings",
         f"machine: {machine()}",
         f"command: python benchmarks/scaling.py --sizes {' '.join(map(str, args.sizes))}",
+        f"code: commit {code_version()}",
         "",
         f"{'articles':>9} {'seconds':>8} {'art/s':>7} {'size x':>7} {'time x':>7} "
-        f"{'stories':>8} {'largest':>8} {'B3 F1':>6} {'peak MiB':>9} {'capped':>7} {'unsettled':>9}",
+        f"{'stories':>8} {'largest':>8} {'B3 F1':>6} {'peak MiB':>9} {'capped':>7} "
+        f"{'unsettled':>9}",
     ]
     for r in rows:
         lines.append(
@@ -113,10 +125,11 @@ def main() -> None:
         "seconds: the pipeline's wall time as `storywire run` reports it (Beam start-up and the",
         "Parquet commit included; corpus generation and label stripping not). size x / time x:",
         "relative to the first row. peak MiB: the largest resident set any process of the run",
-        "reached (cumulative over rows: a row can only show the maximum so far). capped: buckets",
-        "that hit a comparison bound; unsettled: component nodes still moving after the last round.",
-        "B3 F1 is against simulated events, each real article being its own event; the real",
-        "corpus has many articles on one event from different outlets, so precision is understated.",
+        "reached (cumulative over rows: a row can only show the maximum so far). capped:",
+        "buckets that hit a comparison bound; unsettled: component nodes still moving after the",
+        "last round. B3 F1 is against simulated events, each real article being its own event;",
+        "the real corpus has many articles on one event from different outlets, so precision",
+        "is understated.",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
