@@ -23,7 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import code_version  # noqa: E402
+
+DATA = HERE.parents[1] / "shared" / "data"
 
 
 def load_metric(data: Path):
@@ -50,15 +55,6 @@ def run_pipeline(records: list[dict], scratch: Path, name: str, storywire: str) 
     texts = dict(zip(table.column("article_id").to_pylist(), table.column("text").to_pylist()))
     rejects = pq.read_table(output / "rejects", columns=["article_id", "reason"]).to_pylist()
     return {"texts": texts, "seconds": elapsed, "rejects": rejects}
-
-
-def code_version() -> str:
-    """The commit the measured code is at, for the results file."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import syndicate  # noqa: E402
+from common import code_version  # noqa: E402
 
 
 def machine() -> str:
@@ -75,15 +76,6 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
         "unsettled": sum(int(n) for n in re.findall(r"_unsettled = (\d+)", out)),
         "capped": sum(int(n) for n in re.findall(r"_(?:capped|over_max_compared) = (\d+)", out)),
     }
-
-
-def code_version() -> str:
-    """The commit the measured code is at, for the results file."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

@@ -23,10 +23,12 @@ class _QuietImports(logging.Filter):
 USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
 storywire stories [DIR]
 storywire eval LABELLED.jsonl [--gold_field story] [run options]
+storywire schema [articles|stories|rejects]
 
   run       read articles, clean, fingerprint, group copies and stories, write Parquet
   stories   print the stories table of an output folder (default output/)
   eval      run on a labelled JSONL file and score the stories against its gold field
+  schema    print the columns of the output tables, with their types and meaning
 
 Run `storywire run --help` for every option."""
 
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from storywire.pipeline.evaluate import evaluate
 
         return evaluate(rest)
+    if command == "schema":
+        from storywire.pipeline.report import print_schema
+
+        return print_schema(rest)
     if command == "stories":
         parser = argparse.ArgumentParser(prog="storywire stories")
         parser.add_argument("output", nargs="?", default="output/")

@@ -95,3 +95,23 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_schema(tables: list[str], out=None) -> int:
+    """Print the columns of the named tables (all of them by default)."""
+    from storywire.schemas import TABLES, describe
+
+    out = out or sys.stdout
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        print(f"storywire schema: no table {unknown[0]!r} (tables: {', '.join(TABLES)})",
+              file=sys.stderr)
+        return 2
+    for table in tables or list(TABLES):
+        schema, partition, _ = TABLES[table]
+        where = f" (Hive-partitioned by {partition})" if partition else ""
+        print(f"{table}{where}", file=out)
+        for name, type_, doc in describe(schema):
+            print(f"  {name:<22} {type_:<26} {doc}", file=out)
+        print(file=out)
+    return 0

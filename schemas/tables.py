@@ -75,7 +75,7 @@ TABLES: dict[str, tuple[pa.Schema, str | None, tuple[str, ...]]] = {
 
 
 def describe(schema: pa.Schema) -> list[tuple[str, str, str]]:
-    """(column, type, doc) of each field, for documentation and `storywire schema`."""
+    """(column, type, doc) of each field, as `storywire schema` prints them."""
     return [
         (f.name, str(f.type), (f.metadata or {}).get(b"doc", b"").decode())
         for f in schema

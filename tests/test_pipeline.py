@@ -195,3 +195,13 @@ def test_single_process_and_multi_process_runs_agree(seeds_output, tmp_path, cap
             "text", "title", "published_at")
     assert [{k: r[k] for k in keep} for r in rows(single, "articles", "article_id")] == [
         {k: r[k] for k in keep} for r in rows(multi, "articles", "article_id")]
+
+
+def test_schema_command_lists_every_column(capsys):
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    for schema in (ARTICLES, STORIES, REJECTS):
+        for name in schema.names:
+            assert f"  {name} " in printed, name
+    assert "articles (Hive-partitioned by published_date)" in printed
+    assert main(["schema", "nope"]) == 2
