@@ -53,6 +53,10 @@ def run(argv: list[str]) -> int:
         return 0
     options = pipeline_options(argv)
     opts = options.view_as(StorywireOptions)
+    problem = local_output_problem(opts.output)
+    if problem:
+        print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
+        return 2
     started = datetime.now(timezone.utc)
     # The staging folder is named after the run's start; the data ids never depend on it.
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
@@ -69,7 +73,26 @@ def run(argv: list[str]) -> int:
     print(summary.text(), flush=True)
     print(f"storywire: done in {elapsed:.1f} s; `storywire stories {opts.output}` "
           "prints the stories", file=sys.stderr, flush=True)
+    if summary.get("articles") == 0:
+        print(f"storywire: no article came out of {summary.get('input_units')} input units; "
+              f"the reasons are in {opts.output.rstrip('/')}/rejects/", file=sys.stderr)
+        return 1
     return 0
+
+
+def local_output_problem(output: str) -> str | None:
+    """Why a local --output folder cannot be written, found before any work is done.
+    Cloud paths are checked by the runner."""
+    if "://" in output and not output.startswith("file://"):
+        return None
+    path = output.removeprefix("file://")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        return err.strerror or str(err)
+    if not os.access(path, os.W_OK):
+        return "permission denied"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

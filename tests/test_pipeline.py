@@ -205,3 +205,15 @@ def test_schema_command_lists_every_column(capsys):
             assert f"  {name} " in printed, name
     assert "articles (Hive-partitioned by published_date)" in printed
     assert main(["schema", "nope"]) == 2
+
+
+def test_clear_errors_for_an_unwritable_output_and_no_articles(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["run", "--input", str(SEEDS), "--output", str(blocker / "out"), *FAST]) == 2
+    assert "cannot write to --output" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(tmp_path / "missing"), "--output", str(out), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "no article came out of 1 input units" in err
+    assert rows(out, "rejects", "input_uri")[0]["reason"] == "input path matched no files"
