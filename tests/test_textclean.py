@@ -3,6 +3,8 @@
 from datetime import datetime, timezone
 
 from conftest import FIXTURES, seed_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storywire.transforms.textclean import clean_page_text, is_boilerplate
 
@@ -140,3 +142,29 @@ def test_cookie_banners_repeated_widgets_and_headings_in_other_languages():
         "function properly and are stored in your browser.",
     ])
     assert clean_page_text(raw).text == "\n\n".join(body)
+
+
+def test_a_long_line_that_starts_like_a_widget_is_prose():
+    line = ("Share this with Media playback is not supported on this device Joe Root has been "
+            "named as the new Test captain, succeeding Alastair Cook, who stood down after a "
+            "record 59 matches in charge. The batsman, 26, said it was the proudest day of his "
+            "career and thanked the selectors for their faith in him.")
+    assert clean_page_text(line).text == line
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(
+    "the council voted to extend night bus service airport after long dispute with "
+    "transport authority members approved plan nine four debate".split()),
+    min_size=9, max_size=40), min_size=1, max_size=8))
+def test_clean_prose_paragraphs_come_through_intact(paragraph_words):
+    paragraphs = [" ".join(words).capitalize() + "." for words in paragraph_words]
+    raw = "\n\n".join(paragraphs)
+    assert clean_page_text(raw).text == raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_string_cleans_without_error(raw):
+    cleaned = clean_page_text(raw)
+    assert isinstance(cleaned.text, str)

@@ -52,8 +52,10 @@ _LIST_HEADINGS = frozenset(
 # A line that stands this many times in one page is a widget ("Share on Facebook").
 REPEATED_LINE = 3
 
-# Boilerplate shapes that can stand anywhere, even between body paragraphs.
-_BOILERPLATE = re.compile(
+# Widget shapes that can stand anywhere, even between body paragraphs. They are short: a
+# long line that merely starts like one ("Share this with ... <a whole article>") is prose.
+MAX_WIDGET_WORDS = 25
+_WIDGETS = re.compile(
     r"""^(?:
         (?:read|see|watch)\s+(?:also|more)\b.*            # READ ALSO: promo headline
       | also\s+read\b.*
@@ -71,14 +73,21 @@ _BOILERPLATE = re.compile(
       | \d+\s+(?:sec|secs|second|seconds|min|mins|minute|minutes|hr|hrs|hour|hours|day|days)\s+ago
       | (?:\.{3}|…)
       | [^\w]*                                           # punctuation-only lines
-      | \(?except\s+for\s+the\s+headline,\s+this\s+story\s+has\s+not\s+been\s+edited\b.*
-      | .*\b(?:this\s+(?:web\s?)?site|we)\s+uses?\s+cookies\b.*        # cookie banners
+      | privacy\s+overview | (?:always\s+enabled|non-necessary|necessary\s+always\s+enabled)
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Notices: cookie banners and syndication disclaimers, which run to a paragraph.
+MAX_NOTICE_WORDS = 120
+_NOTICES = re.compile(
+    r"""^(?:
+        \(?except\s+for\s+the\s+headline,\s+this\s+story\s+has\s+not\s+been\s+edited\b.*
+      | .*\bpublished\s+from\s+a\s+syndicated\s+feed\b.*
+      | .*\b(?:this\s+(?:web\s?)?site|we)\s+uses?\s+cookies\b.*
       | .*\b(?:accept|reject|necessary|manage)\s+(?:all\s+)?cookies\b.*
       | .*\bcookies?\s+(?:policy|settings|preferences|consent)\b.{0,40}
       | .*\bby\s+(?:continuing|using)\s+(?:to\s+(?:use|browse)\s+)?(?:this|our)
          \s+(?:web\s?)?site\b.*
-      | privacy\s+overview | (?:always\s+enabled|non-necessary|necessary\s+always\s+enabled)
-      | .*\bpublished\s+from\s+a\s+syndicated\s+feed\b.*
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -129,7 +138,11 @@ def is_sentence(line: str) -> bool:
 
 
 def is_boilerplate(line: str) -> bool:
-    return bool(_BOILERPLATE.match(line.strip()))
+    """A widget line (short) or a notice (a cookie banner, a syndication disclaimer)."""
+    line = line.strip()
+    n = _words(line)
+    return bool((n <= MAX_WIDGET_WORDS and _WIDGETS.match(line))
+                or (n <= MAX_NOTICE_WORDS and _NOTICES.match(line)))
 
 
 def _is_list_heading(line: str) -> bool:
@@ -186,9 +199,12 @@ def line_score(line: str, widgets: frozenset[str] = frozenset()) -> float:
 
 
 def repeated_lines(lines: list[str]) -> frozenset[str]:
-    """Lines a page repeats REPEATED_LINE times or more: share bars, separators, widgets."""
+    """Lines that are no sentence and that a page repeats REPEATED_LINE times or more:
+    share bars, separators. A sentence said three times is still a sentence."""
     counts = Counter(lines)
-    return frozenset(line for line, n in counts.items() if n >= REPEATED_LINE)
+    return frozenset(line for line, n in counts.items()
+                     if n >= REPEATED_LINE and not _SENTENCE_END.search(line)
+                     and _words(line) <= MAX_WIDGET_WORDS)
 
 
 def densest_prose(lines: list[str], widgets: frozenset[str] = frozenset()) -> tuple[int, int]:
