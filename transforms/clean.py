@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -136,6 +137,9 @@ class _Clean(beam.DoFn):
         self.dated = Metrics.counter(NAMESPACE, "articles_with_date")
 
     def setup(self):
+        # trafilatura warns about every page it finds no body in ("discarding data"); that
+        # page becomes a reject row with the reason, so the warning only adds noise.
+        logging.getLogger("trafilatura").setLevel(logging.ERROR)
         self._done = 0
         self._last_report = time.monotonic()
 
