@@ -186,11 +186,11 @@ def read_date_line(line: str) -> tuple[datetime | None, str | None]:
     return when, who
 
 
-def line_score(line: str, widgets: frozenset[str] = frozenset()) -> float:
+def line_score(line: str, junk: bool) -> float:
     """How much a line speaks for being article body: its words if it is prose, a penalty
-    if it is a label, link or widget (heavier for known boilerplate and for `widgets`, the
-    lines a page repeats)."""
-    if line in widgets or is_boilerplate(line):
+    if it is a label or link, a heavier one if it is `junk` (known boilerplate, or a widget
+    the page repeats)."""
+    if junk:
         return -BOILERPLATE_PENALTY
     n = _words(line)
     if is_sentence(line) or (n >= 4 and _SENTENCE_END.search(line)):
@@ -207,7 +207,7 @@ def repeated_lines(lines: list[str]) -> frozenset[str]:
                      and _words(line) <= MAX_WIDGET_WORDS)
 
 
-def densest_prose(lines: list[str], widgets: frozenset[str] = frozenset()) -> tuple[int, int]:
+def densest_prose(scores: list[float]) -> tuple[int, int]:
     """First and last index of the run of lines with the highest total score: the body.
 
     Body text extraction as a maximum-sum run (after Finn, Kushmerick and Smyth, 2001):
@@ -216,10 +216,10 @@ def densest_prose(lines: list[str], widgets: frozenset[str] = frozenset()) -> tu
     """
     best, best_span = float("-inf"), (0, 0)
     total, start = 0.0, 0
-    for i, line in enumerate(lines):
+    for i, score in enumerate(scores):
         if total <= 0:
             total, start = 0.0, i
-        total += line_score(line, widgets)
+        total += score
         if total > best:
             best, best_span = total, (start, i)
     return best_span
@@ -242,18 +242,21 @@ def clean_page_text(raw: str) -> CleanText:
         break
 
     content = [line for line in lines if line]
-    prose = [i for i, line in enumerate(content) if is_sentence(line) and not is_boilerplate(line)]
+    widgets = repeated_lines(content)
+    # Each line is judged once: junk (boilerplate or a repeated widget), then its score.
+    junk = [line in widgets or is_boilerplate(line) for line in content]
+    scores = [line_score(line, j) for line, j in zip(content, junk)]
+    prose = [i for i, line in enumerate(content) if is_sentence(line) and not junk[i]]
     if not prose:
         # No running prose at all: keep whatever is not boilerplate (short notes, briefs).
         body = [line for line in content if not is_boilerplate(line)]
         return CleanText("\n\n".join(body), None, published, None)
-    widgets = repeated_lines(content)
-    first, last = densest_prose(content, widgets)
+    first, last = densest_prose(scores)
 
     # Cut at a list heading ("Recent Posts" ...) that closes the body: one with less prose
     # after it than a third of the prose before it. A "Related" box in mid-article is
     # followed by the rest of the article and stays (its links are scored out anyway).
-    prose_words = [max(line_score(line, widgets), 0.0) for line in content]
+    prose_words = [max(score, 0.0) for score in scores]
     for i in range(first + 1, last + 1):
         if _is_list_heading(content[i]):
             before, after = sum(prose_words[first:i]), sum(prose_words[i + 1:last + 1])
@@ -273,14 +276,14 @@ def clean_page_text(raw: str) -> CleanText:
             title = line
 
     body, in_box = [], False
-    for line in content[first:last + 1]:
+    for i in range(first, last + 1):
         # A list heading in mid-article opens a box of links that runs to the next prose.
-        if _is_list_heading(line):
+        if _is_list_heading(content[i]):
             in_box = True
-        elif in_box and line_score(line, widgets) > 0:
+        elif in_box and scores[i] > 0:
             in_box = False
-        if not in_box and line not in widgets and not is_boilerplate(line):
-            body.append(line)
+        if not in_box and not junk[i]:
+            body.append(content[i])
     # Below the body: credits, widgets, tags. Only a byline is worth reading there.
     for line in content[last + 1:]:
         m = _BYLINE.match(line)
