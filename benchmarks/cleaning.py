@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import code_version  # noqa: E402
+from common import code_version, write_results  # noqa: E402
 
 DATA = HERE.parents[1] / "shared" / "data"
 
@@ -94,9 +94,7 @@ def main() -> None:
         "kept: pages that came out as article rows (the others are rejects and score 0).",
         "seconds: wall time of `storywire run`, Beam start-up included.",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, lines)
 
 
 if __name__ == "__main__":

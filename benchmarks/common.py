@@ -13,3 +13,10 @@ def code_version() -> str:
                               text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def write_results(path: Path, lines: list[str]) -> None:
+    """Write a benchmark's report where it is committed, and show it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import syndicate  # noqa: E402
-from common import code_version  # noqa: E402
+from common import code_version, write_results  # noqa: E402
 
 
 def machine() -> str:
@@ -123,9 +123,7 @@ def main() -> None:
         "the real corpus has many articles on one event from different outlets, so precision",
         "is understated.",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ LOCAL_RUNNER = "FnApiRunner"
 
 
 def _storywire_keys() -> set[str]:
+    """The names of storywire's own options (not Beam's)."""
     import argparse
 
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(add_help=False)
     StorywireOptions._add_argparse_args(parser)
-    return {action.dest for action in parser._actions if action.dest != "help"}
+    return set(vars(parser.parse_args([])))
 
 
 class StorywireOptions(PipelineOptions):
