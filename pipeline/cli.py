@@ -46,7 +46,7 @@ def run(argv: list[str]) -> int:
     )
     from storywire.pipeline.report import run_summary
     from storywire.transforms.clean import to_micros
-    from storywire.transforms.parquet import STAGING_DIR
+    from storywire.transforms.parquet import STAGING_DIR, recover_commits
 
     if any(a in ("-h", "--help") for a in argv):
         StorywireOptions(["--help"])
@@ -57,6 +57,12 @@ def run(argv: list[str]) -> int:
     if problem:
         print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
         return 2
+    if not options.get_all_options().get("dry_run"):
+        # A dry run builds the job and touches no storage.
+        finished, dropped = recover_commits(opts.output)
+        if finished or dropped:
+            print(f"storywire: finished {finished} interrupted commit(s) and dropped {dropped} "
+                  f"unfinished run(s) in {opts.output}", file=sys.stderr)
     started = datetime.now(timezone.utc)
     # The staging folder is named after the run's start; the data ids never depend on it.
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
@@ -73,7 +79,7 @@ def run(argv: list[str]) -> int:
     print(summary.text(), flush=True)
     print(f"storywire: done in {elapsed:.1f} s; `storywire stories {opts.output}` "
           "prints the stories", file=sys.stderr, flush=True)
-    if summary.get("articles") == 0:
+    if summary.get("articles") == 0 and summary.get("skipped_already_stored") == 0:
         print(f"storywire: no article came out of {summary.get('input_units')} input units; "
               f"the reasons are in {opts.output.rstrip('/')}/rejects/", file=sys.stderr)
         return 1

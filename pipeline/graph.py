@@ -4,40 +4,66 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from storywire.transforms.assemble import RejectRows, TagStories
+from storywire.transforms.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.clean import CleanArticles
 from storywire.transforms.inputs import FindInputFiles, ReadRecords
 from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
+from storywire.transforms.stored import ReadStoredTable, ReadStoryIndex, stored_vector
 from storywire.transforms.stories import LinkStories
 from storywire.transforms.unique import KeepFirstPerId
+from storywire.transforms.vectors import Vectorise
 
 
 def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> None:
-    """Raw files in, story-tagged tables out. `opts` is a StorywireOptions view."""
+    """Raw files in, story-tagged tables out. `opts` is a StorywireOptions view.
+
+    Into an output that already holds tables, the run adds its new articles: records whose
+    article_id is stored are skipped, and new articles are compared with the stored ones
+    of nearby days (the story index), so they join running stories.
+    """
+    stored_ids = (p
+                  | "StoredIds" >> ReadStoredTable(opts.output, "articles", ["article_id"])
+                  | "IdValues" >> beam.Map(lambda row: row["article_id"]))
+    stored_stories = p | "StoredStories" >> ReadStoredTable(opts.output, "stories")
+    stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
+                                                            list(REJECT_KEY))
+
     files = p | "FindInputs" >> FindInputFiles(opts.input)
     read = files.files | "Read" >> ReadRecords()
-    unique = read.records | "OnePerId" >> KeepFirstPerId()
+    unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
     cleaned = unique.records | "Clean" >> CleanArticles()
     articles = cleaned.articles
+    stored = articles | "StoryIndex" >> ReadStoryIndex(
+        opts.output, opts.story_window_days, ingested_at)
 
-    copy_groups = (articles
-                   | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash))
-                   | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
-                   | "CopyGroups" >> CopyGroups())
-    dup_groups = copy_groups | "DupGroupIds" >> DupGroupIds()
-    story_labels = (articles, copy_groups) | "LinkStories" >> LinkStories(
-        threshold=opts.story_threshold, neighbours=opts.story_neighbours,
-        min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
-        refine_similarity=opts.story_refine_similarity, language=opts.language)
-    tagged = (articles, dup_groups, story_labels) | "TagStories" >> TagStories(ingested_at)
+    copy_groups = (
+        (articles | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash)),
+         stored | "StoredFingerprints" >> beam.Map(lambda s: (s.article_id, s.simhash)))
+        | "AllFingerprints" >> beam.Flatten()
+        | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
+        | "CopyGroups" >> CopyGroups())
+    dup_groups = (copy_groups, stored) | "DupGroupIds" >> DupGroupIds()
+    vectors = articles | "Vectorise" >> Vectorise(opts.language)
+    stored_vectors = stored | "StoredVectors" >> beam.Map(stored_vector)
+    story_labels = (
+        ((vectors, stored_vectors) | "AllVectors" >> beam.Flatten(), copy_groups)
+        | "LinkStories" >> LinkStories(
+            threshold=opts.story_threshold, neighbours=opts.story_neighbours,
+            min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
+            refine_similarity=opts.story_refine_similarity))
+    tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_stories)
+              | "TagStories" >> TagStories(ingested_at))
 
-    rejects = ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)
-               | "AllRejects" >> beam.Flatten()
-               | "RejectRows" >> RejectRows())
+    rejects = (
+        ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)
+         | "AllRejects" >> beam.Flatten(), stored_rejects)
+        | "RejectRows" >> RejectRows())
     staged = (
         tagged["articles"] | "WriteArticles" >> WriteTable("articles", staging, opts.rows_per_file),
         tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, opts.rows_per_file),
+        tagged["story_index"] | "WriteIndex" >> WriteTable("story_index", staging,
+                                                          opts.rows_per_file),
         rejects | "WriteRejects" >> WriteTable("rejects", staging, opts.rows_per_file),
     )
     staged | "AllStaged" >> beam.Flatten() | "Commit" >> CommitTables(staging, opts.output)

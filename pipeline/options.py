@@ -46,7 +46,8 @@ class StorywireOptions(PipelineOptions):
                  "(gs://, s3://). Formats by extension: .txt, .html/.htm, .jsonl, .jsonl.gz.")
         parser.add_argument(
             "--output", default="output/",
-            help="Folder for the articles/, stories/ and rejects/ tables; a run replaces them.")
+            help="Folder of the articles/, stories/, rejects/ and story_index/ tables. A run "
+                 "into a folder that holds them adds its new articles and updates stories/.")
         parser.add_argument(
             "--dup_max_distance", type=int, default=DEFAULT_MAX_DISTANCE,
             help="Simhash bits two articles may differ in and still be near-duplicates.")

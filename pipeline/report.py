@@ -27,15 +27,20 @@ class RunSummary:
                 + self.get("dup_groups_with_copies"))
 
     def text(self) -> str:
+        skipped = self.get("skipped_already_stored")
+        stored_rejects = self.get("rejects_already_stored")
         lines = [
             f"read:       {self.get('input_units')} input units "
             f"({self.get('files_matched')} files matched)",
-            f"articles:   {self.get('articles')}",
-            f"rejects:    {self.get('rejects')}",
+            f"articles:   {self.get('articles')} new"
+            + (f" ({skipped} already in the output, skipped)" if skipped else ""),
+            f"rejects:    {self.get('rejects')} new"
+            + (f" ({stored_rejects} already recorded)" if stored_rejects else ""),
             f"dup groups: {self.dup_groups} "
             f"({self.get('dup_groups_with_copies')} with copies, "
             f"{self.get('articles_with_copies')} articles in them)",
-            f"stories:    {self.get('stories')} (largest: {self.largest_story} articles)",
+            f"stories:    {self.get('stories')} new, {self.get('stories_extended')} extended "
+            f"(largest: {self.largest_story} articles)",
         ]
         warnings = [
             (name, value) for name, value in sorted(self.counters.items())
@@ -108,10 +113,11 @@ def print_schema(tables: list[str], out=None) -> int:
               file=sys.stderr)
         return 2
     for table in tables or list(TABLES):
-        schema, partition, _ = TABLES[table]
-        where = f" (Hive-partitioned by {partition})" if partition else ""
+        spec = TABLES[table]
+        where = (f" (Hive-partitioned by {spec.partition_column})"
+                 if spec.partition_column else "")
         print(f"{table}{where}", file=out)
-        for name, type_, doc in describe(schema):
+        for name, type_, doc in describe(spec.schema):
             print(f"  {name:<22} {type_:<26} {doc}", file=out)
         print(file=out)
     return 0

@@ -6,10 +6,13 @@ from storywire.schemas.tables import (
     PARTITION_COLUMN,
     REJECTS,
     STORIES,
+    STORY_INDEX,
     TABLES,
+    Table,
     describe,
 )
 
 __all__ = [
-    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "TABLES", "describe",
+    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "STORY_INDEX", "TABLES",
+    "Table", "describe",
 ]

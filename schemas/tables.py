@@ -6,6 +6,8 @@ no unsigned integers, timestamps in microseconds, UTC.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -66,11 +68,38 @@ REJECTS = pa.schema(
     ]
 )
 
-# Table name -> (schema, Hive partition column or None, sort columns within a file).
-TABLES: dict[str, tuple[pa.Schema, str | None, tuple[str, ...]]] = {
-    "articles": (ARTICLES, PARTITION_COLUMN, ("article_id",)),
-    "stories": (STORIES, None, ("story_id",)),
-    "rejects": (REJECTS, None, ("input_uri", "line", "stage")),
+# What a later run compares its new articles with: one row per article, partitioned by
+# the day of its date (or, undated, of its ingestion), so a run reads only the days near
+# its new articles' days.
+INDEX_PARTITION_COLUMN = "index_date"
+STORY_INDEX = pa.schema(
+    [
+        _field("article_id", pa.string(), "The article.", False),
+        _field("published_at", TIMESTAMP, "Its publication time, UTC, when known."),
+        _field("ingested_at", TIMESTAMP, "When the run that wrote it started, UTC: the day of undated articles.", False),
+        _field("simhash", pa.int64(), "Its simhash, as in the articles table.", False),
+        _field("story_vector", pa.binary(), "Its TF-IDF story vector, packed (term ids then weights).", False),
+        _field("dup_group_id", pa.string(), "Its near-duplicate group, as in the articles table.", False),
+        _field("story_id", pa.string(), "Its story, as in the articles table.", False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: pa.Schema
+    partition_column: str | None   # Hive partition folder name, or None
+    partition_times: tuple[str, ...]  # the first of these time columns that is set gives the day
+    sort_columns: tuple[str, ...]  # order of the rows within a file
+    appended: bool                 # a run adds files (True) or replaces the table (False)
+
+
+TABLES: dict[str, Table] = {
+    "articles": Table(ARTICLES, PARTITION_COLUMN, ("published_at",), ("article_id",), True),
+    "stories": Table(STORIES, None, (), ("story_id",), False),
+    "rejects": Table(REJECTS, None, (), ("input_uri", "line", "stage"), True),
+    "story_index": Table(STORY_INDEX, INDEX_PARTITION_COLUMN, ("published_at", "ingested_at"),
+                         ("article_id",), True),
 }
 
 

@@ -1,6 +1,7 @@
 """Story vectors, candidate keys, links and the canonical rule, as plain functions."""
 
 import math
+import zlib
 
 import pytest
 from conftest import seed_text
@@ -59,7 +60,10 @@ def test_seed_rewrites_are_similar_and_other_news_is_not(frequencies):
 
 def test_candidate_keys_are_the_strongest_terms():
     vector = (("alpha", 0.1), ("beta", 0.7), ("gamma", 0.7), ("delta", 0.3))
-    assert candidate_keys(vector, 3) == ["beta", "gamma", "delta"]
+    term_id = {t: zlib.crc32(t.encode()) for t, _ in vector}
+    keys = candidate_keys(pack(vector), 3)
+    assert sorted(keys[:2]) == sorted([term_id["beta"], term_id["gamma"]])
+    assert keys[2] == term_id["delta"]
 
 
 DAY = 86_400 * 1_000_000
@@ -139,16 +143,16 @@ def test_canonical_is_earliest_then_longest_then_smallest_id():
 
 
 def test_tag_story_marks_one_canonical_and_summarises():
-    from storywire.transforms.assemble import tag_story
+    from storywire.transforms.assemble import story_row, tag_story
     from storywire.transforms.stories import story_id_for
 
     a = ArticleSummary("a", 200, 21, None, "Wire")
     b = ArticleSummary("b", 100, 5, "Headline", "Daily")
     c = ArticleSummary("c", None, 7, None, "Wire")
-    tags, story = tag_story([a, c, b])
+    tags = tag_story([a, c, b], [])
     assert tags == {"a": (story_id_for("b"), False), "b": (story_id_for("b"), True),
                     "c": (story_id_for("b"), False)}
-    assert story == {
+    assert story_row(story_id_for("b"), sorted([a, b, c], key=canonical_order)) == {
         "story_id": story_id_for("b"),
         "canonical_article_id": "b",
         "title": "Headline",
@@ -158,6 +162,24 @@ def test_tag_story_marks_one_canonical_and_summarises():
         "source_count": 2,
         "sources": ["Daily", "Wire"],
     }
+
+
+def test_new_articles_continue_a_stored_story_and_leave_its_canonical():
+    from storywire.transforms.assemble import extend_story, story_row, tag_story
+
+    old = ArticleSummary("m", 150, 30, None, "Wire")
+    stored = story_row("st-old", [old])
+    # An earlier-published newcomer still does not take over: written rows never change.
+    early = ArticleSummary("e", 100, 50, "Early", "Daily")
+    late = ArticleSummary("l", 300, 10, None, "Wire")
+    tags = tag_story([late, early], ["st-old", "st-other", "st-old"])
+    assert tags == {"e": ("st-old", False), "l": ("st-old", False)}
+    row = extend_story(stored, [early, late])
+    assert row == {**stored, "title": "Early", "first_published_at": 100,
+                   "last_published_at": 300, "article_count": 3, "source_count": 2,
+                   "sources": ["Daily", "Wire"]}
+    # Ties between stored stories go to the smallest story_id, whatever the order.
+    assert tag_story([late], ["st-b", "st-a"]) == {"l": ("st-a", False)}
 
 
 def _unit(**weights):

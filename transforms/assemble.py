@@ -6,6 +6,8 @@ whole article moves once, in the final join with its tags.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
@@ -13,7 +15,8 @@ from storywire.transforms.neardup import dup_group_id
 from storywire.transforms.records import NAMESPACE, Article, ArticleSummary
 from storywire.transforms.stories import canonical_order, story_id_for
 
-STORIES = "stories"
+MEMBERS = "members"
+INDEX = "story_index"
 
 
 def article_row(article: Article, dup_group: str, story_id: str, is_canonical: bool,
@@ -41,49 +44,102 @@ def article_row(article: Article, dup_group: str, story_id: str, is_canonical: b
 
 
 def story_row(story_id: str, members: list[ArticleSummary]) -> dict:
-    """The stories-table row of a story whose members are in canonical order."""
+    """The stories-table row of a new story whose members are in canonical order."""
     canonical = members[0]
-    dates = [a.published_at for a in members if a.published_at is not None]
-    sources = sorted({a.source for a in members if a.source})
-    return {
+    return extend_story({
         "story_id": story_id,
         "canonical_article_id": canonical.article_id,
-        "title": next((a.title for a in members if a.title), None),
+        "title": None,
+        "first_published_at": None,
+        "last_published_at": None,
+        "article_count": 0,
+        "source_count": 0,
+        "sources": [],
+    }, members)
+
+
+def extend_story(row: dict, members: list[ArticleSummary]) -> dict:
+    """A stories-table row with new members added (in canonical order). The canonical
+    article, and so the story_id, stays: rows already written never change."""
+    dates = [a.published_at for a in members if a.published_at is not None]
+    dates += [row[c] for c in ("first_published_at", "last_published_at") if row[c] is not None]
+    sources = sorted(set(row["sources"]) | {a.source for a in members if a.source})
+    return {
+        **row,
+        "title": row["title"] or next((a.title for a in members if a.title), None),
         "first_published_at": min(dates) if dates else None,
         "last_published_at": max(dates) if dates else None,
-        "article_count": len(members),
+        "article_count": row["article_count"] + len(members),
         "source_count": len(sources),
         "sources": sources,
     }
 
 
-def tag_story(members: list[ArticleSummary]) -> tuple[dict[str, tuple[str, bool]], dict]:
-    """{article_id: (story_id, is_canonical)} and the story row of one story's members."""
+def tag_story(members: list[ArticleSummary], stored_story_ids: list[str]
+              ) -> dict[str, tuple[str, bool]]:
+    """{article_id: (story_id, is_canonical)} for the new articles of one linked group.
+
+    A group holding articles of earlier runs continues their story (the one most of them
+    belong to; ties to the smallest story_id), and no new article becomes its canonical
+    one. Otherwise the group is a new story whose canonical article is the first in
+    canonical order.
+    """
+    if stored_story_ids:
+        counts = Counter(stored_story_ids)
+        story_id = min(counts, key=lambda s: (-counts[s], s))
+        return {a.article_id: (story_id, False) for a in members}
     members = sorted(members, key=canonical_order)
     story_id = story_id_for(members[0].article_id)
-    tags = {a.article_id: (story_id, i == 0) for i, a in enumerate(members)}
-    return tags, story_row(story_id, members)
+    return {a.article_id: (story_id, i == 0) for i, a in enumerate(members)}
 
 
-def _by_story(joined):
+def _by_label(joined):
     article_id, grouped = joined
+    label = grouped["label"][0] if grouped["label"] else article_id
     for summary in grouped["summary"]:
-        story = grouped["story"][0] if grouped["story"] else article_id
-        yield story, summary
+        yield label, summary
+    if grouped["label"]:
+        for story_id in grouped["stored"]:
+            yield label, story_id
 
 
 class _TagStory(beam.DoFn):
-    def __init__(self):
-        self.stories = Metrics.counter(NAMESPACE, "stories")
-        self.size = Metrics.distribution(NAMESPACE, "story_size")
-
     def process(self, keyed):
         _, members = keyed
-        tags, story = tag_story(list(members))
-        self.stories.inc()
-        self.size.update(len(tags))
-        yield beam.pvalue.TaggedOutput(STORIES, story)
-        yield from tags.items()
+        new, stored = [], []
+        for member in members:
+            (new if isinstance(member, ArticleSummary) else stored).append(member)
+        if not new:
+            return
+        by_id = {a.article_id: a for a in new}
+        for article_id, (story_id, is_canonical) in tag_story(new, stored).items():
+            yield article_id, (story_id, is_canonical)
+            yield beam.pvalue.TaggedOutput(MEMBERS, (story_id, by_id[article_id]))
+
+
+class _StoryRow(beam.DoFn):
+    """A story's row: stored, extended by new members, or new."""
+
+    def __init__(self):
+        self.new = Metrics.counter(NAMESPACE, "stories")
+        self.extended = Metrics.counter(NAMESPACE, "stories_extended")
+        self.size = Metrics.distribution(NAMESPACE, "story_size")
+
+    def process(self, joined):
+        story_id, grouped = joined
+        members = sorted(grouped["new"], key=canonical_order)
+        stored = grouped["stored"][0] if grouped["stored"] else None
+        if stored is None:
+            row = story_row(story_id, members)
+            self.new.inc()
+        elif members:
+            row = extend_story(stored, members)
+            self.extended.inc()
+        else:
+            row = stored
+        if members:
+            self.size.update(row["article_count"])
+        yield row
 
 
 class _ArticleRow(beam.DoFn):
@@ -94,51 +150,104 @@ class _ArticleRow(beam.DoFn):
     def process(self, joined):
         article_id, grouped = joined
         dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
+        (_, _, packed, _), = grouped["vector"]
         for article in grouped["article"]:
             (story_id, is_canonical), = grouped["tag"]
             self.articles.inc()
-            yield article_row(article, dup_group, story_id, is_canonical, self._ingested_at)
+            row = article_row(article, dup_group, story_id, is_canonical, self._ingested_at)
+            yield row
+            yield beam.pvalue.TaggedOutput(INDEX, index_row(row, packed))
+
+
+def index_row(article: dict, packed: bytes) -> dict:
+    """The story-index row of an article row and its packed story vector."""
+    return {
+        "article_id": article["article_id"],
+        "published_at": article["published_at"],
+        "ingested_at": article["ingested_at"],
+        "simhash": article["simhash"],
+        "story_vector": packed,
+        "dup_group_id": article["dup_group_id"],
+        "story_id": article["story_id"],
+    }
+
+
+REJECT_KEY = ("input_uri", "line", "article_id", "stage")
+
+
+def reject_key(row: dict) -> tuple:
+    """What makes a reject the same as one an earlier run wrote: same input, same stage."""
+    return tuple(row[c] for c in REJECT_KEY)
 
 
 class _RejectRow(beam.DoFn):
     def __init__(self):
         self.rejects = Metrics.counter(NAMESPACE, "rejects")
+        self.stored = Metrics.counter(NAMESPACE, "rejects_already_stored")
 
-    def process(self, reject):
-        self.rejects.inc()
-        Metrics.counter(NAMESPACE, f"rejects_{reject.stage}").inc()
-        yield reject.as_row()
+    def process(self, joined):
+        _, grouped = joined
+        for reject in grouped["new"]:
+            if grouped["stored"]:
+                self.stored.inc()
+                continue
+            self.rejects.inc()
+            Metrics.counter(NAMESPACE, f"rejects_{reject.stage}").inc()
+            yield reject.as_row()
 
 
 class RejectRows(beam.PTransform):
-    """Rejects from every stage to rows of the rejects table."""
+    """(rejects from every stage, stored reject rows) to new rows of the rejects table: a
+    rerun over the same bad input does not write its rejects again."""
 
-    def expand(self, rejects):
-        return rejects | beam.ParDo(_RejectRow())
+    def expand(self, pcolls):
+        rejects, stored = pcolls
+        return (
+            {"new": rejects | "ByInput" >> beam.Map(lambda r: (reject_key(r.as_row()), r)),
+             "stored": stored | "StoredByInput" >> beam.Map(lambda row: (reject_key(row), 1))}
+            | "JoinStored" >> beam.CoGroupByKey()
+            | "NewRejects" >> beam.ParDo(_RejectRow())
+        )
 
 
 class TagStories(beam.PTransform):
-    """Articles, their dup groups and story labels to {"articles": rows, "stories": rows}."""
+    """The run's articles with their dup groups, story labels and vectors, and what earlier
+    runs stored, to {"articles", "stories", "story_index"} rows.
+
+    Inputs: articles, (id, dup_group_id), (id, story label), new vectors, StoredArticles
+    read back from the story index, and the stored stories rows. The stories output is the
+    whole stories table: stored rows, extended ones, new ones.
+    """
 
     def __init__(self, ingested_at: int):
         super().__init__()
         self._ingested_at = ingested_at
 
     def expand(self, pcolls):
-        articles, dup_groups, story_labels = pcolls
+        articles, dup_groups, story_labels, vectors, stored, stored_stories = pcolls
         by_id = articles | "ById" >> beam.Map(lambda a: (a.article_id, a))
-        tagged = (
+        tags = (
             {"summary": by_id | "Summaries" >> beam.MapTuple(
                 lambda article_id, a: (article_id, ArticleSummary.of(a))),
-             "story": story_labels}
+             "stored": stored | "StoredStories" >> beam.Map(
+                 lambda s: (s.article_id, s.story_id)),
+             "label": story_labels}
             | "JoinLabels" >> beam.CoGroupByKey()
-            | "ByStory" >> beam.FlatMap(_by_story)
-            | "Stories" >> beam.GroupByKey()
-            | "Tag" >> beam.ParDo(_TagStory()).with_outputs(STORIES, main="tags")
+            | "ByLabel" >> beam.FlatMap(_by_label)
+            | "Linked" >> beam.GroupByKey()
+            | "Tag" >> beam.ParDo(_TagStory()).with_outputs(MEMBERS, main="tags")
+        )
+        stories = (
+            {"new": tags[MEMBERS],
+             "stored": stored_stories | "StoryById" >> beam.Map(lambda r: (r["story_id"], r))}
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "StoryRows" >> beam.ParDo(_StoryRow())
         )
         rows = (
-            {"article": by_id, "dup": dup_groups, "tag": tagged.tags}
+            {"article": by_id, "dup": dup_groups, "tag": tags.tags,
+             "vector": vectors | "VectorById" >> beam.Map(lambda v: (v[0], v))}
             | "JoinTags" >> beam.CoGroupByKey()
-            | "Rows" >> beam.ParDo(_ArticleRow(self._ingested_at))
+            | "Rows" >> beam.ParDo(_ArticleRow(self._ingested_at)).with_outputs(
+                INDEX, main="articles")
         )
-        return {"articles": rows, "stories": tagged.stories}
+        return {"articles": rows.articles, "stories": stories, "story_index": rows[INDEX]}

@@ -91,17 +91,39 @@ class _PairsInBucket(beam.DoFn):
         yield from edges
 
 
+def group_id_of(label: str, stored_groups: dict[str, str]) -> str:
+    """The id of a group of copies: when it holds articles of earlier runs, the group id of
+    the one with the smallest article id (written ids never change), else the id derived
+    from the group's smallest article id."""
+    if stored_groups:
+        return stored_groups[min(stored_groups)]
+    return dup_group_id(label)
+
+
+def _by_label(joined):
+    article_id, grouped = joined
+    stored = grouped["stored"][0] if grouped["stored"] else None
+    for label in grouped["label"]:
+        yield label, (article_id, stored)
+
+
 class _Label(beam.DoFn):
     def __init__(self):
         self.groups = Metrics.counter(NAMESPACE, "dup_groups_with_copies")
         self.grouped = Metrics.counter(NAMESPACE, "articles_with_copies")
 
-    def process(self, node_label):
-        node, label = node_label
-        self.grouped.inc()
-        if node == label:
-            self.groups.inc()
-        yield node, dup_group_id(label)
+    def process(self, keyed):
+        label, members = keyed
+        members = list(members)
+        stored = {article_id: group for article_id, group in members if group is not None}
+        new = [article_id for article_id, group in members if group is None]
+        if not new:
+            return
+        self.groups.inc()
+        self.grouped.inc(len(new))
+        group = group_id_of(label, stored)
+        for article_id in new:
+            yield article_id, group
 
 
 class NearDuplicatePairs(beam.PTransform):
@@ -132,10 +154,21 @@ class CopyGroups(beam.PTransform):
 
 
 class DupGroupIds(beam.PTransform):
-    """Copy groups to (article_id, dup_group_id) for articles that have copies.
+    """(copy groups, StoredArticles) to (article_id, dup_group_id) for the new articles that
+    have copies (new or stored).
 
-    Articles missing from the output have no copy: their group is dup_group_id(article_id).
+    New articles missing from the output have no copy: their group is
+    dup_group_id(article_id).
     """
 
-    def expand(self, copy_groups):
-        return copy_groups | beam.ParDo(_Label())
+    def expand(self, pcolls):
+        copy_groups, stored = pcolls
+        return (
+            {"label": copy_groups,
+             "stored": stored | "StoredGroups" >> beam.Map(
+                 lambda s: (s.article_id, s.dup_group_id))}
+            | "JoinStored" >> beam.CoGroupByKey()
+            | "ByGroup" >> beam.FlatMap(_by_label)
+            | "Groups" >> beam.GroupByKey()
+            | "Label" >> beam.ParDo(_Label())
+        )

@@ -1,15 +1,19 @@
 """Writing the tables: Hive-partitioned, zstd-compressed Parquet, staged and then committed.
 
 Every file is first written under `<output>/_staging/<run>/`. Only when all of them are
-written does one commit step replace each table's files in `<output>` with the staged
-ones, so a run that dies before its commit leaves the previous output as it was. File
-contents are sorted, so the same rows make the same files whatever order they came in.
+written does one commit step move them into the tables: articles, rejects and the story
+index gain the run's files, the stories table is replaced. The commit first writes its plan
+next to the staged files, so a commit that dies halfway is finished before the next run
+(`recover_commits`); a run that dies before its commit leaves the tables as they were.
+File contents are sorted, so the same rows make the same files whatever order they came in.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
@@ -23,26 +27,32 @@ from storywire.transforms.records import NAMESPACE, stable_id
 
 DEFAULT_ROWS_PER_FILE = 20_000
 STAGING_DIR = "_staging"
+COMMIT_PLAN = "COMMIT.json"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def day_of(micros: int) -> str:
+    """The UTC day of a time in microseconds since the epoch, as 2024-10-28."""
+    return (_EPOCH + timedelta(microseconds=micros)).date().isoformat()
 
 
 def partition_of(table: str, row: dict) -> str:
     """The partition folder of a row ("published_date=2024-10-28"), or "" for none."""
-    _, column, _ = TABLES[table]
-    if column is None:
+    spec = TABLES[table]
+    if spec.partition_column is None:
         return ""
-    micros = row.get("published_at")
+    micros = next((row[c] for c in spec.partition_times if row.get(c) is not None), None)
     if micros is None:
-        return f"{column}={NO_DATE_PARTITION}"
-    day = (_EPOCH + timedelta(microseconds=micros)).date()
-    return f"{column}={day.isoformat()}"
+        return f"{spec.partition_column}={NO_DATE_PARTITION}"
+    return f"{spec.partition_column}={day_of(micros)}"
 
 
 def to_arrow(table: str, rows: list[dict]) -> pa.Table:
     """Rows to an Arrow table of the table's schema, sorted by its sort columns."""
-    schema, _, sort_columns = TABLES[table]
-    rows = sorted(rows, key=lambda r: tuple((r[c] is None, r[c] or 0) for c in sort_columns))
-    return pa.Table.from_pylist(rows, schema=schema)
+    spec = TABLES[table]
+    rows = sorted(rows, key=lambda r: tuple((r[c] is None, r[c] or 0)
+                                            for c in spec.sort_columns))
+    return pa.Table.from_pylist(rows, schema=spec.schema)
 
 
 def write_parquet(path: str, table: pa.Table) -> None:
@@ -61,8 +71,9 @@ def _make_parent(path: str) -> None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 
-def file_name(partition: str, shard: int, shards: int) -> str:
-    name = f"part-{shard:05d}-of-{shards:05d}.parquet"
+def file_name(partition: str, run: str, shard: int, shards: int) -> str:
+    """A file's path within its table; named after its run, so appended runs never clash."""
+    name = f"part-{run}-{shard:05d}-of-{shards:05d}.parquet"
     return f"{partition}/{name}" if partition else name
 
 
@@ -76,7 +87,7 @@ class _AssignShard(beam.DoFn):
     def process(self, row, counts):
         partition = partition_of(self._table, row)
         shards = max(1, math.ceil(counts[partition] / self._rows_per_file))
-        sort_column = TABLES[self._table][2][0]
+        sort_column = TABLES[self._table].sort_columns[0]
         shard = int(stable_id(row[sort_column], row.get("line")), 16) % shards
         yield (partition, shard, shards), row
 
@@ -89,7 +100,8 @@ class _WriteFile(beam.DoFn):
 
     def process(self, keyed):
         (partition, shard, shards), rows = keyed
-        path = FileSystems.join(self._staging, self._table, file_name(partition, shard, shards))
+        path = FileSystems.join(self._staging, self._table,
+                                file_name(partition, _run_name(self._staging), shard, shards))
         write_parquet(path, to_arrow(self._table, list(rows)))
         self.files.inc()
         yield self._table, path
@@ -120,46 +132,125 @@ class WriteTable(beam.PTransform):
         )
 
 
-def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> None:
-    """Replace each table's files under `output` with the staged ones, then drop staging.
+@dataclass
+class CommitPlan:
+    """What one commit does: move staged files into the tables, then delete replaced ones."""
 
-    A table without any staged file gets one empty file of its schema, so queries over it
-    return no rows instead of failing on a missing path.
+    renames: list[tuple[str, str]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    def apply(self) -> None:
+        """Carry the plan out; steps already done (by an interrupted commit) are skipped."""
+        for source, target in self.renames:
+            if FileSystems.exists(source):
+                _make_parent(target)
+                FileSystems.rename([source], [target])
+        gone = [path for path in self.deletes if FileSystems.exists(path)]
+        if gone:
+            FileSystems.delete(gone)
+
+
+def table_files(output: str, table: str) -> list[str]:
+    """The Parquet files of one table under `output` (none if the table is not there)."""
+    pattern = FileSystems.join(output, table).rstrip("/") + "/**"
+    matched = FileSystems.match([pattern])[0].metadata_list
+    return sorted(m.path for m in matched if m.path.endswith(".parquet"))
+
+
+def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
+                existing: dict[str, list[str]]) -> CommitPlan:
+    """The plan that makes the staged files part of the tables under `output`.
+
+    Appended tables gain the staged files; replaced tables lose their `existing` files.
+    A table that would have no file at all gets one empty file of its schema (staged here),
+    so queries over it return no rows instead of failing on a missing path.
     """
+    plan = CommitPlan()
     by_table: dict[str, list[str]] = {name: [] for name in TABLES}
     for table, path in staged:
         by_table[table].append(path)
+    run = _run_name(staging)
     for table, paths in by_table.items():
-        if not paths:
-            _, column, _ = TABLES[table]
-            partition = f"{column}={NO_DATE_PARTITION}" if column else ""
-            empty = FileSystems.join(staging, table, file_name(partition, 0, 1))
+        spec = TABLES[table]
+        old = existing.get(table, [])
+        if not paths and (not spec.appended or not old):
+            partition = (f"{spec.partition_column}={NO_DATE_PARTITION}"
+                         if spec.partition_column else "")
+            empty = FileSystems.join(staging, table, file_name(partition, run, 0, 1))
             write_parquet(empty, to_arrow(table, []))
-            paths.append(empty)
-        final_dir = FileSystems.join(output, table)
-        old = [m.path for m in FileSystems.match([final_dir.rstrip("/") + "/**"])[0].metadata_list]
-        if old:
-            FileSystems.delete(old)
+            paths = [empty]
         prefix = FileSystems.join(staging, table)
-        targets = [FileSystems.join(final_dir, p[len(prefix):].lstrip("/")) for p in paths]
-        for target in targets:
-            _make_parent(target)
-        FileSystems.rename(paths, targets)
-        if _is_local(final_dir):
-            _remove_empty_dirs(final_dir)
+        final_dir = FileSystems.join(output, table)
+        plan.renames += [(p, FileSystems.join(final_dir, p[len(prefix):].lstrip("/")))
+                         for p in sorted(paths)]
+        if not spec.appended:
+            plan.deletes += old
+    return plan
+
+
+def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> CommitPlan:
+    """Commit one run's staged files: write the plan to the staging folder, carry it out,
+    drop the staging folder. A commit interrupted after its plan was written is finished
+    by `recover_commits` before the next run."""
+    existing = {table: table_files(output, table) for table in TABLES}
+    plan = commit_plan(staged, staging, output, existing)
+    journal = FileSystems.join(staging, COMMIT_PLAN)
+    with FileSystems.create(journal + ".tmp") as handle:
+        handle.write(json.dumps({"renames": plan.renames, "deletes": plan.deletes}).encode())
+    FileSystems.rename([journal + ".tmp"], [journal])
+    plan.apply()
+    _finish(staging, output)
+    return plan
+
+
+def recover_commits(output: str) -> tuple[int, int]:
+    """Before a run: finish the commits of runs that died while committing, and drop the
+    staging folders of runs that died before (their files never became part of a table).
+
+    Returns (commits finished, staging folders dropped). One run writes to an output at a
+    time: a staging folder is taken for a dead run's.
+    """
+    finished = dropped = 0
+    root = FileSystems.join(output, STAGING_DIR)
+    if not FileSystems.exists(root):
+        return 0, 0
+    runs = {m.path[len(root):].lstrip("/").split("/")[0]
+            for m in FileSystems.match([root.rstrip("/") + "/**"])[0].metadata_list}
+    for run in sorted(r for r in runs if r):
+        staging = FileSystems.join(root, run)
+        journal = FileSystems.join(staging, COMMIT_PLAN)
+        if FileSystems.exists(journal):
+            with FileSystems.open(journal) as handle:
+                saved = json.loads(handle.read().decode())
+            CommitPlan([tuple(r) for r in saved["renames"]], saved["deletes"]).apply()
+            finished += 1
+        else:
+            dropped += 1
+        _finish(staging, output)
+    return finished, dropped
+
+
+def _finish(staging: str, output: str) -> None:
     if FileSystems.exists(staging):
         FileSystems.delete([staging])
     if _is_local(output):
+        for table in TABLES:
+            _remove_empty_dirs(FileSystems.join(output, table))
         _remove_empty_dirs(FileSystems.join(output, STAGING_DIR))
 
 
 def _remove_empty_dirs(top: str) -> None:
-    """Remove empty folders below `top` (left by replaced partitions), and `top` if empty."""
+    """Remove empty folders below `top` (left by moved or replaced files), and `top` if
+    empty."""
     if not os.path.isdir(top):
         return
     for root, _, _ in os.walk(top, topdown=False):
         if not os.listdir(root):
             os.rmdir(root)
+
+
+def _run_name(staging: str) -> str:
+    return staging.rstrip("/").rsplit("/", 1)[-1]
 
 
 class _Commit(beam.DoFn):

@@ -36,7 +36,7 @@ from storywire.transforms.neighbours import (
     SharedNeighbourLinks,
 )
 from storywire.transforms.records import NAMESPACE, ArticleSummary, stable_id
-from storywire.transforms.vectors import DEFAULT_LANGUAGE, Vectorise, cosine, unpack
+from storywire.transforms.vectors import cosine, unpack
 
 DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
 # Components larger than this are left as they are (counted as story_components_unrefined):
@@ -106,9 +106,9 @@ def _representatives(joined):
     """Vectors of the articles that stand for their dup group: those without copies, and
     each group's smallest article id."""
     article_id, grouped = joined
-    for vector in grouped["vector"]:
-        if not grouped["group"] or grouped["group"][0] == article_id:
-            yield vector
+    if grouped["vector"] and (not grouped["group"] or grouped["group"][0] == article_id):
+        # One vector per article, even if an id were both new and stored.
+        yield min(grouped["vector"], key=lambda v: v[2])
 
 
 class _Refine(beam.DoFn):
@@ -147,8 +147,10 @@ def _copy_story(joined):
 
 
 class LinkStories(beam.PTransform):
-    """Articles and their dup-group labels to (article_id, story label).
+    """Story vectors and dup-group labels to (article_id, story label).
 
+    `vectors` holds (article_id, published_at, packed vector, candidate keys) of every
+    article to compare (the run's, and those read back from the story index);
     `copy_groups` holds (article_id, smallest article id of its dup group) for articles
     with copies. Articles missing from the output are stories of their own.
     """
@@ -158,20 +160,16 @@ class LinkStories(beam.PTransform):
                  min_similarity: float = DEFAULT_MIN_SIMILARITY,
                  window_days: float = DEFAULT_WINDOW_DAYS,
                  max_compared: int = DEFAULT_MAX_COMPARED,
-                 refine_similarity: float = DEFAULT_REFINE_SIMILARITY,
-                 language: str = DEFAULT_LANGUAGE):
+                 refine_similarity: float = DEFAULT_REFINE_SIMILARITY):
         super().__init__()
         self._links = SharedNeighbourLinks(threshold, neighbours, min_similarity, window_days,
                                            max_compared)
         self._refine_similarity = refine_similarity
-        self._language = language
 
     def expand(self, pcolls):
-        articles, copy_groups = pcolls
+        all_vectors, copy_groups = pcolls
         vectors = (
-            {"vector": articles
-             | "Vectorise" >> Vectorise(self._language)
-             | "ById" >> beam.Map(lambda v: (v[0], v)),
+            {"vector": all_vectors | "ById" >> beam.Map(lambda v: (v[0], v)),
              "group": copy_groups}
             | "JoinGroups" >> beam.CoGroupByKey()
             | "Representatives" >> beam.FlatMap(_representatives)

@@ -1,4 +1,5 @@
-"""One record per article_id: the first by (input_uri, line) is kept, the others rejected."""
+"""One record per article_id: the first by (input_uri, line) is kept, the others rejected;
+records whose article_id an earlier run already wrote are skipped (counted)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,17 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
 class _KeepFirst(beam.DoFn):
     def __init__(self):
         self.duplicates = Metrics.counter(NAMESPACE, "duplicate_ids")
+        self.stored = Metrics.counter(NAMESPACE, "skipped_already_stored")
 
-    def process(self, keyed):
-        _, records = keyed
-        kept, rejects = first_per_id(list(records))
+    def process(self, joined):
+        _, grouped = joined
+        records = list(grouped["record"])
+        if not records:
+            return
+        if grouped["stored"]:
+            self.stored.inc(len(records))
+            return
+        kept, rejects = first_per_id(records)
         yield kept
         for reject in rejects:
             self.duplicates.inc()
@@ -35,12 +43,16 @@ class _KeepFirst(beam.DoFn):
 
 
 class KeepFirstPerId(beam.PTransform):
-    """Raw records to one record per article_id; the grouping also spreads the work."""
+    """(raw records, stored article ids) to one record per new article_id.
 
-    def expand(self, records):
+    The grouping by id also spreads the records over the workers.
+    """
+
+    def expand(self, pcolls):
+        records, stored_ids = pcolls
         return (
-            records
-            | "ById" >> beam.Map(lambda r: (r.article_id, r))
-            | "GroupById" >> beam.GroupByKey()
+            {"record": records | "ById" >> beam.Map(lambda r: (r.article_id, r)),
+             "stored": stored_ids | "StoredById" >> beam.Map(lambda i: (i, None))}
+            | "GroupById" >> beam.CoGroupByKey()
             | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(REJECTS, main="records")
         )

@@ -112,9 +112,14 @@ def cosine(a: Vector | Mapping, b: Vector | Mapping) -> float:
     return sum(w * large.get(t, 0.0) for t, w in small.items())
 
 
-def candidate_keys(vector: tuple[tuple[str, float], ...], n: int = KEY_TERMS) -> list[str]:
-    """The vector's strongest terms: articles sharing one are compared."""
-    return [t for t, _ in sorted(vector, key=lambda kv: (-kv[1], kv[0]))[:n]]
+def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
+    """The ids of a packed vector's strongest terms: articles sharing one are compared.
+
+    Taken from the packed vector, so an article read back from the story index gets the
+    same keys it had when it was new.
+    """
+    weights = unpack(packed)
+    return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
 class _Vectorise(beam.DoFn):
@@ -126,8 +131,8 @@ class _Vectorise(beam.DoFn):
         self._frequencies = load_word_frequencies(self._language)
 
     def process(self, article: Article):
-        vector = tfidf_vector(story_terms(article.text, article.title), self._frequencies)
-        yield article.article_id, article.published_at, pack(vector), candidate_keys(vector)
+        packed = pack(tfidf_vector(story_terms(article.text, article.title), self._frequencies))
+        yield article.article_id, article.published_at, packed, candidate_keys(packed)
 
 
 class Vectorise(beam.PTransform):
