@@ -13,6 +13,6 @@ from storywire.schemas.tables import (
 )
 
 __all__ = [
-    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "STORY_INDEX", "TABLES",
-    "Table", "describe",
+    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "STORY_INDEX",
+    "TABLES", "Table", "describe",
 ]

@@ -1,7 +1,11 @@
+import re
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pytest
+
+from storywire.pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -22,3 +26,30 @@ def own_tmpdir(tmp_path, monkeypatch):
 def seed_text(prefix: str) -> str:
     (path,) = SEEDS.glob(f"{prefix}_*.txt")
     return path.read_text(encoding="utf-8")
+
+
+FAST = ["--direct_num_workers=1", "--direct_running_mode=in_memory"]
+
+
+def run(capsys, *args) -> dict:
+    """`storywire run` in this process; the numbers of its summary."""
+    assert main(["run", *args]) == 0
+    out = capsys.readouterr().out
+    summary = {}
+    for key in ("read", "articles", "rejects", "dup groups", "stories"):
+        m = re.search(rf"^{key}:\s+(\d+)", out, re.MULTILINE)
+        summary[key] = int(m.group(1))
+    for key, pattern in (("skipped", r"(\d+) already in the output"),
+                         ("rejects_stored", r"(\d+) already recorded"),
+                         ("extended", r"(\d+) extended")):
+        m = re.search(pattern, out)
+        summary[key] = int(m.group(1)) if m else 0
+    return summary
+
+
+def rows(output: Path, table: str, order: str) -> list[dict]:
+    """A table of an output folder, read with DuckDB as a user would."""
+    glob = "*.parquet" if table in ("stories", "rejects") else "**/*.parquet"
+    rel = duckdb.sql(f"SELECT * FROM read_parquet('{output}/{table}/{glob}', "
+                     f"hive_partitioning=true) ORDER BY {order}")
+    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]

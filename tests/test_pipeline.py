@@ -3,36 +3,15 @@
 import contextlib
 import gzip
 import io
-import re
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURES, SEEDS
+from conftest import FAST, FIXTURES, SEEDS, rows, run
 
 from storywire.pipeline.cli import main
 from storywire.schemas import ARTICLES, REJECTS, STORIES
-
-FAST = ["--direct_num_workers=1", "--direct_running_mode=in_memory"]
-
-
-def run(capsys, *args) -> dict:
-    assert main(["run", *args]) == 0
-    out = capsys.readouterr().out
-    summary = {}
-    for key in ("read", "articles", "rejects", "dup groups", "stories"):
-        m = re.search(rf"^{key}:\s+(\d+)", out, re.MULTILINE)
-        summary[key] = int(m.group(1))
-    return summary
-
-
-def rows(output: Path, table: str, order: str) -> list[dict]:
-    glob = "**/*.parquet" if table == "articles" else "*.parquet"
-    rel = duckdb.sql(f"SELECT * FROM read_parquet('{output}/{table}/{glob}', "
-                     f"hive_partitioning=true) ORDER BY {order}")
-    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
 
 
 @pytest.fixture(scope="module")
@@ -172,19 +151,6 @@ def test_jsonl_records_and_rejects(tmp_path, capsys):
     assert "duplicate article_id 'r1'" in reasons[("records.jsonl", 7, "dedupe")]
     # Every input unit ends as exactly one row: an article or a reject.
     assert summary["read"] == summary["articles"] + summary["rejects"] == 10
-
-
-def test_rerun_replaces_the_tables_and_ids_are_stable(tmp_path, capsys):
-    out = tmp_path / "out"
-    run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)
-    first = rows(out, "articles", "article_id")
-    run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)
-    second = rows(out, "articles", "article_id")
-    assert len(second) == 5
-    drop = {"ingested_at"}
-    assert [{k: v for k, v in r.items() if k not in drop} for r in first] == [
-        {k: v for k, v in r.items() if k not in drop} for r in second]
-    assert len(list((out / "stories").glob("*.parquet"))) == 1
 
 
 def test_single_process_and_multi_process_runs_agree(seeds_output, tmp_path, capsys):

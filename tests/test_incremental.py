@@ -1,0 +1,152 @@
+"""Runs into an output that already holds tables: new articles join the stories there."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FAST, SEEDS, rows, run, seed_text
+
+from storywire.transforms.parquet import (
+    STAGING_DIR,
+    commit_plan,
+    recover_commits,
+    table_files,
+    write_parquet,
+)
+from storywire.transforms.parquet import (
+    to_arrow as arrow_table,
+)
+from storywire.transforms.stored import index_days
+
+
+def inbox(tmp_path: Path, name: str, prefixes: list[str]) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for prefix in prefixes:
+        (path,) = SEEDS.glob(f"{prefix}_*.txt")
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def by_seed(output: Path) -> dict[str, dict]:
+    return {Path(r["input_uri"]).name[:3]: r for r in rows(output, "articles", "article_id")}
+
+
+def test_second_run_joins_the_first_runs_story_and_a_third_adds_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    first_summary = run(capsys, "--input", str(inbox(tmp_path, "a", ["000", "001", "002"])),
+                        "--output", str(out), *FAST)
+    assert first_summary["articles"] == 3
+    first = by_seed(out)
+    (story,) = rows(out, "stories", "story_id")
+
+    second_input = inbox(tmp_path, "b", ["003", "004"])
+    second_summary = run(capsys, "--input", str(second_input), "--output", str(out), *FAST)
+    assert (second_summary["articles"], second_summary["stories"],
+            second_summary["extended"]) == (2, 0, 1)
+    after = by_seed(out)
+    assert sorted(after) == ["000", "001", "002", "003", "004"]
+    assert {r["story_id"] for r in after.values()} == {story["story_id"]}
+    assert sum(r["is_canonical"] for r in after.values()) == 1
+    for seed, row in first.items():
+        assert after[seed] == row  # nothing already written changed
+    (extended,) = rows(out, "stories", "story_id")
+    assert extended["article_count"] == 5
+    assert extended["canonical_article_id"] == story["canonical_article_id"]
+
+    files = sorted(p.relative_to(out) for p in out.rglob("*.parquet")
+                   if p.parts[len(out.parts)] != "stories")
+    third = run(capsys, "--input", str(second_input), "--output", str(out), *FAST)
+    assert (third["articles"], third["skipped"], third["read"]) == (0, 2, 2)
+    assert by_seed(out) == after
+    assert rows(out, "stories", "story_id") == [extended]
+    assert sorted(p.relative_to(out) for p in out.rglob("*.parquet")
+                  if p.parts[len(out.parts)] != "stories") == files
+    assert not (out / STAGING_DIR).exists()
+
+
+def test_a_copy_in_a_later_run_joins_the_stored_dup_group_and_story(tmp_path, capsys):
+    original = seed_text("000")
+    copy = seed_text("001")
+    out = tmp_path / "out"
+    for name, record in (("day1", {"id": "orig", "published": "2024-10-28", "text": original}),
+                         ("day2", {"id": "copy", "published": "2024-10-29", "text": copy})):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "feed.jsonl").write_text(json.dumps(record) + "\n")
+        run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    assert arts["copy"]["dup_group_id"] == arts["orig"]["dup_group_id"]
+    assert arts["copy"]["story_id"] == arts["orig"]["story_id"]
+    assert (arts["orig"]["is_canonical"], arts["copy"]["is_canonical"]) == (True, False)
+
+
+def test_rerun_records_each_reject_once(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "feed.jsonl").write_text(
+        '{"id": "n1", "text": "The ferry to the island will run hourly from June, the '
+        'operator said, after a new boat joined the fleet."}\n{not json\n')
+    out = tmp_path / "out"
+    first = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    assert (first["articles"], first["rejects"]) == (1, 1)
+    second = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    assert (second["articles"], second["rejects"]) == (0, 0)
+    assert (second["skipped"], second["rejects_stored"]) == (1, 1)
+    assert len(rows(out, "rejects", "line")) == 1
+    assert len(rows(out, "articles", "article_id")) == 1
+
+
+def _stage(staging: Path, table: str, name: str, table_rows: list[dict]) -> tuple[str, str]:
+    path = staging / table / name
+    write_parquet(str(path), arrow_table(table, table_rows))
+    return table, str(path)
+
+
+REJECT = {"input_uri": "in.jsonl", "line": 1, "article_id": None, "stage": "parse",
+          "reason": "invalid JSON", "excerpt": "{"}
+STORY = {"story_id": "st-1", "canonical_article_id": "a", "title": None,
+         "first_published_at": None, "last_published_at": None, "article_count": 1,
+         "source_count": 0, "sources": []}
+
+
+def test_a_commit_cut_short_is_finished_before_the_next_run(tmp_path):
+    out = tmp_path / "out"
+    old_staging = out / STAGING_DIR / "run-1"
+    staged = [_stage(old_staging, "rejects", "part-run-1-00000-of-00001.parquet", [REJECT]),
+              _stage(old_staging, "stories", "part-run-1-00000-of-00001.parquet", [STORY])]
+    commit_plan(staged, str(old_staging), str(out), {}).apply()
+    old_stories = table_files(str(out), "stories")
+
+    staging = out / STAGING_DIR / "run-2"
+    staged = [_stage(staging, "rejects", "part-run-2-00000-of-00001.parquet",
+                     [{**REJECT, "line": 2}]),
+              _stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
+                     [{**STORY, "article_count": 2}])]
+    existing = {t: table_files(str(out), t) for t in ("rejects", "stories")}
+    plan = commit_plan(staged, str(staging), str(out), existing)
+    assert plan.deletes == old_stories  # the stories table is replaced, the others grow
+    # The run dies after writing its plan and moving one file.
+
+    (staging / "COMMIT.json").write_text(json.dumps(
+        {"renames": plan.renames, "deletes": plan.deletes}))
+    source, target = plan.renames[0]
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    Path(source).rename(target)
+    # Another run died before its commit: its files never become part of a table.
+    _stage(out / STAGING_DIR / "run-3", "rejects", "part-run-3-00000-of-00001.parquet",
+           [{**REJECT, "line": 3}])
+
+    assert recover_commits(str(out)) == (1, 1)
+    assert [r["line"] for r in rows(out, "rejects", "line")] == [1, 2]
+    assert [r["article_count"] for r in rows(out, "stories", "story_id")] == [2]
+    assert not (out / STAGING_DIR).exists()
+    assert recover_commits(str(out)) == (0, 0)
+
+
+@pytest.mark.parametrize("window, reach", [(3.0, 4), (0.5, 2)])
+def test_index_days_cover_the_story_window(window, reach):
+    days = index_days("2024-03-01", window)
+    assert len(days) == 2 * reach + 1
+    assert days[0] == f"2024-02-{29 - reach + 1:02d}" and "2024-03-01" in days
