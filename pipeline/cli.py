@@ -21,11 +21,13 @@ class _QuietImports(logging.Filter):
                 and "direct_running_mode should be" not in message)
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
+storywire watch --input DIR ... [--output DIR] [--interval S] [--once] [run options]
 storywire stories [DIR]
 storywire eval LABELLED.jsonl [--gold_field story] [run options]
 storywire schema [articles|stories|rejects]
 
   run       read articles, clean, fingerprint, group copies and stories, write Parquet
+  watch     ingest files as they land in folders, each once; Ctrl-C stops
   stories   print the stories table of an output folder (default output/)
   eval      run on a labelled JSONL file and score the stories against its gold field
   schema    print the columns of the output tables, with their types and meaning
@@ -70,7 +72,8 @@ def run(argv: list[str]) -> int:
     runner = make_runner(options)
     pipeline = beam.Pipeline(runner=runner, options=options)
     build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
-    print(f"storywire: {' '.join(opts.input)} -> {opts.output} "
+    inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
+    print(f"storywire: {inputs} -> {opts.output} "
           f"({describe_runner(options)})", file=sys.stderr, flush=True)
     result = pipeline.run()
     result.wait_until_finish()
@@ -113,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "run":
         return run(rest)
+    if command == "watch":
+        from storywire.pipeline.watch import watch
+
+        return watch(rest)
     if command == "eval":
         from storywire.pipeline.evaluate import evaluate
 

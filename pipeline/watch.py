@@ -1,0 +1,180 @@
+"""`storywire watch`: ingest files as they land in a folder, each exactly once.
+
+Beam's local runners cannot watch a folder in streaming mode, so this loop does it: every
+`--interval` seconds it lists the folder, takes the files that are complete and not yet
+ingested, and runs the batch pipeline on them into the output (an incremental run: new
+articles join the stories already there). The files ingested are recorded in
+`<output>/_watch/ingested.json` after each committed batch, so a restart picks up where
+the last run left off; a batch whose commit landed but whose record did not is read again
+and adds nothing (its article ids are already stored).
+
+SIGINT or SIGTERM stops the loop: between batches at once; during a batch, after the batch
+has committed. A second signal abandons the batch in flight; its staged files are dropped
+by the next run and the tables stay as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
+
+RECORD = "_watch/ingested.json"
+# Names that editors, downloads and copy tools give files they are still writing.
+PARTIAL_MARKERS = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp",
+                   "._COPYING_", "~")
+
+
+@dataclass(frozen=True)
+class Seen:
+    size: int
+    modified: float
+
+
+def is_partial(path: str) -> bool:
+    """A file still being written, judged by its name: hidden, or a temporary suffix."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name.startswith((".", "_")) or name.endswith(PARTIAL_MARKERS)
+
+
+def ready_files(listing: dict[str, Seen], previous: dict[str, Seen],
+                ingested: dict[str, Seen], now: float, settle: float) -> list[str]:
+    """The files to ingest now: of a supported format, not partial, not ingested as they
+    are, and settled (unchanged since the previous listing, or untouched for `settle`
+    seconds), so a file being copied in is not read half-written."""
+    ready = []
+    for path, seen in sorted(listing.items()):
+        if is_partial(path) or not path.endswith(SUPPORTED_EXTENSIONS):
+            continue
+        if ingested.get(path) == seen:
+            continue
+        if previous.get(path) == seen or now - seen.modified >= settle:
+            ready.append(path)
+    return ready
+
+
+def list_files(folders: list[str]) -> dict[str, Seen]:
+    listing = {}
+    for folder in folders:
+        pattern = folder.rstrip("/") + "/**"
+        for match in FileSystems.match([pattern])[0].metadata_list:
+            listing[match.path] = Seen(match.size_in_bytes, match.last_updated_in_seconds)
+    return listing
+
+
+def load_record(output: str) -> dict[str, Seen]:
+    path = FileSystems.join(output, RECORD)
+    if not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path) as handle:
+        saved = json.loads(handle.read().decode("utf-8"))
+    return {p: Seen(s["size"], s["modified"]) for p, s in saved.items()}
+
+
+def save_record(output: str, ingested: dict[str, Seen]) -> None:
+    """Write the record of ingested files atomically (a new file renamed over the old)."""
+    path = FileSystems.join(output, RECORD)
+    data = {p: {"size": s.size, "modified": s.modified} for p, s in sorted(ingested.items())}
+    if "://" not in path:
+        import os
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with FileSystems.create(path + ".new") as handle:
+        handle.write(json.dumps(data, indent=1).encode("utf-8"))
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([path + ".new"], [path])
+
+
+class _Stop:
+    """SIGINT/SIGTERM: the first asks the loop to stop after the batch in flight, the
+    second abandons that batch."""
+
+    def __init__(self):
+        self.requested = False
+        self.in_batch = False
+
+    def __call__(self, signum, frame):
+        if self.requested or not self.in_batch:
+            self.requested = True
+            if self.in_batch:
+                raise KeyboardInterrupt
+            return
+        self.requested = True
+        print(f"\nstorywire watch: {signal.Signals(signum).name}: stopping after the batch "
+              "in flight (signal again to abandon it)", file=sys.stderr, flush=True)
+
+
+def watch(argv: list[str]) -> int:
+    from storywire.pipeline.cli import local_output_problem, run
+
+    parser = argparse.ArgumentParser(
+        prog="storywire watch",
+        description="Ingest files as they land in folders; each file once, across restarts. "
+                    "Other options are those of `storywire run`.")
+    parser.add_argument("--input", nargs="+", required=True, help="Folders to watch.")
+    parser.add_argument("--output", default="output/", help="Output folder, as for run.")
+    parser.add_argument("--interval", type=float, default=5.0,
+                        help="Seconds between looks at the folders (default 5).")
+    parser.add_argument("--once", action="store_true",
+                        help="Ingest what is there now and exit (for cron and the like).")
+    args, run_options = parser.parse_known_args(argv)
+    problem = local_output_problem(args.output)
+    if problem:
+        print(f"storywire watch: cannot write to --output {args.output}: {problem}",
+              file=sys.stderr)
+        return 2
+    missing = [f for f in args.input if "://" not in f and not FileSystems.exists(f)]
+    if missing:
+        print(f"storywire watch: no folder {missing[0]!r}", file=sys.stderr)
+        return 2
+
+    stop = _Stop()
+    previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    ingested = load_record(args.output)
+    previous: dict[str, Seen] = {}
+    print(f"storywire watch: {' '.join(args.input)} -> {args.output}, every "
+          f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    status = 0
+    try:
+        while not stop.requested:
+            listing = list_files(args.input)
+            ready = ready_files(listing, previous, ingested, time.time(),
+                                0.0 if args.once else args.interval)
+            previous = listing
+            if ready:
+                print(f"storywire watch: {len(ready)} new file(s)", file=sys.stderr,
+                      flush=True)
+                stop.in_batch = True
+                try:
+                    code = run(["--input", *ready, "--output", args.output, *run_options])
+                except KeyboardInterrupt:
+                    print("storywire watch: batch abandoned; the output is as it was",
+                          file=sys.stderr)
+                    break
+                finally:
+                    stop.in_batch = False
+                if code not in (0, 1):  # 1: only rejects, which are recorded too
+                    status = code
+                    break
+                ingested.update({p: listing[p] for p in ready})
+                save_record(args.output, ingested)
+            if args.once:
+                break
+            deadline = time.monotonic() + args.interval
+            while not stop.requested and time.monotonic() < deadline:
+                time.sleep(min(0.2, args.interval))
+    finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+    print(f"storywire watch: stopped; {len(ingested)} files ingested in all",
+          file=sys.stderr, flush=True)
+    return status

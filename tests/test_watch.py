@@ -1,0 +1,82 @@
+"""`storywire watch`: files ingested as they land, each once, stopped cleanly by a signal."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from conftest import FAST, SEEDS
+
+from storywire.pipeline.cli import main
+from storywire.pipeline.watch import Seen, ready_files
+
+
+def test_ready_files_skip_partial_unsettled_and_ingested_files():
+    now = 1000.0
+    listing = {
+        "in/a.txt": Seen(10, now - 60),         # settled long ago
+        "in/b.jsonl": Seen(10, now - 1),        # just written, first seen now
+        "in/c.html": Seen(20, now - 1),         # just written, unchanged since last look
+        "in/.d.txt": Seen(10, now - 60),        # hidden: an upload in progress
+        "in/e.jsonl.part": Seen(10, now - 60),  # a download in progress
+        "in/f.txt.tmp": Seen(10, now - 60),
+        "in/g.csv": Seen(10, now - 60),         # not an article format
+        "in/h.txt": Seen(10, now - 60),         # ingested as it is
+        "in/i.txt": Seen(12, now - 60),         # ingested, then changed
+    }
+    previous = {"in/c.html": Seen(20, now - 1), "in/b.jsonl": Seen(5, now - 3)}
+    ingested = {"in/h.txt": Seen(10, now - 60), "in/i.txt": Seen(10, now - 600)}
+    assert ready_files(listing, previous, ingested, now, settle=5) == [
+        "in/a.txt", "in/c.html", "in/i.txt"]
+
+
+def articles(output: Path) -> list[tuple]:
+    glob = output / "articles" / "**" / "*.parquet"
+    if not list((output / "articles").rglob("*.parquet")):
+        return []
+    return duckdb.sql(f"SELECT input_uri, story_id FROM read_parquet('{glob}')").fetchall()
+
+
+def test_watch_ingests_seeds_dropped_one_at_a_time_and_stops_on_sigint(tmp_path):
+    folder, out = tmp_path / "inbox", tmp_path / "out"
+    folder.mkdir()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "watch", "--input", str(folder),
+         "--output", str(out), "--interval", "1"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        started = time.monotonic()
+        for seed in sorted(SEEDS.glob("*.txt")):
+            shutil.copy(seed, folder / seed.name)
+            time.sleep(2)
+        rows = []
+        while time.monotonic() - started < 60:
+            rows = articles(out)
+            if len(rows) == 5:
+                break
+            time.sleep(1)
+        assert len(rows) == 5, f"{len(rows)} articles after 60 s"
+        assert len({story for _, story in rows}) == 1
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    assert "5 files ingested" in err
+    assert not (out / "_staging").exists()
+
+
+def test_watch_once_ingests_each_file_once_across_restarts(tmp_path, capsys):
+    folder, out = tmp_path / "inbox", tmp_path / "out"
+    folder.mkdir()
+    for seed in sorted(SEEDS.glob("*.txt"))[:2]:
+        shutil.copy(seed, folder / seed.name)
+    assert main(["watch", "--input", str(folder), "--output", str(out), "--once", *FAST]) == 0
+    assert "2 new file(s)" in capsys.readouterr().err
+    assert main(["watch", "--input", str(folder), "--output", str(out), "--once", *FAST]) == 0
+    assert "new file" not in capsys.readouterr().err
+    assert len(articles(out)) == 2
