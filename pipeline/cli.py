@@ -21,12 +21,14 @@ class _QuietImports(logging.Filter):
                 and "direct_running_mode should be" not in message)
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
+storywire stream --input_subscription projects/P/subscriptions/S --output gs://B/out --runner=...
 storywire watch --input DIR ... [--output DIR] [--interval S] [--once] [run options]
 storywire stories [DIR]
 storywire eval LABELLED.jsonl [--gold_field story] [run options]
 storywire schema [articles|stories|rejects]
 
   run       read articles, clean, fingerprint, group copies and stories, write Parquet
+  stream    the same pipeline on a Pub/Sub stream, on Dataflow or another streaming runner
   watch     ingest files as they land in folders, each once; Ctrl-C stops
   stories   print the stories table of an output folder (default output/)
   eval      run on a labelled JSONL file and score the stories against its gold field
@@ -89,6 +91,55 @@ def run(argv: list[str]) -> int:
     return 0
 
 
+def stream(argv: list[str]) -> int:
+    """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from storywire.pipeline.graph import build_stream_pipeline
+    from storywire.pipeline.options import StorywireOptions, pipeline_options
+    from storywire.transforms.clean import to_micros
+
+    if any(a in ("-h", "--help") for a in argv):
+        StorywireOptions(["--help"])
+        return 0
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    if "--runner" not in given:
+        print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
+              "(Flink or Spark through --runner=PortableRunner). Beam's local runners "
+              "cannot read Pub/Sub; locally, `storywire watch` ingests a folder as files "
+              "land.", file=sys.stderr)
+        return 2
+    options = pipeline_options(argv)
+    options.view_as(StandardOptions).streaming = True
+    opts = options.view_as(StorywireOptions)
+    if bool(opts.input_subscription) == bool(opts.input_topic):
+        print("storywire stream: give one of --input_subscription projects/P/subscriptions/S "
+              "or --input_topic projects/P/topics/T", file=sys.stderr)
+        return 2
+    try:
+        from apache_beam.io.gcp.pubsub import ReadFromPubSub
+    except ImportError:
+        print("storywire stream: reading Pub/Sub needs the gcp extra: "
+              "pip install 'storywire[gcp]'", file=sys.stderr)
+        return 2
+    source = opts.input_subscription or opts.input_topic
+    started = datetime.now(timezone.utc)
+    pipeline = beam.Pipeline(options=options)
+    messages = pipeline | "ReadPubSub" >> ReadFromPubSub(
+        subscription=opts.input_subscription, topic=opts.input_topic, with_attributes=True)
+    build_stream_pipeline(messages, opts, source, to_micros(started))
+    result = pipeline.run()
+    if options.get_all_options().get("dry_run"):
+        print(f"storywire stream: job built ({options.view_as(StandardOptions).runner}, "
+              "dry run: nothing submitted)", file=sys.stderr)
+        return 0
+    job = getattr(result, "job_id", lambda: None)()
+    print(f"storywire stream: {source} -> {opts.output} running"
+          + (f" as job {job}" if job else ""), file=sys.stderr)
+    return 0
+
+
 def local_output_problem(output: str) -> str | None:
     """Why a local --output folder cannot be written, found before any work is done.
     Cloud paths are checked by the runner."""
@@ -116,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "run":
         return run(rest)
+    if command == "stream":
+        return stream(rest)
     if command == "watch":
         from storywire.pipeline.watch import watch
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
 from storywire.transforms.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.clean import CleanArticles
 from storywire.transforms.inputs import FindInputFiles, ReadRecords
 from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
+from storywire.transforms.registry import JoinEarlierStories
 from storywire.transforms.stored import ReadStoredTable, ReadStoryIndex, stored_vector
 from storywire.transforms.stories import LinkStories
+from storywire.transforms.streaming import (
+    AtEventTime,
+    ParseMessages,
+    WindowGroups,
+    WriteWindowedTable,
+    fixed_windows,
+)
 from storywire.transforms.unique import KeepFirstPerId
 from storywire.transforms.vectors import Vectorise
 
@@ -67,3 +76,58 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
         rejects | "WriteRejects" >> WriteTable("rejects", staging, opts.rows_per_file),
     )
     staged | "AllStaged" >> beam.Flatten() | "Commit" >> CommitTables(staging, opts.output)
+
+
+def build_stream_pipeline(messages: beam.PCollection, opts, source: str,
+                          ingested_at: int) -> None:
+    """Messages in (article records, or Cloud Storage notifications naming files), story-
+    tagged articles out, per window. `opts` is a StorywireOptions view; see registry.py for
+    how a stream's stories differ from a batch run's."""
+    # One WindowInto, applied wherever the stream is (re)windowed: Beam compares windowing
+    # strategies by identity of their trigger when collections meet.
+    window_into = fixed_windows(opts.window_minutes, opts.allowed_lateness_hours)
+
+    def windows():
+        return window_into
+
+
+    parsed = messages | "ParseMessages" >> ParseMessages(source)
+    notified = (parsed.files
+                | "MatchNotified" >> MatchAll(EmptyMatchTreatment.ALLOW)
+                | "ReadNotified" >> ReadRecords())
+    records = (parsed.records, notified.records) | "AllRecords" >> beam.Flatten()
+    cleaned = records | "Clean" >> CleanArticles()
+    unique = (cleaned.articles
+              | "AtEventTime" >> AtEventTime(opts.allowed_lateness_hours * 3600)
+              | "Windows" >> windows()
+              | "OnePerId" >> KeepFirstPerId())
+    articles = unique.records
+
+    copy_groups = (articles
+                   | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash))
+                   | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
+                   | "CopyGroups" >> CopyGroups())
+    dup_groups = copy_groups | "DupGroupIds" >> DupGroupIds()
+    with_vectors = articles | "Vectorise" >> Vectorise(opts.language, with_article=True)
+    vectors = with_vectors | "Vectors" >> beam.MapTuple(lambda _, vector: vector)
+    story_labels = (vectors, copy_groups) | "LinkStories" >> LinkStories(
+        threshold=opts.story_threshold, neighbours=opts.story_neighbours,
+        min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
+        refine_similarity=opts.story_refine_similarity)
+    rows = (
+        (with_vectors, dup_groups, story_labels)
+        | "WindowGroups" >> WindowGroups()
+        | "ByKeyTerm" >> beam.GroupByKey()
+        | "AcrossWindows" >> beam.WindowInto(beam.window.GlobalWindows())
+        | "JoinEarlierStories" >> beam.ParDo(JoinEarlierStories(
+            ingested_at, opts.story_window_days, opts.story_join_similarity))
+        | "BackToWindows" >> windows())
+
+    rejects = (
+        ((parsed.rejects, notified.rejects, cleaned.rejects)
+         | "EarlyRejects" >> beam.Flatten() | "EarlyRejectWindows" >> windows(),
+         unique.rejects | "DedupeRejectWindows" >> windows())
+        | "AllRejects" >> beam.Flatten())
+    rows | "WriteArticles" >> WriteWindowedTable("articles", opts.output)
+    (rejects | "RejectRows" >> RejectRows()
+     | "WriteRejects" >> WriteWindowedTable("rejects", opts.output))

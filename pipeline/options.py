@@ -20,7 +20,9 @@ from storywire.transforms.neighbours import (
     DEFAULT_WINDOW_DAYS,
 )
 from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
+from storywire.transforms.registry import DEFAULT_JOIN_SIMILARITY
 from storywire.transforms.stories import DEFAULT_REFINE_SIMILARITY
+from storywire.transforms.streaming import DEFAULT_ALLOWED_LATENESS_HOURS, DEFAULT_WINDOW_MINUTES
 from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
@@ -74,6 +76,26 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
             help="About this many rows go to one Parquet file.")
+        stream = parser.add_argument_group("storywire stream")
+        stream.add_argument(
+            "--input_subscription", default=None,
+            help="Pub/Sub subscription to read (projects/P/subscriptions/S): messages are "
+                 "article records as JSON, or Cloud Storage notifications naming files.")
+        stream.add_argument(
+            "--input_topic", default=None,
+            help="Pub/Sub topic to read through a subscription of the job's own "
+                 "(projects/P/topics/T), instead of --input_subscription.")
+        stream.add_argument(
+            "--window_minutes", type=float, default=DEFAULT_WINDOW_MINUTES,
+            help="Length of the fixed event-time windows a stream is grouped and written in.")
+        stream.add_argument(
+            "--allowed_lateness_hours", type=float, default=DEFAULT_ALLOWED_LATENESS_HOURS,
+            help="How long after its window a record is still taken (a late pane); older "
+                 "publication dates are taken as this late.")
+        stream.add_argument(
+            "--story_join_similarity", type=float, default=DEFAULT_JOIN_SIMILARITY,
+            help="Cosine similarity of story centroids at which a window's story joins a "
+                 "story of an earlier window.")
 
 
 def pipeline_options(argv: list[str]) -> PipelineOptions:

@@ -198,10 +198,15 @@ class _RejectRow(beam.DoFn):
 
 class RejectRows(beam.PTransform):
     """(rejects from every stage, stored reject rows) to new rows of the rejects table: a
-    rerun over the same bad input does not write its rejects again."""
+    rerun over the same bad input does not write its rejects again. A stream, which has
+    no stored rows to compare with, passes the rejects alone."""
 
     def expand(self, pcolls):
-        rejects, stored = pcolls
+        rejects, stored = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
+        if stored is None:
+            return (rejects
+                    | "Keyed" >> beam.Map(lambda r: (None, {"new": [r], "stored": []}))
+                    | "NewRejects" >> beam.ParDo(_RejectRow()))
         return (
             {"new": rejects | "ByInput" >> beam.Map(lambda r: (reject_key(r.as_row()), r)),
              "stored": stored | "StoredByInput" >> beam.Map(lambda row: (reject_key(row), 1))}
@@ -243,11 +248,28 @@ class TagStories(beam.PTransform):
             | "JoinStories" >> beam.CoGroupByKey()
             | "StoryRows" >> beam.ParDo(_StoryRow())
         )
+        rows = (articles, dup_groups, tags.tags, vectors) | "Rows" >> ArticleRows(
+            self._ingested_at)
+        return {"articles": rows["articles"], "stories": stories,
+                "story_index": rows["story_index"]}
+
+
+class ArticleRows(beam.PTransform):
+    """Articles, (id, dup_group_id), (id, (story_id, is_canonical)) and vectors to
+    {"articles", "story_index"} rows: the one join where whole articles move."""
+
+    def __init__(self, ingested_at: int):
+        super().__init__()
+        self._ingested_at = ingested_at
+
+    def expand(self, pcolls):
+        articles, dup_groups, tags, vectors = pcolls
         rows = (
-            {"article": by_id, "dup": dup_groups, "tag": tags.tags,
+            {"article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+             "dup": dup_groups, "tag": tags,
              "vector": vectors | "VectorById" >> beam.Map(lambda v: (v[0], v))}
             | "JoinTags" >> beam.CoGroupByKey()
             | "Rows" >> beam.ParDo(_ArticleRow(self._ingested_at)).with_outputs(
                 INDEX, main="articles")
         )
-        return {"articles": rows.articles, "stories": stories, "story_index": rows[INDEX]}
+        return {"articles": rows.articles, "story_index": rows[INDEX]}

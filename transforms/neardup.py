@@ -162,7 +162,13 @@ class DupGroupIds(beam.PTransform):
     """
 
     def expand(self, pcolls):
-        copy_groups, stored = pcolls
+        copy_groups, stored = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
+        if stored is None:  # a stream: no stored articles
+            return (copy_groups
+                    | "ByGroup" >> beam.MapTuple(lambda article_id, label: (
+                        label, (article_id, None)))
+                    | "Groups" >> beam.GroupByKey()
+                    | "Label" >> beam.ParDo(_Label()))
         return (
             {"label": copy_groups,
              "stored": stored | "StoredGroups" >> beam.Map(

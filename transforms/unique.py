@@ -10,6 +10,8 @@ from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, 
 
 
 def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
+    # Records here are RawRecords in a batch run and Articles in a stream (deduplicated
+    # per window, after cleaning has found their event time): both have id and origin.
     """The record kept for an id, and a reject for each other record with that id."""
     ordered = sorted(records, key=lambda r: (r.input_uri, r.line or 0))
     kept = ordered[0]
@@ -17,7 +19,7 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
     return kept, [
         Reject(r.input_uri, r.line, r.article_id, "dedupe",
                f"duplicate article_id {r.article_id!r}: the record at {where} is kept",
-               excerpt(r.body))
+               excerpt(getattr(r, "body", None) or getattr(r, "text", None)))
         for r in ordered[1:]
     ]
 
@@ -49,7 +51,17 @@ class KeepFirstPerId(beam.PTransform):
     """
 
     def expand(self, pcolls):
-        records, stored_ids = pcolls
+        records, stored_ids = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
+        if stored_ids is None:  # a stream: no stored ids
+            return (records
+                    | "ById" >> beam.Map(lambda r: (r.article_id, {"record": [r],
+                                                                   "stored": []}))
+                    | "GroupById" >> beam.GroupByKey()
+                    | "Merge" >> beam.MapTuple(lambda i, parts: (i, {
+                        "record": [r for part in parts for r in part["record"]],
+                        "stored": []}))
+                    | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(
+                        REJECTS, main="records"))
         return (
             {"record": records | "ById" >> beam.Map(lambda r: (r.article_id, r)),
              "stored": stored_ids | "StoredById" >> beam.Map(lambda i: (i, None))}

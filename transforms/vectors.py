@@ -123,8 +123,9 @@ def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
 
 
 class _Vectorise(beam.DoFn):
-    def __init__(self, language: str):
+    def __init__(self, language: str, with_article: bool):
         self._language = language
+        self._with_article = with_article
         self._frequencies = None
 
     def setup(self):
@@ -132,15 +133,19 @@ class _Vectorise(beam.DoFn):
 
     def process(self, article: Article):
         packed = pack(tfidf_vector(story_terms(article.text, article.title), self._frequencies))
-        yield article.article_id, article.published_at, packed, candidate_keys(packed)
+        vector = (article.article_id, article.published_at, packed, candidate_keys(packed))
+        yield (article, vector) if self._with_article else vector
 
 
 class Vectorise(beam.PTransform):
-    """Articles to (article_id, published_at, packed vector, candidate keys)."""
+    """Articles to (article_id, published_at, packed vector, candidate keys), or with
+    `with_article` to (article, that vector): a stream keeps the two in one element, as
+    a late pane may split collections that would have to be joined again."""
 
-    def __init__(self, language: str = DEFAULT_LANGUAGE):
+    def __init__(self, language: str = DEFAULT_LANGUAGE, with_article: bool = False):
         super().__init__()
         self._language = language
+        self._with_article = with_article
 
     def expand(self, articles):
-        return articles | beam.ParDo(_Vectorise(self._language))
+        return articles | beam.ParDo(_Vectorise(self._language, self._with_article))

@@ -1,0 +1,217 @@
+"""The pieces a stream needs around the batch transforms: messages in, event time, windows,
+window groups for the story registry, and Parquet files written per window and pane."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger, window
+from apache_beam.utils.timestamp import Timestamp
+
+from storywire.transforms.inputs import parse_jsonl_line
+from storywire.transforms.neardup import dup_group_id
+from storywire.transforms.parquet import STAGING_DIR, partition_of, to_arrow, write_parquet
+from storywire.transforms.records import NAMESPACE, REJECTS, Reject, excerpt
+from storywire.transforms.registry import WindowGroup, strongest_term
+
+FILES = "files"
+DEFAULT_WINDOW_MINUTES = 10.0
+DEFAULT_ALLOWED_LATENESS_HOURS = 24.0
+LATE_PANE_DELAY = 30  # seconds a late pane waits for the rest of its records
+DEFAULT_SHARDS = 1  # files per table, partition, window and pane
+
+
+def gcs_notification_path(attributes: dict[str, str]) -> str | None:
+    """The gs:// path a Cloud Storage notification names, for a finished upload."""
+    if attributes.get("eventType") != "OBJECT_FINALIZE":
+        return None
+    bucket, name = attributes.get("bucketId"), attributes.get("objectId")
+    return f"gs://{bucket}/{name}" if bucket and name else None
+
+
+def event_time(published_at: int | None, arrival: int, lateness: int) -> int:
+    """An article's event time (microseconds): its publication time when known, else its
+    arrival; kept within the allowed lateness behind arrival and never after it, so an
+    old or future date cannot make a record be dropped as late or hold windows open."""
+    if published_at is None:
+        return arrival
+    return min(arrival, max(published_at, arrival - lateness))
+
+
+class _ParseMessage(beam.DoFn):
+    """A Pub/Sub message: an article record as JSON (main output), or a Cloud Storage
+    notification naming a file to read (tagged `files`), or a reject."""
+
+    def __init__(self, source: str):
+        self._source = source
+        self.units = Metrics.counter(NAMESPACE, "input_units")
+        self.notifications = Metrics.counter(NAMESPACE, "stream_file_notifications")
+
+    def process(self, message):
+        attributes = dict(getattr(message, "attributes", None) or {})
+        path = gcs_notification_path(attributes)
+        if path is not None:
+            self.notifications.inc()
+            yield beam.pvalue.TaggedOutput(FILES, path)
+        elif not attributes.get("eventType"):
+            # (other storage events, deletes or metadata updates, name no new article)
+            self.units.inc()
+            yield self._record(message)
+
+    def _record(self, message):
+        data = getattr(message, "data", message)
+        message_id = getattr(message, "message_id", None)
+        uri = f"{self._source}#{message_id}" if message_id else self._source
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return beam.pvalue.TaggedOutput(REJECTS, Reject(
+                uri, None, None, "decode", f"message is not UTF-8: {err}", excerpt(data)))
+        parsed = parse_jsonl_line(line, uri, None)
+        return beam.pvalue.TaggedOutput(REJECTS, parsed) if isinstance(parsed, Reject) else parsed
+
+
+class ParseMessages(beam.PTransform):
+    """Messages to raw records (main), file paths (`files`) and rejects (`rejects`)."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self._source = source
+
+    def expand(self, messages):
+        return messages | beam.ParDo(_ParseMessage(self._source)).with_outputs(
+            FILES, REJECTS, main="records")
+
+
+class _EventTime(beam.DoFn):
+    def __init__(self, lateness: int):
+        self._lateness = lateness
+        self.clamped = Metrics.counter(NAMESPACE, "stream_event_times_clamped")
+
+    def process(self, article, arrival=beam.DoFn.TimestampParam):
+        arrived = arrival.micros
+        when = event_time(article.published_at, arrived, self._lateness)
+        if article.published_at is not None and when != article.published_at:
+            self.clamped.inc()
+        yield window.TimestampedValue(article, Timestamp(micros=when))
+
+
+class AtEventTime(beam.PTransform):
+    """Articles stamped with their event time (see `event_time`)."""
+
+    def __init__(self, lateness_seconds: float):
+        super().__init__()
+        self._lateness = int(lateness_seconds * 1_000_000)
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_EventTime(self._lateness))
+
+
+def fixed_windows(minutes: float, lateness_hours: float) -> beam.WindowInto:
+    """Fixed windows that fire when the watermark passes them, then for late records (up to
+    the allowed lateness) a while after the first one arrives; each pane holds only what
+    is new. The wait gathers what belongs together: the steps of a window join several
+    collections derived from the same records, and a pane per record would split them."""
+    return beam.WindowInto(
+        window.FixedWindows(int(minutes * 60)),
+        trigger=trigger.AfterWatermark(late=trigger.AfterProcessingTime(LATE_PANE_DELAY)),
+        allowed_lateness=int(lateness_hours * 3600),
+        accumulation_mode=trigger.AccumulationMode.DISCARDING)
+
+
+def _by_label(joined):
+    article_id, grouped = joined
+    label = grouped["label"][0] if grouped["label"] else article_id
+    dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
+    for article, packed in grouped["article"]:
+        yield label, (article, packed, dup_group)
+
+
+class _ToGroup(beam.DoFn):
+    def process(self, keyed, win=beam.DoFn.WindowParam):
+        label, members = keyed
+        group = WindowGroup(label, win.max_timestamp().micros,
+                            sorted(members, key=lambda m: m[0].article_id))
+        yield strongest_term(group.centroid()), group
+
+
+class WindowGroups(beam.PTransform):
+    """(articles with their vectors, dup groups, story labels) of a window to (key term,
+    WindowGroup).
+
+    Articles carry their vectors, so an article always reaches its group: an article of a
+    late pane whose dup group or story label comes in a later pane is a group of its own.
+    """
+
+    def expand(self, pcolls):
+        with_vectors, dup_groups, labels = pcolls
+        return (
+            {"article": with_vectors | "ById" >> beam.MapTuple(
+                lambda article, vector: (article.article_id, (article, vector[2]))),
+             "dup": dup_groups,
+             "label": labels}
+            | "Join" >> beam.CoGroupByKey()
+            | "ByLabel" >> beam.FlatMap(_by_label)
+            | "Group" >> beam.GroupByKey()
+            | "ToGroups" >> beam.ParDo(_ToGroup()).with_output_types(
+                beam.typehints.Tuple[int, beam.typehints.Any])
+        )
+
+
+class _WritePane(beam.DoFn):
+    """One file per (partition, shard) of a window's pane, written aside, then renamed in:
+    readers never see a half-written file, and a retried bundle writes the same name."""
+
+    def __init__(self, table: str, output: str):
+        self._table = table
+        self._output = output
+        self.files = Metrics.counter(NAMESPACE, "files_written")
+
+    def process(self, keyed, win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+        (partition, shard), rows = keyed
+        start = win.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
+        name = f"part-w{start}-p{pane.index:04d}-{shard:05d}.parquet"
+        relative = f"{partition}/{name}" if partition else name
+        final = FileSystems.join(self._output, self._table, relative)
+        aside = FileSystems.join(self._output, STAGING_DIR, "stream", self._table, relative)
+        write_parquet(aside, to_arrow(self._table, list(rows)))
+        if FileSystems.exists(final):
+            FileSystems.delete([final])
+        if "://" not in final:
+            import os
+
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+        FileSystems.rename([aside], [final])
+        self.files.inc()
+        yield self._table, final
+
+
+class WriteWindowedTable(beam.PTransform):
+    """Rows of a windowed stream to Parquet files of one table, per window and pane, under
+    the same Hive layout as a batch run."""
+
+    def __init__(self, table: str, output: str, shards: int = DEFAULT_SHARDS):
+        super().__init__()
+        self._table = table
+        self._output = output
+        self._shards = shards
+
+    def expand(self, rows):
+        table, shards = self._table, self._shards
+        return (
+            rows
+            | "Shard" >> beam.Map(lambda r: (
+                (partition_of(table, r), _shard_of(r, table, shards)), r))
+            | "GroupFiles" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.ParDo(_WritePane(table, self._output))
+        )
+
+
+def _shard_of(row: dict, table: str, shards: int) -> int:
+    from storywire.schemas import TABLES
+    from storywire.transforms.records import stable_id
+
+    key = row[TABLES[table].sort_columns[0]]
+    return int(stable_id(key, row.get("line")), 16) % shards
+
