@@ -1,0 +1,131 @@
+"""The stream pipeline, driven by TestStream on Beam's local streaming runner."""
+
+import json
+import subprocess
+import sys
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+from apache_beam.testing.test_stream import TestStream as BeamTestStream
+from apache_beam.utils.timestamp import Timestamp
+from conftest import FAST, rows, run, seed_text
+
+from storywire.pipeline.graph import build_stream_pipeline
+from storywire.pipeline.options import StorywireOptions
+from storywire.transforms.streaming import event_time
+
+pubsub = pytest.importorskip("apache_beam.io.gcp.pubsub", reason="needs the gcp extra")
+
+BASE = Timestamp.from_rfc3339("2024-10-28T01:00:00Z").micros
+MINUTE = 60 * 1_000_000
+
+
+def message(record: dict, message_id: str):
+    return pubsub.PubsubMessage(json.dumps(record).encode(), {}, message_id=message_id)
+
+
+def seed_record(prefix: str) -> dict:
+    return {"id": f"s{prefix}", "text": seed_text(prefix)}
+
+
+def run_stream(events: list, output, *options) -> None:
+    """events: ("at", minutes, record) adds a record arriving then; ("watermark", minutes)
+    moves the watermark. Processing time then runs on, so late panes fire."""
+    stream = BeamTestStream().advance_watermark_to(Timestamp(micros=BASE))
+    for n, event in enumerate(events):
+        if event[0] == "at":
+            _, minutes, record = event
+            arrival = Timestamp(micros=BASE + int(minutes * MINUTE))
+            stream = stream.add_elements(
+                [beam.window.TimestampedValue(message(record, f"m{n}"), arrival)])
+        else:
+            stream = stream.advance_watermark_to(
+                Timestamp(micros=BASE + int(event[1] * MINUTE))).advance_processing_time(60)
+    for _ in range(40):
+        stream = stream.advance_processing_time(60)
+    stream = stream.advance_watermark_to_infinity()
+    pipeline_options = PipelineOptions(["--output", str(output), *options])
+    pipeline_options.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(runner=BundleBasedDirectRunner(), options=pipeline_options) as p:
+        build_stream_pipeline(p | stream, pipeline_options.view_as(StorywireOptions),
+                              "projects/p/subscriptions/test", 0)
+
+
+def tags(output) -> dict[str, tuple]:
+    return {r["article_id"]: (r["story_id"], r["dup_group_id"], r["is_canonical"])
+            for r in rows(output, "articles", "article_id")}
+
+
+def test_articles_arriving_over_a_window_get_the_batch_ids(tmp_path, capsys):
+    records = [seed_record(p) for p in ("000", "001", "002", "003", "004")]
+    feed = tmp_path / "in" / "feed.jsonl"
+    feed.parent.mkdir()
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run(capsys, "--input", str(feed), "--output", str(tmp_path / "batch"), *FAST)
+
+    arrivals = [("at", 3 * i, r) for i, r in enumerate(records[::-1])]
+    events = [e for a in arrivals for e in (a, ("watermark", a[1] + 1))]
+    # One window holds them all: 000 is dated 00:00, the rest arrive undated from 01:00.
+    run_stream(events, tmp_path / "stream", "--window_minutes", "120")
+    assert tags(tmp_path / "stream") == tags(tmp_path / "batch")
+    assert len({story for story, _, _ in tags(tmp_path / "stream").values()}) == 1
+
+
+def test_late_records_are_written_and_join_their_story(tmp_path):
+    on_time = [seed_record("003"), seed_record("004")]
+    late_copy = {"id": "late", "text": seed_text("003"), "published": "2024-10-28T01:05:00Z"}
+    old = {"id": "old", "text": seed_text("002"), "published": "2024-01-01T00:00:00Z"}
+    events = [("at", 1, on_time[0]), ("at", 2, on_time[1]), ("watermark", 15),
+              ("at", 16, late_copy),    # published in the first window, which has closed
+              ("at", 17, old),          # far older than the allowed lateness
+              ("at", 18, {"id": "bad"}), ("watermark", 30)]
+    out = tmp_path / "stream"
+    run_stream(events, out, "--window_minutes", "10", "--allowed_lateness_hours", "24")
+    arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    assert sorted(arts) == ["late", "old", "s003", "s004"]
+    assert arts["late"]["story_id"] == arts["s003"]["story_id"]
+    assert str(arts["late"]["published_at"]) == "2024-10-28 01:05:00+00:00"
+    assert str(arts["old"]["published_at"]) == "2024-01-01 00:00:00+00:00"  # kept as given
+    # The late record's file is a late pane of the first window, next to the on-time one.
+    late_files = list(out.glob("articles/published_date=2024-10-28/part-w20241028T010000Z-p*"))
+    assert late_files
+    (reject,) = rows(out, "rejects", "input_uri")
+    assert reject["stage"] == "parse" and "neither" in reject["reason"]
+    assert not list(out.glob("_staging/**/*.parquet"))
+
+
+def test_a_story_continues_across_windows_under_its_strongest_term(tmp_path):
+    # 003 and 004 share their strongest term: 004, a window later, joins 003's story.
+    # 000 reports the same event under another strongest term: a batch run puts all three
+    # in one story, the stream keeps 000 apart (the documented difference).
+    events = [("at", 1, seed_record("003")), ("at", 2, seed_record("000")), ("watermark", 15),
+              ("at", 16, seed_record("004")), ("watermark", 30)]
+    out = tmp_path / "stream"
+    run_stream(events, out, "--window_minutes", "10")
+    story = {a: s for a, (s, _, _) in tags(out).items()}
+    assert story["s004"] == story["s003"] != story["s000"]
+    canonical = {a for a, (_, _, c) in tags(out).items() if c}
+    assert canonical == {"s003", "s000"}
+
+
+def test_event_time_is_the_publication_time_within_the_lateness():
+    hour = 3600 * 1_000_000
+    assert event_time(None, 10 * hour, 2 * hour) == 10 * hour
+    assert event_time(9 * hour, 10 * hour, 2 * hour) == 9 * hour
+    assert event_time(1 * hour, 10 * hour, 2 * hour) == 8 * hour   # older: as late as allowed
+    assert event_time(12 * hour, 10 * hour, 2 * hour) == 10 * hour  # future: its arrival
+
+
+def test_dataflow_streaming_job_builds_offline(tmp_path):
+    command = [sys.executable, "-m", "storywire.pipeline.cli", "stream",
+               "--input_subscription", "projects/my-project/subscriptions/articles",
+               "--output", "gs://my-bucket/out", "--runner=DataflowRunner",
+               "--project=my-project", "--region=us-central1",
+               "--temp_location=gs://my-bucket/tmp", "--dry_run=True"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "job built" in done.stderr
+    assert "Traceback" not in done.stderr
