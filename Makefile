@@ -1,6 +1,7 @@
 # Two commands for a new user:
 #   make demo   set up .venv, run storywire on seeds/ into output/, print the stories
-#   make test   set up .venv with the test extras, run the test suite
+#   make test   set up .venv with the test and gcp extras (Dataflow and Pub/Sub for the
+#               stream tests), run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -15,7 +16,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 
 install-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,gcp]"
 
 demo: install
 	$(BIN)/storywire run --input seeds/ --output output/

@@ -97,7 +97,7 @@ def stream(argv: list[str]) -> int:
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
-    from storywire.pipeline.options import StorywireOptions, pipeline_options
+    from storywire.pipeline.options import StorywireOptions, dataflow_problem, pipeline_options
     from storywire.transforms.clean import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
@@ -113,6 +113,10 @@ def stream(argv: list[str]) -> int:
     options = pipeline_options(argv)
     options.view_as(StandardOptions).streaming = True
     opts = options.view_as(StorywireOptions)
+    problem = dataflow_problem(options)
+    if problem:
+        print(f"storywire stream: {problem}", file=sys.stderr)
+        return 2
     if bool(opts.input_subscription) == bool(opts.input_topic):
         print("storywire stream: give one of --input_subscription projects/P/subscriptions/S "
               "or --input_topic projects/P/topics/T", file=sys.stderr)
@@ -125,9 +129,14 @@ def stream(argv: list[str]) -> int:
         return 2
     source = opts.input_subscription or opts.input_topic
     started = datetime.now(timezone.utc)
-    pipeline = beam.Pipeline(options=options)
-    messages = pipeline | "ReadPubSub" >> ReadFromPubSub(
-        subscription=opts.input_subscription, topic=opts.input_topic, with_attributes=True)
+    try:
+        pipeline = beam.Pipeline(options=options)  # Beam validates the cloud options here
+        read = ReadFromPubSub(subscription=opts.input_subscription, topic=opts.input_topic,
+                              with_attributes=True)
+    except ValueError as err:  # a malformed project, subscription or topic name
+        print(f"storywire stream: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    messages = pipeline | "ReadPubSub" >> read
     build_stream_pipeline(messages, opts, source, to_micros(started))
     result = pipeline.run()
     if options.get_all_options().get("dry_run"):

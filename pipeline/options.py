@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
+    GoogleCloudOptions,
     PipelineOptions,
     StandardOptions,
     WorkerOptions,
@@ -114,6 +116,29 @@ def pipeline_options(argv: list[str]) -> PipelineOptions:
         # Workers log every bundle at INFO; a user wants their warnings, not that.
         options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
+
+
+# A Cloud Storage bucket name: 3 to 63 lower-case letters, digits, dots, dashes, underscores.
+_GCS_PATH = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$")
+
+
+def dataflow_problem(options: PipelineOptions) -> str | None:
+    """What stops a Dataflow job from being built, found before Beam would look for (or
+    try to create) a default bucket over the network."""
+    if "dataflow" not in str(options.view_as(StandardOptions).runner or "").lower():
+        return None
+    cloud = options.view_as(GoogleCloudOptions)
+    locations = {"temp_location": cloud.temp_location,
+                 "staging_location": cloud.staging_location}
+    for name, value in locations.items():
+        if value and not _GCS_PATH.match(value):
+            return (f"--{name} {value} is not gs://BUCKET/PATH with a valid bucket name "
+                    "(3 to 63 lower-case letters, digits, dots, dashes or underscores)")
+    if not any(locations.values()):
+        return "a Dataflow job needs --temp_location gs://BUCKET/PATH"
+    if not cloud.project or not cloud.region:
+        return "a Dataflow job needs --project and --region"
+    return None
 
 
 def describe_runner(options: PipelineOptions) -> str:

@@ -7,7 +7,7 @@ import duckdb
 from conftest import ROOT, SEEDS
 
 from storywire.pipeline.cli import main
-from storywire.schemas import ARTICLES, REJECTS, STORIES
+from storywire.schemas import ARTICLES, REJECTS, STORIES, STORY_INDEX
 
 README = (ROOT / "README.md").read_text()
 
@@ -32,7 +32,7 @@ def test_readme_queries_run_on_a_seed_output(tmp_path, monkeypatch, capsys):
 
 
 def test_readme_names_every_column():
-    for schema in (ARTICLES, STORIES, REJECTS):
+    for schema in (ARTICLES, STORIES, REJECTS, STORY_INDEX):
         for name in schema.names:
             assert f"`{name}`" in README, name
 

@@ -129,3 +129,14 @@ def test_dataflow_streaming_job_builds_offline(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "job built" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_placeholder_cloud_names_fail_fast_with_a_clear_error(tmp_path):
+    command = [sys.executable, "-m", "storywire.pipeline.cli", "stream",
+               "--input_subscription", "projects/P/subscriptions/S", "--output", "gs://B/out",
+               "--runner=DataflowRunner", "--project=P", "--region=R",
+               "--temp_location=gs://B/tmp", "--dry_run=True"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--temp_location gs://B/tmp is not gs://BUCKET/PATH" in done.stderr
+    assert "Traceback" not in done.stderr
