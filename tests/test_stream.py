@@ -140,3 +140,12 @@ def test_placeholder_cloud_names_fail_fast_with_a_clear_error(tmp_path):
     assert done.returncode == 2
     assert "--temp_location gs://B/tmp is not gs://BUCKET/PATH" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_storage_notifications_name_the_finished_file():
+    from storywire.transforms.streaming import gcs_notification_path
+
+    finished = {"eventType": "OBJECT_FINALIZE", "bucketId": "news", "objectId": "raw/a.jsonl"}
+    assert gcs_notification_path(finished) == "gs://news/raw/a.jsonl"
+    assert gcs_notification_path({**finished, "eventType": "OBJECT_DELETE"}) is None
+    assert gcs_notification_path({}) is None
