@@ -1,4 +1,4 @@
-"""The whole data flow of a run, in one function."""
+"""The whole data flow: of a batch run, and of a stream, in one function each."""
 
 from __future__ import annotations
 
