@@ -44,6 +44,7 @@ def run(argv: list[str]) -> int:
     from storywire.pipeline.graph import build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
+        dataflow_problem,
         describe_runner,
         make_runner,
         pipeline_options,
@@ -61,7 +62,12 @@ def run(argv: list[str]) -> int:
     if problem:
         print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
         return 2
-    if not options.get_all_options().get("dry_run"):
+    problem = dataflow_problem(options)
+    if problem:
+        print(f"storywire: {problem}", file=sys.stderr)
+        return 2
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if not dry_run:
         # A dry run builds the job and touches no storage.
         finished, dropped = recover_commits(opts.output)
         if finished or dropped:
@@ -72,12 +78,20 @@ def run(argv: list[str]) -> int:
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
                         started.strftime("run-%Y%m%dT%H%M%S%fZ")])
     runner = make_runner(options)
-    pipeline = beam.Pipeline(runner=runner, options=options)
+    try:
+        pipeline = beam.Pipeline(runner=runner, options=options)  # validates cloud options
+    except ValueError as err:
+        print(f"storywire: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
     build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
     inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
     print(f"storywire: {inputs} -> {opts.output} "
           f"({describe_runner(options)})", file=sys.stderr, flush=True)
     result = pipeline.run()
+    if dry_run:
+        print("storywire: job built (dry run: nothing submitted, nothing read or written)",
+              file=sys.stderr)
+        return 0
     result.wait_until_finish()
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
