@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test test-airflow install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,19 @@ demo: install
 	$(BIN)/storywire stories output/
 
 test: install-test
-	$(BIN)/ruff check pipeline transforms schemas tests benchmarks
+	$(BIN)/ruff check pipeline transforms schemas tests benchmarks deploy
 	$(BIN)/python -m pytest -q
 
+# The Airflow DAG in deploy/airflow, imported by Airflow with its Google provider: heavy,
+# so in an environment of its own and not part of `make test`.
+AIRFLOW_VENV ?= .venv-airflow
+test-airflow:
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow>=2.9,<3" \
+		"apache-airflow-providers-google>=10,<19" "pytest>=8,<10"
+	AIRFLOW_HOME=$$(mktemp -d) $(AIRFLOW_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		deploy/airflow
+
 clean:
-	rm -rf $(VENV) output .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) output .pytest_cache

@@ -20,7 +20,7 @@ class _QuietImports(logging.Filter):
         return ("apitools not found" not in message
                 and "direct_running_mode should be" not in message)
 
-USAGE = """storywire run [--input PATH ...] [--output DIR] [storywire and Beam options]
+USAGE = """storywire run [--input PATH ...] [--output DIR] [--detach] [storywire and Beam options]
 storywire stream --input_subscription projects/P/subscriptions/S --output gs://B/out --runner=...
 storywire watch --input DIR ... [--output DIR] [--interval S] [--once] [run options]
 storywire stories [DIR]
@@ -56,6 +56,10 @@ def run(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         StorywireOptions(["--help"])
         return 0
+    # --detach: submit a cloud job and return (a template launcher, a scheduler), instead
+    # of waiting to print what it did.
+    detach = "--detach" in argv
+    argv = [a for a in argv if a != "--detach"]
     options = pipeline_options(argv)
     opts = options.view_as(StorywireOptions)
     problem = local_output_problem(opts.output)
@@ -92,6 +96,11 @@ def run(argv: list[str]) -> int:
         print("storywire: job built (dry run: nothing submitted, nothing read or written)",
               file=sys.stderr)
         return 0
+    if detach and make_runner(options) is None:
+        job = getattr(result, "job_id", lambda: None)()
+        print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for it",
+              file=sys.stderr)
+        return 0
     result.wait_until_finish()
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
@@ -111,11 +120,16 @@ def stream(argv: list[str]) -> int:
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
-    from storywire.pipeline.options import StorywireOptions, dataflow_problem, pipeline_options
+    from storywire.pipeline.options import (
+        StorywireOptions,
+        StreamOptions,
+        dataflow_problem,
+        pipeline_options,
+    )
     from storywire.transforms.clean import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
-        StorywireOptions(["--help"])
+        StreamOptions(["--help"])
         return 0
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
     if "--runner" not in given:
@@ -127,11 +141,12 @@ def stream(argv: list[str]) -> int:
     options = pipeline_options(argv)
     options.view_as(StandardOptions).streaming = True
     opts = options.view_as(StorywireOptions)
+    stream_opts = options.view_as(StreamOptions)
     problem = dataflow_problem(options)
     if problem:
         print(f"storywire stream: {problem}", file=sys.stderr)
         return 2
-    if bool(opts.input_subscription) == bool(opts.input_topic):
+    if bool(stream_opts.input_subscription) == bool(stream_opts.input_topic):
         print("storywire stream: give one of --input_subscription projects/P/subscriptions/S "
               "or --input_topic projects/P/topics/T", file=sys.stderr)
         return 2
@@ -141,17 +156,17 @@ def stream(argv: list[str]) -> int:
         print("storywire stream: reading Pub/Sub needs the gcp extra: "
               "pip install 'storywire[gcp]'", file=sys.stderr)
         return 2
-    source = opts.input_subscription or opts.input_topic
+    source = stream_opts.input_subscription or stream_opts.input_topic
     started = datetime.now(timezone.utc)
     try:
         pipeline = beam.Pipeline(options=options)  # Beam validates the cloud options here
-        read = ReadFromPubSub(subscription=opts.input_subscription, topic=opts.input_topic,
-                              with_attributes=True)
+        read = ReadFromPubSub(subscription=stream_opts.input_subscription,
+                              topic=stream_opts.input_topic, with_attributes=True)
     except ValueError as err:  # a malformed project, subscription or topic name
         print(f"storywire stream: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     messages = pipeline | "ReadPubSub" >> read
-    build_stream_pipeline(messages, opts, source, to_micros(started))
+    build_stream_pipeline(messages, opts, stream_opts, source, to_micros(started))
     result = pipeline.run()
     if options.get_all_options().get("dry_run"):
         print(f"storywire stream: job built ({options.view_as(StandardOptions).runner}, "

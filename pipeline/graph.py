@@ -78,14 +78,16 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
     staged | "AllStaged" >> beam.Flatten() | "Commit" >> CommitTables(staging, opts.output)
 
 
-def build_stream_pipeline(messages: beam.PCollection, opts, source: str,
+def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source: str,
                           ingested_at: int) -> None:
     """Messages in (article records, or Cloud Storage notifications naming files), story-
-    tagged articles out, per window. `opts` is a StorywireOptions view; see registry.py for
-    how a stream's stories differ from a batch run's."""
+    tagged articles out, per window. `opts` and `stream_opts` are StorywireOptions and
+    StreamOptions views; see registry.py for how a stream's stories differ from a batch
+    run's."""
     # One WindowInto, applied wherever the stream is (re)windowed: Beam compares windowing
     # strategies by identity of their trigger when collections meet.
-    window_into = fixed_windows(opts.window_minutes, opts.allowed_lateness_hours)
+    window_into = fixed_windows(stream_opts.window_minutes,
+                                stream_opts.allowed_lateness_hours)
 
     def windows():
         return window_into
@@ -98,7 +100,7 @@ def build_stream_pipeline(messages: beam.PCollection, opts, source: str,
     records = (parsed.records, notified.records) | "AllRecords" >> beam.Flatten()
     cleaned = records | "Clean" >> CleanArticles()
     unique = (cleaned.articles
-              | "AtEventTime" >> AtEventTime(opts.allowed_lateness_hours * 3600)
+              | "AtEventTime" >> AtEventTime(stream_opts.allowed_lateness_hours * 3600)
               | "Windows" >> windows()
               | "OnePerId" >> KeepFirstPerId())
     articles = unique.records
@@ -120,7 +122,7 @@ def build_stream_pipeline(messages: beam.PCollection, opts, source: str,
         | "ByKeyTerm" >> beam.GroupByKey()
         | "AcrossWindows" >> beam.WindowInto(beam.window.GlobalWindows())
         | "JoinEarlierStories" >> beam.ParDo(JoinEarlierStories(
-            ingested_at, opts.story_window_days, opts.story_join_similarity))
+            ingested_at, opts.story_window_days, stream_opts.story_join_similarity))
         | "BackToWindows" >> windows())
 
     rejects = (

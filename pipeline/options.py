@@ -32,13 +32,19 @@ from storywire.transforms.vectors import DEFAULT_LANGUAGE
 LOCAL_RUNNER = "FnApiRunner"
 
 
-def _storywire_keys() -> set[str]:
-    """The names of storywire's own options (not Beam's)."""
+def option_names(*classes) -> set[str]:
+    """The names of the options the given PipelineOptions classes declare."""
     import argparse
 
     parser = argparse.ArgumentParser(add_help=False)
-    StorywireOptions._add_argparse_args(parser)
+    for options_class in classes:
+        options_class._add_argparse_args(parser)
     return set(vars(parser.parse_args([])))
+
+
+def _storywire_keys() -> set[str]:
+    """The names of storywire's own options (not Beam's)."""
+    return option_names(StorywireOptions, StreamOptions)
 
 
 class StorywireOptions(PipelineOptions):
@@ -78,23 +84,29 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
             help="About this many rows go to one Parquet file.")
-        stream = parser.add_argument_group("storywire stream")
-        stream.add_argument(
+
+
+class StreamOptions(PipelineOptions):
+    """Options of `storywire stream` only (a batch run takes StorywireOptions alone)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
             "--input_subscription", default=None,
             help="Pub/Sub subscription to read (projects/P/subscriptions/S): messages are "
                  "article records as JSON, or Cloud Storage notifications naming files.")
-        stream.add_argument(
+        parser.add_argument(
             "--input_topic", default=None,
             help="Pub/Sub topic to read through a subscription of the job's own "
                  "(projects/P/topics/T), instead of --input_subscription.")
-        stream.add_argument(
+        parser.add_argument(
             "--window_minutes", type=float, default=DEFAULT_WINDOW_MINUTES,
             help="Length of the fixed event-time windows a stream is grouped and written in.")
-        stream.add_argument(
+        parser.add_argument(
             "--allowed_lateness_hours", type=float, default=DEFAULT_ALLOWED_LATENESS_HOURS,
             help="How long after its window a record is still taken (a late pane); older "
                  "publication dates are taken as this late.")
-        stream.add_argument(
+        parser.add_argument(
             "--story_join_similarity", type=float, default=DEFAULT_JOIN_SIMILARITY,
             help="Cosine similarity of story centroids at which a window's story joins a "
                  "story of an earlier window.")

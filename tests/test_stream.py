@@ -13,7 +13,7 @@ from apache_beam.utils.timestamp import Timestamp
 from conftest import FAST, rows, run, seed_text
 
 from storywire.pipeline.graph import build_stream_pipeline
-from storywire.pipeline.options import StorywireOptions
+from storywire.pipeline.options import StorywireOptions, StreamOptions
 from storywire.transforms.streaming import event_time
 
 pubsub = pytest.importorskip("apache_beam.io.gcp.pubsub", reason="needs the gcp extra")
@@ -50,6 +50,7 @@ def run_stream(events: list, output, *options) -> None:
     pipeline_options.view_as(StandardOptions).streaming = True
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=pipeline_options) as p:
         build_stream_pipeline(p | stream, pipeline_options.view_as(StorywireOptions),
+                              pipeline_options.view_as(StreamOptions),
                               "projects/p/subscriptions/test", 0)
 
 
