@@ -212,8 +212,9 @@ def recover_commits(output: str) -> tuple[int, int]:
     """
     finished = dropped = 0
     root = FileSystems.join(output, STAGING_DIR)
-    if not FileSystems.exists(root):
+    if _is_local(root) and not os.path.isdir(root):
         return 0, 0
+    # (On object stores a folder does not "exist"; its files are matched.)
     runs = {m.path[len(root):].lstrip("/").split("/")[0]
             for m in FileSystems.match([root.rstrip("/") + "/**"])[0].metadata_list}
     for run in sorted(r for r in runs if r):
@@ -231,8 +232,19 @@ def recover_commits(output: str) -> tuple[int, int]:
 
 
 def _finish(staging: str, output: str) -> None:
-    if FileSystems.exists(staging):
-        FileSystems.delete([staging])
+    """Drop a run's staging folder: its files one by one (object stores such as Cloud
+    Storage have no folders to delete), the commit plan last, so a commit cut short here
+    is still found and finished."""
+    files = [m.path for m in FileSystems.match([staging.rstrip("/") + "/**"])[0].metadata_list]
+    plan = [p for p in files if p.endswith("/" + COMMIT_PLAN)]
+    rest = [p for p in files if p not in plan]
+    for batch in (rest, plan):
+        if batch:
+            FileSystems.delete(batch)
+    if _is_local(staging) and os.path.isdir(staging):
+        import shutil
+
+        shutil.rmtree(staging)
     if _is_local(output):
         for table in TABLES:
             _remove_empty_dirs(FileSystems.join(output, table))
