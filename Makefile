@@ -32,8 +32,9 @@ AIRFLOW_VENV ?= .venv-airflow
 test-airflow:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow>=2.9,<3" \
-		"apache-airflow-providers-google>=10,<19" "pytest>=8,<10"
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow>=2.11,<2.12" \
+		"apache-airflow-providers-google>=22.8,<23" \
+		"apache-airflow-providers-apache-beam>=6.3,<7" "pytest>=8,<10"
 	AIRFLOW_HOME=$$(mktemp -d) $(AIRFLOW_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		deploy/airflow
 
