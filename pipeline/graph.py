@@ -130,6 +130,6 @@ def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source:
          | "EarlyRejects" >> beam.Flatten() | "EarlyRejectWindows" >> windows(),
          unique.rejects | "DedupeRejectWindows" >> windows())
         | "AllRejects" >> beam.Flatten())
-    rows | "WriteArticles" >> WriteWindowedTable("articles", opts.output)
+    rows | "WriteArticles" >> WriteWindowedTable("articles", opts.output, ingested_at)
     (rejects | "RejectRows" >> RejectRows()
-     | "WriteRejects" >> WriteWindowedTable("rejects", opts.output))
+     | "WriteRejects" >> WriteWindowedTable("rejects", opts.output, ingested_at))

@@ -124,7 +124,8 @@ def watch(argv: list[str]) -> int:
     parser.add_argument("--interval", type=float, default=5.0,
                         help="Seconds between looks at the folders (default 5).")
     parser.add_argument("--once", action="store_true",
-                        help="Ingest what is there now and exit (for cron and the like).")
+                        help="Ingest what is there now (files untouched for --interval "
+                             "seconds) and exit, for cron and the like.")
     args, run_options = parser.parse_known_args(argv)
     problem = local_output_problem(args.output)
     if problem:
@@ -147,8 +148,9 @@ def watch(argv: list[str]) -> int:
     try:
         while not stop.requested:
             listing = list_files(args.input)
-            ready = ready_files(listing, previous, ingested, time.time(),
-                                0.0 if args.once else args.interval)
+            # With --once too, a file touched in the last interval may still be being
+            # written: it waits for the next look.
+            ready = ready_files(listing, previous, ingested, time.time(), args.interval)
             previous = listing
             if ready:
                 print(f"storywire watch: {len(ready)} new file(s)", file=sys.stderr,

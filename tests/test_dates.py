@@ -20,5 +20,5 @@ def test_partial_dates_are_no_dates():
 
 
 def test_garbage():
-    for value in ("", "not a date", "x" * 500, None, "1850-01-01"):
+    for value in ("", "not a date", "x" * 500, None, "1850-01-01", "9999-12-31", "2100-01-01"):
         assert parse_date(value) is None, value

@@ -10,6 +10,7 @@ from conftest import FAST, SEEDS, rows, run, seed_text
 from storywire.transforms.parquet import (
     STAGING_DIR,
     commit_plan,
+    commit_tables,
     recover_commits,
     table_files,
     write_parquet,
@@ -70,16 +71,19 @@ def test_a_copy_in_a_later_run_joins_the_stored_dup_group_and_story(tmp_path, ca
     original = seed_text("000")
     copy = seed_text("001")
     out = tmp_path / "out"
-    for name, record in (("day1", {"id": "orig", "published": "2024-10-28", "text": original}),
-                         ("day2", {"id": "copy", "published": "2024-10-29", "text": copy})):
+    # The copy's id sorts after the original's, so the original, stored and linked to
+    # nothing, represents the group.
+    for name, record in (("day1", {"id": "a-orig", "published": "2024-10-28",
+                                   "text": original}),
+                         ("day2", {"id": "b-copy", "published": "2024-10-29", "text": copy})):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "feed.jsonl").write_text(json.dumps(record) + "\n")
         run(capsys, "--input", str(folder), "--output", str(out), *FAST)
     arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
-    assert arts["copy"]["dup_group_id"] == arts["orig"]["dup_group_id"]
-    assert arts["copy"]["story_id"] == arts["orig"]["story_id"]
-    assert (arts["orig"]["is_canonical"], arts["copy"]["is_canonical"]) == (True, False)
+    assert arts["b-copy"]["dup_group_id"] == arts["a-orig"]["dup_group_id"]
+    assert arts["b-copy"]["story_id"] == arts["a-orig"]["story_id"]
+    assert (arts["a-orig"]["is_canonical"], arts["b-copy"]["is_canonical"]) == (True, False)
 
 
 def test_rerun_records_each_reject_once(tmp_path, capsys):
@@ -150,3 +154,22 @@ def test_index_days_cover_the_story_window(window, reach):
     days = index_days("2024-03-01", window)
     assert len(days) == 2 * reach + 1
     assert days[0] == f"2024-02-{29 - reach + 1:02d}" and "2024-03-01" in days
+
+
+def test_a_retried_commit_changes_nothing(tmp_path):
+    out = tmp_path / "out"
+    first = out / STAGING_DIR / "run-1"
+    commit_tables([_stage(first, "stories", "part-run-1-00000-of-00001.parquet", [STORY])],
+                  str(first), str(out))
+    staging = out / STAGING_DIR / "run-2"
+    staged = [_stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
+                     [{**STORY, "article_count": 2}])]
+    commit_tables(staged, str(staging), str(out))
+    commit_tables(staged, str(staging), str(out))  # a runner retrying the step
+    assert [r["article_count"] for r in rows(out, "stories", "story_id")] == [2]
+    # Staged files gone without their run's files in the tables: refuse, change nothing.
+    lost = out / STAGING_DIR / "run-3"
+    with pytest.raises(FileNotFoundError):
+        commit_tables([("stories", str(lost / "stories" / "part-run-3.parquet"))],
+                      str(lost), str(out))
+    assert [r["article_count"] for r in rows(out, "stories", "story_id")] == [2]

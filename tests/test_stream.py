@@ -81,16 +81,21 @@ def test_late_records_are_written_and_join_their_story(tmp_path):
     events = [("at", 1, on_time[0]), ("at", 2, on_time[1]), ("watermark", 15),
               ("at", 16, late_copy),    # published in the first window, which has closed
               ("at", 17, old),          # far older than the allowed lateness
-              ("at", 18, {"id": "bad"}), ("watermark", 30)]
+              ("at", 18, {"id": "bad"}),
+              # no content word at all: no story terms, still an article of its own
+              ("at", 19, {"id": "stop", "text": "It is what it is, and that was that."}),
+              ("at", 20, {"id": "future", "text": seed_text("004"), "published": "9999-12-31"}),
+              ("watermark", 30)]
     out = tmp_path / "stream"
     run_stream(events, out, "--window_minutes", "10", "--allowed_lateness_hours", "24")
     arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
-    assert sorted(arts) == ["late", "old", "s003", "s004"]
+    assert sorted(arts) == ["future", "late", "old", "s003", "s004", "stop"]
+    assert arts["future"]["published_at"] is None  # a placeholder date is no date
     assert arts["late"]["story_id"] == arts["s003"]["story_id"]
     assert str(arts["late"]["published_at"]) == "2024-10-28 01:05:00+00:00"
     assert str(arts["old"]["published_at"]) == "2024-01-01 00:00:00+00:00"  # kept as given
     # The late record's file is a late pane of the first window, next to the on-time one.
-    late_files = list(out.glob("articles/published_date=2024-10-28/part-w20241028T010000Z-p*"))
+    late_files = list(out.glob("articles/published_date=2024-10-28/part-w20241028T010000Z-*"))
     assert late_files
     (reject,) = rows(out, "rejects", "input_uri")
     assert reject["stage"] == "parse" and "neither" in reject["reason"]

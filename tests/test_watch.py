@@ -75,8 +75,12 @@ def test_watch_once_ingests_each_file_once_across_restarts(tmp_path, capsys):
     folder.mkdir()
     for seed in sorted(SEEDS.glob("*.txt"))[:2]:
         shutil.copy(seed, folder / seed.name)
-    assert main(["watch", "--input", str(folder), "--output", str(out), "--once", *FAST]) == 0
+    watch = ["watch", "--input", str(folder), "--output", str(out), "--once", "--interval", "1"]
+    assert main([*watch, *FAST]) == 0  # just copied: not settled yet
+    assert "new file" not in capsys.readouterr().err
+    time.sleep(1.5)
+    assert main([*watch, *FAST]) == 0
     assert "2 new file(s)" in capsys.readouterr().err
-    assert main(["watch", "--input", str(folder), "--output", str(out), "--once", *FAST]) == 0
+    assert main([*watch, *FAST]) == 0
     assert "new file" not in capsys.readouterr().err
     assert len(articles(out)) == 2

@@ -94,13 +94,14 @@ def tag_story(members: list[ArticleSummary], stored_story_ids: list[str]
 
 
 def _by_label(joined):
+    """Each article under its story label, or its own id when it has none: a stored
+    article without links is still the label its new copies carry."""
     article_id, grouped = joined
     label = grouped["label"][0] if grouped["label"] else article_id
     for summary in grouped["summary"]:
         yield label, summary
-    if grouped["label"]:
-        for story_id in grouped["stored"]:
-            yield label, story_id
+    for story_id in grouped["stored"]:
+        yield label, story_id
 
 
 class _TagStory(beam.DoFn):

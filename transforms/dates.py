@@ -6,14 +6,18 @@ from datetime import datetime, timezone
 
 from dateutil import parser as dateparser
 
+# Dates outside these are typos or placeholders ("9999-12-31"), taken as no date. The bound
+# is fixed, not "now": the same record gives the same row on every run.
 _EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 def parse_date(value: str | None) -> datetime | None:
     """Parse a date or date-time string; None when it is not one.
 
-    A value without a time zone is taken as UTC. The result is always UTC.
+    A value without a time zone is taken as UTC. The result is always UTC. Dates before
+    1900 or from 2100 on are no date.
     """
     if not value or not isinstance(value, str) or len(value) > 100:
         return None
@@ -29,4 +33,4 @@ def parse_date(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     parsed = parsed.astimezone(timezone.utc)
-    return parsed if parsed >= _EARLIEST else None
+    return parsed if _EARLIEST <= parsed < _LATEST else None

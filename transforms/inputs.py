@@ -6,6 +6,7 @@ same command builds a cloud job whose inputs the launching machine cannot see.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -60,6 +61,8 @@ def match_input_path(path: str) -> list[FileMetadata]:
         # "./seeds/" and "seeds" name the same files, and so give the same article ids.
         path = os.path.normpath(path)
     if has_glob(path):
+        if FileSystems.exists(path):  # a file whose name has [, * or ? in it
+            return list(FileSystems.match([glob.escape(path)])[0].metadata_list)
         return list(FileSystems.match([path])[0].metadata_list)
     # "**" lists a folder recursively, locally and on object stores alike.
     folder = FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list

@@ -191,16 +191,37 @@ def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
 def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> CommitPlan:
     """Commit one run's staged files: write the plan to the staging folder, carry it out,
     drop the staging folder. A commit interrupted after its plan was written is finished
-    by `recover_commits` before the next run."""
-    existing = {table: table_files(output, table) for table in TABLES}
-    plan = commit_plan(staged, staging, output, existing)
+    by `recover_commits` before the next run.
+
+    Safe to run again (a runner may retry the step): a plan already written is carried out
+    as written, and a commit already finished is not redone.
+    """
     journal = FileSystems.join(staging, COMMIT_PLAN)
-    with FileSystems.create(journal + ".tmp") as handle:
-        handle.write(json.dumps({"renames": plan.renames, "deletes": plan.deletes}).encode())
-    FileSystems.rename([journal + ".tmp"], [journal])
+    if FileSystems.exists(journal):
+        plan = _load_plan(journal)
+    else:
+        run = _run_name(staging)
+        existing = {table: [p for p in table_files(output, table) if f"part-{run}-" not in p]
+                    for table in TABLES}
+        missing = [path for _, path in staged if not FileSystems.exists(path)]
+        if missing:
+            if any(f"part-{run}-" in p for t in TABLES for p in table_files(output, t)):
+                return CommitPlan()  # this run's commit already finished
+            raise FileNotFoundError(f"staged files of {run} are gone before its commit "
+                                    f"(another run writing to {output}?): {missing[:3]}")
+        plan = commit_plan(staged, staging, output, existing)
+        with FileSystems.create(journal + ".tmp") as handle:
+            handle.write(json.dumps({"renames": plan.renames, "deletes": plan.deletes}).encode())
+        FileSystems.rename([journal + ".tmp"], [journal])
     plan.apply()
     _finish(staging, output)
     return plan
+
+
+def _load_plan(journal: str) -> CommitPlan:
+    with FileSystems.open(journal) as handle:
+        saved = json.loads(handle.read().decode())
+    return CommitPlan([tuple(r) for r in saved["renames"]], saved["deletes"])
 
 
 def recover_commits(output: str) -> tuple[int, int]:
@@ -221,9 +242,7 @@ def recover_commits(output: str) -> tuple[int, int]:
         staging = FileSystems.join(root, run)
         journal = FileSystems.join(staging, COMMIT_PLAN)
         if FileSystems.exists(journal):
-            with FileSystems.open(journal) as handle:
-                saved = json.loads(handle.read().decode())
-            CommitPlan([tuple(r) for r in saved["renames"]], saved["deletes"]).apply()
+            _load_plan(journal).apply()
             finished += 1
         else:
             dropped += 1

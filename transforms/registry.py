@@ -57,8 +57,10 @@ class WindowGroup:
         return add_vectors({}, [unpack(packed) for _, packed, _ in self.members])
 
     def time(self) -> int:
-        dates = [a.published_at for a, _, _ in self.members if a.published_at is not None]
-        return max(dates) if dates else self.window_end
+        # The window's end, not the articles' own dates: their event times lie in the
+        # window (publication dates far off were clamped), so one odd date cannot keep a
+        # story alive or out of reach.
+        return self.window_end
 
 
 @dataclass
@@ -82,8 +84,13 @@ def add_vectors(total: dict[int, float], vectors: list[dict[int, float]]) -> dic
     return total
 
 
+NO_TERMS = -1  # the key of groups without a content word (all stop words, or numbers)
+
+
 def strongest_term(centroid: dict[int, float]) -> int:
     """The key of a group or story: its centroid's heaviest term (ties: smallest id)."""
+    if not centroid:
+        return NO_TERMS
     return min(centroid.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
@@ -150,8 +157,10 @@ class JoinEarlierStories(beam.DoFn):
     def process(self, keyed, stories=beam.DoFn.StateParam(STORIES),
                 expire=beam.DoFn.TimerParam(EXPIRE)):
         _, groups = keyed
+        groups = sorted(groups, key=lambda g: (g.window_end, g.label))
         registry = stories.read() or Registry()
-        for group in sorted(groups, key=lambda g: (g.window_end, g.label)):
+        forget_before(registry, groups[0].window_end - int(2 * self._window_days * _DAY_US))
+        for group in groups:
             before = len(registry.stories)
             tags = decide(group, registry, self._window_days, self._min_similarity)
             (self.started if len(registry.stories) > before else self.joined).inc()

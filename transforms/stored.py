@@ -65,7 +65,13 @@ def index_days(day: str, window_days: float) -> list[str]:
     window apart."""
     reach = math.ceil(window_days) + 1
     center = date.fromisoformat(day)
-    return [(center + timedelta(days=d)).isoformat() for d in range(-reach, reach + 1)]
+    days = []
+    for d in range(-reach, reach + 1):
+        try:
+            days.append((center + timedelta(days=d)).isoformat())
+        except OverflowError:  # next to year 1 or 9999: no such day to read
+            continue
+    return days
 
 
 class _ReadFiles(beam.PTransform):

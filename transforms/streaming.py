@@ -9,7 +9,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 
-from storywire.transforms.inputs import parse_jsonl_line
+from storywire.transforms.inputs import SUPPORTED_EXTENSIONS, parse_jsonl_line
 from storywire.transforms.neardup import dup_group_id
 from storywire.transforms.parquet import STAGING_DIR, partition_of, to_arrow, write_parquet
 from storywire.transforms.records import NAMESPACE, REJECTS, Reject, excerpt
@@ -23,11 +23,15 @@ DEFAULT_SHARDS = 1  # files per table, partition, window and pane
 
 
 def gcs_notification_path(attributes: dict[str, str]) -> str | None:
-    """The gs:// path a Cloud Storage notification names, for a finished upload."""
+    """The gs:// path a Cloud Storage notification names, for a finished upload of an
+    article file. Other objects (the stream's own Parquet files, if the notifications
+    cover its output too) are no input: reading them as rejects would write more files."""
     if attributes.get("eventType") != "OBJECT_FINALIZE":
         return None
     bucket, name = attributes.get("bucketId"), attributes.get("objectId")
-    return f"gs://{bucket}/{name}" if bucket and name else None
+    if not bucket or not name or not name.endswith(SUPPORTED_EXTENSIONS):
+        return None
+    return f"gs://{bucket}/{name}"
 
 
 def event_time(published_at: int | None, arrival: int, lateness: int) -> int:
@@ -47,6 +51,7 @@ class _ParseMessage(beam.DoFn):
         self._source = source
         self.units = Metrics.counter(NAMESPACE, "input_units")
         self.notifications = Metrics.counter(NAMESPACE, "stream_file_notifications")
+        self.ignored = Metrics.counter(NAMESPACE, "stream_notifications_ignored")
 
     def process(self, message):
         attributes = dict(getattr(message, "attributes", None) or {})
@@ -54,8 +59,11 @@ class _ParseMessage(beam.DoFn):
         if path is not None:
             self.notifications.inc()
             yield beam.pvalue.TaggedOutput(FILES, path)
-        elif not attributes.get("eventType"):
-            # (other storage events, deletes or metadata updates, name no new article)
+        elif attributes.get("eventType"):
+            # Other storage events (deletes, metadata updates, files of other kinds) name
+            # no new article; counted, not rejected.
+            self.ignored.inc()
+        else:
             self.units.inc()
             yield self._record(message)
 
@@ -163,15 +171,18 @@ class _WritePane(beam.DoFn):
     """One file per (partition, shard) of a window's pane, written aside, then renamed in:
     readers never see a half-written file, and a retried bundle writes the same name."""
 
-    def __init__(self, table: str, output: str):
+    def __init__(self, table: str, output: str, job: str):
         self._table = table
         self._output = output
+        self._job = job
         self.files = Metrics.counter(NAMESPACE, "files_written")
 
     def process(self, keyed, win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
         (partition, shard), rows = keyed
         start = win.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
-        name = f"part-w{start}-p{pane.index:04d}-{shard:05d}.parquet"
+        # The job's start is in the name: a later job writing the same window's panes
+        # (after a restart) adds files, it does not replace an earlier job's.
+        name = f"part-w{start}-j{self._job}-p{pane.index:04d}-{shard:05d}.parquet"
         relative = f"{partition}/{name}" if partition else name
         final = FileSystems.join(self._output, self._table, relative)
         aside = FileSystems.join(self._output, STAGING_DIR, "stream", self._table, relative)
@@ -191,10 +202,12 @@ class WriteWindowedTable(beam.PTransform):
     """Rows of a windowed stream to Parquet files of one table, per window and pane, under
     the same Hive layout as a batch run."""
 
-    def __init__(self, table: str, output: str, shards: int = DEFAULT_SHARDS):
+    def __init__(self, table: str, output: str, ingested_at: int,
+                 shards: int = DEFAULT_SHARDS):
         super().__init__()
         self._table = table
         self._output = output
+        self._job = Timestamp(micros=ingested_at).to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
         self._shards = shards
 
     def expand(self, rows):
@@ -204,7 +217,7 @@ class WriteWindowedTable(beam.PTransform):
             | "Shard" >> beam.Map(lambda r: (
                 (partition_of(table, r), _shard_of(r, table, shards)), r))
             | "GroupFiles" >> beam.GroupByKey()
-            | "WriteFiles" >> beam.ParDo(_WritePane(table, self._output))
+            | "WriteFiles" >> beam.ParDo(_WritePane(table, self._output, self._job))
         )
 
 
