@@ -107,10 +107,18 @@ def run(argv: list[str]) -> int:
     print(summary.text(), flush=True)
     print(f"storywire: done in {elapsed:.1f} s; `storywire stories {opts.output}` "
           "prints the stories", file=sys.stderr, flush=True)
+    rejects_at = f"{opts.output.rstrip('/')}/rejects/"
     if summary.get("articles") == 0 and summary.get("skipped_already_stored") == 0:
         print(f"storywire: no article came out of {summary.get('input_units')} input units; "
-              f"the reasons are in {opts.output.rstrip('/')}/rejects/", file=sys.stderr)
+              f"the reasons are in {rejects_at}", file=sys.stderr)
         return 1
+    if summary.reject_fraction > opts.max_reject_fraction:
+        new_rows = summary.get("articles") + summary.get("rejects")
+        print(f"storywire: {summary.get('rejects')} of {new_rows} new rows are rejects "
+              f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
+              f"{opts.max_reject_fraction:g}); the reasons are in {rejects_at}",
+              file=sys.stderr)
+        return 3
     return 0
 
 

@@ -27,6 +27,8 @@ from storywire.transforms.stories import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.streaming import DEFAULT_ALLOWED_LATENESS_HOURS, DEFAULT_WINDOW_MINUTES
 from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
+DEFAULT_MAX_REJECT_FRACTION = 0.5
+
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
 # Prism runner. FnApiRunner runs the same portable graph, in worker processes.
 LOCAL_RUNNER = "FnApiRunner"
@@ -84,6 +86,10 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
             help="About this many rows go to one Parquet file.")
+        parser.add_argument(
+            "--max_reject_fraction", type=float, default=DEFAULT_MAX_REJECT_FRACTION,
+            help="A run whose new rows are more than this fraction rejects exits with status "
+                 "3 (its tables are still written), so a scheduler notices a bad feed.")
 
 
 class StreamOptions(PipelineOptions):

@@ -26,6 +26,18 @@ class RunSummary:
         return (self.get("articles") - self.get("articles_with_copies")
                 + self.get("dup_groups_with_copies"))
 
+    @property
+    def accounted(self) -> int:
+        """Input units that ended as an article, a reject, or a skip of one already stored."""
+        return (self.get("articles") + self.get("rejects")
+                + self.get("skipped_already_stored") + self.get("rejects_already_stored"))
+
+    @property
+    def reject_fraction(self) -> float:
+        """Rejects among this run's new rows (skips of stored input left out)."""
+        new = self.get("articles") + self.get("rejects")
+        return self.get("rejects") / new if new else 0.0
+
     def text(self) -> str:
         skipped = self.get("skipped_already_stored")
         stored_rejects = self.get("rejects_already_stored")
@@ -48,6 +60,9 @@ class RunSummary:
                           or name.endswith("_over_window"))
         ]
         lines += [f"note:       {name} = {value}" for name, value in warnings]
+        if self.accounted != self.get("input_units"):
+            lines.append(f"note:       {self.get('input_units')} input units read but "
+                         f"{self.accounted} accounted for (articles + rejects + skipped)")
         return "\n".join(lines)
 
 

@@ -164,7 +164,7 @@ def watch(argv: list[str]) -> int:
                     break
                 finally:
                     stop.in_batch = False
-                if code not in (0, 1):  # 1: only rejects, which are recorded too
+                if code not in (0, 1, 3):  # 1, 3: (mostly) rejects, recorded too
                     status = code
                     break
                 ingested.update({p: listing[p] for p in ready})

@@ -3,6 +3,7 @@
 import contextlib
 import gzip
 import io
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -113,8 +114,12 @@ def test_jsonl_records_and_rejects(tmp_path, capsys):
         handle.write('{"id": "g1", "text": "The ferry to the island will run hourly from '
                      'June, the operator said, after a new boat joined the fleet."}\n')
     out = tmp_path / "out"
-    summary = run(capsys, "--input", str(inbox), str(tmp_path / "missing"), "--output", str(out),
-                  *FAST)
+    # Six of the ten input units are bad: over the default --max_reject_fraction (0.5).
+    args = ["run", "--input", str(inbox), str(tmp_path / "missing"), "--output", str(out), *FAST]
+    assert main(args) == 3
+    assert "6 of 10 new rows are rejects (60%" in capsys.readouterr().err
+    shutil.rmtree(out)
+    summary = run(capsys, *args[1:], "--max_reject_fraction", "0.7")
     arts = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
     library = arts.pop(next(k for k, v in arts.items() if v["input_uri"].endswith(".html")))
     assert library["title"] == "Library reopens after flood repairs"

@@ -15,9 +15,16 @@ from apache_beam.metrics import Metrics
 from storywire.transforms.dates import parse_date
 from storywire.transforms.fingerprint import content_hash, simhash64, words
 from storywire.transforms.records import NAMESPACE, REJECTS, Article, RawRecord, Reject, excerpt
-from storywire.transforms.textclean import CleanText, clean_page_text, is_boilerplate
+from storywire.transforms.textclean import (
+    CleanText,
+    clean_page_text,
+    is_boilerplate,
+    word_count,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Fewer words than this are no article (a menu, a placeholder), documented in README.
+MIN_ARTICLE_WORDS = 5
 # trafilatura's date search returns only a day by default; ask for the time and zone too.
 _DATE_PARAMS = {
     "extensive_search": True,
@@ -103,6 +110,12 @@ def clean_record(record: RawRecord) -> Article | Reject:
     if not extracted.text.strip():
         return Reject(record.input_uri, record.line, record.article_id, "clean",
                       f"no article text found in the {record.kind}", excerpt(record.body))
+    words = word_count(extracted.text)
+    if words < MIN_ARTICLE_WORDS:
+        # A page of navigation or a placeholder record: a few words are no article.
+        return Reject(record.input_uri, record.line, record.article_id, "clean",
+                      f"only {words} word(s) of text found in the {record.kind}, fewer than "
+                      f"the {MIN_ARTICLE_WORDS} of an article", excerpt(record.body))
     published = parse_date(record.published) if record.published else None
     if published is not None:
         date_source = "record"

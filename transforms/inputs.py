@@ -6,7 +6,9 @@ same command builds a cloud job whose inputs the launching machine cannot see.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import gzip
 import json
 import logging
 import os
@@ -26,6 +28,10 @@ from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, 
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
 # and one huge file must not stall a worker.
 MAX_FILE_BYTES = 16 * 1024 * 1024
+# One article's raw text or HTML, at most: the longest news pages are a few hundred
+# thousand characters, so anything longer is a dump or a mistake, and cleaning it would
+# cost a worker minutes.
+MAX_BODY_CHARS = 2_000_000
 _GLOB_CHARS = set("*?[")
 
 _FORMATS = (
@@ -105,16 +111,22 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         if value is not None and not isinstance(value, str):
             kind = type(value).__name__
             return reject(f"field {name!r} must be a string, not {kind}", article_id)
-    if html and html.strip():
-        return RawRecord(article_id, input_uri, number, "html", html, **fields)
-    if text and text.strip():
-        return RawRecord(article_id, input_uri, number, "text", text, **fields)
+    for kind, body in (("html", html), ("text", text)):
+        if body and body.strip():
+            if len(body) > MAX_BODY_CHARS:
+                return reject(body_too_long(kind, len(body)), article_id)
+            return RawRecord(article_id, input_uri, number, kind, body, **fields)
     return reject("record has neither a non-empty 'text' nor 'html' field", article_id)
+
+
+def body_too_long(kind: str, chars: int) -> str:
+    return (f"{kind} is {chars:,} characters, over the limit of {MAX_BODY_CHARS:,} for one "
+            "article")
 
 
 def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
     """A .txt or .html file to one raw record."""
-    if not data.strip():
+    if not data:
         return Reject(path, None, stable_id(path), "read", "empty file")
     try:
         body = decode_bytes(data, html=(kind == "html"))
@@ -122,6 +134,9 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
         return Reject(path, None, stable_id(path), "decode", str(err), excerpt(data))
     if not body.strip():
         return Reject(path, None, stable_id(path), "read", "file holds only white space")
+    if len(body) > MAX_BODY_CHARS:
+        return Reject(path, None, stable_id(path), "read", body_too_long(kind, len(body)),
+                      excerpt(body))
     return RawRecord(stable_id(path), path, None, kind, body)
 
 
@@ -202,11 +217,24 @@ class _ReadRecords(beam.DoFn):
             return
         yield read_whole_file(path, kind, data)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _open_lines(readable, path: str):
+        """A handle whose readline() gives the file's lines. Gzip goes through Python's
+        own reader: Beam's decompressor ends a cut-off archive quietly, as if complete,
+        where this one raises EOFError, so the loss becomes a reject."""
+        if path.endswith(".gz"):
+            with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as raw, \
+                    gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+                yield handle
+        else:
+            with readable.open(compression_type=CompressionTypes.AUTO) as handle:
+                yield handle
+
     def _read_jsonl(self, readable, path: str) -> Iterator[RawRecord | Reject]:
         number = 0
         try:
-            with readable.open(compression_type=CompressionTypes.AUTO) as handle:
-                # Beam's compressed files are not iterable; readline() works on every kind.
+            with self._open_lines(readable, path) as handle:
                 for number, raw in enumerate(iter(handle.readline, b""), start=1):
                     if not raw.strip():
                         continue

@@ -123,6 +123,12 @@ class CleanText:
     language: str | None = None
 
 
+def word_count(text: str) -> int:
+    """Words of a text; in scripts written without spaces (Chinese, Japanese, Thai), about
+    one per two characters."""
+    return _words(text)
+
+
 def _words(line: str) -> int:
     unspaced = len(_UNSPACED.findall(line))
     if unspaced:

@@ -1,0 +1,141 @@
+"""Garbage a real feed delivers: none of it may crash or hang a run or take the good
+records down, and every input unit ends as exactly one article or one reject."""
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import FAST, rows, seed_text
+
+from storywire.transforms.inputs import MAX_BODY_CHARS
+
+PROSE = ("The river burst its banks on Sunday night and flooded the lower town, the mayor "
+         "said, after three days of rain. Emergency crews moved two hundred families to the "
+         "school gym, and the bridge to the station stays closed until engineers inspect it.")
+
+
+def hostile_inbox(folder: Path) -> Path:
+    folder.mkdir()
+    rng = random.Random(7)
+    files = {
+        "empty.txt": b"",
+        "blank.txt": b"  \n\t \r\n  ",
+        "binary.txt": bytes(rng.randrange(256) for _ in range(4000)),
+        "binary.html": b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(4000)),
+        "latin1.txt": ("Café owners in Zürich said " + PROSE).encode("latin-1"),
+        "utf16.txt": ("Ärzte in Köln sagten: " + PROSE).encode("utf-16"),  # with a BOM
+        "nul.txt": (PROSE[:120] + "\x00\x00" + PROSE[120:]).encode(),
+        "repeated.txt": ("flood " * 20_000).encode(),  # one feature weighs far over 255
+        "huge.txt": b"x" * (10 * 1024 * 1024),  # a 10 MB single line
+        "deep.html": (b"<html><body>" + b"<div>" * 20_000 + PROSE.encode()
+                      + b"</div>" * 20_000 + b"</body></html>"),
+        # unclosed paragraphs and divs, stray closing tags, no </body>
+        "broken.html": (f"<html><head><title>Flood</title></head><body><div><article><p>{PROSE}"
+                        f"<p>{PROSE.replace('river', 'stream')}</span></b><div><p>More soon."
+                        "</html>").encode(),
+        "nav.html": ("<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a> "
+                     "<a href='/sport'>Sport</a></nav><footer>(c) Daily</footer></body>"
+                     "</html>").encode(),
+        "notgzip.jsonl.gz": b'{"id": "plain", "text": "not compressed"}\n',
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    lines = [
+        json.dumps({"id": "ok", "text": PROSE, "published": "2025-03-02T08:00:00Z"}),
+        '{"id": "broken", "text": "no closing',
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"id": "no-text", "title": "Only a title"}),
+        json.dumps({"id": "wrong-type", "text": {"body": PROSE}}),
+        json.dumps({"id": "bad-date", "text": PROSE + " Later.", "published": "yesterday-ish"}),
+        json.dumps({"id": "future", "text": PROSE + " Again.", "published": "9999-12-31"}),
+        json.dumps({"id": "arabic", "text": "قال رئيس البلدية إن النهر فاض ليلة الأحد وأغرق "
+                    "المدينة السفلى بعد ثلاثة أيام من الأمطار، ونقلت فرق الطوارئ مئتي عائلة."}),
+        json.dumps({"id": "hebrew-emoji", "text": "🌊🌧️ הנהר עלה על גדותיו ביום ראשון בלילה "
+                    "והציף את העיר התחתונה, אמר ראש העיר 🚒 " + PROSE}),
+        json.dumps({"id": "too-long", "text": "a" * (MAX_BODY_CHARS + 1)}),
+    ]
+    (folder / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = "".join(json.dumps({"id": f"gz{i}", "text": seed_text(f"00{i}")}) + "\n"
+                   for i in range(3)).encode()
+    compressed = gzip.compress(good)
+    (folder / "truncated.jsonl.gz").write_bytes(compressed[: len(compressed) * 2 // 3])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    from storywire.pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("hostile")
+    inbox = hostile_inbox(root / "in")
+    out = root / "out"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = main(["run", "--input", str(inbox), "--output", str(out), *FAST])
+    arts = {Path(r["input_uri"]).name if r["line"] is None else r["article_id"]: r
+            for r in rows(out, "articles", "article_id")}
+    rejects = rows(out, "rejects", "input_uri, line")
+    return status, buffer.getvalue(), arts, rejects
+
+
+def reasons(rejects, name):
+    return [(r["line"], r["stage"], r["reason"]) for r in rejects
+            if Path(r["input_uri"]).name == name]
+
+
+def test_every_input_unit_is_an_article_or_a_reject(hostile_run):
+    status, summary, arts, rejects = hostile_run
+    assert status == 3  # mostly garbage: a scheduler must notice
+    read = int(summary.split("read:")[1].split()[0])
+    assert read == len(arts) + len(rejects)
+    assert "accounted for" not in summary
+
+
+def test_bad_files_are_rejected_with_their_reason(hostile_run):
+    _, _, arts, rejects = hostile_run
+    assert reasons(rejects, "empty.txt") == [(None, "read", "empty file")]
+    assert reasons(rejects, "blank.txt") == [(None, "read", "file holds only white space")]
+    for name in ("binary.txt", "binary.html"):
+        ((_, stage, _),) = reasons(rejects, name)
+        assert stage == "decode"
+    ((_, stage, reason),) = reasons(rejects, "huge.txt")
+    assert stage == "read" and "over the limit" in reason
+    ((_, stage, reason),) = reasons(rejects, "nav.html")
+    assert stage == "clean" and "fewer than" in reason
+    ((line, stage, _),) = reasons(rejects, "notgzip.jsonl.gz")
+    assert stage == "read"
+
+
+def test_odd_encodings_and_scripts_become_clean_articles(hostile_run):
+    _, _, arts, _ = hostile_run
+    assert arts["latin1.txt"]["text"].startswith("Café owners in Zürich")
+    assert arts["utf16.txt"]["text"].startswith("Ärzte in Köln")
+    nul = arts["nul.txt"]["text"]
+    assert "\x00" not in nul and "flooded the lower town" in nul
+    assert arts["arabic"]["language"] == "ar"
+    assert "🚒" in arts["hebrew-emoji"]["text"]
+    assert arts["broken.html"]["text"].count("river burst its banks") >= 1
+    for name in ("repeated.txt", "deep.html"):  # no crash; what they hold is theirs
+        assert name in arts or name in {Path(r["input_uri"]).name for r in hostile_run[3]}
+
+
+def test_bad_jsonl_lines_are_rejects_and_good_ones_stand(hostile_run):
+    _, _, arts, rejects = hostile_run
+    feed = {line: (stage, reason) for line, stage, reason in reasons(rejects, "feed.jsonl")}
+    assert feed[2][1].startswith("invalid JSON")
+    assert "must be an object" in feed[3][1]
+    assert "neither" in feed[4][1]
+    assert "must be a string" in feed[5][1]
+    assert "over the limit" in feed[10][1]
+    assert set(feed) == {2, 3, 4, 5, 10}
+    assert str(arts["ok"]["published_at"]) == "2025-03-02 08:00:00+00:00"
+    assert arts["bad-date"]["published_at"] is None and arts["future"]["published_at"] is None
+    # The truncated archive: the lines before the cut stand, the rest is one reject.
+    assert {"gz0"} <= set(arts)
+    ((_, stage, reason),) = reasons(rejects, "truncated.jsonl.gz")
+    assert stage == "read" and "unreadable after line" in reason
