@@ -41,7 +41,7 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
     files = p | "FindInputs" >> FindInputFiles(opts.input)
     read = files.files | "Read" >> ReadRecords()
     unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
-    cleaned = unique.records | "Clean" >> CleanArticles()
+    cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)
     articles = cleaned.articles
     stored = articles | "StoryIndex" >> ReadStoryIndex(
         opts.output, opts.story_window_days, ingested_at)
@@ -98,7 +98,7 @@ def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source:
                 | "MatchNotified" >> MatchAll(EmptyMatchTreatment.ALLOW)
                 | "ReadNotified" >> ReadRecords())
     records = (parsed.records, notified.records) | "AllRecords" >> beam.Flatten()
-    cleaned = records | "Clean" >> CleanArticles()
+    cleaned = records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)
     unique = (cleaned.articles
               | "AtEventTime" >> AtEventTime(stream_opts.allowed_lateness_hours * 3600)
               | "Windows" >> windows()

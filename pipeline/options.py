@@ -25,6 +25,7 @@ from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
 from storywire.transforms.registry import DEFAULT_JOIN_SIMILARITY
 from storywire.transforms.stories import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.streaming import DEFAULT_ALLOWED_LATENESS_HOURS, DEFAULT_WINDOW_MINUTES
+from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
 DEFAULT_MAX_REJECT_FRACTION = 0.5
@@ -86,6 +87,10 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
             help="About this many rows go to one Parquet file.")
+        parser.add_argument(
+            "--clean_timeout_seconds", type=float, default=DEFAULT_TIMEOUT_SECONDS,
+            help="Longest time cleaning one HTML page may take; a page that takes longer is "
+                 "a reject (extraction can stall on pathological pages).")
         parser.add_argument(
             "--max_reject_fraction", type=float, default=DEFAULT_MAX_REJECT_FRACTION,
             help="A run whose new rows are more than this fraction rejects exits with status "

@@ -7,9 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import FAST, rows, seed_text
+from conftest import FAST, FIXTURES, rows, run, seed_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from storywire.transforms.inputs import MAX_BODY_CHARS
+from storywire.transforms.clean import clean_record
+from storywire.transforms.decode import NotText, decode_bytes
+from storywire.transforms.inputs import MAX_BODY_CHARS, parse_jsonl_line
+from storywire.transforms.records import Article, RawRecord, Reject
 
 PROSE = ("The river burst its banks on Sunday night and flooded the lower town, the mayor "
          "said, after three days of rain. Emergency crews moved two hundred families to the "
@@ -139,3 +144,55 @@ def test_bad_jsonl_lines_are_rejects_and_good_ones_stand(hostile_run):
     assert {"gz0"} <= set(arts)
     ((_, stage, reason),) = reasons(rejects, "truncated.jsonl.gz")
     assert stage == "read" and "unreadable after line" in reason
+
+
+def test_a_call_over_its_time_limit_is_killed_and_the_next_one_runs():
+    import time
+
+    from storywire.transforms.timelimit import TimedOut, TimeLimited
+
+    limited = TimeLimited(time.sleep, seconds=1)
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        limited(30)
+    assert time.monotonic() - started < 10
+    quick = TimeLimited(len, seconds=30)
+    assert quick("abc") == 3 and quick([1, 2]) == 2
+    quick.close()
+    limited.close()
+
+
+def test_an_html_page_over_the_cleaning_time_limit_is_a_reject(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "page.html").write_bytes((FIXTURES / "page.html").read_bytes())
+    (folder / "note.txt").write_text(PROSE)
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--clean_timeout_seconds", "0.000001", "--max_reject_fraction", "1")
+    assert (summary["articles"], summary["rejects"]) == (1, 1)
+    (reject,) = rows(out, "rejects", "input_uri")
+    assert reject["stage"] == "clean" and "abandoned" in reject["reason"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=3000))
+def test_any_bytes_decode_to_text_or_say_why_not(data):
+    try:
+        assert isinstance(decode_bytes(data), str)
+    except NotText as err:
+        assert str(err)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=3000))
+def test_any_jsonl_line_is_a_record_or_a_reject(line):
+    parsed = parse_jsonl_line(line, "feed.jsonl", 1)
+    assert isinstance(parsed, RawRecord | Reject)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=3000), st.sampled_from(["html", "text"]))
+def test_any_page_cleans_to_an_article_or_a_reject(body, kind):
+    out = clean_record(RawRecord("id", "in.html", None, kind, body))
+    assert isinstance(out, Article | Reject)

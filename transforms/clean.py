@@ -21,6 +21,7 @@ from storywire.transforms.textclean import (
     is_boilerplate,
     word_count,
 )
+from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Fewer words than this are no article (a menu, a placeholder), documented in README.
@@ -145,11 +146,16 @@ class _Clean(beam.DoFn):
     # Cleaning is the long step of a run: each worker says how far it got, now and then.
     PROGRESS_EVERY_SECONDS = 15.0
 
-    def __init__(self):
+    def __init__(self, timeout_seconds: float):
+        self._timeout_seconds = timeout_seconds
         self.cleaned = Metrics.counter(NAMESPACE, "articles_cleaned")
         self.dated = Metrics.counter(NAMESPACE, "articles_with_date")
+        self.timed_out = Metrics.counter(NAMESPACE, "clean_timeouts")
 
     def setup(self):
+        # HTML extraction runs in a child process that is killed if it overruns; our own
+        # text cleaner is linear in the text and runs here.
+        self._limited_clean = TimeLimited(clean_record, self._timeout_seconds)
         # trafilatura warns about every page it finds no body in ("discarding data"); that
         # page becomes a reject row with the reason, so the warning only adds noise.
         logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -164,10 +170,18 @@ class _Clean(beam.DoFn):
             print(f"storywire: worker {os.getpid()} has cleaned {self._done} records",
                   file=sys.stderr, flush=True)
 
+    def teardown(self):
+        self._limited_clean.close()
+
     def process(self, record: RawRecord):
         self._progress()
         try:
-            out = clean_record(record)
+            out = self._limited_clean(record) if record.kind == "html" else clean_record(record)
+        except TimedOut as err:
+            self.timed_out.inc()
+            out = Reject(record.input_uri, record.line, record.article_id, "clean",
+                         f"cleaning the html {err}: abandoned (--clean_timeout_seconds)",
+                         excerpt(record.body))
         except Exception as err:  # noqa: BLE001 - one bad page must not fail the bundle
             out = Reject(record.input_uri, record.line, record.article_id, "clean",
                          f"{type(err).__name__}: {err}", excerpt(record.body))
@@ -181,7 +195,15 @@ class _Clean(beam.DoFn):
 
 
 class CleanArticles(beam.PTransform):
-    """Raw records to fingerprinted articles (main output) and rejects (tagged `rejects`)."""
+    """Raw records to fingerprinted articles (main output) and rejects (tagged `rejects`).
+
+    Cleaning one HTML page may take at most `timeout_seconds`; a page that takes longer is
+    a reject."""
+
+    def __init__(self, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS):
+        super().__init__()
+        self._timeout_seconds = timeout_seconds
 
     def expand(self, records):
-        return records | beam.ParDo(_Clean()).with_outputs(REJECTS, main="articles")
+        return records | beam.ParDo(_Clean(self._timeout_seconds)).with_outputs(
+            REJECTS, main="articles")

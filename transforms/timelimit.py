@@ -1,0 +1,55 @@
+"""A time limit on one call, enforced by running it in a child process.
+
+HTML extraction can stall on a pathological page. Beam runs DoFns in worker threads, where
+signal-based alarms do not work, and a thread cannot be stopped; a child process can be
+killed. The child is started once and reused, so each call costs a round trip through a
+pipe, not a process start; one that overruns is killed and a fresh child started.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+class TimedOut(Exception):
+    """The call ran over its time limit and was abandoned."""
+
+
+def _quiet_child() -> None:
+    import logging
+    import signal
+
+    # Ctrl-C reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+
+class TimeLimited:
+    """Calls `function` in a child process, at most `seconds` each. Not picklable: create
+    it in a DoFn's setup() and close() it in teardown()."""
+
+    def __init__(self, function: Callable[..., Any], seconds: float = DEFAULT_TIMEOUT_SECONDS):
+        self._function = function
+        self._seconds = seconds
+        self._pool = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self._pool is None:
+            # spawn, not fork: a Beam worker is a multithreaded gRPC process.
+            self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_quiet_child)
+        pending = self._pool.apply_async(self._function, args)
+        try:
+            return pending.get(self._seconds)
+        except multiprocessing.TimeoutError:
+            self.close()
+            raise TimedOut(f"took over {self._seconds:g} s") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
