@@ -93,6 +93,24 @@ def save_record(output: str, ingested: dict[str, Seen]) -> None:
     FileSystems.rename([path + ".new"], [path])
 
 
+# A batch this small runs in this process: starting worker processes would take longer
+# than the work (a trickle of files should show up in seconds).
+SMALL_BATCH_FILES = 50
+SMALL_BATCH_BYTES = 8 * 1024 * 1024
+IN_PROCESS = ["--direct_num_workers=1", "--direct_running_mode=in_memory"]
+
+
+def batch_options(ready: list[str], listing: dict[str, Seen], run_options: list[str]
+                  ) -> list[str]:
+    """The run options of one batch: the user's, and for a small batch without a runner
+    choice of the user's, the local runner in this process."""
+    chosen = any(o.startswith(("--runner", "--direct_")) for o in run_options)
+    size = sum(listing[p].size for p in ready)
+    if chosen or len(ready) > SMALL_BATCH_FILES or size > SMALL_BATCH_BYTES:
+        return run_options
+    return [*run_options, *IN_PROCESS]
+
+
 class _Stop:
     """SIGINT/SIGTERM: the first asks the loop to stop after the batch in flight, the
     second abandons that batch."""
@@ -157,7 +175,8 @@ def watch(argv: list[str]) -> int:
                       flush=True)
                 stop.in_batch = True
                 try:
-                    code = run(["--input", *ready, "--output", args.output, *run_options])
+                    code = run(["--input", *ready, "--output", args.output,
+                                *batch_options(ready, listing, run_options)])
                 except KeyboardInterrupt:
                     print("storywire watch: batch abandoned; the output is as it was",
                           file=sys.stderr)
