@@ -39,12 +39,9 @@ Run `storywire run --help` for every option."""
 
 def run(argv: list[str]) -> int:
     # Imported here, after logging is set up: Beam logs while it imports.
-    import apache_beam as beam
-
     from storywire.pipeline.graph import build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
-        dataflow_problem,
         describe_runner,
         make_runner,
         pipeline_options,
@@ -66,7 +63,8 @@ def run(argv: list[str]) -> int:
     if problem:
         print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
         return 2
-    problem = dataflow_problem(options)
+    runner = make_runner(options)
+    pipeline, problem = new_pipeline(options, runner)
     if problem:
         print(f"storywire: {problem}", file=sys.stderr)
         return 2
@@ -81,12 +79,6 @@ def run(argv: list[str]) -> int:
     # The staging folder is named after the run's start; the data ids never depend on it.
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
                         started.strftime("run-%Y%m%dT%H%M%S%fZ")])
-    runner = make_runner(options)
-    try:
-        pipeline = beam.Pipeline(runner=runner, options=options)  # validates cloud options
-    except ValueError as err:
-        print(f"storywire: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
     build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
     inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
     print(f"storywire: {inputs} -> {opts.output} "
@@ -96,7 +88,7 @@ def run(argv: list[str]) -> int:
         print("storywire: job built (dry run: nothing submitted, nothing read or written)",
               file=sys.stderr)
         return 0
-    if detach and make_runner(options) is None:
+    if detach and runner is None:
         job = getattr(result, "job_id", lambda: None)()
         print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for it",
               file=sys.stderr)
@@ -124,14 +116,12 @@ def run(argv: list[str]) -> int:
 
 def stream(argv: list[str]) -> int:
     """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner."""
-    import apache_beam as beam
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
         StreamOptions,
-        dataflow_problem,
         pipeline_options,
     )
     from storywire.transforms.clean import to_micros
@@ -150,7 +140,7 @@ def stream(argv: list[str]) -> int:
     options.view_as(StandardOptions).streaming = True
     opts = options.view_as(StorywireOptions)
     stream_opts = options.view_as(StreamOptions)
-    problem = dataflow_problem(options)
+    pipeline, problem = new_pipeline(options)
     if problem:
         print(f"storywire stream: {problem}", file=sys.stderr)
         return 2
@@ -167,10 +157,9 @@ def stream(argv: list[str]) -> int:
     source = stream_opts.input_subscription or stream_opts.input_topic
     started = datetime.now(timezone.utc)
     try:
-        pipeline = beam.Pipeline(options=options)  # Beam validates the cloud options here
         read = ReadFromPubSub(subscription=stream_opts.input_subscription,
                               topic=stream_opts.input_topic, with_attributes=True)
-    except ValueError as err:  # a malformed project, subscription or topic name
+    except ValueError as err:  # a malformed subscription or topic name
         print(f"storywire stream: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     messages = pipeline | "ReadPubSub" >> read
@@ -184,6 +173,22 @@ def stream(argv: list[str]) -> int:
     print(f"storywire stream: {source} -> {opts.output} running"
           + (f" as job {job}" if job else ""), file=sys.stderr)
     return 0
+
+
+def new_pipeline(options, runner=None):
+    """(pipeline, None), or (None, why not) for cloud options that cannot make a job: ours
+    are checked before Beam's, which would reach for the network on a bad bucket name."""
+    import apache_beam as beam
+
+    from storywire.pipeline.options import dataflow_problem
+
+    problem = dataflow_problem(options)
+    if problem:
+        return None, problem
+    try:
+        return beam.Pipeline(runner=runner, options=options), None
+    except ValueError as err:  # Beam's validation of the cloud options
+        return None, " ".join(str(err).split())
 
 
 def local_output_problem(output: str) -> str | None:

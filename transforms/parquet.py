@@ -150,11 +150,14 @@ class CommitPlan:
             FileSystems.delete(gone)
 
 
+def files_under(prefix: str) -> list[str]:
+    """Every file below a folder or object prefix, recursively (none if there is none)."""
+    return sorted(m.path for m in FileSystems.match([prefix.rstrip("/") + "/**"])[0].metadata_list)
+
+
 def table_files(output: str, table: str) -> list[str]:
     """The Parquet files of one table under `output` (none if the table is not there)."""
-    pattern = FileSystems.join(output, table).rstrip("/") + "/**"
-    matched = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in matched if m.path.endswith(".parquet"))
+    return [p for p in files_under(FileSystems.join(output, table)) if p.endswith(".parquet")]
 
 
 def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
@@ -200,15 +203,16 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> C
     if FileSystems.exists(journal):
         plan = _load_plan(journal)
     else:
-        run = _run_name(staging)
-        existing = {table: [p for p in table_files(output, table) if f"part-{run}-" not in p]
-                    for table in TABLES}
+        own = f"part-{_run_name(staging)}-"
+        current = {table: table_files(output, table) for table in TABLES}
+        existing = {table: [p for p in paths if own not in p] for table, paths in current.items()}
         missing = [path for _, path in staged if not FileSystems.exists(path)]
         if missing:
-            if any(f"part-{run}-" in p for t in TABLES for p in table_files(output, t)):
+            if any(own in p for paths in current.values() for p in paths):
                 return CommitPlan()  # this run's commit already finished
-            raise FileNotFoundError(f"staged files of {run} are gone before its commit "
-                                    f"(another run writing to {output}?): {missing[:3]}")
+            raise FileNotFoundError(
+                f"staged files of {_run_name(staging)} are gone before its commit "
+                f"(another run writing to {output}?): {missing[:3]}")
         plan = commit_plan(staged, staging, output, existing)
         with FileSystems.create(journal + ".tmp") as handle:
             handle.write(json.dumps({"renames": plan.renames, "deletes": plan.deletes}).encode())
@@ -236,8 +240,7 @@ def recover_commits(output: str) -> tuple[int, int]:
     if _is_local(root) and not os.path.isdir(root):
         return 0, 0
     # (On object stores a folder does not "exist"; its files are matched.)
-    runs = {m.path[len(root):].lstrip("/").split("/")[0]
-            for m in FileSystems.match([root.rstrip("/") + "/**"])[0].metadata_list}
+    runs = {path[len(root):].lstrip("/").split("/")[0] for path in files_under(root)}
     for run in sorted(r for r in runs if r):
         staging = FileSystems.join(root, run)
         journal = FileSystems.join(staging, COMMIT_PLAN)
@@ -254,7 +257,7 @@ def _finish(staging: str, output: str) -> None:
     """Drop a run's staging folder: its files one by one (object stores such as Cloud
     Storage have no folders to delete), the commit plan last, so a commit cut short here
     is still found and finished."""
-    files = [m.path for m in FileSystems.match([staging.rstrip("/") + "/**"])[0].metadata_list]
+    files = files_under(staging)
     plan = [p for p in files if p.endswith("/" + COMMIT_PLAN)]
     rest = [p for p in files if p not in plan]
     for batch in (rest, plan):

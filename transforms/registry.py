@@ -68,7 +68,6 @@ class StoredStory:
     story_id: str
     centroid: dict[int, float]
     last_seen: int  # microseconds
-    articles: int = 0
 
 
 @dataclass
@@ -119,10 +118,9 @@ def decide(group: WindowGroup, registry: Registry, window_days: float,
     if best is not None:
         best.centroid = add_vectors(best.centroid, [centroid])
         best.last_seen = max(best.last_seen, when)
-        best.articles += len(summaries)
         return {s.article_id: (best.story_id, False) for s in summaries}
     story_id = story_id_for(summaries[0].article_id)
-    registry.stories[story_id] = StoredStory(story_id, centroid, when, len(summaries))
+    registry.stories[story_id] = StoredStory(story_id, centroid, when)
     return {s.article_id: (story_id, i == 0) for i, s in enumerate(summaries)}
 
 

@@ -54,12 +54,10 @@ class KeepFirstPerId(beam.PTransform):
         records, stored_ids = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
         if stored_ids is None:  # a stream: no stored ids
             return (records
-                    | "ById" >> beam.Map(lambda r: (r.article_id, {"record": [r],
-                                                                   "stored": []}))
+                    | "ById" >> beam.Map(lambda r: (r.article_id, r))
                     | "GroupById" >> beam.GroupByKey()
-                    | "Merge" >> beam.MapTuple(lambda i, parts: (i, {
-                        "record": [r for part in parts for r in part["record"]],
-                        "stored": []}))
+                    | "AsJoined" >> beam.MapTuple(lambda i, rs: (i, {"record": list(rs),
+                                                                     "stored": []}))
                     | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(
                         REJECTS, main="records"))
         return (
