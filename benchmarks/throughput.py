@@ -51,7 +51,7 @@ def build_corpus(pages: int, path: Path) -> int:
 
 def loop_rate(path: Path) -> tuple[float, int]:
     """Pages per second of cleaning and fingerprinting, one process, no Beam."""
-    from storywire.transforms.clean import clean_record
+    from storywire.transforms.cleaning import clean_record
     from storywire.transforms.inputs import parse_jsonl_line
 
     records = []

@@ -47,7 +47,7 @@ def run(argv: list[str]) -> int:
         pipeline_options,
     )
     from storywire.pipeline.report import run_summary
-    from storywire.transforms.clean import to_micros
+    from storywire.transforms.cleaning import to_micros
     from storywire.transforms.parquet import STAGING_DIR, recover_commits
 
     if any(a in ("-h", "--help") for a in argv):
@@ -124,7 +124,7 @@ def stream(argv: list[str]) -> int:
         StreamOptions,
         pipeline_options,
     )
-    from storywire.transforms.clean import to_micros
+    from storywire.transforms.cleaning import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
         StreamOptions(["--help"])

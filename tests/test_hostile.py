@@ -11,7 +11,7 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.clean import clean_record
+from storywire.transforms.cleaning import clean_record
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.inputs import MAX_BODY_CHARS, parse_jsonl_line
 from storywire.transforms.records import Article, RawRecord, Reject

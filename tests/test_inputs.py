@@ -98,7 +98,7 @@ def test_bad_jsonl_lines_become_rejects(line, reason):
 def test_record_fields_win_over_extracted_metadata():
     from datetime import datetime, timezone
 
-    from storywire.transforms.clean import clean_record, to_micros
+    from storywire.transforms.cleaning import clean_record, to_micros
 
     raw = ("Some Headline Of The Page\n\nPublished March 1, 2025\n\n"
            "The body of the article says something that is long enough to be prose.")
@@ -115,7 +115,7 @@ def test_record_fields_win_over_extracted_metadata():
 
 
 def test_a_record_without_article_text_is_rejected_at_clean():
-    from storywire.transforms.clean import clean_record
+    from storywire.transforms.cleaning import clean_record
 
     reject = clean_record(RawRecord("z", "in/x.html", None, "html", "<html><body></body></html>"))
     assert isinstance(reject, Reject)

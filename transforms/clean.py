@@ -1,4 +1,4 @@
-"""Raw records to clean articles: trafilatura for HTML, our text cleaner for plain text."""
+"""Raw records to clean articles, in Beam: the cleaning itself is in cleaning.py."""
 
 from __future__ import annotations
 
@@ -6,140 +6,13 @@ import logging
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from storywire.transforms.dates import parse_date
-from storywire.transforms.fingerprint import content_hash, simhash64, words
-from storywire.transforms.records import NAMESPACE, REJECTS, Article, RawRecord, Reject, excerpt
-from storywire.transforms.textclean import (
-    CleanText,
-    clean_page_text,
-    is_boilerplate,
-    word_count,
-)
+from storywire.transforms.cleaning import clean_record
+from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt
 from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-# Fewer words than this are no article (a menu, a placeholder), documented in README.
-MIN_ARTICLE_WORDS = 5
-# trafilatura's date search returns only a day by default; ask for the time and zone too.
-_DATE_PARAMS = {
-    "extensive_search": True,
-    "original_date": True,
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-}
-
-
-def extract_html(html: str, url: str | None = None) -> CleanText:
-    """Body and metadata of a web page, by trafilatura. Paragraphs are separated by blank lines."""
-    import trafilatura  # imported here: it is slow to import and only HTML needs it
-
-    doc = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        # Measured on real news pages (benchmarks/cleaning.py): precision mode drops the
-        # link lists and teasers that default mode keeps, and loses no body.
-        favor_precision=True,
-        date_extraction_params=_DATE_PARAMS,
-    )
-    if doc is None or not (doc.text or "").strip():
-        return CleanText("")
-    # Widget lines trafilatura lets through ("Share", "READ ALSO: ...") go as in plain text.
-    paragraphs = [p.strip() for p in doc.text.split("\n")
-                  if p.strip() and not is_boilerplate(p)]
-    # trafilatura keeps the page's headline as the first line; it is the title, not body.
-    if doc.title and len(paragraphs) > 1 and _same_words(paragraphs[0], doc.title):
-        paragraphs = paragraphs[1:]
-    return CleanText(
-        text="\n\n".join(paragraphs),
-        title=doc.title or None,
-        published=parse_date(doc.date),
-        author=doc.author or None,
-        site_name=doc.sitename or None,
-        language=_language_code(doc.language),
-    )
-
-
-def _language_code(value: str | None) -> str | None:
-    """"en", "en-US", "en_GB" -> "en"; anything else -> None."""
-    if not value:
-        return None
-    code = value.strip().replace("_", "-").split("-")[0].lower()
-    return code if code.isalpha() and 2 <= len(code) <= 3 else None
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language, by py3langid; None for text too short to tell."""
-    if len(text) < 20:
-        return None
-    import py3langid  # its model loads on first use, once per worker
-
-    return py3langid.classify(text[:2000])[0]
-
-
-def _same_words(a: str, b: str) -> bool:
-    return words(a) == words(b)
-
-
-def to_micros(value: datetime | None) -> int | None:
-    """Microseconds since the epoch, the unit of the timestamp columns."""
-    if value is None:
-        return None
-    return (value - _EPOCH) // timedelta(microseconds=1)
-
-
-def _host(url: str | None) -> str | None:
-    if not url:
-        return None
-    host = urlsplit(url).hostname
-    return host[4:] if host and host.startswith("www.") else host
-
-
-def clean_record(record: RawRecord) -> Article | Reject:
-    """Clean one record and fingerprint its body. Record fields win over extracted metadata."""
-    if record.kind == "html":
-        extracted = extract_html(record.body, record.url)
-    else:
-        extracted = clean_page_text(record.body)
-    if not extracted.text.strip():
-        return Reject(record.input_uri, record.line, record.article_id, "clean",
-                      f"no article text found in the {record.kind}", excerpt(record.body))
-    words = word_count(extracted.text)
-    if words < MIN_ARTICLE_WORDS:
-        # A page of navigation or a placeholder record: a few words are no article.
-        return Reject(record.input_uri, record.line, record.article_id, "clean",
-                      f"only {words} word(s) of text found in the {record.kind}, fewer than "
-                      f"the {MIN_ARTICLE_WORDS} of an article", excerpt(record.body))
-    published = parse_date(record.published) if record.published else None
-    if published is not None:
-        date_source = "record"
-    elif extracted.published is not None:
-        date_source = record.kind  # "html" or "text"
-    else:
-        date_source = None
-    return Article(
-        article_id=record.article_id,
-        input_uri=record.input_uri,
-        line=record.line,
-        url=record.url,
-        source=record.source or extracted.site_name or _host(record.url),
-        title=record.title or extracted.title,
-        author=extracted.author,
-        published_at=to_micros(published or extracted.published),
-        text=extracted.text,
-        simhash=simhash64(extracted.text),
-        content_hash=content_hash(extracted.text),
-        site_name=extracted.site_name,
-        language=extracted.language or detect_language(extracted.text),
-        date_source=date_source,
-    )
 
 
 class _Clean(beam.DoFn):
