@@ -96,7 +96,7 @@ def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source:
     parsed = messages | "ParseMessages" >> ParseMessages(source)
     notified = (parsed.files
                 | "MatchNotified" >> MatchAll(EmptyMatchTreatment.ALLOW)
-                | "ReadNotified" >> ReadRecords())
+                | "ReadNotified" >> ReadRecords(spread=False))
     records = (parsed.records, notified.records) | "AllRecords" >> beam.Flatten()
     cleaned = records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)
     unique = (cleaned.articles

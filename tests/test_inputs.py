@@ -1,12 +1,17 @@
 """Finding input files, decoding bytes and parsing JSONL lines."""
 
 import codecs
+import json
 
 import pytest
+from conftest import FAST
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.inputs import (
     input_format,
+    line_chunks,
     match_input_path,
     parse_jsonl_line,
     read_whole_file,
@@ -120,3 +125,57 @@ def test_a_record_without_article_text_is_rejected_at_clean():
     reject = clean_record(RawRecord("z", "in/x.html", None, "html", "<html><body></body></html>"))
     assert isinstance(reject, Reject)
     assert reject.stage == "clean" and "no article text" in reject.reason
+
+
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.booleans(), st.integers(1, 40), st.integers(1, 17))
+def test_line_chunks_cover_the_file_at_line_starts(lines, final_newline, chunk_bytes, block):
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    chunks = line_chunks([data[i:i + block] for i in range(0, len(data), block)], chunk_bytes)
+    assert chunks[-1][1] is None
+    position = 0
+    for start, end, first_line in chunks:
+        assert start == position
+        assert start == 0 or data[start - 1:start] == b"\n"
+        assert first_line == data[:start].count(b"\n") + 1
+        if end is not None:
+            assert end - start >= chunk_bytes
+        position = len(data) if end is None else end
+
+
+def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from storywire.transforms.inputs import FindInputFiles, ReadRecords
+
+    path = tmp_path / "feed.jsonl"
+    lines = []
+    for n in range(40):
+        if n % 7 == 3:
+            lines.append("")  # blank lines are skipped but counted
+        lines.append("{not json" if n % 11 == 5 else
+                     json.dumps({"text": f"Article number {n} says something new today."}))
+    path.write_text("\n".join(lines) + "\n")
+
+    def read(chunk_bytes):
+        with beam.Pipeline("DirectRunner", options=beam.options.pipeline_options
+                           .PipelineOptions(FAST)) as p:
+            read = (p | FindInputFiles([str(path)])).files | ReadRecords(chunk_bytes)
+            records = read.records | "R" >> beam.Map(lambda r: (r.article_id, r.line, r.body))
+            rejects = read.rejects | "J" >> beam.Map(lambda r: (r.line, r.reason[:12]))
+            expected_records = [(r.article_id, r.line, r.body) for r in whole_records]
+            assert_that(records, equal_to(expected_records), label="records")
+            assert_that(rejects, equal_to(whole_rejects), label="rejects")
+
+    whole_records, whole_rejects = [], []
+    for number, line in enumerate(lines, start=1):
+        if line:
+            out = parse_jsonl_line(line, str(path), number)
+            if isinstance(out, Reject):
+                whole_rejects.append((out.line, out.reason[:12]))
+            else:
+                whole_records.append(out)
+    assert len(whole_records) == 36 and len(whole_rejects) == 4
+    read(60)      # many parts, cut inside the file
+    read(10**9)   # one part

@@ -14,10 +14,10 @@ import logging
 import os
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from gzip import BadGzipFile
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -33,6 +33,10 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # cost a worker minutes.
 MAX_BODY_CHARS = 2_000_000
 _GLOB_CHARS = set("*?[")
+# A JSONL file is read in parts of about this size, cut at line ends, so that every worker
+# reads (and then cleans) a share of one big file instead of one worker reading it all.
+CHUNK_BYTES = 16 * 1024 * 1024
+_SCAN_BLOCK_BYTES = 8 * 1024 * 1024
 
 _FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -76,6 +80,48 @@ def match_input_path(path: str) -> list[FileMetadata]:
         return list(folder)
     exact = FileSystems.match([path])[0].metadata_list
     return [m for m in exact if m.path.rstrip("/") == path.rstrip("/")]
+
+
+@dataclass(frozen=True)
+class InputChunk:
+    """A file to read, or a part of one: bytes [start, end) (end None: to the end of the
+    file), whose first line is line number `first_line` of the file."""
+
+    path: str
+    size: int | None
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+
+def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:
+    """Cut a file, given as consecutive blocks of bytes, into parts of at least
+    `chunk_bytes` that end at a line end: (start, end or None for the last, first line
+    number). Line numbers count b"\n" as a JSONL reader does, so a record's number is the
+    same whichever part it is read from."""
+    chunks: list[tuple[int, int | None, int]] = []
+    start, first_line = 0, 1
+    offset = 0         # file offset of the current block
+    newlines = 0       # line ends between `start` and the scan position
+    for block in blocks:
+        pos = 0
+        while True:
+            look_from = max(start + chunk_bytes - 1 - offset, pos)
+            cut = block.find(b"\n", look_from) if look_from < len(block) else -1
+            if cut < 0:
+                break
+            newlines += block.count(b"\n", pos, cut + 1)
+            chunks.append((start, offset + cut + 1, first_line))
+            start, first_line, newlines = offset + cut + 1, first_line + newlines, 0
+            pos = cut + 1
+        newlines += block.count(b"\n", pos)
+        offset += len(block)
+    if offset > start or not chunks:
+        chunks.append((start, None, first_line))
+    else:  # the file ends at a cut: the last part runs to the end
+        last_start, _, last_line = chunks.pop()
+        chunks.append((last_start, None, last_line))
+    return chunks
 
 
 def _record_field(record: dict, name: str) -> str | None:
@@ -180,38 +226,61 @@ class FindInputFiles(beam.PTransform):
         )
 
 
+class _ChunkFiles(beam.DoFn):
+    """A file to the parts it is read in: an uncompressed JSONL file over `chunk_bytes` is
+    scanned once for line ends; anything else is one part."""
+
+    def __init__(self, chunk_bytes: int):
+        self._chunk_bytes = chunk_bytes
+
+    def process(self, metadata: FileMetadata):
+        path, size = metadata.path, metadata.size_in_bytes
+        if input_format(path) != "jsonl" or path.endswith(".gz") or \
+                size is None or size <= self._chunk_bytes:
+            yield InputChunk(path, size)
+            return
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                parts = line_chunks(iter(lambda: f.read(_SCAN_BLOCK_BYTES), b""),
+                                    self._chunk_bytes)
+        except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
+            parts = [(0, None, 1)]
+        for start, end, first_line in parts:
+            yield InputChunk(path, size, start, end, first_line)
+
+
 class _ReadRecords(beam.DoFn):
-    """A file to raw records: one for .txt/.html, one per non-blank line for JSONL."""
+    """A file or part of one to raw records: one for .txt/.html, one per non-blank line
+    for JSONL."""
 
     def __init__(self):
         self.units = Metrics.counter(NAMESPACE, "input_units")
 
-    def process(self, readable: fileio.ReadableFile):
-        path = readable.metadata.path
-        kind = input_format(path)
-        for out in self._read(readable, path, kind):
+    def process(self, chunk: InputChunk):
+        for out in self._read(chunk, input_format(chunk.path)):
             self.units.inc()
             if isinstance(out, Reject):
                 yield beam.pvalue.TaggedOutput(REJECTS, out)
             else:
                 yield out
 
-    def _read(self, readable, path: str, kind: str | None) -> Iterator[RawRecord | Reject]:
+    def _read(self, chunk: InputChunk, kind: str | None) -> Iterator[RawRecord | Reject]:
+        path = chunk.path
         if kind is None:
             expected = ", ".join(SUPPORTED_EXTENSIONS)
             yield Reject(path, None, None, "read",
                          f"unsupported file type (expected one of {expected})")
             return
         if kind == "jsonl":
-            yield from self._read_jsonl(readable, path)
+            yield from self._read_jsonl(chunk)
             return
-        size = readable.metadata.size_in_bytes
-        if size is not None and size > MAX_FILE_BYTES:
+        if chunk.size is not None and chunk.size > MAX_FILE_BYTES:
             yield Reject(path, None, stable_id(path), "read",
-                         f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+                         f"file is {chunk.size} bytes, over the {MAX_FILE_BYTES}-byte limit")
             return
         try:
-            data = readable.read(mime_type="application/octet-stream")
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                data = f.read()
         except Exception as err:  # noqa: BLE001 - unreadable file becomes a reject
             yield Reject(path, None, stable_id(path), "read", f"cannot read file: {err}")
             return
@@ -219,23 +288,28 @@ class _ReadRecords(beam.DoFn):
 
     @staticmethod
     @contextlib.contextmanager
-    def _open_lines(readable, path: str):
-        """A handle whose readline() gives the file's lines. Gzip goes through Python's
-        own reader: Beam's decompressor ends a cut-off archive quietly, as if complete,
-        where this one raises EOFError, so the loss becomes a reject."""
-        if path.endswith(".gz"):
-            with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as raw, \
-                    gzip.GzipFile(fileobj=raw, mode="rb") as handle:
-                yield handle
-        else:
-            with readable.open(compression_type=CompressionTypes.AUTO) as handle:
-                yield handle
+    def _open_lines(chunk: InputChunk):
+        """A handle at the chunk's start whose readline() gives the file's lines. Gzip goes
+        through Python's own reader: Beam's decompressor ends a cut-off archive quietly, as
+        if complete, where this one raises EOFError, so the loss becomes a reject."""
+        with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+            if chunk.path.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+                    yield handle
+            else:
+                if chunk.start:
+                    raw.seek(chunk.start)
+                yield raw
 
-    def _read_jsonl(self, readable, path: str) -> Iterator[RawRecord | Reject]:
-        number = 0
+    def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
+        path, number, position = chunk.path, chunk.first_line - 1, chunk.start
         try:
-            with self._open_lines(readable, path) as handle:
-                for number, raw in enumerate(iter(handle.readline, b""), start=1):
+            with self._open_lines(chunk) as handle:
+                for raw in iter(handle.readline, b""):
+                    if chunk.end is not None and position >= chunk.end:
+                        break
+                    position += len(raw)
+                    number += 1
                     if not raw.strip():
                         continue
                     try:
@@ -252,11 +326,20 @@ class _ReadRecords(beam.DoFn):
 
 
 class ReadRecords(beam.PTransform):
-    """File metadata to raw records (main output) and rejects (tagged `rejects`)."""
+    """File metadata to raw records (main output) and rejects (tagged `rejects`).
+
+    Big JSONL files are read in parts of about `chunk_bytes`; with `spread`, the parts are
+    shuffled so that all workers read, and clean, a share of them.
+    """
+
+    def __init__(self, chunk_bytes: int = CHUNK_BYTES, spread: bool = True):
+        super().__init__()
+        self._chunk_bytes = chunk_bytes
+        self._spread = spread
 
     def expand(self, files):
-        return (
-            files
-            | "Open" >> fileio.ReadMatches()
-            | "Parse" >> beam.ParDo(_ReadRecords()).with_outputs(REJECTS, main="records")
-        )
+        chunks = files | "Chunks" >> beam.ParDo(_ChunkFiles(self._chunk_bytes))
+        if self._spread:
+            chunks = chunks | "Spread" >> beam.Reshuffle()
+        return chunks | "Parse" >> beam.ParDo(_ReadRecords()).with_outputs(
+            REJECTS, main="records")
