@@ -1,15 +1,25 @@
-"""Pipeline rate against the rate of the essential work, on real HTML pages.
+"""Where a run's time and memory go, against the essential work done in a tight loop.
 
-    python benchmarks/throughput.py [--pages 1000]
+    python benchmarks/throughput.py html [--pages 1000]
+    python benchmarks/throughput.py text [--sizes 10000 100000]
 
-Corpus: the `html` of the 92 pages in ../shared/data/aeb_dev.jsonl.gz, replicated to
-`--pages` records with new ids and a small markup change each (a comment with the copy's
-number), as one JSONL file. Essential work: cleaning each page (trafilatura) and
-fingerprinting it, in a tight loop in one process. Pipeline: `storywire run` with default
-settings on the same file, Beam start-up included. Reports both rates, their ratio (the
-headline figure; the goal on 2 cores is 1.9 or more), MB/s, and the peak resident memory
-of the pipeline (largest process and the whole process tree, sampled every 0.2 s).
-Writes benchmarks/results/throughput.txt.
+Corpora:
+- html: the `html` of the 92 pages in ../shared/data/aeb_dev.jsonl.gz, replicated to
+  `--pages` records with new ids and a small markup change each (a comment with the copy's
+  number), one JSONL file.
+- text: plain-text articles of ../shared/data/news_articles.csv.gz with simulated
+  syndication (benchmarks/syndicate.py), one JSONL file per size.
+
+Essential work: extraction (trafilatura for HTML, storywire's text cleaner for text) and
+the simhash fingerprint of each document, in a tight loop in one process (on the first
+`--loop-sample` documents of a text corpus: the loop's rate does not depend on corpus size).
+Pipeline: `storywire run` with default settings on the same file, Beam start-up included,
+run through benchmarks/stages.py, which records the local runner's stage timeline.
+
+Reported per corpus: both rates (documents/s, MiB/s), their ratio (the headline figure),
+peak resident memory (largest process, the main process, the largest worker, all
+processes; sampled every 0.2 s), and the time and peak memory of each stage, longest first.
+Writes benchmarks/results/throughput-<corpus>.txt.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,112 +42,258 @@ sys.path.insert(0, str(HERE))
 from common import code_version, write_results  # noqa: E402
 
 DATA = HERE.parents[1] / "shared" / "data"
-RESULTS = HERE / "results" / "throughput.txt"
+MIB = 1024 * 1024
+SAMPLE_SECONDS = 0.2
 
 
-def build_corpus(pages: int, path: Path) -> int:
+def build_html_corpus(pages: int, path: Path) -> None:
     with gzip.open(DATA / "aeb_dev.jsonl.gz", "rt", encoding="utf-8") as handle:
         originals = [json.loads(line) for line in handle if line.strip()]
-    size = 0
     with open(path, "w", encoding="utf-8") as out:
         for n in range(pages):
             page = originals[n % len(originals)]
             html = page["html"].replace("</body>", f"<!-- copy {n} --></body>", 1)
-            line = json.dumps({"id": f"{page['id']}-{n}", "url": page.get("url"),
-                               "html": html}) + "\n"
-            size += len(line.encode())
-            out.write(line)
-    return size
+            out.write(json.dumps({"id": f"{page['id']}-{n}", "url": page.get("url"),
+                                  "html": html}) + "\n")
 
 
-def loop_rate(path: Path) -> tuple[float, int]:
-    """Pages per second of cleaning and fingerprinting, one process, no Beam."""
-    from storywire.transforms.cleaning import clean_record
+def build_text_corpus(size: int, path: Path) -> None:
+    import syndicate
+
+    with open(path, "w", encoding="utf-8") as out:
+        for record in syndicate.build(size):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def essential_loop(path: Path, limit: int | None) -> dict:
+    """Extraction and fingerprinting of the first `limit` documents, one process, no Beam.
+    Runs in a process of its own (its peak memory is its own)."""
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(HERE)!r})
+from throughput import _loop
+print(json.dumps(_loop({str(path)!r}, {limit!r})))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _loop(path: str, limit: int | None) -> dict:
+    import resource
+
+    from storywire.transforms.cleaning import extract_html
+    from storywire.transforms.fingerprint import simhash64
     from storywire.transforms.inputs import parse_jsonl_line
+    from storywire.transforms.textclean import clean_page_text
 
-    records = []
+    records, size = [], 0
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            records.append(parse_jsonl_line(line, str(path), number))
-    started = time.perf_counter()
-    articles = sum(1 for r in records if hasattr(clean_record(r), "simhash"))
-    return len(records) / (time.perf_counter() - started), articles
+            if limit is not None and number > limit:
+                break
+            size += len(line.encode())
+            records.append(parse_jsonl_line(line, path, number))
+    extract_html("<html><body><p>warm up the extractor once</p></body></html>")
+    extraction = fingerprinting = 0.0
+    for record in records:
+        started = time.perf_counter()
+        if record.kind == "html":
+            text = extract_html(record.body, record.url).text
+        else:
+            text = clean_page_text(record.body).text
+        extracted = time.perf_counter()
+        simhash64(text)
+        extraction += extracted - started
+        fingerprinting += time.perf_counter() - extracted
+    return {"documents": len(records), "bytes": size, "extraction": extraction,
+            "fingerprinting": fingerprinting,
+            "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def tree_rss(root: int) -> tuple[int, int]:
-    """(largest, total) resident bytes of a process and its descendants."""
+def _process_tree(root: int) -> dict[int, tuple[int, int, int]]:
+    """{pid: (depth below root, resident bytes, CPU seconds x 100)} of a process and its
+    descendants: the run (0), its workers (1), their cleaning children (2)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    stat: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-            parent, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
+        except (OSError, IndexError):
             continue
-        children.setdefault(parent, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    tree, todo = [], [root]
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        stat[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
+                            (int(fields[11]) + int(fields[12])) * 100
+                            // os.sysconf("SC_CLK_TCK"))
+    tree, todo = {}, [(root, 0)]
     while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    sizes = [rss.get(pid, 0) for pid in tree]
-    return max(sizes, default=0), sum(sizes)
+        pid, depth = todo.pop()
+        if pid in stat:
+            tree[pid] = (depth, *stat[pid])
+        todo.extend((child, depth + 1) for child in children.get(pid, []))
+    return tree
 
 
-def pipeline_rate(path: Path, pages: int) -> tuple[float, float, int, int, str]:
-    output = path.parent / "output"
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(path),
-         "--output", str(output)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    peak = [0, 0]
+def pipeline_run(path: Path, scratch: Path) -> dict:
+    """`storywire run` on the corpus, with memory sampled and the stage timeline recorded."""
+    scratch.mkdir()
+    timeline = scratch / "timeline.jsonl"
+    command = [sys.executable, str(HERE / "stages.py"), str(timeline), "run",
+               "--input", str(path), "--output", str(scratch / "output")]
+    before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, env=dict(os.environ, TMPDIR=str(scratch)))
+    samples: list[tuple[float, int, int, int]] = []  # (time, main, largest other, total)
+    cpu: dict[int, tuple[int, int]] = {}  # pid: (depth, latest CPU seconds x 100)
 
     def sample():
         while process.poll() is None:
-            largest, total = tree_rss(process.pid)
-            peak[0], peak[1] = max(peak[0], largest), max(peak[1], total)
-            time.sleep(0.2)
+            tree = _process_tree(process.pid)
+            main = tree.pop(process.pid, (0, 0, 0))[1]
+            others = [rss for _, rss, _ in tree.values()]
+            samples.append((time.time(), main, max(others, default=0), main + sum(others)))
+            cpu.update({pid: (depth, used) for pid, (depth, _, used) in tree.items()})
+            time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     summary, _ = process.communicate()
-    seconds = time.perf_counter() - started
     sampler.join()
     if process.returncode not in (0, 3):
-        raise SystemExit(f"storywire run failed with {process.returncode}")
+        raise SystemExit(f"storywire run failed with exit code {process.returncode}")
+    lines = [json.loads(line) for line in timeline.read_text().splitlines()]
+    bounds, starts = lines[0], lines[1:]
+    stages: dict[str, dict] = {}
+    for n, start in enumerate(starts):
+        end = starts[n + 1]["at"] if n + 1 < len(starts) else bounds["ended"]
+        during = [s for s in samples if start["at"] <= s[0] <= end] or [(0, 0, 0, 0)]
+        steps = start["steps"]
+        label = "+".join(steps[:5]) + (f"+{len(steps) - 5} more" if len(steps) > 5 else "")
+        stage = stages.setdefault(label, {"seconds": 0.0, "main": 0, "worker": 0})
+        stage["seconds"] += end - start["at"]
+        stage["main"] = max(stage["main"], max(s[1] for s in during))
+        stage["worker"] = max(stage["worker"], max(s[2] for s in during))
     articles = next(line for line in summary.splitlines() if line.startswith("articles:"))
-    return pages / seconds, seconds, peak[0], peak[1], articles.split(":", 1)[1].strip()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "cpu": {"all": usage.ru_utime + usage.ru_stime - before,
+                "workers": sum(u for d, u in cpu.values() if d == 1) / 100,
+                "children": sum(u for d, u in cpu.values() if d == 2) / 100},
+        "seconds": bounds["ended"] - bounds["started"],
+        "startup": (starts[0]["at"] if starts else bounds["ended"]) - bounds["started"],
+        "stage_count": len(starts),
+        "stages": stages,
+        "largest": max(max(s[1], s[2]) for s in samples),
+        "main": max(s[1] for s in samples),
+        "worker": max(s[2] for s in samples),
+        "total": max(s[3] for s in samples),
+        "articles": articles.split(":", 1)[1].strip(),
+    }
+
+
+def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
+    docs = loop["documents"]
+    loop_seconds = loop["extraction"] + loop["fingerprinting"]
+    loop_rate = docs / loop_seconds
+    loop_corpus_seconds = loop_seconds * size / docs  # the loop's time for the whole corpus
+    rate = size / run["seconds"]
+    corpus_mib = run["corpus_bytes"] / MIB
+    lines = [
+        f"{name}: {size} documents, {corpus_mib:.1f} MiB",
+        f"  essential loop, one process, on {docs} of them: {loop_rate:.1f} docs/s, "
+        f"{loop['bytes'] / MIB / loop_seconds:.2f} MiB/s; extraction "
+        f"{1000 * loop['extraction'] / docs:.1f} ms/doc, fingerprint "
+        f"{1000 * loop['fingerprinting'] / docs:.1f} ms/doc; peak memory "
+        f"{loop['peak'] / MIB:.0f} MiB",
+        f"  storywire run: {rate:.1f} docs/s, {corpus_mib / run['seconds']:.2f} MiB/s, "
+        f"{run['seconds']:.1f} s (start-up to the first stage {run['startup']:.1f} s, "
+        f"{run['stage_count']} stages); articles {run['articles']}",
+        f"  ratio pipeline / loop: {rate / loop_rate:.2f}",
+        f"  peak memory: largest process {run['largest'] / MIB:.0f} MiB (main process "
+        f"{run['main'] / MIB:.0f}, largest worker {run['worker'] / MIB:.0f}), all processes "
+        f"{run['total'] / MIB:.0f} MiB",
+        f"  CPU seconds: {run['cpu']['all']:.1f} in all (the loop, for the whole corpus: "
+        f"{loop_corpus_seconds:.1f}); worker processes {run['cpu']['workers']:.1f}, their "
+        f"HTML cleaning children "
+        f"{run['cpu']['children']:.1f}, the rest (main process: Beam start-up, graph, "
+        f"shuffles) {run['cpu']['all'] - run['cpu']['workers'] - run['cpu']['children']:.1f}",
+        "  stages, longest first: seconds, share of the run, peak MiB of main process and "
+        "of largest worker during it, steps",
+    ]
+    ordered = sorted(run["stages"].items(), key=lambda kv: -kv[1]["seconds"])
+    for label, stage in ordered[:top]:
+        lines.append(f"  {stage['seconds']:8.1f} {stage['seconds'] / run['seconds']:6.1%} "
+                     f"{stage['main'] / MIB:7.0f} {stage['worker'] / MIB:7.0f}  {label}")
+    rest = ordered[top:]
+    if rest:
+        lines.append(f"  {sum(s['seconds'] for _, s in rest):8.1f} "
+                     f"{sum(s['seconds'] for _, s in rest) / run['seconds']:6.1%} "
+                     f"{max(s['main'] for _, s in rest) / MIB:7.0f} "
+                     f"{max(s['worker'] for _, s in rest) / MIB:7.0f}  "
+                     f"the other {len(rest)} stages")
+    return lines
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import apache_beam
+
+    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
+            f"{sys.version.split()[0]}, apache-beam {apache_beam.__version__}")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("corpus", choices=["html", "text"])
+    parser.add_argument("--pages", type=int, default=1000, help="html corpus size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
+                        help="text corpus sizes")
+    parser.add_argument("--loop-sample", type=int, default=5000,
+                        help="text documents the essential loop runs on")
+    parser.add_argument("--stages", type=int, default=8, help="stages listed per run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure loop and run this many times each, alternately; "
+                             "the fastest of each is reported (this machine's speed varies)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="storywire-throughput-") as scratch:
-        corpus = Path(scratch) / "pages.jsonl"
-        size = build_corpus(args.pages, corpus)
-        loop, loop_articles = loop_rate(corpus)
-        rate, seconds, largest, total, articles = pipeline_rate(corpus, args.pages)
-    mib = 1024 * 1024
-    lines = [
-        f"storywire throughput benchmark at {code_version()}, {os.cpu_count()} cores, "
-        "default settings",
-        f"corpus: {args.pages} HTML pages ({size / mib:.1f} MiB), the 92 pages of "
-        "aeb_dev replicated with a markup change each",
-        f"essential work, one process (clean + fingerprint): {loop:.1f} pages/s "
-        f"({loop_articles} articles)",
-        f"storywire run (start-up included): {rate:.1f} pages/s, {size / mib / seconds:.2f} "
-        f"MiB/s, {seconds:.1f} s; articles {articles}",
-        f"ratio pipeline / loop: {rate / loop:.2f} (goal >= 1.9 on 2 cores)",
-        f"peak resident memory: largest process {largest / mib:.0f} MiB, "
-        f"all processes {total / mib:.0f} MiB",
-    ]
-    write_results(RESULTS, lines)
+    command = "python benchmarks/throughput.py " + " ".join(argv)
+    lines = [f"storywire throughput benchmark, code at {code_version()}, default settings",
+             f"machine: {machine()}", f"command: {command}", ""]
+    sizes = [args.pages] if args.corpus == "html" else args.sizes
+    seconds = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="storywire-throughput-") as scratch:
+            corpus = Path(scratch) / "corpus.jsonl"
+            if args.corpus == "html":
+                build_html_corpus(size, corpus)
+                name, limit = "HTML pages (aeb_dev replicated)", None
+            else:
+                build_text_corpus(size, corpus)
+                name, limit = "plain-text articles (news_articles syndicated)", args.loop_sample
+            loops, runs = [], []
+            for _ in range(args.repeat):
+                loops.append(essential_loop(corpus, limit))
+                runs.append(pipeline_run(corpus, Path(scratch) / f"run{len(runs)}"))
+            loop = min(loops, key=lambda lp: lp["extraction"] + lp["fingerprinting"])
+            run = min(runs, key=lambda r: r["seconds"])
+            run["corpus_bytes"] = corpus.stat().st_size
+        seconds[size] = run["seconds"]
+        lines += report(name, size, loop, run, args.stages) + [""]
+        print("\n".join(lines[-12:]), flush=True)
+    if len(sizes) > 1:
+        first, last = sizes[0], sizes[-1]
+        lines.append(f"time {first} -> {last} documents: {seconds[last] / seconds[first]:.2f}x "
+                     f"for {last / first:.0f}x the documents")
+    write_results(HERE / "results" / f"throughput-{args.corpus}.txt", lines)
     return 0
 
 

@@ -5,8 +5,11 @@ import zlib
 
 import pytest
 from conftest import seed_text
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storywire.transforms.neighbours import (
+    bucket_keys,
     neighbourhood,
     shared_neighbours,
     similar_pairs,
@@ -214,3 +217,28 @@ def test_packed_vectors_keep_the_similarity(frequencies):
     b = tfidf_vector(story_terms(seed_text("003")), frequencies)
     assert cosine(unpack(pack(a)), unpack(pack(b))) == pytest.approx(cosine(a, b), abs=1e-5)
     assert len(pack(a)) == 8 * len(a)
+
+
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 10 * DAY)),
+                          st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True)),
+                min_size=1, max_size=12))
+def test_skipping_timeless_buckets_without_undated_articles_finds_the_same_pairs(articles):
+    def pairs(buckets):
+        found = set()
+        for (_, bucket), members in buckets.items():
+            for a, b, _ in similar_pairs(members, bucket is None, 0.5, window_days=3.0)[0]:
+                found.add((min(a, b), max(a, b)))
+        return found
+
+    vectors = [(f"a{n}", published, VEC, keys) for n, (published, keys) in enumerate(articles)]
+    every, pruned = {}, {}
+    for v in vectors:  # each article in every bucket of every key term
+        for term in v[3]:
+            for bucket in time_buckets(v[1], 3.0):
+                every.setdefault((term, bucket), []).append(v[:3])
+    undated_keys = {term for v in vectors if v[1] is None for term in v[3]}
+    for v in vectors:
+        for key, member in bucket_keys(v, 3.0, undated_keys):
+            pruned.setdefault(key, []).append(member)
+    assert sum(map(len, pruned.values())) <= sum(map(len, every.values()))
+    assert pairs(pruned) == pairs(every)

@@ -20,7 +20,7 @@ dated ones only with those within the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -47,6 +47,26 @@ def time_buckets(published_at: int | None, window_days: float) -> list[int | Non
         return [None]
     bucket = int(published_at // (window_days * _DAY_US))
     return [bucket, bucket + 1, None]
+
+
+def bucket_keys(vector: tuple[str, int | None, bytes, list[int]], window_days: float,
+                undated_keys: Container[int]
+                ) -> Iterator[tuple[tuple[int, int | None], tuple[str, int | None, bytes]]]:
+    """((key term, time bucket), (article_id, published_at, packed vector)) for every
+    bucket the article is compared in.
+
+    Only undated articles are compared in the timeless bucket, so a dated article visits
+    a term's timeless bucket only when some undated article has that term (`undated_keys`):
+    in a feed of dated articles that saves a third of what the buckets hold, and the
+    pairs found are the same.
+    """
+    article_id, published_at, packed, keys = vector
+    member = (article_id, published_at, packed)
+    for term in keys:
+        for bucket in time_buckets(published_at, window_days):
+            if bucket is None and published_at is not None and term not in undated_keys:
+                continue
+            yield (term, bucket), member
 
 
 def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bool,
@@ -185,12 +205,15 @@ class SharedNeighbourLinks(beam.PTransform):
 
     def expand(self, vectors):
         window_days, k = self._window_days, self._neighbours
+        undated_keys = (
+            vectors
+            | "UndatedKeys" >> beam.FlatMap(lambda v: v[3] if v[1] is None else [])
+            | "DistinctUndatedKeys" >> beam.Distinct()
+            | "AsLookup" >> beam.Map(lambda term: (term, True)))
         neighbourhoods = (
             vectors
-            | "CandidateKeys" >> beam.FlatMap(lambda v: [
-                ((term, bucket), v[:3])
-                for term in v[3]
-                for bucket in time_buckets(v[1], window_days)])
+            | "CandidateKeys" >> beam.FlatMap(bucket_keys, window_days,
+                                              beam.pvalue.AsDict(undated_keys))
             | "Buckets" >> beam.GroupByKey()
             | "Similar" >> beam.ParDo(_SimilarInBucket(
                 self._min_similarity, window_days, self._max_compared))
