@@ -112,8 +112,9 @@ def _loop(path: str, limit: int | None) -> dict:
 
 
 def _process_tree(root: int) -> dict[int, tuple[int, int, int]]:
-    """{pid: (depth below root, resident bytes, CPU seconds x 100)} of a process and its
-    descendants: the run (0), its workers (1), their cleaning children (2)."""
+    """{pid: (role, resident bytes, CPU seconds x 100)} of a process and its descendants;
+    role: "run", "worker" (Beam's worker processes), "child" (their HTML cleaning
+    children) or "other" (the shells that start workers)."""
     children: dict[int, list[int]] = {}
     stat: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
@@ -128,13 +129,26 @@ def _process_tree(root: int) -> dict[int, tuple[int, int, int]]:
         stat[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
                             (int(fields[11]) + int(fields[12])) * 100
                             // os.sysconf("SC_CLK_TCK"))
-    tree, todo = {}, [(root, 0)]
+    tree, todo = {}, [root]
     while todo:
-        pid, depth = todo.pop()
+        pid = todo.pop()
         if pid in stat:
-            tree[pid] = (depth, *stat[pid])
-        todo.extend((child, depth + 1) for child in children.get(pid, []))
+            tree[pid] = (_role(pid, root), *stat[pid])
+        todo.extend(children.get(pid, []))
     return tree
+
+
+def _role(pid: int, root: int) -> str:
+    if pid == root:
+        return "run"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return "other"
+    if b"storywire.pipeline.worker" in command and b"/bin/sh" not in command:
+        return "worker"
+    return "child" if b"multiprocessing" in command else "other"
 
 
 def pipeline_run(path: Path, scratch: Path) -> dict:
@@ -147,7 +161,7 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env=dict(os.environ, TMPDIR=str(scratch)))
     samples: list[tuple[float, int, int, int]] = []  # (time, main, largest other, total)
-    cpu: dict[int, tuple[int, int]] = {}  # pid: (depth, latest CPU seconds x 100)
+    cpu: dict[int, tuple[str, int]] = {}  # pid: (role, latest CPU seconds x 100)
 
     def sample():
         while process.poll() is None:
@@ -155,7 +169,7 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
             main = tree.pop(process.pid, (0, 0, 0))[1]
             others = [rss for _, rss, _ in tree.values()]
             samples.append((time.time(), main, max(others, default=0), main + sum(others)))
-            cpu.update({pid: (depth, used) for pid, (depth, _, used) in tree.items()})
+            cpu.update({pid: (role, used) for pid, (role, _, used) in tree.items()})
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -180,8 +194,8 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "cpu": {"all": usage.ru_utime + usage.ru_stime - before,
-                "workers": sum(u for d, u in cpu.values() if d == 1) / 100,
-                "children": sum(u for d, u in cpu.values() if d == 2) / 100},
+                "workers": sum(u for r, u in cpu.values() if r == "worker") / 100,
+                "children": sum(u for r, u in cpu.values() if r == "child") / 100},
         "seconds": bounds["ended"] - bounds["started"],
         "startup": (starts[0]["at"] if starts else bounds["ended"]) - bounds["started"],
         "stage_count": len(starts),
