@@ -158,7 +158,8 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     command = [sys.executable, str(HERE / "stages.py"), str(timeline), "run",
                "--input", str(path), "--output", str(scratch / "output")]
     before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    errors = open(scratch / "stderr.txt", "w+")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
                                text=True, env=dict(os.environ, TMPDIR=str(scratch)))
     samples: list[tuple[float, int, int, int]] = []  # (time, main, largest other, total)
     cpu: dict[int, tuple[str, int]] = {}  # pid: (role, latest CPU seconds x 100)
@@ -176,8 +177,11 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     sampler.start()
     summary, _ = process.communicate()
     sampler.join()
+    errors.seek(0)
     if process.returncode not in (0, 3):
-        raise SystemExit(f"storywire run failed with exit code {process.returncode}")
+        raise SystemExit(f"storywire run failed with exit code {process.returncode}:\n"
+                         + errors.read()[-3000:])
+    errors.close()
     lines = [json.loads(line) for line in timeline.read_text().splitlines()]
     bounds, starts = lines[0], lines[1:]
     stages: dict[str, dict] = {}
@@ -302,7 +306,7 @@ def main(argv: list[str]) -> int:
             run["corpus_bytes"] = corpus.stat().st_size
         seconds[size] = run["seconds"]
         lines += report(name, size, loop, run, args.stages) + [""]
-        print("\n".join(lines[-12:]), flush=True)
+        print("\n".join(lines), flush=True)
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
         lines.append(f"time {first} -> {last} documents: {seconds[last] / seconds[first]:.2f}x "
