@@ -21,16 +21,29 @@ def parse_date(value: str | None) -> datetime | None:
     """
     if not value or not isinstance(value, str) or len(value) > 100:
         return None
+    text = value.strip()
     try:
-        # Parsed against two different defaults: a string that lacks its year, month or
-        # day ("10:00 AM", "Nov 20") takes them from the default, and is no date.
-        parsed = dateparser.parse(value.strip(), fuzzy=False, default=_DEFAULTS[0])
-        other = dateparser.parse(value.strip(), fuzzy=False, default=_DEFAULTS[1])
-    except (ValueError, OverflowError, TypeError):
-        return None
-    if parsed.date() != other.date():
+        # ISO 8601, what most feeds carry: Python's own parser, many times faster than
+        # dateutil's (which took a tenth of the time of cleaning a plain-text article).
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = parse_loose_date(text)
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     parsed = parsed.astimezone(timezone.utc)
     return parsed if _EARLIEST <= parsed < _LATEST else None
+
+
+def parse_loose_date(text: str) -> datetime | None:
+    """Any date format dateutil reads ("Nov 20, 2024 10:00 AM"), as given (naive or
+    aware); None for a string that is no complete date."""
+    try:
+        # Parsed against two different defaults: a string that lacks its year, month or
+        # day ("10:00 AM", "Nov 20") takes them from the default, and is no date.
+        parsed = dateparser.parse(text, fuzzy=False, default=_DEFAULTS[0])
+        other = dateparser.parse(text, fuzzy=False, default=_DEFAULTS[1])
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return parsed if parsed.date() == other.date() else None
