@@ -167,10 +167,10 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     def sample():
         while process.poll() is None:
             tree = _process_tree(process.pid)
+            cpu.update({pid: (role, used) for pid, (role, _, used) in tree.items()})
             main = tree.pop(process.pid, (0, 0, 0))[1]
             others = [rss for _, rss, _ in tree.values()]
             samples.append((time.time(), main, max(others, default=0), main + sum(others)))
-            cpu.update({pid: (role, used) for pid, (role, _, used) in tree.items()})
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -198,6 +198,7 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "cpu": {"all": usage.ru_utime + usage.ru_stime - before,
+                "main": sum(u for r, u in cpu.values() if r == "run") / 100,
                 "workers": sum(u for r, u in cpu.values() if r == "worker") / 100,
                 "children": sum(u for r, u in cpu.values() if r == "child") / 100},
         "seconds": bounds["ended"] - bounds["started"],
@@ -217,6 +218,7 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
     loop_seconds = loop["extraction"] + loop["fingerprinting"]
     loop_rate = docs / loop_seconds
     loop_corpus_seconds = loop_seconds * size / docs  # the loop's time for the whole corpus
+    cpu = run["cpu"]
     rate = size / run["seconds"]
     corpus_mib = run["corpus_bytes"] / MIB
     lines = [
@@ -233,11 +235,11 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
         f"  peak memory: largest process {run['largest'] / MIB:.0f} MiB (main process "
         f"{run['main'] / MIB:.0f}, largest worker {run['worker'] / MIB:.0f}), all processes "
         f"{run['total'] / MIB:.0f} MiB",
-        f"  CPU seconds: {run['cpu']['all']:.1f} in all (the loop, for the whole corpus: "
-        f"{loop_corpus_seconds:.1f}); worker processes {run['cpu']['workers']:.1f}, their "
-        f"HTML cleaning children "
-        f"{run['cpu']['children']:.1f}, the rest (main process: Beam start-up, graph, "
-        f"shuffles) {run['cpu']['all'] - run['cpu']['workers'] - run['cpu']['children']:.1f}",
+        f"  CPU seconds: {cpu['all']:.1f} in all (the loop, for the whole corpus: "
+        f"{loop_corpus_seconds:.1f}); main process (start-up, graph, every shuffle) "
+        f"{cpu['main']:.1f}, worker processes {cpu['workers']:.1f}, their HTML cleaning "
+        f"children {cpu['children']:.1f}, not attributed "
+        f"{cpu['all'] - cpu['main'] - cpu['workers'] - cpu['children']:.1f}",
         "  stages, longest first: seconds, share of the run, peak MiB of main process and "
         "of largest worker during it, steps",
     ]
