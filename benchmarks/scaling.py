@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -28,23 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import syndicate  # noqa: E402
-from common import code_version, write_results  # noqa: E402
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import apache_beam
-
-    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
-            f"{platform.python_version()}, apache-beam {apache_beam.__version__}")
+from common import code_version, machine, write_results  # noqa: E402
 
 
 def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:

@@ -39,7 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import code_version, write_results  # noqa: E402
+from common import code_version, machine, write_results  # noqa: E402
 
 DATA = HERE.parents[1] / "shared" / "data"
 MIB = 1024 * 1024
@@ -69,7 +69,7 @@ def essential_loop(path: Path, limit: int | None) -> dict:
     """Extraction and fingerprinting of the first `limit` documents, one process, no Beam.
     Runs in a process of its own (its peak memory is its own)."""
     code = f"""
-import json, resource, sys, time
+import json, sys
 sys.path.insert(0, {str(HERE)!r})
 from throughput import _loop
 print(json.dumps(_loop({str(path)!r}, {limit!r})))
@@ -111,7 +111,7 @@ def _loop(path: str, limit: int | None) -> dict:
             "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def _process_tree(root: int) -> dict[int, tuple[int, int, int]]:
+def _process_tree(root: int) -> dict[int, tuple[str, int, int]]:
     """{pid: (role, resident bytes, CPU seconds x 100)} of a process and its descendants;
     role: "run", "worker" (Beam's worker processes), "child" (their HTML cleaning
     children) or "other" (the shells that start workers)."""
@@ -255,21 +255,6 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
                      f"{max(s['worker'] for _, s in rest) / MIB:7.0f}  "
                      f"the other {len(rest)} stages")
     return lines
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import apache_beam
-
-    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
-            f"{sys.version.split()[0]}, apache-beam {apache_beam.__version__}")
 
 
 def main(argv: list[str]) -> int:
