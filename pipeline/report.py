@@ -9,7 +9,26 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
 
-from storywire.transforms.records import NAMESPACE
+from storywire.transforms.metrics import (
+    ARTICLES_NEW,
+    ARTICLES_WITH_COPIES,
+    BOUNDS_HIT,
+    DUP_GROUPS_WITH_COPIES,
+    FILES_MATCHED,
+    INPUT_UNITS,
+    NAMESPACE,
+    REJECTS_ALREADY_STORED,
+    REJECTS_NEW,
+    SKIPPED_ALREADY_STORED,
+    STORIES,
+    STORIES_EXTENDED,
+    STORY_SIZE,
+)
+
+# Every counter the summary reads (a test checks each is counted by some step).
+SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
+                    REJECTS_NEW, REJECTS_ALREADY_STORED, DUP_GROUPS_WITH_COPIES,
+                    ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, *BOUNDS_HIT)
 
 
 @dataclass
@@ -23,45 +42,41 @@ class RunSummary:
     @property
     def dup_groups(self) -> int:
         # Articles without a copy are groups of one; the counters cover groups with copies.
-        return (self.get("articles") - self.get("articles_with_copies")
-                + self.get("dup_groups_with_copies"))
+        return (self.get(ARTICLES_NEW) - self.get(ARTICLES_WITH_COPIES)
+                + self.get(DUP_GROUPS_WITH_COPIES))
 
     @property
     def accounted(self) -> int:
         """Input units that ended as an article, a reject, or a skip of one already stored."""
-        return (self.get("articles") + self.get("rejects")
-                + self.get("skipped_already_stored") + self.get("rejects_already_stored"))
+        return (self.get(ARTICLES_NEW) + self.get(REJECTS_NEW)
+                + self.get(SKIPPED_ALREADY_STORED) + self.get(REJECTS_ALREADY_STORED))
 
     @property
     def reject_fraction(self) -> float:
         """Rejects among this run's new rows (skips of stored input left out)."""
-        new = self.get("articles") + self.get("rejects")
-        return self.get("rejects") / new if new else 0.0
+        new = self.get(ARTICLES_NEW) + self.get(REJECTS_NEW)
+        return self.get(REJECTS_NEW) / new if new else 0.0
 
     def text(self) -> str:
-        skipped = self.get("skipped_already_stored")
-        stored_rejects = self.get("rejects_already_stored")
+        skipped = self.get(SKIPPED_ALREADY_STORED)
+        stored_rejects = self.get(REJECTS_ALREADY_STORED)
         lines = [
-            f"read:       {self.get('input_units')} input units "
-            f"({self.get('files_matched')} files matched)",
-            f"articles:   {self.get('articles')} new"
+            f"read:       {self.get(INPUT_UNITS)} input units "
+            f"({self.get(FILES_MATCHED)} files matched)",
+            f"articles:   {self.get(ARTICLES_NEW)} new"
             + (f" ({skipped} already in the output, skipped)" if skipped else ""),
-            f"rejects:    {self.get('rejects')} new"
+            f"rejects:    {self.get(REJECTS_NEW)} new"
             + (f" ({stored_rejects} already recorded)" if stored_rejects else ""),
             f"dup groups: {self.dup_groups} "
-            f"({self.get('dup_groups_with_copies')} with copies, "
-            f"{self.get('articles_with_copies')} articles in them)",
-            f"stories:    {self.get('stories')} new, {self.get('stories_extended')} extended "
+            f"({self.get(DUP_GROUPS_WITH_COPIES)} with copies, "
+            f"{self.get(ARTICLES_WITH_COPIES)} articles in them)",
+            f"stories:    {self.get(STORIES)} new, {self.get(STORIES_EXTENDED)} extended "
             f"(largest: {self.largest_story} articles)",
         ]
-        warnings = [
-            (name, value) for name, value in sorted(self.counters.items())
-            if value and (name.endswith("_unsettled") or name.endswith("_capped")
-                          or name.endswith("_over_window"))
-        ]
-        lines += [f"note:       {name} = {value}" for name, value in warnings]
-        if self.accounted != self.get("input_units"):
-            lines.append(f"note:       {self.get('input_units')} input units read but "
+        lines += [f"note:       {self.get(name)} {meaning} ({name})"
+                  for name, meaning in BOUNDS_HIT.items() if self.get(name)]
+        if self.accounted != self.get(INPUT_UNITS):
+            lines.append(f"note:       {self.get(INPUT_UNITS)} input units read but "
                          f"{self.accounted} accounted for (articles + rejects + skipped)")
         return "\n".join(lines)
 
@@ -74,7 +89,7 @@ def run_summary(result) -> RunSummary:
         name = counter.key.metric.name
         summary.counters[name] = summary.counters.get(name, 0) + (value or 0)
     for dist in metrics["distributions"]:
-        if dist.key.metric.name == "story_size":
+        if dist.key.metric.name == STORY_SIZE:
             value = dist.committed if dist.committed is not None else dist.attempted
             if value is not None and value.count:
                 summary.largest_story = max(summary.largest_story, value.max)

@@ -40,7 +40,7 @@ def test_components_match_union_find():
     edges += list(zip(chain, chain[1:]))
     expected = union_find_labels(edges)
     with BeamPipeline(runner="FnApiRunner") as p:
-        labels = p | beam.Create(edges) | ConnectedComponents("test")
+        labels = p | beam.Create(edges) | ConnectedComponents("test_unsettled")
         assert_that(labels, equal_to(sorted(expected.items())))
 
 
@@ -50,7 +50,8 @@ def test_too_few_rounds_are_counted_not_hidden():
     chain = [f"c{i:03d}" for i in range(200)]
     random.Random(3).shuffle(chain)
     p = BeamPipeline(runner="FnApiRunner")
-    _ = p | beam.Create(list(zip(chain, chain[1:]))) | ConnectedComponents("chain", rounds=1)
+    edges = list(zip(chain, chain[1:]))
+    _ = p | beam.Create(edges) | ConnectedComponents("chain_unsettled", rounds=1)
     result = p.run()
     result.wait_until_finish()
     counters = result.metrics().query(MetricsFilter().with_name("chain_unsettled"))["counters"]

@@ -9,10 +9,20 @@ from __future__ import annotations
 from collections import Counter
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
+from storywire.transforms.metrics import (
+    ARTICLES_NEW,
+    REJECTS_ALREADY_STORED,
+    REJECTS_NEW,
+    STORIES,
+    STORIES_EXTENDED,
+    STORY_SIZE,
+    counter,
+    distribution,
+    rejects_at,
+)
 from storywire.transforms.neardup import dup_group_id
-from storywire.transforms.records import NAMESPACE, Article, ArticleSummary
+from storywire.transforms.records import Article, ArticleSummary
 from storywire.transforms.stories import canonical_order, story_id_for
 
 MEMBERS = "members"
@@ -122,9 +132,9 @@ class _StoryRow(beam.DoFn):
     """A story's row: stored, extended by new members, or new."""
 
     def __init__(self):
-        self.new = Metrics.counter(NAMESPACE, "stories")
-        self.extended = Metrics.counter(NAMESPACE, "stories_extended")
-        self.size = Metrics.distribution(NAMESPACE, "story_size")
+        self.new = counter(STORIES)
+        self.extended = counter(STORIES_EXTENDED)
+        self.size = distribution(STORY_SIZE)
 
     def process(self, joined):
         story_id, grouped = joined
@@ -146,7 +156,7 @@ class _StoryRow(beam.DoFn):
 class _ArticleRow(beam.DoFn):
     def __init__(self, ingested_at: int):
         self._ingested_at = ingested_at
-        self.articles = Metrics.counter(NAMESPACE, "articles")
+        self.articles = counter(ARTICLES_NEW)
 
     def process(self, joined):
         article_id, grouped = joined
@@ -183,8 +193,8 @@ def reject_key(row: dict) -> tuple:
 
 class _RejectRow(beam.DoFn):
     def __init__(self):
-        self.rejects = Metrics.counter(NAMESPACE, "rejects")
-        self.stored = Metrics.counter(NAMESPACE, "rejects_already_stored")
+        self.rejects = counter(REJECTS_NEW)
+        self.stored = counter(REJECTS_ALREADY_STORED)
 
     def process(self, joined):
         _, grouped = joined
@@ -193,7 +203,7 @@ class _RejectRow(beam.DoFn):
                 self.stored.inc()
                 continue
             self.rejects.inc()
-            Metrics.counter(NAMESPACE, f"rejects_{reject.stage}").inc()
+            counter(rejects_at(reject.stage)).inc()
             yield reject.as_row()
 
 

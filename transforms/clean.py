@@ -8,10 +8,15 @@ import sys
 import time
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from storywire.transforms.cleaning import clean_record
-from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt
+from storywire.transforms.metrics import (
+    ARTICLES_CLEANED,
+    ARTICLES_WITH_DATE,
+    CLEAN_TIMEOUTS,
+    counter,
+)
+from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
 
 
@@ -21,9 +26,9 @@ class _Clean(beam.DoFn):
 
     def __init__(self, timeout_seconds: float):
         self._timeout_seconds = timeout_seconds
-        self.cleaned = Metrics.counter(NAMESPACE, "articles_cleaned")
-        self.dated = Metrics.counter(NAMESPACE, "articles_with_date")
-        self.timed_out = Metrics.counter(NAMESPACE, "clean_timeouts")
+        self.cleaned = counter(ARTICLES_CLEANED)
+        self.dated = counter(ARTICLES_WITH_DATE)
+        self.timed_out = counter(CLEAN_TIMEOUTS)
 
     def setup(self):
         # HTML extraction runs in a child process that is killed if it overruns; our own

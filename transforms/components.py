@@ -11,15 +11,15 @@ one worker.
 The rounds are fixed when the graph is built. A chain of n nodes settles in about
 log2(n) + 4 rounds, and the groups this project links (copies of an article, articles of a
 story) are far smaller and shallower. A last round counts the nodes whose label would still
-change (`<name>_unsettled`), so a graph that needed more rounds does not pass unnoticed.
+change (in a counter the caller names), so a graph that needed more rounds does not pass
+unnoticed.
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from storywire.transforms.records import NAMESPACE
+from storywire.transforms.metrics import counter
 
 DEFAULT_ROUNDS = 12
 
@@ -55,8 +55,8 @@ def one_round(clusters, label: str):
 
 
 class _Settle(beam.DoFn):
-    def __init__(self, name: str):
-        self.unsettled = Metrics.counter(NAMESPACE, f"{name}_unsettled")
+    def __init__(self, unsettled_counter: str):
+        self.unsettled = counter(unsettled_counter)
 
     def process(self, joined):
         node, grouped = joined
@@ -70,12 +70,13 @@ class ConnectedComponents(beam.PTransform):
     """(a, b) edges to (node, component label) for every node on an edge.
 
     The label is the smallest node id of the component. Nodes on no edge are not in the
-    output: they are components of their own.
+    output: they are components of their own. Nodes whose label would still change after
+    the last round are counted in the metric `unsettled_counter`.
     """
 
-    def __init__(self, name: str = "components", rounds: int = DEFAULT_ROUNDS):
+    def __init__(self, unsettled_counter: str, rounds: int = DEFAULT_ROUNDS):
         super().__init__()
-        self._name = name
+        self._unsettled_counter = unsettled_counter
         self._rounds = rounds
 
     def expand(self, edges):
@@ -93,4 +94,4 @@ class ConnectedComponents(beam.PTransform):
             | "LabelsAfter" >> beam.Map(lambda kv: (kv[0], min(kv[1]))),
         }
         return labels | "Compare" >> beam.CoGroupByKey() | "Settle" >> beam.ParDo(
-            _Settle(self._name))
+            _Settle(self._unsettled_counter))

@@ -20,10 +20,10 @@ from gzip import BadGzipFile
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt, stable_id
+from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
+from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt, stable_id
 
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
 # and one huge file must not stall a worker.
@@ -188,9 +188,9 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
 
 class _MatchInputPaths(beam.DoFn):
     def __init__(self):
-        self.matched = Metrics.counter(NAMESPACE, "files_matched")
+        self.matched = counter(FILES_MATCHED)
         # A path that names nothing is an input unit too: it ends as one reject row.
-        self.units = Metrics.counter(NAMESPACE, "input_units")
+        self.units = counter(INPUT_UNITS)
 
     def process(self, path: str):
         try:
@@ -254,7 +254,7 @@ class _ReadRecords(beam.DoFn):
     for JSONL."""
 
     def __init__(self):
-        self.units = Metrics.counter(NAMESPACE, "input_units")
+        self.units = counter(INPUT_UNITS)
 
     def process(self, chunk: InputChunk):
         for out in self._read(chunk, input_format(chunk.path)):

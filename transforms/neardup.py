@@ -12,11 +12,17 @@ import itertools
 from collections import defaultdict
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from storywire.transforms.components import ConnectedComponents
 from storywire.transforms.fingerprint import SIMHASH_BITS, hamming, to_unsigned64
-from storywire.transforms.records import NAMESPACE, stable_id
+from storywire.transforms.metrics import (
+    ARTICLES_WITH_COPIES,
+    DUP_BUCKETS_CAPPED,
+    DUP_GROUPS_UNSETTLED,
+    DUP_GROUPS_WITH_COPIES,
+    counter,
+)
+from storywire.transforms.records import stable_id
 
 DEFAULT_MAX_DISTANCE = 3
 # Distinct fingerprints compared within one bucket at most. Exact copies share one
@@ -78,7 +84,7 @@ class _PairsInBucket(beam.DoFn):
     def __init__(self, max_distance: int, max_bucket: int):
         self._max_distance = max_distance
         self._max_bucket = max_bucket
-        self.capped = Metrics.counter(NAMESPACE, "dup_buckets_capped")
+        self.capped = counter(DUP_BUCKETS_CAPPED)
 
     def process(self, keyed):
         _, members = keyed
@@ -109,8 +115,8 @@ def _by_label(joined):
 
 class _Label(beam.DoFn):
     def __init__(self):
-        self.groups = Metrics.counter(NAMESPACE, "dup_groups_with_copies")
-        self.grouped = Metrics.counter(NAMESPACE, "articles_with_copies")
+        self.groups = counter(DUP_GROUPS_WITH_COPIES)
+        self.grouped = counter(ARTICLES_WITH_COPIES)
 
     def process(self, keyed):
         label, members = keyed
@@ -150,7 +156,7 @@ class CopyGroups(beam.PTransform):
     """Near-duplicate pairs to (article_id, smallest article id of its group)."""
 
     def expand(self, pairs):
-        return pairs | ConnectedComponents("dup_groups")
+        return pairs | ConnectedComponents(DUP_GROUPS_UNSETTLED)
 
 
 class DupGroupIds(beam.PTransform):

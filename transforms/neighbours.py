@@ -23,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from storywire.transforms.records import NAMESPACE
+from storywire.transforms.metrics import STORY_BUCKETS_OVER_MAX_COMPARED, STORY_LINKS, counter
 from storywire.transforms.vectors import cosine, unpack
 
 DEFAULT_THRESHOLD = 0.35      # Jaccard overlap of neighbourhoods that links two articles
@@ -145,7 +144,7 @@ class _SimilarInBucket(beam.DoFn):
         self._min_similarity = min_similarity
         self._window_days = window_days
         self._max_compared = max_compared
-        self.over = Metrics.counter(NAMESPACE, "story_buckets_over_max_compared")
+        self.over = counter(STORY_BUCKETS_OVER_MAX_COMPARED)
 
     def process(self, keyed):
         (_, bucket), members = keyed
@@ -176,7 +175,7 @@ def _send_lower_neighbourhood(joined):
 class _LinkShared(beam.DoFn):
     def __init__(self, threshold: float):
         self._threshold = threshold
-        self.links = Metrics.counter(NAMESPACE, "story_links")
+        self.links = counter(STORY_LINKS)
 
     def process(self, joined):
         higher, grouped = joined

@@ -20,10 +20,10 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES
-from storywire.transforms.records import NAMESPACE, stable_id
+from storywire.transforms.metrics import FILES_WRITTEN, counter
+from storywire.transforms.records import stable_id
 
 DEFAULT_ROWS_PER_FILE = 20_000
 STAGING_DIR = "_staging"
@@ -96,7 +96,7 @@ class _WriteFile(beam.DoFn):
     def __init__(self, table: str, staging: str):
         self._table = table
         self._staging = staging
-        self.files = Metrics.counter(NAMESPACE, "files_written")
+        self.files = counter(FILES_WRITTEN)
 
     def process(self, keyed):
         (partition, shard, shards), rows = keyed

@@ -6,8 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 EXCERPT_CHARS = 200
-# The namespace of every Beam metric storywire counts, and the tag of every reject output.
-NAMESPACE = "storywire"
+# The tag of every reject output.
 REJECTS = "rejects"
 
 

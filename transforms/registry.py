@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
     ReadModifyWriteStateSpec,
@@ -35,7 +34,8 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from storywire.transforms.assemble import article_row
-from storywire.transforms.records import NAMESPACE, Article, ArticleSummary
+from storywire.transforms.metrics import STORIES, STREAM_GROUPS_JOINED_EARLIER_STORY, counter
+from storywire.transforms.records import Article, ArticleSummary
 from storywire.transforms.stories import canonical_order, story_id_for
 from storywire.transforms.vectors import unpack
 
@@ -149,8 +149,8 @@ class JoinEarlierStories(beam.DoFn):
         self._ingested_at = ingested_at
         self._window_days = window_days
         self._min_similarity = min_similarity
-        self.joined = Metrics.counter(NAMESPACE, "stream_groups_joined_earlier_story")
-        self.started = Metrics.counter(NAMESPACE, "stories")
+        self.joined = counter(STREAM_GROUPS_JOINED_EARLIER_STORY)
+        self.started = counter(STORIES)
 
     def process(self, keyed, stories=beam.DoFn.StateParam(STORIES),
                 expire=beam.DoFn.TimerParam(EXPIRE)):

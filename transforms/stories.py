@@ -24,9 +24,14 @@ import heapq
 import itertools
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from storywire.transforms.components import ConnectedComponents
+from storywire.transforms.metrics import (
+    STORIES_UNSETTLED,
+    STORY_COMPONENTS_SPLIT,
+    STORY_COMPONENTS_UNREFINED,
+    counter,
+)
 from storywire.transforms.neighbours import (
     DEFAULT_MAX_COMPARED,
     DEFAULT_MIN_SIMILARITY,
@@ -35,7 +40,7 @@ from storywire.transforms.neighbours import (
     DEFAULT_WINDOW_DAYS,
     SharedNeighbourLinks,
 )
-from storywire.transforms.records import NAMESPACE, ArticleSummary, stable_id
+from storywire.transforms.records import ArticleSummary, stable_id
 from storywire.transforms.vectors import cosine, unpack
 
 DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
@@ -114,8 +119,8 @@ def _representatives(joined):
 class _Refine(beam.DoFn):
     def __init__(self, threshold: float):
         self._threshold = threshold
-        self.unrefined = Metrics.counter(NAMESPACE, "story_components_unrefined")
-        self.split = Metrics.counter(NAMESPACE, "story_components_split")
+        self.unrefined = counter(STORY_COMPONENTS_UNREFINED)
+        self.split = counter(STORY_COMPONENTS_SPLIT)
 
     def process(self, keyed):
         component, members = keyed
@@ -177,7 +182,7 @@ class LinkStories(beam.PTransform):
         components = (
             vectors
             | "Links" >> self._links
-            | "Components" >> ConnectedComponents("stories")
+            | "Components" >> ConnectedComponents(STORIES_UNSETTLED)
         )
         stories = (
             {"component": components,

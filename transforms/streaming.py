@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 
 from storywire.transforms.inputs import SUPPORTED_EXTENSIONS, parse_jsonl_line
+from storywire.transforms.metrics import (
+    FILES_WRITTEN,
+    INPUT_UNITS,
+    STREAM_EVENT_TIMES_CLAMPED,
+    STREAM_FILE_NOTIFICATIONS,
+    STREAM_NOTIFICATIONS_IGNORED,
+    counter,
+)
 from storywire.transforms.neardup import dup_group_id
 from storywire.transforms.parquet import STAGING_DIR, partition_of, to_arrow, write_parquet
-from storywire.transforms.records import NAMESPACE, REJECTS, Reject, excerpt
+from storywire.transforms.records import REJECTS, Reject, excerpt
 from storywire.transforms.registry import WindowGroup, strongest_term
 
 FILES = "files"
@@ -49,9 +56,9 @@ class _ParseMessage(beam.DoFn):
 
     def __init__(self, source: str):
         self._source = source
-        self.units = Metrics.counter(NAMESPACE, "input_units")
-        self.notifications = Metrics.counter(NAMESPACE, "stream_file_notifications")
-        self.ignored = Metrics.counter(NAMESPACE, "stream_notifications_ignored")
+        self.units = counter(INPUT_UNITS)
+        self.notifications = counter(STREAM_FILE_NOTIFICATIONS)
+        self.ignored = counter(STREAM_NOTIFICATIONS_IGNORED)
 
     def process(self, message):
         attributes = dict(getattr(message, "attributes", None) or {})
@@ -95,7 +102,7 @@ class ParseMessages(beam.PTransform):
 class _EventTime(beam.DoFn):
     def __init__(self, lateness: int):
         self._lateness = lateness
-        self.clamped = Metrics.counter(NAMESPACE, "stream_event_times_clamped")
+        self.clamped = counter(STREAM_EVENT_TIMES_CLAMPED)
 
     def process(self, article, arrival=beam.DoFn.TimestampParam):
         arrived = arrival.micros
@@ -175,7 +182,7 @@ class _WritePane(beam.DoFn):
         self._table = table
         self._output = output
         self._job = job
-        self.files = Metrics.counter(NAMESPACE, "files_written")
+        self.files = counter(FILES_WRITTEN)
 
     def process(self, keyed, win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
         (partition, shard), rows = keyed

@@ -4,9 +4,9 @@ records whose article_id an earlier run already wrote are skipped (counted)."""
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt
+from storywire.transforms.metrics import DUPLICATE_IDS, SKIPPED_ALREADY_STORED, counter
+from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 
 
 def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
@@ -26,8 +26,8 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
 
 class _KeepFirst(beam.DoFn):
     def __init__(self):
-        self.duplicates = Metrics.counter(NAMESPACE, "duplicate_ids")
-        self.stored = Metrics.counter(NAMESPACE, "skipped_already_stored")
+        self.duplicates = counter(DUPLICATE_IDS)
+        self.stored = counter(SKIPPED_ALREADY_STORED)
 
     def process(self, joined):
         _, grouped = joined
