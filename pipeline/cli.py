@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from datetime import datetime, timezone
 
 
@@ -24,8 +26,8 @@ USAGE = """storywire run [--input PATH ...] [--output DIR] [--detach] [storywire
 storywire stream --input_subscription projects/P/subscriptions/S --output gs://B/out --runner=...
 storywire watch --input DIR ... [--output DIR] [--interval S] [--once] [run options]
 storywire stories [DIR]
-storywire eval LABELLED.jsonl [--gold_field story] [run options]
-storywire schema [articles|stories|rejects]
+storywire eval LABELLED.jsonl [--gold_field story] [--output DIR] [run options]
+storywire schema [{tables}]
 
   run       read articles, clean, fingerprint, group copies and stories, write Parquet
   stream    the same pipeline on a Pub/Sub stream, on Dataflow or another streaming runner
@@ -34,84 +36,308 @@ storywire schema [articles|stories|rejects]
   eval      run on a labelled JSONL file and score the stories against its gold field
   schema    print the columns of the output tables, with their types and meaning
 
-Run `storywire run --help` for every option."""
+Run `storywire COMMAND --help` for a command's options."""
+
+EXIT_STATUS = """exit status:
+  0  the tables were written (a run with some rejects says how many)
+  1  no article came out of the input, and none was in the output already
+  2  the command cannot run: an unknown option or a value out of range, an --output that
+     cannot be written, another run writing to the same --output, stored tables written
+     by another version of storywire or damaged; nothing is read or written
+  3  more than --max_reject_fraction of the run's new rows are rejects (the tables are
+     written all the same; the reasons are in OUTPUT/rejects/)"""
+
+BEAM_OPTIONS = """Beam's own options (--runner, --direct_num_workers, --project, --region,
+--temp_location, ...) are taken too and go to Beam. Without --runner, storywire runs
+Beam's local runner with one worker process per core. Any other option is an error."""
 
 
-def run(argv: list[str]) -> int:
+def usage() -> str:
+    from storywire.schemas import TABLES
+
+    return USAGE.format(tables="|".join(TABLES))
+
+
+class _Help(argparse.HelpFormatter):
+    """Help with every option's default, and the epilog's line breaks kept."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, argparse.SUPPRESS, False) and "%(default)" not in text:
+            default = action.default
+            shown = " ".join(default) if isinstance(default, list) else default
+            text += f" (default: {shown})"
+        return text
+
+    def _fill_text(self, text, width, indent):
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+def launcher_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the storywire process itself, which no worker sees."""
+    parser.add_argument("--detach", action="store_true",
+                        help="Submit a cloud job and return (a template launcher, a "
+                             "scheduler) instead of waiting to print what it did; the job "
+                             "releases the output's lock when it commits.")
+    parser.add_argument("--quiet", action="store_true",
+                        help="No progress line while the run goes on.")
+
+
+def help_parser(command: str, description: str, *option_classes,
+                epilog: str = f"{BEAM_OPTIONS}\n\n{EXIT_STATUS}") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"storywire {command}", description=description,
+                                     epilog=epilog, formatter_class=_Help)
+    for options_class in option_classes:
+        options_class._add_argparse_args(parser)
+    return parser
+
+
+def fail(command: str, message: str) -> int:
+    """A command that cannot run: one line saying why, exit status 2."""
+    print(f"storywire {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def run(argv: list[str], lock=None, hint: bool = True) -> int:
+    """`storywire run`. `lock`: the output's lock when the caller (watch) holds it already;
+    `hint`: end by saying how to print the stories (not when the output is thrown away)."""
     # Imported here, after logging is set up: Beam logs while it imports.
-    from storywire.pipeline.graph import build_pipeline
+    from storywire.pipeline.options import (
+        OptionsError,
+        StorywireOptions,
+        StreamOptions,
+        check_settings,
+        check_words,
+        pipeline_options,
+    )
+
+    launcher = argparse.ArgumentParser(add_help=False)
+    launcher_flags(launcher)
+    if any(a in ("-h", "--help") for a in argv):
+        parser = help_parser("run", "Read articles, clean them, fingerprint them, group "
+                             "copies and stories, and write the tables into --output.",
+                             StorywireOptions)
+        launcher_flags(parser)
+        parser.print_help()
+        return 0
+    flags, argv = launcher.parse_known_args(argv)
+    try:
+        check_words(argv, exclude=(StreamOptions,))
+        options = pipeline_options(argv)
+        check_settings(options)
+    except OptionsError as err:
+        return fail("run", f"{err}; `storywire run --help` lists the options")
+    return _run_checked(options, flags, lock, hint, argv)
+
+
+def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
+    """A run whose options are checked: lock the output, run, commit, report."""
+    from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
         describe_runner,
+        is_local_runner,
+        job_finished_checker,
         make_runner,
-        pipeline_options,
     )
-    from storywire.pipeline.report import run_summary
     from storywire.transforms.cleaning import to_micros
-    from storywire.transforms.parquet import STAGING_DIR, recover_commits
+    from storywire.transforms.lock import LockHeld, OutputLock
+    from storywire.transforms.parquet import recover_commits
 
-    if any(a in ("-h", "--help") for a in argv):
-        StorywireOptions(["--help"])
-        return 0
-    # --detach: submit a cloud job and return (a template launcher, a scheduler), instead
-    # of waiting to print what it did.
-    detach = "--detach" in argv
-    argv = [a for a in argv if a != "--detach"]
-    options = pipeline_options(argv)
     opts = options.view_as(StorywireOptions)
     problem = local_output_problem(opts.output)
     if problem:
-        print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
-        return 2
+        return fail("run", f"cannot write to --output {opts.output}: {problem}")
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if flags.detach and is_local(opts.output) and not dry_run:
+        return fail("run", "--detach needs an --output on an object store (gs://...): a "
+                           "local output is locked by this process, which must then wait "
+                           "for the job")
     runner = make_runner(options)
     pipeline, problem = new_pipeline(options, runner)
     if problem:
-        print(f"storywire: {problem}", file=sys.stderr)
-        return 2
-    dry_run = bool(options.get_all_options().get("dry_run"))
-    if not dry_run:
-        # A dry run builds the job and touches no storage.
+        return fail("run", problem)
+    inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
+    if dry_run:  # builds the job and touches no storage: no lock, no recovery
+        started = datetime.now(timezone.utc)
+        build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),
+                                                  to_micros(started)))
+        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+              file=sys.stderr, flush=True)
+        pipeline.run()
+        print("storywire: job built (dry run: nothing submitted, nothing read or written)",
+              file=sys.stderr)
+        return 0
+
+    own_lock = lock is None
+    if own_lock:
+        lock = OutputLock(opts.output, command_line("run", argv),
+                          job_finished=job_finished_checker(options))
+        try:
+            previous = lock.acquire(opts.wait_for_lock, on_wait=lambda holder: print(
+                f"storywire: waiting up to {opts.wait_for_lock:g} s for "
+                f"{holder.describe() if holder else 'another run'} to finish writing to "
+                f"{opts.output}", file=sys.stderr, flush=True))
+        except LockHeld as held:
+            return fail("run", f"{held}; wait for it with --wait_for_lock SECONDS")
+        if previous is not None:
+            print(f"storywire: took over the lock on {opts.output} from "
+                  f"{previous.describe()}, which is no longer running", file=sys.stderr)
+    # The run starts once it holds the lock. Its staging folder is named after its start;
+    # the data ids never depend on it.
+    started = datetime.now(timezone.utc)
+    staging = staging_folder(opts.output, started)
+    progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
+                       if is_local_runner(options) and not flags.quiet else None)
+    try:
         finished, dropped = recover_commits(opts.output)
         if finished or dropped:
             print(f"storywire: finished {finished} interrupted commit(s) and dropped {dropped} "
                   f"unfinished run(s) in {opts.output}", file=sys.stderr)
-    started = datetime.now(timezone.utc)
-    # The staging folder is named after the run's start; the data ids never depend on it.
-    staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
-                        started.strftime("run-%Y%m%dT%H%M%S%fZ")])
-    build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
-    inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
-    print(f"storywire: {inputs} -> {opts.output} "
-          f"({describe_runner(options)})", file=sys.stderr, flush=True)
-    result = pipeline.run()
-    if dry_run:
-        print("storywire: job built (dry run: nothing submitted, nothing read or written)",
-              file=sys.stderr)
-        return 0
-    if detach and runner is None:
-        job = getattr(result, "job_id", lambda: None)()
-        print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for it",
-              file=sys.stderr)
-        return 0
-    result.wait_until_finish()
+        build_pipeline(pipeline, opts, RunContext(
+            staging, to_micros(started), lock_token=lock.token, release_lock=flags.detach,
+            progress=progress_folder))
+        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+              file=sys.stderr, flush=True)
+        try:
+            result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
+                                       wait=not flags.detach)
+        except Exception as err:  # noqa: BLE001 - known failures get one line, others raise
+            known = known_failure(err)
+            if known is None:
+                raise
+            return fail("run", known)
+        if flags.detach:
+            job = getattr(result, "job_id", lambda: None)()
+            lock.hand_over(job or staging)
+            own_lock = False  # the job releases it
+            print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for "
+                  "it (the job holds the lock on the output until it commits)",
+                  file=sys.stderr)
+            return 0
+    finally:
+        if own_lock:
+            lock.release()
+        if progress_folder:
+            shutil.rmtree(progress_folder, ignore_errors=True)
+    return report(result, opts, started, hint)
+
+
+def report(result, opts, started: datetime, hint: bool) -> int:
+    """Print what the run did; its exit status."""
+    from storywire.pipeline.report import run_summary
+    from storywire.transforms.metrics import (
+        ARTICLES_NEW,
+        INPUT_UNITS,
+        REJECTS_NEW,
+        SKIPPED_ALREADY_STORED,
+    )
+
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     print(summary.text(), flush=True)
-    print(f"storywire: done in {elapsed:.1f} s; `storywire stories {opts.output}` "
-          "prints the stories", file=sys.stderr, flush=True)
+    then = f"; `storywire stories {opts.output}` prints the stories" if hint else ""
+    print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
     rejects_at = f"{opts.output.rstrip('/')}/rejects/"
-    if summary.get("articles") == 0 and summary.get("skipped_already_stored") == 0:
-        print(f"storywire: no article came out of {summary.get('input_units')} input units; "
+    if summary.get(ARTICLES_NEW) == 0 and summary.get(SKIPPED_ALREADY_STORED) == 0:
+        print(f"storywire: no article came out of {summary.get(INPUT_UNITS)} input units; "
               f"the reasons are in {rejects_at}", file=sys.stderr)
         return 1
     if summary.reject_fraction > opts.max_reject_fraction:
-        new_rows = summary.get("articles") + summary.get("rejects")
-        print(f"storywire: {summary.get('rejects')} of {new_rows} new rows are rejects "
+        new_rows = summary.get(ARTICLES_NEW) + summary.get(REJECTS_NEW)
+        print(f"storywire: {summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
               f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
               f"{opts.max_reject_fraction:g}); the reasons are in {rejects_at}",
               file=sys.stderr)
         return 3
     return 0
+
+
+def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: bool):
+    """Run the pipeline, showing progress on the terminal unless `quiet`; the result.
+
+    The local runner runs the whole pipeline inside `pipeline.run()`: progress comes from
+    the tallies its steps keep in `progress_folder` and from its stage log. Other runners
+    return at once; while waiting, progress comes from the job's metrics."""
+    from storywire.transforms.progress import Progress, StageLog, read_tallies
+
+    if progress_folder is not None:
+        with StageLog() as stages:
+            progress = Progress(lambda: read_tallies(progress_folder), lambda: stages.steps)
+            progress.start()
+            try:
+                return pipeline.run()
+            finally:
+                progress.stop()
+    result = pipeline.run()
+    if not wait:
+        return result
+    if quiet:
+        result.wait_until_finish()
+        return result
+    progress = Progress(lambda: job_counts(result))
+    progress.start()
+    try:
+        result.wait_until_finish()
+    finally:
+        progress.stop()
+    return result
+
+
+def job_counts(result):
+    """Input units read and records cleaned so far, from a running job's metrics."""
+    from collections import Counter
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from storywire.transforms.metrics import ARTICLES_CLEANED, INPUT_UNITS, NAMESPACE
+    from storywire.transforms.progress import CLEANED, READ
+
+    counts = Counter()
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    except Exception:  # noqa: BLE001 - a runner that cannot say yet shows no figures
+        return counts
+    for counter in query["counters"]:
+        key = {INPUT_UNITS: READ, ARTICLES_CLEANED: CLEANED}.get(counter.key.metric.name)
+        if key:
+            counts[key] += counter.attempted or 0
+    return counts
+
+
+def known_failure(err: BaseException) -> str | None:
+    """The one line to say for a failure storywire foresees (a stored table this version
+    cannot use, a lock taken over), found in the runner's error, which carries the
+    worker's message; None for anything else."""
+    import re
+
+    from storywire.transforms.stored import StoredTableError
+
+    text = str(err)
+    match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
+    if match:
+        return (f"{match.group(0)}; nothing was written. Move that output aside and write "
+                "to a new --output (or restore the file)")
+    match = re.search(r"the lock on [^\n]*? this run does not commit[^\n]*", text)
+    if match:
+        return match.group(0)
+    return None
+
+
+def staging_folder(output: str, started: datetime) -> str:
+    from storywire.transforms.parquet import STAGING_DIR
+
+    return "/".join([output.rstrip("/"), STAGING_DIR, started.strftime("run-%Y%m%dT%H%M%S%fZ")])
+
+
+def command_line(command: str, argv: list[str]) -> str:
+    """The command a lock names as its holder, short enough to read."""
+    words = " ".join(["storywire", command, *argv])
+    return words if len(words) <= 160 else words[:159] + "…"
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
 
 
 def stream(argv: list[str]) -> int:
@@ -120,15 +346,27 @@ def stream(argv: list[str]) -> int:
 
     from storywire.pipeline.graph import build_stream_pipeline
     from storywire.pipeline.options import (
+        STREAM_SETTINGS,
+        OptionsError,
         StorywireOptions,
         StreamOptions,
+        check_settings,
+        check_words,
         pipeline_options,
     )
     from storywire.transforms.cleaning import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
-        StreamOptions(["--help"])
+        help_parser("stream", "The same pipeline on a Pub/Sub stream, on Dataflow or another "
+                    "streaming runner (--runner is required).", StreamOptions,
+                    StorywireOptions).print_help()
         return 0
+    try:
+        check_words(argv)
+        check_settings(pipeline_options(argv))
+        check_settings(pipeline_options(argv), STREAM_SETTINGS)
+    except OptionsError as err:
+        return fail("stream", f"{err}; `storywire stream --help` lists the options")
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
     if "--runner" not in given:
         print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
@@ -213,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_QuietImports())
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
+        print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "run":
@@ -233,14 +471,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return print_schema(rest)
     if command == "stories":
-        parser = argparse.ArgumentParser(prog="storywire stories")
+        parser = argparse.ArgumentParser(prog="storywire stories",
+                                         description="Print the stories table of an output "
+                                                     "folder, largest stories first.")
         parser.add_argument("output", nargs="?", default="output/")
         parser.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
         args = parser.parse_args(rest)
         from storywire.pipeline.report import print_stories
 
         return print_stories(args.output, args.limit)
-    print(f"storywire: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    print(f"storywire: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
     return 2
 
 

@@ -135,8 +135,12 @@ def evaluate(argv: list[str]) -> int:
         prog="storywire eval",
         description="Score story tagging on a labelled JSONL file (input records plus a "
                     "gold story field). Other options go to `storywire run`.")
-    parser.add_argument("labelled")
-    parser.add_argument("--gold_field", default="story")
+    parser.add_argument("labelled", help="JSONL records with a gold story field")
+    parser.add_argument("--gold_field", default="story",
+                        help="the field holding the gold story (default: story)")
+    parser.add_argument("--output", default=None,
+                        help="keep the run's tables in this folder (default: a scratch "
+                             "folder, removed afterwards)")
     args, run_options = parser.parse_known_args(argv)
     if not os.path.isfile(args.labelled):
         print(f"storywire eval: no such file: {args.labelled}", file=sys.stderr)
@@ -148,8 +152,10 @@ def evaluate(argv: list[str]) -> int:
         except (ValueError, json.JSONDecodeError) as err:
             print(f"storywire eval: {err}", file=sys.stderr)
             return 2
-        output = os.path.join(scratch, "output")
-        status = run(["--input", unlabelled, "--output", output, *run_options])
+        output = args.output or os.path.join(scratch, "output")
+        # Only a kept output is worth pointing `storywire stories` at.
+        status = run(["--input", unlabelled, "--output", output, *run_options],
+                     hint=args.output is not None)
         if status:
             return status
         result = score(read_story_ids(output), gold)

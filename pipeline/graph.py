@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import apache_beam as beam
 from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
@@ -24,7 +26,21 @@ from storywire.transforms.unique import KeepFirstPerId
 from storywire.transforms.vectors import Vectorise
 
 
-def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> None:
+@dataclass(frozen=True)
+class RunContext:
+    """What one batch run is beyond its options: where it stages its files, when it
+    started (the `ingested_at` of its rows), the lock it holds on the output (its token;
+    `release_lock` for a detached job, whose commit releases it), and the folder where its
+    steps tally progress for the terminal (None: not shown)."""
+
+    staging: str
+    ingested_at: int
+    lock_token: str | None = None
+    release_lock: bool = False
+    progress: str | None = None
+
+
+def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     """Raw files in, story-tagged tables out. `opts` is a StorywireOptions view.
 
     Into an output that already holds tables, the run adds its new articles: records whose
@@ -39,12 +55,13 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
                                                             list(REJECT_KEY))
 
     files = p | "FindInputs" >> FindInputFiles(opts.input)
-    read = files.files | "Read" >> ReadRecords()
+    read = files.files | "Read" >> ReadRecords(progress=run.progress)
     unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
-    cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)
+    cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds,
+                                                         progress=run.progress)
     articles = cleaned.articles
     stored = articles | "StoryIndex" >> ReadStoryIndex(
-        opts.output, opts.story_window_days, ingested_at)
+        opts.output, opts.story_window_days, run.ingested_at)
 
     copy_groups = (
         (articles | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash)),
@@ -62,20 +79,23 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
             min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
             refine_similarity=opts.story_refine_similarity))
     tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_stories)
-              | "TagStories" >> TagStories(ingested_at))
+              | "TagStories" >> TagStories(run.ingested_at))
 
     rejects = (
         ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)
          | "AllRejects" >> beam.Flatten(), stored_rejects)
         | "RejectRows" >> RejectRows())
+    staging, rows_per_file = run.staging, opts.rows_per_file
     staged = (
-        tagged["articles"] | "WriteArticles" >> WriteTable("articles", staging, opts.rows_per_file),
-        tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, opts.rows_per_file),
+        tagged["articles"] | "WriteArticles" >> WriteTable("articles", staging, rows_per_file),
+        tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, rows_per_file),
         tagged["story_index"] | "WriteIndex" >> WriteTable("story_index", staging,
-                                                          opts.rows_per_file),
-        rejects | "WriteRejects" >> WriteTable("rejects", staging, opts.rows_per_file),
+                                                          rows_per_file),
+        rejects | "WriteRejects" >> WriteTable("rejects", staging, rows_per_file),
     )
-    staged | "AllStaged" >> beam.Flatten() | "Commit" >> CommitTables(staging, opts.output)
+    (staged
+     | "AllStaged" >> beam.Flatten()
+     | "Commit" >> CommitTables(staging, opts.output, run.lock_token, run.release_lock))
 
 
 def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source: str,

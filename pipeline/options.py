@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
 import re
 import sys
+from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
@@ -12,10 +15,12 @@ from apache_beam.options.pipeline_options import (
     PipelineOptions,
     StandardOptions,
     WorkerOptions,
+    _BeamArgumentParser,
 )
 
 from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
 from storywire.transforms.neighbours import (
+    DEFAULT_MAX_COMPARED,
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
@@ -29,16 +34,106 @@ from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
 DEFAULT_MAX_REJECT_FRACTION = 0.5
+DEFAULT_WAIT_FOR_LOCK_SECONDS = 0.0
 
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
 # Prism runner. FnApiRunner runs the same portable graph, in worker processes.
 LOCAL_RUNNER = "FnApiRunner"
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The values an option allows: [low, high], the low end excluded when `above`."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def allows(self, value: float) -> bool:
+        # Written so that NaN is allowed nowhere.
+        low_ok = self.low is None or (value > self.low if self.above else value >= self.low)
+        high_ok = self.high is None or value <= self.high
+        return bool(low_ok and high_ok)
+
+    def __str__(self) -> str:
+        above = "over" if self.above else "at least"
+        low = "" if self.low is None else f"{above} {_number(self.low)}"
+        high = "" if self.high is None else f"at most {_number(self.high)}"
+        return " and ".join(part for part in (low, high) if part)
+
+
+def _number(value: float) -> str:
+    """1000000 as "1,000,000", 0.5 as "0.5"."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One storywire option: its flag, type, default, allowed values and meaning."""
+
+    name: str
+    type: type
+    default: object
+    help: str
+    bounds: Bounds | None = None
+
+    def add_to(self, parser) -> None:
+        allowed = f" Allowed: {self.bounds}." if self.bounds else ""
+        parser.add_argument(f"--{self.name}", type=self.type, default=self.default,
+                            help=self.help + allowed)
+
+
+SHARE = Bounds(0.0, 1.0)  # a similarity, overlap or fraction
+RUN_SETTINGS = (
+    Setting("dup_max_distance", int, DEFAULT_MAX_DISTANCE,
+            "Simhash bits two articles may differ in and still be near-duplicates (more "
+            "bits make the simhash buckets so coarse that the search turns quadratic).",
+            Bounds(0, 12)),
+    Setting("story_threshold", float, DEFAULT_THRESHOLD,
+            "Overlap (Jaccard) of two articles' nearest-neighbour sets at which they are "
+            "linked into one story.", Bounds(0.0, 1.0, above=True)),
+    Setting("story_neighbours", int, DEFAULT_NEIGHBOURS,
+            "Nearest neighbours in an article's neighbourhood.",
+            Bounds(1, DEFAULT_MAX_COMPARED)),
+    Setting("story_min_similarity", float, DEFAULT_MIN_SIMILARITY,
+            "TF-IDF cosine similarity below which an article is no neighbour.", SHARE),
+    Setting("story_window_days", float, DEFAULT_WINDOW_DAYS,
+            "Dated articles further apart than this are not compared directly.",
+            Bounds(0.0, 366.0, above=True)),
+    Setting("story_refine_similarity", float, DEFAULT_REFINE_SIMILARITY,
+            "Average TF-IDF cosine similarity the parts of one story must keep; linked "
+            "groups below it are split (average linkage).", SHARE),
+    Setting("language", str, DEFAULT_LANGUAGE,
+            "Language of the word frequencies that weigh story terms (a wordfreq code: en, "
+            "de, fr, es, zh, ar, ...)."),
+    Setting("rows_per_file", int, DEFAULT_ROWS_PER_FILE,
+            "About this many rows go to one Parquet file.", Bounds(1, 10_000_000)),
+    Setting("clean_timeout_seconds", float, DEFAULT_TIMEOUT_SECONDS,
+            "Longest time cleaning one HTML page may take; a page that takes longer is a "
+            "reject (extraction can stall on pathological pages).",
+            Bounds(0.0, 86_400.0, above=True)),
+    Setting("max_reject_fraction", float, DEFAULT_MAX_REJECT_FRACTION,
+            "A run whose new rows are more than this fraction rejects exits with status 3 "
+            "(its tables are still written), so a scheduler notices a bad feed.", SHARE),
+    Setting("wait_for_lock", float, DEFAULT_WAIT_FOR_LOCK_SECONDS,
+            "Seconds to wait for another run writing to the same --output to finish; 0: "
+            "exit at once with status 2, naming that run.", Bounds(0.0, 7 * 86_400.0)),
+)
+STREAM_SETTINGS = (
+    Setting("window_minutes", float, DEFAULT_WINDOW_MINUTES,
+            "Length of the fixed event-time windows a stream is grouped and written in.",
+            Bounds(0.0, 7 * 24 * 60.0, above=True)),
+    Setting("allowed_lateness_hours", float, DEFAULT_ALLOWED_LATENESS_HOURS,
+            "How long after its window a record is still taken (a late pane); older "
+            "publication dates are taken as this late.", Bounds(0.0, 30 * 24.0)),
+    Setting("story_join_similarity", float, DEFAULT_JOIN_SIMILARITY,
+            "Cosine similarity of story centroids at which a window's story joins a story "
+            "of an earlier window.", SHARE),
+)
+
+
 def option_names(*classes) -> set[str]:
     """The names of the options the given PipelineOptions classes declare."""
-    import argparse
-
     parser = argparse.ArgumentParser(add_help=False)
     for options_class in classes:
         options_class._add_argparse_args(parser)
@@ -61,40 +156,8 @@ class StorywireOptions(PipelineOptions):
             "--output", default="output/",
             help="Folder of the articles/, stories/, rejects/ and story_index/ tables. A run "
                  "into a folder that holds them adds its new articles and updates stories/.")
-        parser.add_argument(
-            "--dup_max_distance", type=int, default=DEFAULT_MAX_DISTANCE,
-            help="Simhash bits two articles may differ in and still be near-duplicates.")
-        parser.add_argument(
-            "--story_threshold", type=float, default=DEFAULT_THRESHOLD,
-            help="Overlap (Jaccard) of two articles' nearest-neighbour sets at which they are "
-                 "linked into one story.")
-        parser.add_argument(
-            "--story_neighbours", type=int, default=DEFAULT_NEIGHBOURS,
-            help="Nearest neighbours in an article's neighbourhood.")
-        parser.add_argument(
-            "--story_min_similarity", type=float, default=DEFAULT_MIN_SIMILARITY,
-            help="TF-IDF cosine similarity below which an article is no neighbour.")
-        parser.add_argument(
-            "--story_window_days", type=float, default=DEFAULT_WINDOW_DAYS,
-            help="Dated articles further apart than this are not compared directly.")
-        parser.add_argument(
-            "--story_refine_similarity", type=float, default=DEFAULT_REFINE_SIMILARITY,
-            help="Average TF-IDF cosine similarity the parts of one story must keep; linked "
-                 "groups below it are split (average linkage).")
-        parser.add_argument(
-            "--language", default=DEFAULT_LANGUAGE,
-            help="Language of the word frequencies that weigh story terms (wordfreq code).")
-        parser.add_argument(
-            "--rows_per_file", type=int, default=DEFAULT_ROWS_PER_FILE,
-            help="About this many rows go to one Parquet file.")
-        parser.add_argument(
-            "--clean_timeout_seconds", type=float, default=DEFAULT_TIMEOUT_SECONDS,
-            help="Longest time cleaning one HTML page may take; a page that takes longer is "
-                 "a reject (extraction can stall on pathological pages).")
-        parser.add_argument(
-            "--max_reject_fraction", type=float, default=DEFAULT_MAX_REJECT_FRACTION,
-            help="A run whose new rows are more than this fraction rejects exits with status "
-                 "3 (its tables are still written), so a scheduler notices a bad feed.")
+        for setting in RUN_SETTINGS:
+            setting.add_to(parser)
 
 
 class StreamOptions(PipelineOptions):
@@ -110,17 +173,62 @@ class StreamOptions(PipelineOptions):
             "--input_topic", default=None,
             help="Pub/Sub topic to read through a subscription of the job's own "
                  "(projects/P/topics/T), instead of --input_subscription.")
-        parser.add_argument(
-            "--window_minutes", type=float, default=DEFAULT_WINDOW_MINUTES,
-            help="Length of the fixed event-time windows a stream is grouped and written in.")
-        parser.add_argument(
-            "--allowed_lateness_hours", type=float, default=DEFAULT_ALLOWED_LATENESS_HOURS,
-            help="How long after its window a record is still taken (a late pane); older "
-                 "publication dates are taken as this late.")
-        parser.add_argument(
-            "--story_join_similarity", type=float, default=DEFAULT_JOIN_SIMILARITY,
-            help="Cosine similarity of story centroids at which a window's story joins a "
-                 "story of an earlier window.")
+        for setting in STREAM_SETTINGS:
+            setting.add_to(parser)
+
+
+class OptionsError(ValueError):
+    """Command-line words that do not make a run: one line saying which and why."""
+
+
+def _all_options_parser(exclude=()) -> argparse.ArgumentParser:
+    """A parser of every option Beam and storywire know (as Beam collects them: one class of
+    each name among PipelineOptions' subclasses) but those of `exclude`, raising instead
+    of exiting."""
+    parser = _BeamArgumentParser(allow_abbrev=False, exit_on_error=False, add_help=False)
+    classes = {str(cls): cls for cls in PipelineOptions.__subclasses__() if cls not in exclude}
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def check_words(argv: list[str], exclude=()) -> None:
+    """Raise OptionsError for a word no option takes (a typo such as --inptu, a stray
+    path, an option of another command: those of the classes in `exclude`) or a value of
+    the wrong type; Beam would drop the first with a warning and run on defaults."""
+    parser = _all_options_parser(exclude)
+    try:
+        _, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError as err:
+        raise OptionsError(str(err)) from None
+    for word in unknown:
+        if not word.startswith("-"):
+            raise OptionsError(f"unexpected argument {word!r} (input paths go after --input)")
+        flag = word.split("=", 1)[0]
+        known = [o for action in parser._actions for o in action.option_strings]
+        close = difflib.get_close_matches(flag, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise OptionsError(f"unknown option {flag}{hint}")
+
+
+def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
+    """Raise OptionsError for a storywire option outside its allowed values."""
+    values = options.get_all_options()
+    for setting in settings:
+        value = values[setting.name]
+        if setting.bounds and not setting.bounds.allows(value):
+            raise OptionsError(f"--{setting.name} {_number(value) if value == value else value}"
+                               f" is out of range: allowed {setting.bounds}")
+    language = values.get("language")
+    if language is not None:
+        from wordfreq import available_languages
+
+        known = available_languages(wordlist="best")
+        if language not in known:
+            raise OptionsError(f"--language {language!r} has no word frequencies; one of "
+                               f"{', '.join(sorted(known))}")
+    if "input" in values and not values["input"]:
+        raise OptionsError("--input needs at least one path")
 
 
 def pipeline_options(argv: list[str]) -> PipelineOptions:
@@ -162,6 +270,31 @@ def dataflow_problem(options: PipelineOptions) -> str | None:
     if not cloud.project or not cloud.region:
         return "a Dataflow job needs --project and --region"
     return None
+
+
+def is_local_runner(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner == LOCAL_RUNNER
+
+
+def job_finished_checker(options: PipelineOptions):
+    """For a Dataflow run: a function that tells whether a Dataflow job has ended (True,
+    False, or None when the service cannot be asked), so a lock a detached job left is
+    known to be free once its job is over. For other runners: one that cannot tell."""
+    if "dataflow" not in str(options.view_as(StandardOptions).runner or "").lower():
+        return lambda job: None
+
+    def finished(job: str) -> bool | None:
+        try:
+            from apache_beam.runners.dataflow.internal.apiclient import (
+                DataflowApplicationClient,
+            )
+
+            state = str(DataflowApplicationClient(options).get_job(job).currentState)
+        except Exception:  # noqa: BLE001 - no network, no rights: cannot tell
+            return None
+        return any(s in state for s in ("DONE", "FAILED", "CANCELLED", "DRAINED", "UPDATED"))
+
+    return finished
 
 
 def describe_runner(options: PipelineOptions) -> str:

@@ -131,7 +131,15 @@ class _Stop:
 
 
 def watch(argv: list[str]) -> int:
-    from storywire.pipeline.cli import local_output_problem, run
+    from storywire.pipeline.cli import command_line, fail, local_output_problem, run
+    from storywire.pipeline.options import (
+        OptionsError,
+        StreamOptions,
+        check_settings,
+        check_words,
+        pipeline_options,
+    )
+    from storywire.transforms.lock import LockHeld, OutputLock
 
     parser = argparse.ArgumentParser(
         prog="storywire watch",
@@ -144,17 +152,37 @@ def watch(argv: list[str]) -> int:
     parser.add_argument("--once", action="store_true",
                         help="Ingest what is there now (files untouched for --interval "
                              "seconds) and exit, for cron and the like.")
+    parser.add_argument("--wait_for_lock", type=float, default=0.0,
+                        help="Seconds to wait for another run writing to --output to finish "
+                             "(default 0: exit with status 2 at once, naming it).")
     args, run_options = parser.parse_known_args(argv)
+    if not args.interval > 0 or not args.wait_for_lock >= 0:
+        return fail("watch", "--interval must be over 0 and --wait_for_lock at least 0")
+    try:  # the run options of every batch, checked once before any work
+        check_words(run_options, exclude=(StreamOptions,))
+        check_settings(pipeline_options(run_options))
+    except OptionsError as err:
+        return fail("watch", f"{err}; `storywire run --help` lists the run options")
     problem = local_output_problem(args.output)
     if problem:
-        print(f"storywire watch: cannot write to --output {args.output}: {problem}",
-              file=sys.stderr)
-        return 2
+        return fail("watch", f"cannot write to --output {args.output}: {problem}")
     missing = [f for f in args.input if "://" not in f and not FileSystems.exists(f)]
     if missing:
-        print(f"storywire watch: no folder {missing[0]!r}", file=sys.stderr)
-        return 2
+        return fail("watch", f"no folder {missing[0]!r}")
+    # One writer at a time: the watch holds the output's lock while it watches.
+    lock = OutputLock(args.output, command_line("watch", argv))
+    try:
+        lock.acquire(args.wait_for_lock)
+    except LockHeld as held:
+        return fail("watch", f"{held}; wait for it with --wait_for_lock SECONDS")
+    try:
+        return _watch(args, run_options, lock, run)
+    finally:
+        lock.release()
 
+
+def _watch(args, run_options: list[str], lock, run) -> int:
+    """The watching loop, under the output's lock; its exit status."""
     stop = _Stop()
     previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     ingested = load_record(args.output)
@@ -176,7 +204,7 @@ def watch(argv: list[str]) -> int:
                 stop.in_batch = True
                 try:
                     code = run(["--input", *ready, "--output", args.output,
-                                *batch_options(ready, listing, run_options)])
+                                *batch_options(ready, listing, run_options)], lock=lock)
                 except KeyboardInterrupt:
                     print("storywire watch: batch abandoned; the output is as it was",
                           file=sys.stderr)

@@ -10,9 +10,10 @@ from storywire.schemas.tables import (
     TABLES,
     Table,
     describe,
+    schema_problem,
 )
 
 __all__ = [
     "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "STORY_INDEX",
-    "TABLES", "Table", "describe",
+    "TABLES", "Table", "describe", "schema_problem",
 ]

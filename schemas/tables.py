@@ -103,6 +103,22 @@ TABLES: dict[str, Table] = {
 }
 
 
+def schema_problem(table: str, found: pa.Schema) -> str | None:
+    """What keeps a file with schema `found` from being part of `table` as this version
+    writes it: a column missing, of another type, or not of the table; None if nothing."""
+    spec = TABLES[table]
+    for expected in spec.schema:
+        index = found.get_field_index(expected.name)
+        if index < 0:
+            return f"column {expected.name} is missing"
+        if not found.field(index).type.equals(expected.type):
+            return f"column {expected.name} is {found.field(index).type}, not {expected.type}"
+    for name in found.names:
+        if name not in spec.schema.names and name != spec.partition_column:
+            return f"column {name} is not a column of the {table} table"
+    return None
+
+
 def describe(schema: pa.Schema) -> list[tuple[str, str, str]]:
     """(column, type, doc) of each field, as `storywire schema` prints them."""
     return [

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import time
 
 import apache_beam as beam
 
@@ -16,16 +13,15 @@ from storywire.transforms.metrics import (
     CLEAN_TIMEOUTS,
     counter,
 )
+from storywire.transforms.progress import CLEANED, Tally
 from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
 
 
 class _Clean(beam.DoFn):
-    # Cleaning is the long step of a run: each worker says how far it got, now and then.
-    PROGRESS_EVERY_SECONDS = 15.0
-
-    def __init__(self, timeout_seconds: float):
+    def __init__(self, timeout_seconds: float, progress: str | None):
         self._timeout_seconds = timeout_seconds
+        self._progress = progress
         self.cleaned = counter(ARTICLES_CLEANED)
         self.dated = counter(ARTICLES_WITH_DATE)
         self.timed_out = counter(CLEAN_TIMEOUTS)
@@ -37,22 +33,17 @@ class _Clean(beam.DoFn):
         # trafilatura warns about every page it finds no body in ("discarding data"); that
         # page becomes a reject row with the reason, so the warning only adds noise.
         logging.getLogger("trafilatura").setLevel(logging.ERROR)
-        self._done = 0
-        self._last_report = time.monotonic()
+        # Cleaning is the long step of a run: how far it got shows on the terminal.
+        self._tally = Tally(self._progress)
 
-    def _progress(self):
-        self._done += 1
-        now = time.monotonic()
-        if now - self._last_report >= self.PROGRESS_EVERY_SECONDS:
-            self._last_report = now
-            print(f"storywire: worker {os.getpid()} has cleaned {self._done} records",
-                  file=sys.stderr, flush=True)
+    def finish_bundle(self):
+        self._tally.flush()
 
     def teardown(self):
         self._limited_clean.close()
 
     def process(self, record: RawRecord):
-        self._progress()
+        self._tally.add(CLEANED)
         try:
             out = self._limited_clean(record) if record.kind == "html" else clean_record(record)
         except TimedOut as err:
@@ -76,12 +67,15 @@ class CleanArticles(beam.PTransform):
     """Raw records to fingerprinted articles (main output) and rejects (tagged `rejects`).
 
     Cleaning one HTML page may take at most `timeout_seconds`; a page that takes longer is
-    a reject."""
+    a reject. With a `progress` folder, how many records were cleaned is tallied there for
+    the terminal (progress.py)."""
 
-    def __init__(self, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS):
+    def __init__(self, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+                 progress: str | None = None):
         super().__init__()
         self._timeout_seconds = timeout_seconds
+        self._progress = progress
 
     def expand(self, records):
-        return records | beam.ParDo(_Clean(self._timeout_seconds)).with_outputs(
+        return records | beam.ParDo(_Clean(self._timeout_seconds, self._progress)).with_outputs(
             REJECTS, main="articles")

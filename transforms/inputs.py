@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
+from storywire.transforms.progress import READ, Tally
 from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt, stable_id
 
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
@@ -253,12 +254,20 @@ class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
     for JSONL."""
 
-    def __init__(self):
+    def __init__(self, progress: str | None):
         self.units = counter(INPUT_UNITS)
+        self._progress = progress
+
+    def setup(self):
+        self._tally = Tally(self._progress)
+
+    def finish_bundle(self):
+        self._tally.flush()
 
     def process(self, chunk: InputChunk):
         for out in self._read(chunk, input_format(chunk.path)):
             self.units.inc()
+            self._tally.add(READ)
             if isinstance(out, Reject):
                 yield beam.pvalue.TaggedOutput(REJECTS, out)
             else:
@@ -329,17 +338,20 @@ class ReadRecords(beam.PTransform):
     """File metadata to raw records (main output) and rejects (tagged `rejects`).
 
     Big JSONL files are read in parts of about `chunk_bytes`; with `spread`, the parts are
-    shuffled so that all workers read, and clean, a share of them.
+    shuffled so that all workers read, and clean, a share of them. With a `progress`
+    folder, the input units read are tallied there for the terminal (progress.py).
     """
 
-    def __init__(self, chunk_bytes: int = CHUNK_BYTES, spread: bool = True):
+    def __init__(self, chunk_bytes: int = CHUNK_BYTES, spread: bool = True,
+                 progress: str | None = None):
         super().__init__()
         self._chunk_bytes = chunk_bytes
         self._spread = spread
+        self._progress = progress
 
     def expand(self, files):
         chunks = files | "Chunks" >> beam.ParDo(_ChunkFiles(self._chunk_bytes))
         if self._spread:
             chunks = chunks | "Spread" >> beam.Reshuffle()
-        return chunks | "Parse" >> beam.ParDo(_ReadRecords()).with_outputs(
+        return chunks | "Parse" >> beam.ParDo(_ReadRecords(self._progress)).with_outputs(
             REJECTS, main="records")

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES
+from storywire.transforms.lock import check_held, release_detached
 from storywire.transforms.metrics import FILES_WRITTEN, counter
 from storywire.transforms.records import stable_id
 
@@ -191,10 +192,14 @@ def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
     return plan
 
 
-def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> CommitPlan:
+def commit_tables(staged: list[tuple[str, str]], staging: str, output: str,
+                  lock_token: str | None = None) -> CommitPlan:
     """Commit one run's staged files: write the plan to the staging folder, carry it out,
     drop the staging folder. A commit interrupted after its plan was written is finished
     by `recover_commits` before the next run.
+
+    With a `lock_token`, the plan is only made while the output's lock still names that
+    holder (see lock.py): a run whose lock was taken over leaves the tables as they were.
 
     Safe to run again (a runner may retry the step): a plan already written is carried out
     as written, and a commit already finished is not redone.
@@ -203,6 +208,8 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str) -> C
     if FileSystems.exists(journal):
         plan = _load_plan(journal)
     else:
+        if lock_token is not None:
+            check_held(output, lock_token)
         own = f"part-{_run_name(staging)}-"
         current = {table: table_files(output, table) for table in TABLES}
         existing = {table: [p for p in paths if own not in p] for table, paths in current.items()}
@@ -232,8 +239,8 @@ def recover_commits(output: str) -> tuple[int, int]:
     """Before a run: finish the commits of runs that died while committing, and drop the
     staging folders of runs that died before (their files never became part of a table).
 
-    Returns (commits finished, staging folders dropped). One run writes to an output at a
-    time: a staging folder is taken for a dead run's.
+    Returns (commits finished, staging folders dropped). Called under the output's lock
+    (one run writes to an output at a time), so a staging folder is a dead run's.
     """
     finished = dropped = 0
     root = FileSystems.join(output, STAGING_DIR)
@@ -288,26 +295,36 @@ def _run_name(staging: str) -> str:
 
 
 class _Commit(beam.DoFn):
-    def __init__(self, staging: str, output: str):
+    def __init__(self, staging: str, output: str, lock_token: str | None, release_lock: bool):
         self._staging = staging
         self._output = output
+        self._lock_token = lock_token
+        self._release_lock = release_lock
 
     def process(self, staged):
-        commit_tables(staged, self._staging, self._output)
+        commit_tables(staged, self._staging, self._output, self._lock_token)
+        if self._release_lock and self._lock_token is not None:
+            release_detached(self._output, self._lock_token)
         yield len(staged)
 
 
 class CommitTables(beam.PTransform):
-    """All staged files of a run to one commit, after every file is written."""
+    """All staged files of a run to one commit, after every file is written, while the
+    run holds the output's lock (`lock_token`). A detached job, whose launcher has left,
+    releases the lock after its commit (`release_lock`)."""
 
-    def __init__(self, staging: str, output: str):
+    def __init__(self, staging: str, output: str, lock_token: str | None = None,
+                 release_lock: bool = False):
         super().__init__()
         self._staging = staging
         self._output = output
+        self._lock_token = lock_token
+        self._release_lock = release_lock
 
     def expand(self, staged):
         return (
             staged
             | "AllFiles" >> beam.combiners.ToList()
-            | "Commit" >> beam.ParDo(_Commit(self._staging, self._output))
+            | "Commit" >> beam.ParDo(_Commit(self._staging, self._output, self._lock_token,
+                                             self._release_lock))
         )

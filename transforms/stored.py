@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.schemas import TABLES
+from storywire.schemas import TABLES, schema_problem
 from storywire.transforms.parquet import day_of
 from storywire.transforms.vectors import candidate_keys
 
@@ -42,14 +42,39 @@ def stored_vector(entry: StoredArticle) -> tuple:
             candidate_keys(entry.story_vector))
 
 
-def read_rows(path: str, columns: list[str] | None = None) -> list[dict]:
-    """The rows of one Parquet file (any Beam filesystem), times as microseconds."""
-    with FileSystems.open(path) as handle:
-        table = pq.read_table(handle, columns=columns)
+class StoredTableError(Exception):
+    """A file of a stored table that this version cannot use: written by another version of
+    storywire, or damaged. The run stops before its commit, so the tables stay as they
+    were; the message names the file and what is wrong with it."""
+
+    PREFIX = "stored table file "
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{self.PREFIX}{path}: {problem} (written by another version of "
+                         "storywire, or damaged)")
+
+
+def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[dict]:
+    """The rows of one Parquet file of `table` (any Beam filesystem), times as
+    microseconds. The file's schema is checked against the table's first: every file is,
+    whatever columns are read, so a file later queries would trip over stops the run."""
+    try:
+        with FileSystems.open(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            problem = schema_problem(table, parquet.schema_arrow)
+            if problem:
+                raise StoredTableError(path, problem)
+            data = parquet.read(columns=columns)
+    except (pa.ArrowException, OSError) as err:
+        raise StoredTableError(path, f"not a readable Parquet file: {err}") from None
+    return _times_as_micros(data).to_pylist()
+
+
+def _times_as_micros(table: pa.Table) -> pa.Table:
     for i, column in enumerate(table.schema):
         if pa.types.is_timestamp(column.type):
             table = table.set_column(i, column.name, table.column(i).cast(pa.int64()))
-    return table.to_pylist()
+    return table
 
 
 def table_pattern(output: str, table: str, partition: str | None = None) -> str:
@@ -75,20 +100,22 @@ def index_days(day: str, window_days: float) -> list[str]:
 
 
 class _ReadFiles(beam.PTransform):
-    """File patterns (allowed to match nothing) to the rows of the files they match."""
+    """File patterns (allowed to match nothing) to the rows of the files of `table` they
+    match."""
 
-    def __init__(self, columns: list[str] | None = None):
+    def __init__(self, table: str, columns: list[str] | None = None):
         super().__init__()
+        self._table = table
         self._columns = columns
 
     def expand(self, patterns):
-        columns = self._columns
+        table, columns = self._table, self._columns
         return (
             patterns
             | "Match" >> MatchAll(EmptyMatchTreatment.ALLOW)
             | "Paths" >> beam.Map(lambda metadata: metadata.path)
             | "Spread" >> beam.Reshuffle()
-            | "ReadRows" >> beam.FlatMap(read_rows, columns)
+            | "ReadRows" >> beam.FlatMap(read_rows, table, columns)
         )
 
 
@@ -98,12 +125,13 @@ class ReadStoredTable(beam.PTransform):
     def __init__(self, output: str, table: str, columns: list[str] | None = None):
         super().__init__()
         self._pattern = table_pattern(output, table)
+        self._table = table
         self._columns = columns
 
     def expand(self, pbegin):
         return (pbegin
                 | "Pattern" >> beam.Create([self._pattern])
-                | "Read" >> _ReadFiles(self._columns))
+                | "Read" >> _ReadFiles(self._table, self._columns))
 
 
 class ReadStoryIndex(beam.PTransform):
@@ -131,7 +159,7 @@ class ReadStoryIndex(beam.PTransform):
             | "DistinctNearDays" >> beam.Distinct()
             | "Patterns" >> beam.Map(
                 lambda day: table_pattern(output, "story_index", f"{column}={day}"))
-            | "Read" >> _ReadFiles()
+            | "Read" >> _ReadFiles("story_index")
             | "Entries" >> beam.Map(lambda row: StoredArticle(
                 row["article_id"], row["published_at"], row["simhash"], row["story_vector"],
                 row["dup_group_id"], row["story_id"]))
