@@ -19,8 +19,13 @@ class _QuietImports(logging.Filter):
         message = record.getMessage()
         # ... and the local runner's worker processes are started in Beam's in_memory mode
         # with a subprocess environment (see options.make_runner), which Beam warns about.
-        return ("apitools not found" not in message
-                and "direct_running_mode should be" not in message)
+        if ("apitools not found" in message or "direct_running_mode should be" in message):
+            return False
+        # A worker's error that fails the run is relayed by the local runner as a log line
+        # holding the whole traceback; the run's failure carries the same message, and is
+        # either said in one line (a failure storywire foresees) or raised.
+        return not (record.name.startswith("apache_beam.runners.portability")
+                    and record.levelno >= logging.ERROR and message.startswith("Worker: "))
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [--detach] [storywire and Beam options]
 storywire stream --input_subscription projects/P/subscriptions/S --output gs://B/out --runner=...
@@ -143,6 +148,7 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
     from storywire.transforms.cleaning import to_micros
     from storywire.transforms.lock import LockHeld, OutputLock
     from storywire.transforms.parquet import recover_commits
+    from storywire.transforms.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
     problem = local_output_problem(opts.output)
@@ -194,6 +200,11 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
         if finished or dropped:
             print(f"storywire: finished {finished} interrupted commit(s) and dropped {dropped} "
                   f"unfinished run(s) in {opts.output}", file=sys.stderr)
+        if is_local(opts.output):  # on object stores, each file is checked as it is read
+            try:
+                check_stored_tables(opts.output)
+            except StoredTableError as err:
+                return fail("run", stored_table_advice(str(err)))
         build_pipeline(pipeline, opts, RunContext(
             staging, to_micros(started), lock_token=lock.token, release_lock=flags.detach,
             progress=progress_folder))
@@ -316,8 +327,7 @@ def known_failure(err: BaseException) -> str | None:
     text = str(err)
     match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
     if match:
-        return (f"{match.group(0)}; nothing was written. Move that output aside and write "
-                "to a new --output (or restore the file)")
+        return stored_table_advice(match.group(0))
     match = re.search(r"the lock on [^\n]*? this run does not commit[^\n]*", text)
     if match:
         return match.group(0)
@@ -328,6 +338,11 @@ def staging_folder(output: str, started: datetime) -> str:
     from storywire.transforms.parquet import STAGING_DIR
 
     return "/".join([output.rstrip("/"), STAGING_DIR, started.strftime("run-%Y%m%dT%H%M%S%fZ")])
+
+
+def stored_table_advice(problem: str) -> str:
+    return (f"{problem}; nothing was read or written. Write to a new --output, or move that "
+            "file aside (or restore it) and run again")
 
 
 def command_line(command: str, argv: list[str]) -> str:
@@ -445,6 +460,16 @@ def local_output_problem(output: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader of our output went away (`storywire stories out/ | head`): no
+        # traceback about it. Python's advice: point stdout at devnull before exiting.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=os.environ.get("STORYWIRE_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")

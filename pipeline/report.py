@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
 
 from storywire.transforms.metrics import (
@@ -24,6 +24,7 @@ from storywire.transforms.metrics import (
     STORIES_EXTENDED,
     STORY_SIZE,
 )
+from storywire.transforms.parquet import table_files
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
@@ -104,7 +105,14 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
         print(f"storywire: no stories table in {output!r} (expected {folder}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
-    rows = pq.read_table(folder).to_pylist()
+    from storywire.transforms.stored import StoredTableError, read_rows
+
+    try:
+        rows = [row for path in table_files(output, "stories")
+                for row in read_rows(path, "stories")]
+    except StoredTableError as err:
+        print(f"storywire stories: {err}", file=sys.stderr)
+        return 2
     rows.sort(key=lambda r: (-r["article_count"], r["first_published_at"] is None,
                              r["first_published_at"] or 0, r["story_id"]))
     shown = rows if limit <= 0 else rows[:limit]
@@ -114,7 +122,7 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
             r["story_id"],
             str(r["article_count"]),
             str(r["source_count"]),
-            r["first_published_at"].strftime("%Y-%m-%d %H:%M") if r["first_published_at"] else "-",
+            _minute(r["first_published_at"]),
             _clip(r["title"] or "(no title)", 70),
         )
         for r in shown
@@ -126,6 +134,13 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
         print(f"... {len(rows) - len(shown)} more stories (--limit 0 shows all)", file=out)
     print(f"{len(rows)} stories", file=out)
     return 0
+
+
+def _minute(micros: int | None) -> str:
+    if micros is None:
+        return "-"
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc)
+            + timedelta(microseconds=micros)).strftime("%Y-%m-%d %H:%M")
 
 
 def _clip(text: str, width: int) -> str:

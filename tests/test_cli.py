@@ -1,0 +1,140 @@
+"""The command line as a careless user meets it: typos, values out of range, help, progress."""
+
+import io
+import json
+import time
+from collections import Counter
+
+import pytest
+from conftest import FAST, SEEDS, rows
+
+from storywire.pipeline.cli import main
+from storywire.pipeline.options import RUN_SETTINGS, STREAM_SETTINGS
+from storywire.schemas import TABLES
+from storywire.transforms.progress import CLEANED, READ, Progress, Tally, read_tallies
+
+
+def error_of(capsys, *argv) -> str:
+    """Run a command that must not run: exit status 2, one line on stderr, no output."""
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert captured.out == ""
+    return lines[0]
+
+
+def test_a_mistyped_flag_is_an_error_naming_the_closest_option(tmp_path, capsys):
+    out = tmp_path / "out"
+    line = error_of(capsys, "run", "--inptu", str(SEEDS), "--output", str(out), *FAST)
+    assert "unknown option --inptu" in line and "did you mean --input?" in line
+    assert not (out / "articles").exists()  # nothing ran on the default input
+    line = error_of(capsys, "run", "--input", str(SEEDS), "--outptu=x", *FAST)
+    assert "--outptu" in line and "--output" in line
+
+
+def test_a_stray_word_or_another_commands_option_is_an_error(capsys):
+    assert "unexpected argument 'seeds/'" in error_of(capsys, "run", "seeds/")
+    assert "unknown option --window_minutes" in error_of(capsys, "run", "--window_minutes", "5")
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--rows_per_file", "0"), ("--story_window_days", "0"), ("--story_window_days", "nan"),
+    ("--dup_max_distance", "-1"), ("--story_threshold", "1.5"), ("--story_neighbours", "0"),
+    ("--clean_timeout_seconds", "0"), ("--max_reject_fraction", "2"),
+    ("--wait_for_lock", "-3"),
+])
+def test_values_out_of_range_are_refused_before_any_work(tmp_path, capsys, option, value):
+    out = tmp_path / "out"
+    line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), option, value,
+                    *FAST)
+    assert f"{option} " in line and "out of range: allowed" in line
+    assert not (out / "articles").exists()
+
+
+def test_a_value_of_the_wrong_type_or_language_is_refused(capsys):
+    assert "invalid int value: 'many'" in error_of(capsys, "run", "--rows_per_file", "many")
+    line = error_of(capsys, "run", "--language", "xx")
+    assert "--language 'xx'" in line and " de, " in line
+
+
+def test_every_bounded_setting_is_checked(capsys):
+    for setting in RUN_SETTINGS + STREAM_SETTINGS:
+        if setting.bounds is not None:
+            assert not setting.bounds.allows(float("nan")), setting.name
+    line = error_of(capsys, "stream", "--window_minutes", "0", "--runner=DataflowRunner")
+    assert "--window_minutes 0 is out of range" in line
+
+
+def test_run_help_says_how_to_call_it_with_defaults_and_exit_status(capsys):
+    assert main(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: storywire run ")
+    assert "(default: 20000)" in text and "(default: seeds/)" in text
+    assert "exit status:" in text and "  3  more than --max_reject_fraction" in text
+    assert "--runner" in text and "go to Beam" in text
+    assert "--wait_for_lock" in text and "--quiet" in text
+
+
+def test_usage_and_schema_name_every_table(capsys):
+    assert main(["--help"]) == 0
+    usage = capsys.readouterr().out
+    assert "schema [" + "|".join(TABLES) + "]" in usage
+    assert main(["schema", "story_index"]) == 0
+    assert "story_vector" in capsys.readouterr().out
+
+
+def test_eval_does_not_point_at_the_folder_it_removes(tmp_path, capsys):
+    labelled = tmp_path / "labelled.jsonl"
+    texts = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
+    labelled.write_text("".join(json.dumps({"id": f"s{i}", "text": t, "story": "nk"}) + "\n"
+                                for i, t in enumerate(texts)))
+    assert main(["eval", str(labelled), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "storywire stories" not in captured.err
+    assert "B-cubed" in captured.out
+    kept = tmp_path / "kept"
+    assert main(["eval", str(labelled), "--output", str(kept), *FAST]) == 0
+    assert f"`storywire stories {kept}`" in capsys.readouterr().err
+    assert len(rows(kept, "articles", "article_id")) == 5
+
+
+def test_tallies_add_up_across_steps_and_workers(tmp_path):
+    first, second = Tally(str(tmp_path)), Tally(str(tmp_path))
+    for _ in range(3):
+        first.add(READ)
+    second.add(READ)
+    second.add(CLEANED, 2)
+    first.flush()
+    second.flush()
+    assert read_tallies(str(tmp_path)) == Counter({READ: 4, CLEANED: 2})
+    Tally(None).add(READ)  # no folder: nothing written, nothing fails
+    assert read_tallies(str(tmp_path / "gone")) == Counter()
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(monkeypatch):
+    from storywire.transforms import progress as module
+
+    monkeypatch.setattr(module, "REFRESH_SECONDS", 0.01)
+    monkeypatch.setattr(module, "PLAIN_EVERY_SECONDS", 0.05)
+    stream = io.StringIO()  # not a terminal
+    counts = Counter({READ: 1204, CLEANED: 1180})
+    shown = Progress(lambda: counts, lambda: ["Clean"], stream=stream)
+    shown.start()
+    time.sleep(0.3)
+    shown.stop()
+    lines = stream.getvalue().splitlines()
+    assert lines and "\r" not in stream.getvalue()
+    assert "1,204 input units read, 1,180 cleaned" in lines[-1] and "at Clean" in lines[-1]
+
+
+def test_a_run_shows_progress_and_quiet_turns_it_off(tmp_path, capsys, monkeypatch):
+    from storywire.transforms import progress as module
+
+    monkeypatch.setattr(module, "PLAIN_EVERY_SECONDS", 0.0)
+    assert main(["run", "--input", str(SEEDS), "--output", str(tmp_path / "a"), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "input units read" in err and "5 input units read, 5 cleaned" in err
+    assert main(["run", "--input", str(SEEDS), "--output", str(tmp_path / "b"), "--quiet",
+                 *FAST]) == 0
+    assert "input units read" not in capsys.readouterr().err

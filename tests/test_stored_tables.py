@@ -1,0 +1,81 @@
+"""Tables written by another version of storywire, or damaged, are found before a run
+changes anything: one line naming the file and what is wrong, exit status 2."""
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import FAST, SEEDS
+
+from storywire.pipeline.cli import main
+from storywire.schemas import schema_problem
+from storywire.transforms.stored import StoredTableError, read_rows
+
+
+@pytest.fixture
+def output(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS / "000_b732d28f0e6528e7.txt"), "--output",
+                 str(out), "--quiet", *FAST]) == 0
+    return out
+
+
+def fingerprint(output: Path) -> dict[str, str]:
+    return {str(p.relative_to(output)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(output.rglob("*.parquet"))}
+
+
+def rewrite(path: Path, change) -> None:
+    pq.write_table(change(pq.read_table(path)), path)
+
+
+def refused(capsys, output: Path) -> str:
+    before = fingerprint(output)
+    assert main(["run", "--input", str(SEEDS), "--output", str(output), *FAST]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert fingerprint(output) == before  # the tables untouched
+    return lines[0]
+
+
+def test_an_articles_file_missing_an_optional_column(output, capsys):
+    (path,) = output.glob("articles/*/*.parquet")
+    rewrite(path, lambda t: t.drop_columns(["date_source"]))
+    line = refused(capsys, output)
+    assert str(path) in line and "column date_source is missing" in line
+    assert "another version of storywire, or damaged" in line
+
+
+def test_a_story_index_file_with_a_column_of_another_type(output, capsys):
+    (path,) = output.glob("story_index/*/*.parquet")
+    rewrite(path, lambda t: t.set_column(t.schema.get_field_index("simhash"), "simhash",
+                                         t.column("simhash").cast(pa.string())))
+    assert "column simhash is string, not int64" in refused(capsys, output)
+
+
+def test_a_stories_file_that_is_not_parquet(output, capsys):
+    (path,) = output.glob("stories/*.parquet")
+    path.write_bytes(b"PAR1 this is not what it seems")
+    assert "not a readable Parquet file" in refused(capsys, output)
+    assert main(["stories", str(output)]) == 2
+    assert "not a readable Parquet file" in capsys.readouterr().err
+
+
+def test_a_file_with_a_column_of_no_table(output, capsys):
+    (path,) = output.glob("rejects/*.parquet")
+    rewrite(path, lambda t: t.append_column("note", pa.array([], pa.string())))
+    assert "column note is not a column of the rejects table" in refused(capsys, output)
+
+
+def test_the_current_schema_has_no_problem_and_workers_check_what_they_read(output):
+    for table in ("articles", "stories", "rejects", "story_index"):
+        for path in output.glob(f"{table}/**/*.parquet"):
+            assert schema_problem(table, pq.read_schema(path)) is None
+            assert isinstance(read_rows(str(path), table), list)
+    (path,) = output.glob("articles/*/*.parquet")
+    rewrite(path, lambda t: t.drop_columns(["language"]))
+    with pytest.raises(StoredTableError, match="column language is missing"):
+        read_rows(str(path), "articles", ["article_id"])
