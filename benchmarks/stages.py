@@ -11,24 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 
-_BUNDLE_LOGGER = "apache_beam.runners.portability.fn_api_runner.fn_runner.run_bundle"
-_STARTING = "Running bundle for stage "
-
-
-def steps_of(stage: str) -> list[str]:
-    """The top-level pipeline steps a fused stage name holds, in order: "Clean",
-    "NewPerId", ... (Beam names fused transforms "ref_AppliedPTransform_Step-Sub_12" or
-    "Step/Sub/Write", joined as "(a)+(b)")."""
-    steps: list[str] = []
-    for step in re.findall(r"(?:^|\()(?:ref_AppliedPTransform_)?([A-Za-z]\w*?)(?:_\d+\)|[-/])",
-                           stage):
-        if not step.startswith("ref_PCollection") and step not in steps:
-            steps.append(step)
-    return steps
+from storywire.transforms.progress import STAGE_LOGGER, STAGE_STARTING, steps_of
 
 
 class _Timeline(logging.Handler):
@@ -38,15 +24,15 @@ class _Timeline(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message.startswith(_STARTING):
-            stage = message[len(_STARTING):].split("\n", 1)[0]
+        if message.startswith(STAGE_STARTING):
+            stage = message[len(STAGE_STARTING):].split("\n", 1)[0]
             self.starts.append((time.time(), steps_of(stage)))
 
 
 def main(argv: list[str]) -> int:
     path, args = argv[0], argv[1:]
     timeline = _Timeline()
-    logger = logging.getLogger(_BUNDLE_LOGGER)
+    logger = logging.getLogger(STAGE_LOGGER)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False  # recorded here, not printed
     logger.addHandler(timeline)

@@ -88,3 +88,28 @@ def test_runs_read_and_write_cloud_storage(emulator, capsys):
     upload(seeds[0], f"{emulator}/out/_staging/run-dead/articles/part.parquet")
     assert recover_commits(f"{emulator}/out") == (0, 1)
     assert not FileSystems.match([f"{emulator}/out/_staging/**"])[0].metadata_list
+
+
+def test_a_run_into_a_locked_cloud_output_exits_2_and_a_run_releases_its_lock(emulator,
+                                                                              capsys):
+    import time as clock
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from storywire.pipeline.cli import main
+    from storywire.transforms.lock import LOCK_NAME, Holder
+
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    upload(seed, f"{emulator}/raw/{seed.name}")
+    lock = f"{emulator}/out/{LOCK_NAME}"
+    other = Holder("other", "storywire run (scheduled)", "elsewhere", 7,
+                   "2026-12-01 09:00:00 UTC", clock.time())
+    with FileSystems.create(lock) as handle:
+        handle.write(other.encode())
+    assert main(["run", "--input", f"{emulator}/raw/", "--output", f"{emulator}/out",
+                 *FAST]) == 2
+    assert "`storywire run (scheduled)` (pid 7 on elsewhere" in capsys.readouterr().err
+    FileSystems.delete([lock])
+    first = run(capsys, "--input", f"{emulator}/raw/", "--output", f"{emulator}/out", *FAST)
+    assert first["articles"] == 1
+    assert not FileSystems.exists(lock)  # released when the run ended
