@@ -186,6 +186,8 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
                 f"{opts.output}", file=sys.stderr, flush=True))
         except LockHeld as held:
             return fail("run", f"{held}; wait for it with --wait_for_lock SECONDS")
+        except OSError as err:  # a filesystem without flock, a bucket we may not write
+            return fail("run", f"cannot lock --output {opts.output}: {err}")
         if previous is not None:
             print(f"storywire: took over the lock on {opts.output} from "
                   f"{previous.describe()}, which is no longer running", file=sys.stderr)

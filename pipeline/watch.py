@@ -175,6 +175,8 @@ def watch(argv: list[str]) -> int:
         lock.acquire(args.wait_for_lock)
     except LockHeld as held:
         return fail("watch", f"{held}; wait for it with --wait_for_lock SECONDS")
+    except OSError as err:
+        return fail("watch", f"cannot lock --output {args.output}: {err}")
     try:
         return _watch(args, run_options, lock, run)
     finally:

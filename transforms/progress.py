@@ -131,10 +131,12 @@ class StageLog(logging.Handler):
 def progress_line(counts: Counter, elapsed: float, rate: float | None,
                   steps: list[str]) -> str:
     """One line of progress: "1,204 input units read, 1,180 cleaned (45.2/s); at Clean"."""
+    where = f"; at {'+'.join(steps[:3])}" if steps else ""
+    if not counts.get(READ) and not counts.get(CLEANED):
+        return f"storywire: running, nothing read yet{where} [{elapsed:.0f} s]"
     parts = [f"{counts.get(READ, 0):,} input units read",
              f"{counts.get(CLEANED, 0):,} cleaned"
              + (f" ({rate:.1f}/s)" if rate is not None else "")]
-    where = f"; at {'+'.join(steps[:3])}" if steps else ""
     return f"storywire: {', '.join(parts)}{where} [{elapsed:.0f} s]"
 
 
