@@ -289,7 +289,7 @@ def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: 
         result.wait_until_finish()
         return result
     progress = Progress(lambda: job_counts(result))
-    progress.start()
+    progress.start()  # (for a runner whose metrics are not live, it shows the time)
     try:
         result.wait_until_finish()
     finally:
@@ -298,7 +298,9 @@ def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: 
 
 
 def job_counts(result):
-    """Input units read and records cleaned so far, from a running job's metrics."""
+    """Input units read and records cleaned so far, from a running job's metrics: those of
+    a Dataflow job, which are live (a portable runner's result would keep the first, empty
+    answer for good, and report it at the end); none for other runners."""
     from collections import Counter
 
     from apache_beam.metrics.metric import MetricsFilter
@@ -307,6 +309,8 @@ def job_counts(result):
     from storywire.transforms.progress import CLEANED, READ
 
     counts = Counter()
+    if type(result).__name__ != "DataflowPipelineResult":
+        return counts
     try:
         query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     except Exception:  # noqa: BLE001 - a runner that cannot say yet shows no figures

@@ -121,7 +121,7 @@ def test_dataflow_batch_job_builds_offline_with_every_stage(tmp_path):
     import apache_beam as beam
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 
-    from storywire.pipeline.graph import build_pipeline
+    from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import StorywireOptions, pipeline_options
 
     options = pipeline_options(["--input", "gs://my-bucket/raw/*.jsonl",
@@ -129,7 +129,7 @@ def test_dataflow_batch_job_builds_offline_with_every_stage(tmp_path):
     runner = DataflowRunner()
     pipeline = beam.Pipeline(runner=runner, options=options)
     build_pipeline(pipeline, options.view_as(StorywireOptions),
-                   "gs://my-bucket/out/_staging/run-test", 0)
+                   RunContext("gs://my-bucket/out/_staging/run-test", 0))
     pipeline.run()
     stages = {t.unique_name.split("/")[0]
               for t in runner.proto_pipeline.components.transforms.values()}
