@@ -23,6 +23,16 @@ import ftfy
 
 from storywire.transforms.dates import parse_date
 
+# ftfy repairs what is broken: mojibake, bad bytes, C1 controls, HTML entities, stray
+# control characters (NUL, the BOM). Its other fixes would change what the article says
+# typographically (curly quotes, full-width "，", ligatures, the composition of accents), so
+# they are off: the stored text is what was published. Fingerprints and story terms
+# normalise on their own (fingerprint.normalise).
+_REPAIR_ONLY = ftfy.TextFixerConfig(
+    uncurl_quotes=False, fix_character_width=False, fix_latin_ligatures=False,
+    normalization=None,
+)
+
 # A line that ends like a sentence (quotes and brackets may close it).
 _SENTENCE_END = re.compile(r"[.!?…:;。！？：；][\"'”’)\]」』）]*$")
 _WORD = re.compile(r"\w+")
@@ -163,10 +173,9 @@ def _headline_like(line: str) -> bool:
 def _split_lines(raw: str) -> list[str]:
     # Text copied through the wrong encoding ("NotÃ­cias") is repaired first: the words
     # must be right for the body, its fingerprints and its story terms.
-    raw = ftfy.fix_text(raw, normalization="NFC")
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    # Non-breaking and zero-width spaces come with copied pages; they are not content.
-    raw = raw.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
+    raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").
     return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
 
 
