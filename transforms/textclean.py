@@ -105,7 +105,7 @@ _NOTICES = re.compile(
 # Header lines that carry the date: "date 2024-10-28 ...", "Published October 29, 2024 | 10:00 AM".
 _DATE_PREFIX = re.compile(
     r"^(?:date|dated|published|posted|updated)(?:\s+on)?\s*:?\s*"
-    r"(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*",
+    r"(\d{4}-\d{2}-\d{2}(?:[T\s]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*",
     re.IGNORECASE,
 )
 _DATE_LINE = re.compile(
@@ -162,7 +162,8 @@ def is_boilerplate(line: str) -> bool:
 
 
 def _is_list_heading(line: str) -> bool:
-    return line.strip().rstrip(":.…").strip().lower() in _LIST_HEADINGS
+    # Spaces of any kind ("Recent\u00a0Posts") are one space here.
+    return " ".join(line.split()).rstrip(":.…").strip().lower() in _LIST_HEADINGS
 
 
 def _headline_like(line: str) -> bool:
