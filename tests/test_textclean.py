@@ -96,7 +96,8 @@ def test_non_breaking_spaces_in_headings_and_date_prefixes_read_as_spaces():
 def test_boilerplate_shapes():
     for line in ("READ ALSO: Something else entirely", "Share", "Share this article",
                  "Disqus Comments Loading...", "Tags: North Korea", "28 mins ago",
-                 "1 hour ago", "Advertisement", "…", "Published by", "Related: other news"):
+                 "1 hour ago", "Advertisement", "…", "Published by", "Related: other news",
+                 "Follow\u00a0us"):
         assert is_boilerplate(line), line
     for line in ("Share prices fell sharply on Monday after the announcement.",
                  "Drone warfare", "The first buses will run in March."):

@@ -70,7 +70,7 @@ _WIDGETS = re.compile(
         (?:read|see|watch)\s+(?:also|more)\b.*            # READ ALSO: promo headline
       | also\s+read\b.*
       | (?:related|recommended|more)\s*:.*
-      | (?:share|tweet|email|print|comment|comments|like|follow\ us)(?:\s+(?:this|on|via)\b.*)?
+      | (?:share|tweet|email|print|comment|comments|like|follow\s+us)(?:\s+(?:this|on|via)\b.*)?
       | share\s+(?:this|on|via)\b.*
       | click\s+(?:here\s+)?to\s+(?:share|print|email|subscribe)\b.*
       | .*\bcomments?\s+loading\b.*                      # Disqus Comments Loading...
