@@ -11,6 +11,7 @@ from storywire.transforms.fingerprint import (
     to_signed64,
     words,
 )
+from storywire.transforms.vectors import story_terms
 
 
 def test_normalise_unifies_quotes_dashes_width_and_case():
@@ -22,6 +23,16 @@ def test_typographic_copies_hash_the_same():
     b = '"We believe," Singh said - it\'s 10,000 troops.'
     assert content_hash(a) == content_hash(b)
     assert simhash64(a) == simhash64(b)
+
+
+def test_invisible_marks_and_odd_spaces_do_not_change_fingerprints():
+    # Stored text keeps them as published; two copies differ in them all the time.
+    a = ("The Donau\u00addampf\u00adschiff sailed at 10\u00a0a.m.\u200b with 10，000 on board, "
+         "\u200fשלום\u200f, donʼt.")
+    b = "The Donaudampfschiff sailed at 10 a.m. with 10,000 on board, שלום, don't."
+    assert words(a) == words(b)
+    assert (content_hash(a), simhash64(a)) == (content_hash(b), simhash64(b))
+    assert story_terms(a) == story_terms(b)
 
 
 def test_different_texts_differ():

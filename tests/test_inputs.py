@@ -8,6 +8,7 @@ from conftest import FAST
 from hypothesis import given
 from hypothesis import strategies as st
 
+from storywire.transforms.cleaning import clean_record
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.inputs import (
     input_format,
@@ -50,6 +51,68 @@ def test_decode_utf8_latin1_and_utf16_bom():
 def test_html_declared_charset_is_used():
     page = '<html><head><meta charset="windows-1252"></head><body>“Quote” café</body></html>'
     assert "“Quote” café" in decode_bytes(page.encode("cp1252"), html=True)
+
+
+def cp1252_page(declared: str) -> bytes:
+    return ("<html><head><meta charset=\"" + declared + "\"><title>Café owners fear the "
+            "flood</title></head><body><article><p>Café owners in Zürich said the river burst "
+            "its banks on Sunday night and flooded the lower town after three days of rain.</p>"
+            "<p>Emergency crews moved two hundred families to the school gym, and the bridge "
+            "to the station stays closed until engineers inspect it, the mayor said.</p>"
+            "</article></body></html>").encode("cp1252")
+
+
+def test_a_page_whose_charset_lies_keeps_its_characters():
+    # cp1252 bytes under <meta charset="utf-8">, a common lie: read as what they are.
+    record = read_whole_file("in/cafe.html", "html", cp1252_page("utf-8"))
+    article = clean_record(record)
+    assert article.title == "Café owners fear the flood"
+    assert article.text.startswith("Café owners in Zürich said")
+    assert "\ufffd" not in article.title + article.text
+
+
+def test_undeclared_short_cp1252_text_is_read_as_browsers_read_it():
+    # Among code pages that read a short text equally well, windows-1252, never "Cafķ".
+    assert decode_bytes("Café owners".encode("cp1252")) == "Café owners"
+    sentence = "Café owners in Zürich said the rain hurt trade."
+    assert decode_bytes(sentence.encode("cp1252")) == sentence
+    portuguese = ("Notícias da Fórmula 1: a equipe anunciou o novo calendário da temporada, "
+                  "com vinte e três corridas.")
+    assert decode_bytes(portuguese.encode("cp1252")) == portuguese
+
+
+def test_other_legacy_code_pages_are_still_detected():
+    for text, encoding in (
+        ("Мэр сказал, что река вышла из берегов в воскресенье ночью.", "cp1251"),
+        ("İstanbul'da şiddetli yağmur nedeniyle birçok cadde su altında kaldı, belediye "
+         "başkanı açıklama yaptı. Güneşli günler ağır geçti.", "cp1254"),
+        ("Burmistrz powiedział, że rzeka wystąpiła z brzegów w niedzielę w nocy i zalała "
+         "dolne miasto po trzech dniach deszczu. Źródło: gmina.", "cp1250"),
+        ("Meras sakė, kad upė sekmadienio naktį išsiliejo iš krantų ir užliejo žemutinį "
+         "miestą po trijų lietaus dienų.", "cp1257"),
+        ("市長によると、三日間の雨の後、日曜日の夜に川が氾濫した。", "cp932"),
+        ("시장은 사흘간 비가 내린 뒤 일요일 밤 강이 범람했다고 말했다.", "cp949"),
+    ):
+        assert decode_bytes(text.encode(encoding)) == text, encoding
+
+
+def test_a_gb18030_page_declared_utf8_is_chinese_not_binary():
+    page = ('<html><head><meta charset="utf-8"><title>洪水淹没下城区</title></head><body>'
+            "<p>市长说，连续三天下雨之后，河水在星期日晚上决堤，淹没了下城区。紧急救援人员将两百个"
+            "家庭转移到学校体育馆。</p></body></html>")
+    assert decode_bytes(page.encode("gb18030"), html=True) == page
+    assert isinstance(read_whole_file("in/gb.html", "html", page.encode("gb18030")), RawRecord)
+
+
+def test_a_declared_charset_is_trusted_only_if_the_bytes_decode_in_it():
+    russian = "Мэр сказал, что река вышла из берегов."
+    assert decode_bytes(russian.encode("koi8-r"), declared="koi8-r") == russian
+    # "iso-8859-1" pages are read as windows-1252, as browsers do: 0x93 is a curly quote.
+    quoted = "“Café” owners"
+    assert decode_bytes(quoted.encode("cp1252"), declared="ISO-8859-1") == quoted
+    assert decode_bytes(quoted.encode("cp1252"), declared="utf-8") == quoted
+    page = cp1252_page("utf-8").decode("cp1252")
+    assert decode_bytes(cp1252_page("utf-8"), html=True, declared="utf-8") == page
 
 
 def test_binary_is_not_text():

@@ -17,7 +17,8 @@ def test_seed_001_loses_page_furniture_and_keeps_the_body():
     assert cleaned.text.startswith("North Korea has sent some 10,000 troops to train in Russia")
     assert "Russia and North Korea are under UN sanctions" not in cleaned.text  # 000's wording
     assert cleaned.text.endswith("and Moscow for the Ukraine war.")
-    assert "Deputy Pentagon Press Secretary Sabrina Singh told journalists" in cleaned.text
+    # The page has a non-breaking space there; the stored text keeps it.
+    assert "Deputy Pentagon\u00a0Press Secretary Sabrina Singh told journalists" in cleaned.text
 
 
 def test_seed_titles():
@@ -76,10 +77,27 @@ def test_copied_page_header_widgets_and_related_list():
     ]
 
 
+def test_non_breaking_spaces_in_headings_and_date_prefixes_read_as_spaces():
+    # The text keeps a page's non-breaking spaces; the cleaner reads them as spaces.
+    body = ["The harbour bridge will close to all traffic for three weeks from Monday while "
+            "engineers replace worn expansion joints, the roads agency said.",
+            "Drivers will be diverted through the tunnel, where tolls will be suspended for "
+            "the duration of the works.",
+            "The agency said cyclists and pedestrians could still cross on the eastern "
+            "walkway during daylight hours."]
+    teaser = "Council approves new cycle lanes on the waterfront after a long consultation."
+    raw = "\n\n".join([*body, "Recent\u00a0Posts", teaser])
+    assert clean_page_text(raw).text == "\n\n".join(body)
+    dated = clean_page_text("date 2024-10-28\u00a010:00 " + body[0])
+    assert dated.published == datetime(2024, 10, 28, 10, 0, tzinfo=timezone.utc)
+    assert dated.text == body[0]
+
+
 def test_boilerplate_shapes():
     for line in ("READ ALSO: Something else entirely", "Share", "Share this article",
                  "Disqus Comments Loading...", "Tags: North Korea", "28 mins ago",
-                 "1 hour ago", "Advertisement", "…", "Published by", "Related: other news"):
+                 "1 hour ago", "Advertisement", "…", "Published by", "Related: other news",
+                 "Follow\u00a0us"):
         assert is_boilerplate(line), line
     for line in ("Share prices fell sharply on Monday after the announcement.",
                  "Drone warfare", "The first buses will run in March."):

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from storywire.transforms.dates import parse_date
 from storywire.transforms.fingerprint import content_hash, simhash64, words
+from storywire.transforms.pagetext import page_text, restore_dropped
 from storywire.transforms.records import Article, RawRecord, Reject, excerpt
 from storywire.transforms.textclean import (
     CleanText,
@@ -33,8 +34,11 @@ def extract_html(html: str, url: str | None = None) -> CleanText:
     """Body and metadata of a web page, by trafilatura. Paragraphs are separated by blank lines."""
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        return CleanText("")
     doc = trafilatura.bare_extraction(
-        html,
+        tree,  # trafilatura works on a copy
         url=url,
         with_metadata=True,
         include_comments=False,
@@ -46,18 +50,21 @@ def extract_html(html: str, url: str | None = None) -> CleanText:
     )
     if doc is None or not (doc.text or "").strip():
         return CleanText("")
+    # trafilatura drops non-breaking spaces, joiners, direction marks and the like; they
+    # are put back from the page (pagetext.py), so that stored text is what was published.
+    *lines, title, author, site_name = restore_dropped(
+        [*doc.text.split("\n"), doc.title, doc.author, doc.sitename], page_text(tree))
     # Widget lines trafilatura lets through ("Share", "READ ALSO: ...") go as in plain text.
-    paragraphs = [p.strip() for p in doc.text.split("\n")
-                  if p.strip() and not is_boilerplate(p)]
+    paragraphs = [p.strip() for p in lines if p.strip() and not is_boilerplate(p)]
     # trafilatura keeps the page's headline as the first line; it is the title, not body.
-    if doc.title and len(paragraphs) > 1 and _same_words(paragraphs[0], doc.title):
+    if title and len(paragraphs) > 1 and _same_words(paragraphs[0], title):
         paragraphs = paragraphs[1:]
     return CleanText(
         text="\n\n".join(paragraphs),
-        title=doc.title or None,
+        title=title or None,
         published=parse_date(doc.date),
-        author=doc.author or None,
-        site_name=doc.sitename or None,
+        author=author or None,
+        site_name=site_name or None,
         language=_language_code(doc.language),
     )
 

@@ -1,7 +1,8 @@
 """Fingerprints of a clean body: a 64-bit simhash for near-duplicates and an exact content hash.
 
-Both are computed over the same normalised text (NFKC, one kind of quote and dash, lower
-case, words only), so a syndicated copy that differs only in typography hashes the same.
+Both are computed over the same normalised text (NFKC, one kind of quote and dash, no
+invisible marks, lower case, words only), so a syndicated copy that differs only in
+typography hashes the same. The stored text keeps its typography; only these normalise.
 """
 
 from __future__ import annotations
@@ -24,17 +25,24 @@ SHINGLE_WORDS = 2
 _QUOTES_AND_DASHES = str.maketrans(
     {
         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u02bc": "'",
         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
         "\u00ab": '"', "\u00bb": '"',
         "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
         "\u2015": "-", "\u2212": "-",
+        # Invisible marks that one copy of a text has and another not: soft hyphens,
+        # zero-width spaces and joiners, direction marks, the BOM. Inside a word they
+        # would split it in two.
+        "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u200e": None,
+        "\u200f": None, "\u2060": None, "\ufeff": None,
+        **dict.fromkeys(map(chr, [*range(0x202a, 0x202f), *range(0x2066, 0x206a)])),
     }
 )
 _WORD = re.compile(r"\w+")
 
 
 def normalise(text: str) -> str:
-    """NFKC, unified quotes and dashes, lower case."""
+    """NFKC, unified quotes and dashes, no invisible marks, lower case."""
     return unicodedata.normalize("NFKC", text).translate(_QUOTES_AND_DASHES).lower()
 
 

@@ -23,6 +23,16 @@ import ftfy
 
 from storywire.transforms.dates import parse_date
 
+# ftfy repairs what is broken: mojibake, bad bytes, C1 controls, HTML entities, stray
+# control characters (NUL, the BOM). Its other fixes would change what the article says
+# typographically (curly quotes, full-width "，", ligatures, the composition of accents), so
+# they are off: the stored text is what was published. Fingerprints and story terms
+# normalise on their own (fingerprint.normalise).
+_REPAIR_ONLY = ftfy.TextFixerConfig(
+    uncurl_quotes=False, fix_character_width=False, fix_latin_ligatures=False,
+    normalization=None,
+)
+
 # A line that ends like a sentence (quotes and brackets may close it).
 _SENTENCE_END = re.compile(r"[.!?…:;。！？：；][\"'”’)\]」』）]*$")
 _WORD = re.compile(r"\w+")
@@ -60,7 +70,7 @@ _WIDGETS = re.compile(
         (?:read|see|watch)\s+(?:also|more)\b.*            # READ ALSO: promo headline
       | also\s+read\b.*
       | (?:related|recommended|more)\s*:.*
-      | (?:share|tweet|email|print|comment|comments|like|follow\ us)(?:\s+(?:this|on|via)\b.*)?
+      | (?:share|tweet|email|print|comment|comments|like|follow\s+us)(?:\s+(?:this|on|via)\b.*)?
       | share\s+(?:this|on|via)\b.*
       | click\s+(?:here\s+)?to\s+(?:share|print|email|subscribe)\b.*
       | .*\bcomments?\s+loading\b.*                      # Disqus Comments Loading...
@@ -95,7 +105,7 @@ _NOTICES = re.compile(
 # Header lines that carry the date: "date 2024-10-28 ...", "Published October 29, 2024 | 10:00 AM".
 _DATE_PREFIX = re.compile(
     r"^(?:date|dated|published|posted|updated)(?:\s+on)?\s*:?\s*"
-    r"(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*",
+    r"(\d{4}-\d{2}-\d{2}(?:[T\s]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*",
     re.IGNORECASE,
 )
 _DATE_LINE = re.compile(
@@ -152,7 +162,8 @@ def is_boilerplate(line: str) -> bool:
 
 
 def _is_list_heading(line: str) -> bool:
-    return line.strip().rstrip(":.…").strip().lower() in _LIST_HEADINGS
+    # Spaces of any kind ("Recent\u00a0Posts") are one space here.
+    return " ".join(line.split()).rstrip(":.…").strip().lower() in _LIST_HEADINGS
 
 
 def _headline_like(line: str) -> bool:
@@ -163,10 +174,9 @@ def _headline_like(line: str) -> bool:
 def _split_lines(raw: str) -> list[str]:
     # Text copied through the wrong encoding ("NotÃ­cias") is repaired first: the words
     # must be right for the body, its fingerprints and its story terms.
-    raw = ftfy.fix_text(raw, normalization="NFC")
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    # Non-breaking and zero-width spaces come with copied pages; they are not content.
-    raw = raw.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
+    raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").
     return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import apache_beam as beam
 
-from storywire.transforms.fingerprint import words
+from storywire.transforms.fingerprint import normalise, words
 from storywire.transforms.records import Article
 
 DEFAULT_LANGUAGE = "en"
@@ -51,9 +51,9 @@ _STOPWORDS = frozenset(
 def story_terms(text: str, title: str | None = None) -> Counter:
     """Content words with their counts: no stop words, no one-letter tokens.
 
-    Thousands separators are dropped first, so "10,000" and "10000" are one term.
+    Thousands separators are dropped first, so "10,000", "10，000" and "10000" are one term.
     """
-    joined = _THOUSANDS.sub("", f"{title or ''}\n{text}")
+    joined = _THOUSANDS.sub("", normalise(f"{title or ''}\n{text}"))
     return Counter(
         w for w in words(joined) if w not in _STOPWORDS and (len(w) > 2 or w.isdigit())
     )
