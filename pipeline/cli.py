@@ -49,6 +49,7 @@ def run(argv: list[str]) -> int:
     from storywire.pipeline.report import run_summary
     from storywire.transforms.cleaning import to_micros
     from storywire.transforms.parquet import STAGING_DIR, recover_commits
+    from storywire.transforms.records import storable_text
 
     if any(a in ("-h", "--help") for a in argv):
         StorywireOptions(["--help"])
@@ -80,7 +81,9 @@ def run(argv: list[str]) -> int:
     staging = "/".join([opts.output.rstrip("/"), STAGING_DIR,
                         started.strftime("run-%Y%m%dT%H%M%S%fZ")])
     build_pipeline(pipeline, opts, staging=staging, ingested_at=to_micros(started))
-    inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
+    # Names as the tables store them: a name that is not UTF-8 cannot be printed as it is.
+    inputs = (storable_text(" ".join(opts.input)) if len(opts.input) <= 3
+              else f"{len(opts.input)} paths")
     print(f"storywire: {inputs} -> {opts.output} "
           f"({describe_runner(options)})", file=sys.stderr, flush=True)
     result = pipeline.run()

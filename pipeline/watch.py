@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
+from storywire.transforms.records import storable_text
 
 RECORD = "_watch/ingested.json"
 # Names that editors, downloads and copy tools give files they are still writing.
@@ -159,7 +160,7 @@ def watch(argv: list[str]) -> int:
     previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     ingested = load_record(args.output)
     previous: dict[str, Seen] = {}
-    print(f"storywire watch: {' '.join(args.input)} -> {args.output}, every "
+    print(f"storywire watch: {storable_text(' '.join(args.input))} -> {args.output}, every "
           f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
           file=sys.stderr, flush=True)
     status = 0

@@ -3,6 +3,7 @@ records down, and every input unit ends as exactly one article or one reject."""
 
 import gzip
 import json
+import os
 import random
 from pathlib import Path
 
@@ -196,3 +197,41 @@ def test_any_jsonl_line_is_a_record_or_a_reject(line):
 def test_any_page_cleans_to_an_article_or_a_reject(body, kind):
     out = clean_record(RawRecord("id", "in.html", None, kind, body))
     assert isinstance(out, Article | Reject)
+
+
+def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,
+                                                                              capsys):
+    from storywire.pipeline.cli import main
+    from storywire.transforms.records import stable_id
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = folder / os.fsdecode(b"bad\xff.txt")
+    bad.write_text(seed_text("000"))
+    (folder / os.fsdecode(b"empty\xfe.txt")).write_bytes(b"")
+    (folder / "001.txt").write_text(seed_text("001"))
+    records = [{"id": "twice", "text": seed_text("002"), "title": "Flood \udcff update"},
+               {"id": "twice", "text": PROSE}]
+    (folder / os.fsdecode(b"feed\xfd.jsonl")).write_text(
+        "".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    args = ["--input", str(folder), "--output", str(out), *FAST, "--max_reject_fraction", "1"]
+    summary = run(capsys, *args)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (5, 3, 2)
+    arts = {a["input_uri"][len(str(folder)) + 1:]: a for a in rows(out, "articles", "line")}
+    assert set(arts) == {"001.txt", "bad\\xff.txt", "feed\\xfd.jsonl"}
+    assert arts["bad\\xff.txt"]["article_id"] == stable_id(str(bad))  # from the real name
+    assert arts["feed\\xfd.jsonl"]["title"] == "Flood \\xff update"
+    rejects = {r["input_uri"][len(str(folder)) + 1:]: r for r in rows(out, "rejects", "line")}
+    assert rejects["empty\\xfe.txt"]["reason"] == "empty file"
+    assert rejects["feed\\xfd.jsonl"]["reason"] == (
+        f"duplicate article_id 'twice': the record at {folder}/feed\\xfd.jsonl:1 is kept")
+    # A rerun finds what it wrote: nothing is added twice.
+    again = run(capsys, *args)
+    assert (again["skipped"], again["rejects_stored"], again["articles"]) == (4, 1, 0)
+    # Named directly, the file gives the same article.
+    assert main(["run", "--input", str(bad), "--output", str(tmp_path / "one"), *FAST]) == 0
+    (one,) = rows(tmp_path / "one", "articles", "article_id")
+    assert one["article_id"] == arts["bad\\xff.txt"]["article_id"]
+    assert main(["stories", str(out)]) == 0
+    assert "Flood \\xff update" in capsys.readouterr().out

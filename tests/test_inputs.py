@@ -2,6 +2,7 @@
 
 import codecs
 import json
+import os
 
 import pytest
 from conftest import FAST
@@ -16,7 +17,7 @@ from storywire.transforms.inputs import (
     parse_jsonl_line,
     read_whole_file,
 )
-from storywire.transforms.records import RawRecord, Reject, stable_id
+from storywire.transforms.records import RawRecord, Reject, stable_id, storable_row
 
 
 def test_formats_by_extension():
@@ -179,3 +180,12 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     assert len(whole_records) == 36 and len(whole_rejects) == 4
     read(60)      # many parts, cut inside the file
     read(10**9)   # one part
+
+
+def test_rows_store_names_that_are_not_utf8_as_escapes():
+    name = os.fsdecode(b"in/bad\xff.txt")
+    row = storable_row({"input_uri": name, "reason": f"at {name}: no \ud800 here",
+                        "sources": [name, "ok"], "line": 3})
+    assert row == {"input_uri": "in/bad\\xff.txt", "reason": "at in/bad\\xff.txt: no "
+                   "\\ud800 here", "sources": ["in/bad\\xff.txt", "ok"], "line": 3}
+    row["input_uri"].encode("utf-8")  # storable

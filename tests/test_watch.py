@@ -12,7 +12,7 @@ import duckdb
 from conftest import FAST, SEEDS
 
 from storywire.pipeline.cli import main
-from storywire.pipeline.watch import Seen, ready_files
+from storywire.pipeline.watch import Seen, load_record, ready_files
 
 
 def test_ready_files_skip_partial_unsettled_and_ingested_files():
@@ -84,3 +84,25 @@ def test_watch_once_ingests_each_file_once_across_restarts(tmp_path, capsys):
     assert main([*watch, *FAST]) == 0
     assert "new file" not in capsys.readouterr().err
     assert len(articles(out)) == 2
+
+
+def test_watch_takes_names_that_are_not_utf8_and_never_reads_its_own_output(tmp_path, capsys):
+    folder = tmp_path / "inbox"
+    out = folder / "out"
+    folder.mkdir()
+    bad = folder / os.fsdecode(b"bad\xff.txt")
+    seeds = sorted(SEEDS.glob("*.txt"))
+    shutil.copy(seeds[0], bad)
+    shutil.copy(seeds[1], folder / "b.txt")
+    settled = time.time() - 60
+    for path in (bad, folder / "b.txt"):
+        os.utime(path, (settled, settled))
+    watch = ["watch", "--input", str(folder), "--output", str(out), "--once", "--interval", "1",
+             *FAST]
+    assert main(watch) == 0
+    err = capsys.readouterr().err
+    assert "2 new file(s)" in err
+    assert str(bad) in load_record(str(out))  # the record keeps the real name
+    assert main(watch) == 0
+    assert "new file" not in capsys.readouterr().err
+    assert sorted(Path(uri).name for uri, _ in articles(out)) == ["b.txt", "bad\\xff.txt"]

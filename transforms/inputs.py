@@ -23,7 +23,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.records import NAMESPACE, REJECTS, RawRecord, Reject, excerpt, stable_id
+from storywire.transforms.records import (
+    NAMESPACE,
+    REJECTS,
+    RawRecord,
+    Reject,
+    excerpt,
+    stable_id,
+    storable_text,
+)
 
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
 # and one huge file must not stall a worker.
@@ -148,7 +156,8 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
     try:
         given_id = _record_field(record, "id")
-        article_id = given_id or stable_id(input_uri, number)
+        # The id as it is stored, so that a rerun finds it among the stored ids.
+        article_id = storable_text(given_id) if given_id else stable_id(input_uri, number)
         fields = {k: _record_field(record, k) for k in ("url", "source", "title", "published")}
     except ValueError as err:
         return reject(str(err))
@@ -192,7 +201,8 @@ class _MatchInputPaths(beam.DoFn):
         # A path that names nothing is an input unit too: it ends as one reject row.
         self.units = Metrics.counter(NAMESPACE, "input_units")
 
-    def process(self, path: str):
+    def process(self, name: bytes):
+        path = name.decode("utf-8", "surrogateescape")
         try:
             found = match_input_path(path)
         except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
@@ -219,9 +229,11 @@ class FindInputFiles(beam.PTransform):
         self._paths = list(paths)
 
     def expand(self, pbegin):
+        # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
+        names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
         return (
             pbegin
-            | "Paths" >> beam.Create(self._paths)
+            | "Paths" >> beam.Create(names)
             | "Match" >> beam.ParDo(_MatchInputPaths()).with_outputs(REJECTS, main="files")
         )
 
