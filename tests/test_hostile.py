@@ -199,6 +199,50 @@ def test_any_page_cleans_to_an_article_or_a_reject(body, kind):
     assert isinstance(out, Article | Reject)
 
 
+def seed_lines(*numbers: int) -> list[bytes]:
+    return [json.dumps({"id": f"gz{i}", "text": seed_text(f"00{i}")}).encode() + b"\n"
+            for i in numbers]
+
+
+def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_path, capsys):
+    from storywire.transforms.inputs import MAX_LINE_BYTES
+
+    # Small on disk (about 300 KB), 300 MiB unpacked: good records, one line over the line
+    # limit, another good record, then 12 MiB lines of zeros until past the 256 MiB cap.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bomb = folder / "bomb.jsonl.gz"
+    zeros = b"0" * (12 * 2**20 - 1) + b"\n"
+    with gzip.open(bomb, "wb") as handle:
+        handle.writelines(seed_lines(0, 1, 2))
+        long_line = json.dumps({"id": "long", "text": "0" * MAX_LINE_BYTES}).encode() + b"\n"
+        handle.write(long_line)
+        handle.writelines(seed_lines(3))
+        for _ in range(25):
+            handle.write(zeros)
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert summary["read"] == summary["articles"] + summary["rejects"]
+    assert {a["article_id"] for a in rows(out, "articles", "article_id")} == {
+        "gz0", "gz1", "gz2", "gz3"}
+    rejects = rows(out, "rejects", "line")
+    by_line = {r["line"]: (r["stage"], r["reason"]) for r in rejects}
+    assert by_line[4] == ("read", f"line is {len(long_line):,} bytes, over the limit of "
+                                  f"{MAX_LINE_BYTES:,} for one record (no article is this "
+                                  "long); not read")
+    stop_line, (stage, reason) = max(by_line.items())
+    assert stage == "read" and reason.startswith("stopped reading after ")
+    assert (f"from {bomb.stat().st_size:,} packed: over 100x the packed size and over "
+            f"256 MiB (a decompression bomb?); lines from {stop_line} on are not read") in reason
+    unpacked = int(reason.split()[3].replace(",", ""))
+    assert 256 * 2**20 < unpacked <= 256 * 2**20 + MAX_LINE_BYTES
+    # Every line of zeros read before the cap is a reject of its own; none after it.
+    assert [line for line, (stage, _) in by_line.items() if stage == "parse"] == list(
+        range(6, stop_line))
+    assert stop_line < 5 + 25
+
+
 def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,
                                                                               capsys):
     from storywire.pipeline.cli import main

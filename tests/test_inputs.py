@@ -1,6 +1,7 @@
 """Finding input files, decoding bytes and parsing JSONL lines."""
 
 import codecs
+import io
 import json
 import os
 
@@ -11,11 +12,15 @@ from hypothesis import strategies as st
 
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.inputs import (
+    Line,
+    UnpackedTooLarge,
     input_format,
     line_chunks,
     match_input_path,
     parse_jsonl_line,
+    read_lines,
     read_whole_file,
+    unpacked_limit,
 )
 from storywire.transforms.records import RawRecord, Reject, stable_id, storable_row
 
@@ -180,6 +185,46 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     assert len(whole_records) == 36 and len(whole_rejects) == 4
     read(60)      # many parts, cut inside the file
     read(10**9)   # one part
+
+
+class _Handle(io.BytesIO):
+    """A file that remembers the most it was asked to read at once."""
+
+    most = 0
+
+    def readline(self, size=-1):
+        self.most = max(self.most, size)
+        assert size > 0, "a line read without a limit"
+        return super().readline(size)
+
+
+def test_a_line_over_the_limit_is_skipped_in_bounded_pieces_and_reading_goes_on():
+    handle = _Handle(b"a\n" + b"b" * 50 + b"\n" + b"\n" + b"c" * 9 + b"\n" + b"d" * 10)
+    lines = list(read_lines(handle, max_line_bytes=10, skip_bytes=4))
+    assert lines == [Line(1, b"a\n", 2), Line(2, b"b" * 10, 51), Line(3, b"\n", 1),
+                     Line(4, b"c" * 9 + b"\n", 10), Line(5, b"d" * 10, 10)]
+    assert [line.whole for line in lines] == [True, False, True, True, True]
+    assert handle.most == 10
+
+
+def test_reading_stops_past_the_total_limit_and_keeps_the_lines_before():
+    import gzip
+
+    packed = gzip.compress(b"".join(b"%d\n" % n for n in range(1000)))
+    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as handle:
+        lines = read_lines(handle, max_line_bytes=10, max_total_bytes=100)
+        kept = []
+        with pytest.raises(UnpackedTooLarge) as stop:
+            for line in lines:
+                kept.append(line.data)
+    assert kept == [b"%d\n" % n for n in range(len(kept))]
+    assert sum(map(len, kept)) <= 100 < stop.value.unpacked_bytes
+
+
+def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
+    assert unpacked_limit(10 * 2**20) == 1000 * 2**20
+    assert unpacked_limit(1000) == 256 * 2**20
+    assert unpacked_limit(None) == 256 * 2**20
 
 
 def test_rows_store_names_that_are_not_utf8_as_escapes():

@@ -45,6 +45,18 @@ _GLOB_CHARS = set("*?[")
 # reads (and then cleans) a share of one big file instead of one worker reading it all.
 CHUNK_BYTES = 16 * 1024 * 1024
 _SCAN_BLOCK_BYTES = 8 * 1024 * 1024
+# One JSONL line, at most, in bytes: a record whose body is MAX_BODY_CHARS long, written
+# as json.dumps writes by default (every non-ASCII character a 6-byte \uXXXX escape),
+# and a megabyte for its other fields. A longer line cannot hold a record that would be
+# accepted, so it is never held whole: it is skipped in pieces of _SKIP_BYTES.
+MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1024 * 1024
+_SKIP_BYTES = 1024 * 1024
+# A compressed file may unpack to MAX_EXPANSION times its packed size, or to
+# MIN_UNPACKED_LIMIT_BYTES if that is more; past that it is taken for a decompression bomb
+# and not read further. Gzip packs news text 3 to 10 times; only runs of one byte pack
+# near its maximum of about 1000 times.
+MAX_EXPANSION = 100
+MIN_UNPACKED_LIMIT_BYTES = 256 * 1024 * 1024
 
 _FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -130,6 +142,71 @@ def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, in
         last_start, _, last_line = chunks.pop()
         chunks.append((last_start, None, last_line))
     return chunks
+
+
+def unpacked_limit(packed_bytes: int | None, expansion: int = MAX_EXPANSION,
+                   floor: int = MIN_UNPACKED_LIMIT_BYTES) -> int:
+    """The most a compressed file of `packed_bytes` may unpack to."""
+    return max(expansion * (packed_bytes or 0), floor)
+
+
+class UnpackedTooLarge(Exception):
+    """A compressed file unpacked to more than its limit."""
+
+    def __init__(self, unpacked_bytes: int):
+        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes")
+        self.unpacked_bytes = unpacked_bytes
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a file: its number, its bytes (with the line end), and its size, which
+    is more than len(data) for a line over the limit, of which only the start is kept."""
+
+    number: int
+    data: bytes
+    size: int
+
+    @property
+    def whole(self) -> bool:
+        return self.size == len(self.data)
+
+
+def read_lines(handle, max_line_bytes: int, max_total_bytes: int | None = None,
+               first_line: int = 1, start: int = 0, end: int | None = None,
+               skip_bytes: int = _SKIP_BYTES) -> Iterator[Line]:
+    """The lines of a binary handle positioned at byte `start` of its file, up to the line
+    that starts at or after `end`, holding at most `max_line_bytes` of one line in memory.
+    Raises UnpackedTooLarge when more than `max_total_bytes` have been read; the lines
+    given before stand."""
+    number, position, total = first_line - 1, start, 0
+
+    def count(piece: bytes) -> int:
+        nonlocal total
+        total += len(piece)
+        if max_total_bytes is not None and total > max_total_bytes:
+            raise UnpackedTooLarge(total)
+        return len(piece)
+
+    while end is None or position < end:
+        data = handle.readline(max_line_bytes)
+        if not data:
+            return
+        size = count(data)
+        if len(data) == max_line_bytes and not data.endswith(b"\n"):
+            while True:  # over the limit: skip the rest of the line, a piece at a time
+                piece = handle.readline(skip_bytes)
+                size += count(piece)
+                if not piece or piece.endswith(b"\n"):
+                    break
+        number += 1
+        position += size
+        yield Line(number, data, size)
+
+
+def line_too_long(size: int, limit: int) -> str:
+    return (f"line is {size:,} bytes, over the limit of {limit:,} for one record (no "
+            "article is this long); not read")
 
 
 def _record_field(record: dict, name: str) -> str | None:
@@ -292,9 +369,13 @@ class _ReadRecords(beam.DoFn):
             return
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                data = f.read()
+                data = f.read(MAX_FILE_BYTES + 1)  # a file may have grown since it was listed
         except Exception as err:  # noqa: BLE001 - unreadable file becomes a reject
             yield Reject(path, None, stable_id(path), "read", f"cannot read file: {err}")
+            return
+        if len(data) > MAX_FILE_BYTES:
+            yield Reject(path, None, stable_id(path), "read",
+                         f"file is over the {MAX_FILE_BYTES}-byte limit")
             return
         yield read_whole_file(path, kind, data)
 
@@ -314,22 +395,36 @@ class _ReadRecords(beam.DoFn):
                 yield raw
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
-        path, number, position = chunk.path, chunk.first_line - 1, chunk.start
+        path, number = chunk.path, chunk.first_line - 1
+        # Limits read when the file is: tests lower them.
+        max_line, packed = MAX_LINE_BYTES, chunk.size
+        limit = unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
         try:
             with self._open_lines(chunk) as handle:
-                for raw in iter(handle.readline, b""):
-                    if chunk.end is not None and position >= chunk.end:
-                        break
-                    position += len(raw)
-                    number += 1
-                    if not raw.strip():
+                lines = read_lines(handle, max_line, limit if path.endswith(".gz") else None,
+                                   chunk.first_line, chunk.start, chunk.end)
+                for line in lines:
+                    number = line.number
+                    if not line.whole:
+                        yield Reject(path, number, None, "read",
+                                     line_too_long(line.size, max_line), excerpt(line.data))
+                        continue
+                    if not line.data.strip():
                         continue
                     try:
-                        line = decode_bytes(raw.rstrip(b"\r\n"))
+                        text = decode_bytes(line.data.rstrip(b"\r\n"))
                     except NotText as err:
-                        yield Reject(path, number, None, "decode", str(err), excerpt(raw))
+                        yield Reject(path, number, None, "decode", str(err), excerpt(line.data))
                         continue
-                    yield parse_jsonl_line(line, path, number)
+                    yield parse_jsonl_line(text, path, number)
+        except UnpackedTooLarge as err:
+            # A decompression bomb: the lines read so far stand, the rest is one reject.
+            _log.warning("%s: %s; not read further", path, err)
+            yield Reject(path, number + 1, None, "read",
+                         f"stopped reading after {err.unpacked_bytes:,} bytes unpacked from "
+                         f"{packed:,} packed: over {MAX_EXPANSION}x the packed size and over "
+                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB (a decompression bomb?); "
+                         f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile) as err:
             # A truncated or corrupt archive: the lines read so far stand, the rest is one reject.
             _log.warning("%s: unreadable after line %d: %s", path, number, err)
