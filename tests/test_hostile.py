@@ -243,6 +243,75 @@ def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_
     assert stop_line < 5 + 25
 
 
+def test_pipes_sockets_and_devices_are_match_rejects_never_opened(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "note.txt").write_text(PROSE)
+    os.mkfifo(folder / "pipe.jsonl")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "feed.sock"))
+    (folder / "null.txt").symlink_to("/dev/null")
+    out = tmp_path / "out"
+
+    def storywire(*inputs):
+        # A child process with a time limit: a read of the pipe would wait for ever.
+        return subprocess.run(
+            [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", *inputs,
+             "--output", str(out), *FAST, "--max_reject_fraction", "1"],
+            capture_output=True, text=True, timeout=240, env=os.environ.copy())
+
+    try:
+        done = storywire(str(folder))
+        again = storywire(str(folder / "pipe.jsonl"))  # named directly
+    finally:
+        sock.close()
+    assert done.returncode == 0, done.stderr
+    assert "read:       4 input units (1 files matched)" in done.stdout
+    assert [Path(a["input_uri"]).name for a in rows(out, "articles", "input_uri")] == [
+        "note.txt"]
+    assert reasons(rows(out, "rejects", "input_uri"), "pipe.jsonl") == [
+        (None, "match", "a named pipe (FIFO), not a regular file; not read")]
+    assert {Path(r["input_uri"]).name: r["reason"].split(",")[0]
+            for r in rows(out, "rejects", "input_uri")} == {
+        "pipe.jsonl": "a named pipe (FIFO)", "feed.sock": "a socket",
+        "null.txt": "a character device"}
+    assert again.returncode == 1, again.stderr  # no article came out of it
+    assert "rejects:    0 new (1 already recorded)" in again.stdout
+
+
+def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path, capsys):
+    folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "000.txt").write_text(seed_text("000"))
+    (elsewhere / "001.txt").write_text(seed_text("001"))
+    (elsewhere / "002.txt").write_text(seed_text("002"))
+    (folder / "sub" / "archive").symlink_to(elsewhere)        # a folder: listed
+    (folder / "latest.txt").symlink_to(elsewhere / "002.txt")  # a file: read
+    (folder / "sub" / "up").symlink_to("..")                  # back to an ancestor
+    (folder / "gone.txt").symlink_to("deleted.txt")
+    (folder / "loop.txt").symlink_to("loop.txt")
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (7, 4, 3)
+    read = [a["input_uri"][len(str(folder)) + 1:] for a in rows(out, "articles", "input_uri")]
+    assert read == ["000.txt", "latest.txt", "sub/archive/001.txt", "sub/archive/002.txt"]
+    rejects = {r["input_uri"][len(str(folder)) + 1:]: (r["stage"], r["reason"])
+               for r in rows(out, "rejects", "input_uri")}
+    assert rejects == {
+        "gone.txt": ("match", "dangling symbolic link to 'deleted.txt' (no such file); "
+                              "not read"),
+        "loop.txt": ("match", "symbolic link loop (its links never reach a file); not read"),
+        "sub/up": ("match", f"symbolic link loop: leads back to the folder {str(folder)!r} "
+                            "it is in; not followed"),
+    }
+
+
 def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,
                                                                               capsys):
     from storywire.pipeline.cli import main

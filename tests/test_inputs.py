@@ -4,6 +4,7 @@ import codecs
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 from conftest import FAST
@@ -225,6 +226,63 @@ def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
     assert unpacked_limit(10 * 2**20) == 1000 * 2**20
     assert unpacked_limit(1000) == 256 * 2**20
     assert unpacked_limit(None) == 256 * 2**20
+
+
+def rejected(found) -> dict[str, str]:
+    return {Path(f.input_uri).name: f.reason for f in found if isinstance(f, Reject)}
+
+
+def files(found) -> list[str]:
+    return [f.path for f in found if not isinstance(f, Reject)]
+
+
+def test_pipes_sockets_and_devices_are_rejects_not_files(tmp_path):
+    import socket
+
+    (tmp_path / "a.txt").write_text("x")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "feed.sock"))
+    (tmp_path / "null.txt").symlink_to("/dev/null")
+    found = match_input_path(str(tmp_path))
+    sock.close()
+    assert files(found) == [str(tmp_path / "a.txt")]
+    reasons = rejected(found)
+    assert reasons["pipe.jsonl"].startswith("a named pipe (FIFO), not a regular file")
+    assert reasons["feed.sock"].startswith("a socket")
+    assert reasons["null.txt"].startswith("a character device")
+    # Named directly too, never opened.
+    (direct,) = match_input_path(str(tmp_path / "pipe.jsonl"))
+    assert isinstance(direct, Reject) and direct.stage == "match"
+    (device,) = match_input_path("/dev/null")
+    assert "character device" in device.reason
+
+
+def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path):
+    inbox, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    (inbox / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (inbox / "a.txt").write_text("x")
+    (elsewhere / "b.txt").write_text("x")
+    (inbox / "sub" / "linked").symlink_to(elsewhere)          # a folder elsewhere: listed
+    (inbox / "c.txt").symlink_to(elsewhere / "b.txt")         # a file: read
+    (inbox / "sub" / "up").symlink_to("..")                   # its own ancestor: a loop
+    (inbox / "gone.txt").symlink_to("missing.txt")            # dangling
+    (inbox / "loop1").symlink_to("loop2")                     # links that never end
+    (inbox / "loop2").symlink_to("loop1")
+    found = match_input_path(str(inbox))
+    assert files(found) == [str(inbox / n) for n in ("a.txt", "c.txt", "sub/linked/b.txt")]
+    reasons = rejected(found)
+    assert set(reasons) == {"up", "gone.txt", "loop1", "loop2"}
+    assert reasons["up"] == (f"symbolic link loop: leads back to the folder {str(inbox)!r} "
+                             "it is in; not followed")
+    assert reasons["gone.txt"].startswith("dangling symbolic link to 'missing.txt'")
+    assert reasons["loop1"].startswith("symbolic link loop")
+    assert all(f.stage == "match" for f in found if isinstance(f, Reject))
+    # A glob sees the same things, filtered by the pattern.
+    globbed = match_input_path(str(inbox / "*.txt"))
+    assert files(globbed) == [str(inbox / "a.txt"), str(inbox / "c.txt")]
+    assert set(rejected(globbed)) == {"gone.txt"}
 
 
 def test_rows_store_names_that_are_not_utf8_as_escapes():

@@ -7,18 +7,21 @@ same command builds a cloud job whose inputs the launching machine cannot see.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import gzip
 import json
 import logging
 import os
+import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -85,11 +88,30 @@ def has_glob(path: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in path)
 
 
-def match_input_path(path: str) -> list[FileMetadata]:
-    """The files an --input path names: a glob, a folder (recursive) or one file."""
-    if "://" not in path:
-        # "./seeds/" and "seeds" name the same files, and so give the same article ids.
-        path = os.path.normpath(path)
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def match_input_path(path: str) -> list[FileMetadata | Reject]:
+    """The files an --input path names (a glob, a folder, read recursively, or one file),
+    and a reject for each thing it names that is not read: a named pipe, a device, a
+    socket, a dangling or looping link, a folder that cannot be listed. Sorted by path."""
+    if not _is_local(path):
+        return _match_on_filesystems(path)
+    # "./seeds/" and "seeds" name the same files, and so give the same article ids.
+    path = os.path.normpath(path)
+    if has_glob(path) and not os.path.lexists(path):  # not a file with [, * or ? in its name
+        # Beam's glob: the folder before the first glob character is listed, and every
+        # path below it compared with the pattern ("*" stays within a folder, "**" not).
+        pattern = re.compile(FileSystem.translate_pattern(path))
+        top = os.path.dirname(re.match(r"[^[*?]*", path).group(0))
+        found = _walk_local(top) if os.path.isdir(top or ".") else []
+        return [f for f in found if pattern.match(f.path if isinstance(f, FileMetadata)
+                                                  else f.input_uri)]
+    return _walk_local(path)
+
+
+def _match_on_filesystems(path: str) -> list[FileMetadata]:
     if has_glob(path):
         if FileSystems.exists(path):  # a file whose name has [, * or ? in it
             return list(FileSystems.match([glob.escape(path)])[0].metadata_list)
@@ -100,6 +122,67 @@ def match_input_path(path: str) -> list[FileMetadata]:
         return list(folder)
     exact = FileSystems.match([path])[0].metadata_list
     return [m for m in exact if m.path.rstrip("/") == path.rstrip("/")]
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _walk_local(top: str) -> list[FileMetadata | Reject]:
+    """A local file, or a folder's files recursively. Links are followed, as `find -L`
+    does: a link to a file is read as that file, a link to a folder is listed, unless the
+    folder is one the link is already inside (a loop)."""
+    found: list[FileMetadata | Reject] = []
+
+    def reject(at: str, reason: str) -> None:
+        found.append(Reject(at, None, None, "match", reason))
+
+    # Depth first, each folder with the (device, inode) -> path of the folders above it.
+    stack: list[tuple[str, dict[tuple[int, int], str]]] = [(top, {})]
+    while stack:
+        path, above = stack.pop()
+        try:
+            info = os.lstat(path or ".")
+        except FileNotFoundError:
+            continue  # gone since its folder was listed, or never there: nothing to read
+        except OSError as err:
+            reject(path, f"cannot look at file: {err.strerror or err}")
+            continue
+        link = stat.S_ISLNK(info.st_mode)
+        if link:
+            try:
+                info = os.stat(path)  # what the link leads to
+            except FileNotFoundError:
+                reject(path, f"dangling symbolic link to {os.readlink(path)!r} (no such "
+                             "file); not read")
+                continue
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    reject(path, "symbolic link loop (its links never reach a file); not read")
+                else:
+                    reject(path, f"cannot follow symbolic link: {err.strerror or err}")
+                continue
+        if stat.S_ISREG(info.st_mode):
+            found.append(FileMetadata(path, info.st_size, info.st_mtime))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
+                        "an unknown kind of file")
+            reject(path, f"{kind}, not a regular file; not read")
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in above:
+            reject(path, f"symbolic link loop: leads back to the folder {above[key]!r} it "
+                         "is in; not followed")
+            continue
+        try:
+            names = sorted(os.listdir(path or "."))
+        except OSError as err:
+            reject(path, f"cannot list folder: {err.strerror or err}")
+            continue
+        inside = {**above, key: path}
+        stack.extend((os.path.join(path, name), inside) for name in reversed(names))
+    return sorted(found, key=lambda f: f.path if isinstance(f, FileMetadata) else f.input_uri)
 
 
 @dataclass(frozen=True)
@@ -283,23 +366,21 @@ class _MatchInputPaths(beam.DoFn):
         try:
             found = match_input_path(path)
         except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
-            self.units.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS, Reject(path, None, None, "match", f"cannot list input: {err}")
-            )
-            return
+            found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
         if not found:
-            self.units.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS, Reject(path, None, None, "match", "input path matched no files")
-            )
-        for metadata in found:
-            self.matched.inc()
-            yield metadata
+            found = [Reject(path, None, None, "match", "input path matched no files")]
+        for item in found:
+            if isinstance(item, Reject):
+                self.units.inc()
+                yield beam.pvalue.TaggedOutput(REJECTS, item)
+            else:
+                self.matched.inc()
+                yield item
 
 
 class FindInputFiles(beam.PTransform):
-    """--input paths to the metadata of every file they name; an empty match is a reject."""
+    """--input paths to the metadata of every file they name; what they name that is not
+    read, or nothing at all, is a reject."""
 
     def __init__(self, paths: Iterable[str]):
         super().__init__()
