@@ -48,6 +48,7 @@ def run(argv: list[str]) -> int:
     )
     from storywire.pipeline.report import run_summary
     from storywire.transforms.cleaning import to_micros
+    from storywire.transforms.inputs import input_output_overlap
     from storywire.transforms.parquet import STAGING_DIR, recover_commits
     from storywire.transforms.records import storable_text
 
@@ -64,6 +65,11 @@ def run(argv: list[str]) -> int:
     if problem:
         print(f"storywire: cannot write to --output {opts.output}: {problem}", file=sys.stderr)
         return 2
+    overlap = input_output_overlap(opts.input, opts.output)
+    if overlap:
+        print(f"storywire: {overlap.message}", file=sys.stderr)
+        if overlap.fatal:
+            return 2
     runner = make_runner(options)
     pipeline, problem = new_pipeline(options, runner)
     if problem:

@@ -38,7 +38,7 @@ def build_pipeline(p: beam.Pipeline, opts, staging: str, ingested_at: int) -> No
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 
-    files = p | "FindInputs" >> FindInputFiles(opts.input)
+    files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output)
     read = files.files | "Read" >> ReadRecords()
     unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
     cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)

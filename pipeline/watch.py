@@ -24,8 +24,12 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
-from storywire.transforms.records import storable_text
+from storywire.transforms.inputs import (
+    SUPPORTED_EXTENSIONS,
+    input_output_overlap,
+    match_input_path,
+)
+from storywire.transforms.records import Reject, storable_text
 
 RECORD = "_watch/ingested.json"
 # Names that editors, downloads and copy tools give files they are still writing.
@@ -61,12 +65,17 @@ def ready_files(listing: dict[str, Seen], previous: dict[str, Seen],
     return ready
 
 
-def list_files(folders: list[str]) -> dict[str, Seen]:
+def list_files(folders: list[str], output: str) -> dict[str, Seen]:
+    """The files in the folders, as `storywire run` matches them (none under the output
+    folder). What is there but cannot be read (a named pipe, a dangling link) is listed
+    too, unchanging, so that a run of it records why it was not read."""
     listing = {}
     for folder in folders:
-        pattern = folder.rstrip("/") + "/**"
-        for match in FileSystems.match([pattern])[0].metadata_list:
-            listing[match.path] = Seen(match.size_in_bytes, match.last_updated_in_seconds)
+        for found in match_input_path(folder, exclude=output):
+            if isinstance(found, Reject):
+                listing[found.input_uri] = Seen(0, 0.0)
+            else:
+                listing[found.path] = Seen(found.size_in_bytes, found.last_updated_in_seconds)
     return listing
 
 
@@ -155,6 +164,11 @@ def watch(argv: list[str]) -> int:
     if missing:
         print(f"storywire watch: no folder {missing[0]!r}", file=sys.stderr)
         return 2
+    overlap = input_output_overlap(args.input, args.output)
+    if overlap:
+        print(f"storywire watch: {overlap.message}", file=sys.stderr)
+        if overlap.fatal:
+            return 2
 
     stop = _Stop()
     previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -166,7 +180,7 @@ def watch(argv: list[str]) -> int:
     status = 0
     try:
         while not stop.requested:
-            listing = list_files(args.input)
+            listing = list_files(args.input, args.output)
             # With --once too, a file touched in the last interval may still be being
             # written: it waits for the next look.
             ready = ready_files(listing, previous, ingested, time.time(), args.interval)

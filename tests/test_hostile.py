@@ -348,3 +348,25 @@ def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp
     assert one["article_id"] == arts["bad\\xff.txt"]["article_id"]
     assert main(["stories", str(out)]) == 0
     assert "Flood \\xff update" in capsys.readouterr().out
+
+
+def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, capsys,
+                                                                  monkeypatch):
+    from storywire.pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for n in range(3):
+        (tmp_path / f"00{n}.txt").write_text(seed_text(f"00{n}"))
+    assert main(["run", "--input", "./", "--output", "out/", *FAST]) == 0
+    first = capsys.readouterr()
+    assert "articles:   3 new" in first.out and "rejects:    0 new" in first.out
+    # The second run, the output named otherwise, sees the same three files and no table.
+    second = run(capsys, "--input", ".", "--output", str(tmp_path / "out"), *FAST)
+    assert (second["read"], second["skipped"], second["rejects"]) == (3, 3, 0)
+    assert rows(tmp_path / "out", "rejects", "input_uri") == []
+    assert first.err.count("storywire: --output out/ is inside --input ./: its files are "
+                           "not read as input\n") == 1
+    # An input inside the output: a clear error before any work.
+    assert main(["run", "--input", "out/articles", "--output", "out", *FAST]) == 2
+    assert ("storywire: --input out/articles is inside --output out: files under the output "
+            "folder are never read as input") in capsys.readouterr().err

@@ -16,6 +16,8 @@ from storywire.transforms.inputs import (
     Line,
     UnpackedTooLarge,
     input_format,
+    input_output_overlap,
+    is_inside,
     line_chunks,
     match_input_path,
     parse_jsonl_line,
@@ -283,6 +285,46 @@ def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path):
     globbed = match_input_path(str(inbox / "*.txt"))
     assert files(globbed) == [str(inbox / "a.txt"), str(inbox / "c.txt")]
     assert set(rejected(globbed)) == {"gone.txt"}
+
+
+def test_the_output_folder_is_not_input_however_it_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in" / "out" / "articles").mkdir(parents=True)
+    (tmp_path / "in" / "a.txt").write_text("x")
+    (tmp_path / "in" / "out" / "articles" / "part.parquet").write_text("x")
+    (tmp_path / "in" / "out" / "note.txt").write_text("x")
+    (tmp_path / "in" / "via-link").symlink_to(tmp_path / "in" / "out")
+    (tmp_path / "in" / "log.txt").symlink_to(tmp_path / "in" / "out" / "note.txt")
+    (tmp_path / "alias").symlink_to(tmp_path / "in")
+    for output in ("in/out", "./in/out/", str(tmp_path / "alias" / "out"), "in/via-link"):
+        assert files(match_input_path("in", exclude=output)) == ["in/a.txt"], output
+        assert files(match_input_path("./in/*.txt", exclude=output)) == ["in/a.txt"]
+    assert len(files(match_input_path("in"))) == 6  # without exclude, all of it
+
+
+def test_inside_compares_real_local_paths_and_cloud_prefixes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "out").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    assert is_inside("data/out", "data") and is_inside("./data/out/", "link")
+    assert is_inside("data", "data/") and not is_inside("data", "data/out")
+    assert not is_inside("database", "data")
+    assert is_inside("gs://b/in/out", "gs://b/in/") and not is_inside("gs://b/input", "gs://b/in")
+    assert not is_inside("gs://b/in", "s3://b/in") and not is_inside("gs://b/in", "in")
+
+
+def test_overlapping_input_and_output_say_so_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    note = input_output_overlap(["./"], "out/")
+    assert note == ("--output out/ is inside --input ./: its files are not read as input",
+                    False)
+    assert input_output_overlap(["in/*.txt"], "in/out").fatal is False
+    for inputs, output in ((["out/inbox"], "out"), (["in"], "in/"), (["in/x*.txt"], "in"),
+                           (["seeds", "gs://b/out/in"], "gs://b/out")):
+        problem = input_output_overlap(inputs, output)
+        assert problem.fatal and "is inside --output" in problem.message, inputs
+    assert input_output_overlap(["in", "gs://b/in"], "out") is None
 
 
 def test_rows_store_names_that_are_not_utf8_as_escapes():

@@ -12,7 +12,7 @@ import duckdb
 from conftest import FAST, SEEDS
 
 from storywire.pipeline.cli import main
-from storywire.pipeline.watch import Seen, load_record, ready_files
+from storywire.pipeline.watch import Seen, list_files, load_record, ready_files
 
 
 def test_ready_files_skip_partial_unsettled_and_ingested_files():
@@ -32,6 +32,21 @@ def test_ready_files_skip_partial_unsettled_and_ingested_files():
     ingested = {"in/h.txt": Seen(10, now - 60), "in/i.txt": Seen(10, now - 600)}
     assert ready_files(listing, previous, ingested, now, settle=5) == [
         "in/a.txt", "in/c.html", "in/i.txt"]
+
+
+def test_the_listing_leaves_out_the_output_and_passes_on_what_cannot_be_read(tmp_path):
+    folder = tmp_path / "inbox"
+    (folder / "out" / "articles").mkdir(parents=True)
+    (folder / "a.txt").write_text("x")
+    (folder / "out" / "late.txt").write_text("x")
+    (folder / "gone.txt").symlink_to("deleted.txt")
+    os.mkfifo(folder / "pipe.jsonl")
+    listing = list_files([str(folder)], str(folder / "out"))
+    assert sorted(Path(p).name for p in listing) == ["a.txt", "gone.txt", "pipe.jsonl"]
+    # Unchanging, so they are taken at once, and once: the run records why they are not read.
+    assert listing[str(folder / "pipe.jsonl")] == listing[str(folder / "gone.txt")] == Seen(0, 0)
+    ready = ready_files(listing, {}, {}, time.time(), settle=5)
+    assert [Path(p).name for p in ready] == ["gone.txt", "pipe.jsonl"]
 
 
 def articles(output: Path) -> list[tuple]:
@@ -102,6 +117,7 @@ def test_watch_takes_names_that_are_not_utf8_and_never_reads_its_own_output(tmp_
     assert main(watch) == 0
     err = capsys.readouterr().err
     assert "2 new file(s)" in err
+    assert f"--output {out} is inside --input {folder}: its files are not read" in err
     assert str(bad) in load_record(str(out))  # the record keeps the real name
     assert main(watch) == 0
     assert "new file" not in capsys.readouterr().err

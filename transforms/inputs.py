@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
@@ -88,16 +89,61 @@ def has_glob(path: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in path)
 
 
+def is_inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies below it. Local paths are compared as real paths
+    (links resolved, "./x" and "x", trailing slashes), object-store paths by prefix."""
+    if _is_local(path) != _is_local(folder):
+        return False
+    if _is_local(path):
+        path, folder = os.path.realpath(path), os.path.realpath(folder)
+    else:
+        path, folder = path.rstrip("/"), folder.rstrip("/")
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def match_input_path(path: str) -> list[FileMetadata | Reject]:
+class Overlap(NamedTuple):
+    message: str
+    fatal: bool
+
+
+def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
+    """What to say when --input and --output overlap, before any work: an input that is
+    the output folder or inside it cannot be read (fatal); an output folder inside an
+    input is left out of it (a note)."""
+    folders = {path: _glob_base(path) for path in inputs}
+    for path, folder in folders.items():
+        if is_inside(folder, output):
+            return Overlap(storable_text(f"--input {path} is inside --output {output}: files "
+                                         "under the output folder are never read as input"),
+                           True)
+    for path, folder in folders.items():
+        if is_inside(output, folder):
+            return Overlap(storable_text(f"--output {output} is inside --input {path}: its "
+                                         "files are not read as input"), False)
+    return None
+
+
+def _glob_base(path: str) -> str:
+    """The folder a glob lists (the part before its first glob character); other paths
+    as they are."""
+    if not has_glob(path) or (_is_local(path) and os.path.lexists(path)):
+        return path
+    head = re.match(r"[^[*?]*", path).group(0)
+    return head if head.endswith("/") else os.path.dirname(head) or "."
+
+
+def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
     """The files an --input path names (a glob, a folder, read recursively, or one file),
     and a reject for each thing it names that is not read: a named pipe, a device, a
-    socket, a dangling or looping link, a folder that cannot be listed. Sorted by path."""
+    socket, a dangling or looping link, a folder that cannot be listed. Files below
+    `exclude` (the output folder) are not input. Sorted by path."""
     if not _is_local(path):
-        return _match_on_filesystems(path)
+        return [m for m in _match_on_filesystems(path)
+                if exclude is None or not is_inside(m.path, exclude)]
     # "./seeds/" and "seeds" name the same files, and so give the same article ids.
     path = os.path.normpath(path)
     if has_glob(path) and not os.path.lexists(path):  # not a file with [, * or ? in its name
@@ -105,10 +151,10 @@ def match_input_path(path: str) -> list[FileMetadata | Reject]:
         # path below it compared with the pattern ("*" stays within a folder, "**" not).
         pattern = re.compile(FileSystem.translate_pattern(path))
         top = os.path.dirname(re.match(r"[^[*?]*", path).group(0))
-        found = _walk_local(top) if os.path.isdir(top or ".") else []
+        found = _walk_local(top, exclude) if os.path.isdir(top or ".") else []
         return [f for f in found if pattern.match(f.path if isinstance(f, FileMetadata)
                                                   else f.input_uri)]
-    return _walk_local(path)
+    return _walk_local(path, exclude)
 
 
 def _match_on_filesystems(path: str) -> list[FileMetadata]:
@@ -128,7 +174,7 @@ _SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a soc
                   (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
-def _walk_local(top: str) -> list[FileMetadata | Reject]:
+def _walk_local(top: str, exclude: str | None) -> list[FileMetadata | Reject]:
     """A local file, or a folder's files recursively. Links are followed, as `find -L`
     does: a link to a file is read as that file, a link to a folder is listed, unless the
     folder is one the link is already inside (a loop)."""
@@ -163,7 +209,9 @@ def _walk_local(top: str) -> list[FileMetadata | Reject]:
                     reject(path, f"cannot follow symbolic link: {err.strerror or err}")
                 continue
         if stat.S_ISREG(info.st_mode):
-            found.append(FileMetadata(path, info.st_size, info.st_mtime))
+            # Below a folder that is not the output, only a link can lead into it.
+            if exclude is None or not (link or path == top) or not is_inside(path, exclude):
+                found.append(FileMetadata(path, info.st_size, info.st_mtime))
             continue
         if not stat.S_ISDIR(info.st_mode):
             kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
@@ -175,6 +223,8 @@ def _walk_local(top: str) -> list[FileMetadata | Reject]:
             reject(path, f"symbolic link loop: leads back to the folder {above[key]!r} it "
                          "is in; not followed")
             continue
+        if exclude is not None and is_inside(path, exclude):
+            continue  # the output folder: its files are not input
         try:
             names = sorted(os.listdir(path or "."))
         except OSError as err:
@@ -356,7 +406,8 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
 
 
 class _MatchInputPaths(beam.DoFn):
-    def __init__(self):
+    def __init__(self, exclude: str | None):
+        self._exclude = exclude
         self.matched = Metrics.counter(NAMESPACE, "files_matched")
         # A path that names nothing is an input unit too: it ends as one reject row.
         self.units = Metrics.counter(NAMESPACE, "input_units")
@@ -364,7 +415,7 @@ class _MatchInputPaths(beam.DoFn):
     def process(self, name: bytes):
         path = name.decode("utf-8", "surrogateescape")
         try:
-            found = match_input_path(path)
+            found = match_input_path(path, self._exclude)
         except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
             found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
         if not found:
@@ -379,12 +430,13 @@ class _MatchInputPaths(beam.DoFn):
 
 
 class FindInputFiles(beam.PTransform):
-    """--input paths to the metadata of every file they name; what they name that is not
-    read, or nothing at all, is a reject."""
+    """--input paths to the metadata of every file they name (none below `exclude`, the
+    output folder); what they name that is not read, or nothing at all, is a reject."""
 
-    def __init__(self, paths: Iterable[str]):
+    def __init__(self, paths: Iterable[str], exclude: str | None = None):
         super().__init__()
         self._paths = list(paths)
+        self._exclude = exclude
 
     def expand(self, pbegin):
         # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
@@ -392,7 +444,8 @@ class FindInputFiles(beam.PTransform):
         return (
             pbegin
             | "Paths" >> beam.Create(names)
-            | "Match" >> beam.ParDo(_MatchInputPaths()).with_outputs(REJECTS, main="files")
+            | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
+                REJECTS, main="files")
         )
 
 
