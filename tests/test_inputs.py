@@ -230,6 +230,25 @@ def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
     assert unpacked_limit(None) == 256 * 2**20
 
 
+def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkeypatch):
+    import gzip
+
+    from storywire.transforms import inputs
+
+    path = tmp_path / "feed.jsonl.gz"
+    lines = [json.dumps({"text": f"record {n}"}).encode() + b"\n" for n in range(100)]
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 500)
+    monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64)
+    out = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), None), "jsonl"))
+    *records, stop = out
+    assert [r.body for r in records] == [f"record {n}" for n in range(len(records))]
+    assert sum(map(len, lines[:len(records)])) <= 500 < sum(map(len, lines[:len(records) + 1]))
+    assert stop.line == len(records) + 1 and stop.stage == "read"
+    assert stop.reason.startswith(f"stopped reading after {sum(map(len, lines[:stop.line])):,}"
+                                  " bytes unpacked from ? packed: over 100x the packed size")
+
+
 def rejected(found) -> dict[str, str]:
     return {Path(f.input_uri).name: f.reason for f in found if isinstance(f, Reject)}
 

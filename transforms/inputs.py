@@ -529,14 +529,14 @@ class _ReadRecords(beam.DoFn):
                 yield raw
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
-        path, number = chunk.path, chunk.first_line - 1
-        # Limits read when the file is: tests lower them.
-        max_line, packed = MAX_LINE_BYTES, chunk.size
-        limit = unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
+        path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
+        max_line = MAX_LINE_BYTES
+        limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
+                 if path.endswith(".gz") else None)
         try:
             with self._open_lines(chunk) as handle:
-                lines = read_lines(handle, max_line, limit if path.endswith(".gz") else None,
-                                   chunk.first_line, chunk.start, chunk.end)
+                lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
+                                   chunk.end)
                 for line in lines:
                     number = line.number
                     if not line.whole:
@@ -556,7 +556,8 @@ class _ReadRecords(beam.DoFn):
             _log.warning("%s: %s; not read further", path, err)
             yield Reject(path, number + 1, None, "read",
                          f"stopped reading after {err.unpacked_bytes:,} bytes unpacked from "
-                         f"{packed:,} packed: over {MAX_EXPANSION}x the packed size and over "
+                         f"{'?' if packed is None else f'{packed:,}'} packed: over "
+                         f"{MAX_EXPANSION}x the packed size and over "
                          f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB (a decompression bomb?); "
                          f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile) as err:
