@@ -146,14 +146,21 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
         make_runner,
     )
     from storywire.transforms.cleaning import to_micros
+    from storywire.transforms.inputs import input_output_overlap
     from storywire.transforms.lock import LockHeld, OutputLock
     from storywire.transforms.parquet import recover_commits
+    from storywire.transforms.records import storable_text
     from storywire.transforms.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
     problem = local_output_problem(opts.output)
     if problem:
         return fail("run", f"cannot write to --output {opts.output}: {problem}")
+    overlap = input_output_overlap(opts.input, opts.output)
+    if overlap and overlap.fatal:
+        return fail("run", overlap.message)
+    if overlap:
+        print(f"storywire: {overlap.message}", file=sys.stderr)
     dry_run = bool(options.get_all_options().get("dry_run"))
     if flags.detach and is_local(opts.output) and not dry_run:
         return fail("run", "--detach needs an --output on an object store (gs://...): a "
@@ -163,7 +170,9 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
     pipeline, problem = new_pipeline(options, runner)
     if problem:
         return fail("run", problem)
-    inputs = " ".join(opts.input) if len(opts.input) <= 3 else f"{len(opts.input)} paths"
+    # Names as the tables store them: a name that is not UTF-8 cannot be printed as it is.
+    inputs = (storable_text(" ".join(opts.input)) if len(opts.input) <= 3
+              else f"{len(opts.input)} paths")
     if dry_run:  # builds the job and touches no storage: no lock, no recovery
         started = datetime.now(timezone.utc)
         build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),

@@ -54,7 +54,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 
-    files = p | "FindInputs" >> FindInputFiles(opts.input)
+    files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output)
     read = files.files | "Read" >> ReadRecords(progress=run.progress)
     unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
     cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds,

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
+from storywire.transforms.inputs import (
+    SUPPORTED_EXTENSIONS,
+    input_output_overlap,
+    match_input_path,
+)
+from storywire.transforms.records import Reject, storable_text
 
 RECORD = "_watch/ingested.json"
 # Names that editors, downloads and copy tools give files they are still writing.
@@ -60,12 +65,17 @@ def ready_files(listing: dict[str, Seen], previous: dict[str, Seen],
     return ready
 
 
-def list_files(folders: list[str]) -> dict[str, Seen]:
+def list_files(folders: list[str], output: str) -> dict[str, Seen]:
+    """The files in the folders, as `storywire run` matches them (none under the output
+    folder). What is there but cannot be read (a named pipe, a dangling link) is listed
+    too, unchanging, so that a run of it records why it was not read."""
     listing = {}
     for folder in folders:
-        pattern = folder.rstrip("/") + "/**"
-        for match in FileSystems.match([pattern])[0].metadata_list:
-            listing[match.path] = Seen(match.size_in_bytes, match.last_updated_in_seconds)
+        for found in match_input_path(folder, exclude=output):
+            if isinstance(found, Reject):
+                listing[found.input_uri] = Seen(0, 0.0)
+            else:
+                listing[found.path] = Seen(found.size_in_bytes, found.last_updated_in_seconds)
     return listing
 
 
@@ -169,6 +179,11 @@ def watch(argv: list[str]) -> int:
     missing = [f for f in args.input if "://" not in f and not FileSystems.exists(f)]
     if missing:
         return fail("watch", f"no folder {missing[0]!r}")
+    overlap = input_output_overlap(args.input, args.output)
+    if overlap and overlap.fatal:
+        return fail("watch", overlap.message)
+    if overlap:
+        print(f"storywire watch: {overlap.message}", file=sys.stderr)
     # One writer at a time: the watch holds the output's lock while it watches.
     lock = OutputLock(args.output, command_line("watch", argv))
     try:
@@ -189,13 +204,13 @@ def _watch(args, run_options: list[str], lock, run) -> int:
     previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     ingested = load_record(args.output)
     previous: dict[str, Seen] = {}
-    print(f"storywire watch: {' '.join(args.input)} -> {args.output}, every "
+    print(f"storywire watch: {storable_text(' '.join(args.input))} -> {args.output}, every "
           f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
           file=sys.stderr, flush=True)
     status = 0
     try:
         while not stop.requested:
-            listing = list_files(args.input)
+            listing = list_files(args.input, args.output)
             # With --once too, a file touched in the last interval may still be being
             # written: it waits for the next look.
             ready = ready_files(listing, previous, ingested, time.time(), args.interval)

@@ -24,7 +24,7 @@ def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa
 ARTICLES = pa.schema(
     [
         _field("article_id", pa.string(), "The record's `id` when given, else a stable hash of input_uri and line.", False),
-        _field("input_uri", pa.string(), "The file the article was read from.", False),
+        _field("input_uri", pa.string(), "The file the article was read from (a byte of its name that is not UTF-8 as \\xNN).", False),
         _field("line", pa.int64(), "Line number in a JSONL file (1-based); null for .txt and .html files."),
         _field("url", pa.string(), "The article's URL, when the record gives one."),
         _field("source", pa.string(), "The publisher: the record's `source`, else the page's site name, else the URL's host."),
@@ -59,7 +59,7 @@ STORIES = pa.schema(
 
 REJECTS = pa.schema(
     [
-        _field("input_uri", pa.string(), "The input path or file the bad input came from.", False),
+        _field("input_uri", pa.string(), "The input path or file the bad input came from (a byte of its name that is not UTF-8 as \\xNN).", False),
         _field("line", pa.int64(), "Line number in a JSONL file (1-based), when there is one."),
         _field("article_id", pa.string(), "The article id, when it was known."),
         _field("stage", pa.string(), "Where it was rejected: match, read, decode, parse, dedupe or clean.", False),

@@ -3,6 +3,7 @@ records down, and every input unit ends as exactly one article or one reject."""
 
 import gzip
 import json
+import os
 import random
 from pathlib import Path
 
@@ -196,3 +197,176 @@ def test_any_jsonl_line_is_a_record_or_a_reject(line):
 def test_any_page_cleans_to_an_article_or_a_reject(body, kind):
     out = clean_record(RawRecord("id", "in.html", None, kind, body))
     assert isinstance(out, Article | Reject)
+
+
+def seed_lines(*numbers: int) -> list[bytes]:
+    return [json.dumps({"id": f"gz{i}", "text": seed_text(f"00{i}")}).encode() + b"\n"
+            for i in numbers]
+
+
+def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_path, capsys):
+    from storywire.transforms.inputs import MAX_LINE_BYTES
+
+    # Small on disk (about 300 KB), 300 MiB unpacked: good records, one line over the line
+    # limit, another good record, then 12 MiB lines of zeros until past the 256 MiB cap.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bomb = folder / "bomb.jsonl.gz"
+    zeros = b"0" * (12 * 2**20 - 1) + b"\n"
+    with gzip.open(bomb, "wb") as handle:
+        handle.writelines(seed_lines(0, 1, 2))
+        long_line = json.dumps({"id": "long", "text": "0" * MAX_LINE_BYTES}).encode() + b"\n"
+        handle.write(long_line)
+        handle.writelines(seed_lines(3))
+        for _ in range(25):
+            handle.write(zeros)
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert summary["read"] == summary["articles"] + summary["rejects"]
+    assert {a["article_id"] for a in rows(out, "articles", "article_id")} == {
+        "gz0", "gz1", "gz2", "gz3"}
+    rejects = rows(out, "rejects", "line")
+    by_line = {r["line"]: (r["stage"], r["reason"]) for r in rejects}
+    assert by_line[4] == ("read", f"line is {len(long_line):,} bytes, over the limit of "
+                                  f"{MAX_LINE_BYTES:,} for one record (no article is this "
+                                  "long); not read")
+    stop_line, (stage, reason) = max(by_line.items())
+    assert stage == "read" and reason.startswith("stopped reading after ")
+    assert (f"from {bomb.stat().st_size:,} packed: over 100x the packed size and over "
+            f"256 MiB (a decompression bomb?); lines from {stop_line} on are not read") in reason
+    unpacked = int(reason.split()[3].replace(",", ""))
+    assert 256 * 2**20 < unpacked <= 256 * 2**20 + MAX_LINE_BYTES
+    # Every line of zeros read before the cap is a reject of its own; none after it.
+    assert [line for line, (stage, _) in by_line.items() if stage == "parse"] == list(
+        range(6, stop_line))
+    assert stop_line < 5 + 25
+
+
+def test_pipes_sockets_and_devices_are_match_rejects_never_opened(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "note.txt").write_text(PROSE)
+    os.mkfifo(folder / "pipe.jsonl")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "feed.sock"))
+    (folder / "null.txt").symlink_to("/dev/null")
+    out = tmp_path / "out"
+
+    def storywire(*inputs):
+        # A child process with a time limit: a read of the pipe would wait for ever.
+        return subprocess.run(
+            [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", *inputs,
+             "--output", str(out), *FAST, "--max_reject_fraction", "1"],
+            capture_output=True, text=True, timeout=240, env=os.environ.copy())
+
+    try:
+        done = storywire(str(folder))
+        again = storywire(str(folder / "pipe.jsonl"))  # named directly
+    finally:
+        sock.close()
+    assert done.returncode == 0, done.stderr
+    assert "read:       4 input units (1 files matched)" in done.stdout
+    assert [Path(a["input_uri"]).name for a in rows(out, "articles", "input_uri")] == [
+        "note.txt"]
+    assert reasons(rows(out, "rejects", "input_uri"), "pipe.jsonl") == [
+        (None, "match", "a named pipe (FIFO), not a regular file; not read")]
+    assert {Path(r["input_uri"]).name: r["reason"].split(",")[0]
+            for r in rows(out, "rejects", "input_uri")} == {
+        "pipe.jsonl": "a named pipe (FIFO)", "feed.sock": "a socket",
+        "null.txt": "a character device"}
+    assert again.returncode == 1, again.stderr  # no article came out of it
+    assert "rejects:    0 new (1 already recorded)" in again.stdout
+
+
+def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path, capsys):
+    folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "000.txt").write_text(seed_text("000"))
+    (elsewhere / "001.txt").write_text(seed_text("001"))
+    (elsewhere / "002.txt").write_text(seed_text("002"))
+    (folder / "sub" / "archive").symlink_to(elsewhere)        # a folder: listed
+    (folder / "latest.txt").symlink_to(elsewhere / "002.txt")  # a file: read
+    (folder / "sub" / "up").symlink_to("..")                  # back to an ancestor
+    (folder / "gone.txt").symlink_to("deleted.txt")
+    (folder / "loop.txt").symlink_to("loop.txt")
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (7, 4, 3)
+    read = [a["input_uri"][len(str(folder)) + 1:] for a in rows(out, "articles", "input_uri")]
+    assert read == ["000.txt", "latest.txt", "sub/archive/001.txt", "sub/archive/002.txt"]
+    rejects = {r["input_uri"][len(str(folder)) + 1:]: (r["stage"], r["reason"])
+               for r in rows(out, "rejects", "input_uri")}
+    assert rejects == {
+        "gone.txt": ("match", "dangling symbolic link to 'deleted.txt' (no such file); "
+                              "not read"),
+        "loop.txt": ("match", "symbolic link loop (its links never reach a file); not read"),
+        "sub/up": ("match", f"symbolic link loop: leads back to the folder {str(folder)!r} "
+                            "it is in; not followed"),
+    }
+
+
+def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,
+                                                                              capsys):
+    from storywire.pipeline.cli import main
+    from storywire.transforms.records import stable_id
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = folder / os.fsdecode(b"bad\xff.txt")
+    bad.write_text(seed_text("000"))
+    (folder / os.fsdecode(b"empty\xfe.txt")).write_bytes(b"")
+    (folder / "001.txt").write_text(seed_text("001"))
+    records = [{"id": "twice", "text": seed_text("002"), "title": "Flood \udcff update"},
+               {"id": "twice", "text": PROSE}]
+    (folder / os.fsdecode(b"feed\xfd.jsonl")).write_text(
+        "".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    args = ["--input", str(folder), "--output", str(out), *FAST, "--max_reject_fraction", "1"]
+    summary = run(capsys, *args)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (5, 3, 2)
+    arts = {a["input_uri"][len(str(folder)) + 1:]: a for a in rows(out, "articles", "line")}
+    assert set(arts) == {"001.txt", "bad\\xff.txt", "feed\\xfd.jsonl"}
+    assert arts["bad\\xff.txt"]["article_id"] == stable_id(str(bad))  # from the real name
+    assert arts["feed\\xfd.jsonl"]["title"] == "Flood \\xff update"
+    rejects = {r["input_uri"][len(str(folder)) + 1:]: r for r in rows(out, "rejects", "line")}
+    assert rejects["empty\\xfe.txt"]["reason"] == "empty file"
+    assert rejects["feed\\xfd.jsonl"]["reason"] == (
+        f"duplicate article_id 'twice': the record at {folder}/feed\\xfd.jsonl:1 is kept")
+    # A rerun finds what it wrote: nothing is added twice.
+    again = run(capsys, *args)
+    assert (again["skipped"], again["rejects_stored"], again["articles"]) == (4, 1, 0)
+    # Named directly, the file gives the same article.
+    assert main(["run", "--input", str(bad), "--output", str(tmp_path / "one"), *FAST]) == 0
+    (one,) = rows(tmp_path / "one", "articles", "article_id")
+    assert one["article_id"] == arts["bad\\xff.txt"]["article_id"]
+    assert main(["stories", str(out)]) == 0
+    assert "Flood \\xff update" in capsys.readouterr().out
+
+
+def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, capsys,
+                                                                  monkeypatch):
+    from storywire.pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for n in range(3):
+        (tmp_path / f"00{n}.txt").write_text(seed_text(f"00{n}"))
+    assert main(["run", "--input", "./", "--output", "out/", *FAST]) == 0
+    first = capsys.readouterr()
+    assert "articles:   3 new" in first.out and "rejects:    0 new" in first.out
+    # The second run, the output named otherwise, sees the same three files and no table.
+    second = run(capsys, "--input", ".", "--output", str(tmp_path / "out"), *FAST)
+    assert (second["read"], second["skipped"], second["rejects"]) == (3, 3, 0)
+    assert rows(tmp_path / "out", "rejects", "input_uri") == []
+    assert first.err.count("storywire: --output out/ is inside --input ./: its files are "
+                           "not read as input\n") == 1
+    # An input inside the output: a clear error before any work.
+    assert main(["run", "--input", "out/articles", "--output", "out", *FAST]) == 2
+    assert ("storywire: --input out/articles is inside --output out: files under the output "
+            "folder are never read as input") in capsys.readouterr().err

@@ -1,7 +1,10 @@
 """Finding input files, decoding bytes and parsing JSONL lines."""
 
 import codecs
+import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 from conftest import FAST
@@ -11,13 +14,19 @@ from hypothesis import strategies as st
 from storywire.transforms.cleaning import clean_record
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.inputs import (
+    Line,
+    UnpackedTooLarge,
     input_format,
+    input_output_overlap,
+    is_inside,
     line_chunks,
     match_input_path,
     parse_jsonl_line,
+    read_lines,
     read_whole_file,
+    unpacked_limit,
 )
-from storywire.transforms.records import RawRecord, Reject, stable_id
+from storywire.transforms.records import RawRecord, Reject, stable_id, storable_row
 
 
 def test_formats_by_extension():
@@ -242,3 +251,168 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     assert len(whole_records) == 36 and len(whole_rejects) == 4
     read(60)      # many parts, cut inside the file
     read(10**9)   # one part
+
+
+class _Handle(io.BytesIO):
+    """A file that remembers the most it was asked to read at once."""
+
+    most = 0
+
+    def readline(self, size=-1):
+        self.most = max(self.most, size)
+        assert size > 0, "a line read without a limit"
+        return super().readline(size)
+
+
+def test_a_line_over_the_limit_is_skipped_in_bounded_pieces_and_reading_goes_on():
+    handle = _Handle(b"a\n" + b"b" * 50 + b"\n" + b"\n" + b"c" * 9 + b"\n" + b"d" * 10)
+    lines = list(read_lines(handle, max_line_bytes=10, skip_bytes=4))
+    assert lines == [Line(1, b"a\n", 2), Line(2, b"b" * 10, 51), Line(3, b"\n", 1),
+                     Line(4, b"c" * 9 + b"\n", 10), Line(5, b"d" * 10, 10)]
+    assert [line.whole for line in lines] == [True, False, True, True, True]
+    assert handle.most == 10
+
+
+def test_reading_stops_past_the_total_limit_and_keeps_the_lines_before():
+    import gzip
+
+    packed = gzip.compress(b"".join(b"%d\n" % n for n in range(1000)))
+    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as handle:
+        lines = read_lines(handle, max_line_bytes=10, max_total_bytes=100)
+        kept = []
+        with pytest.raises(UnpackedTooLarge) as stop:
+            for line in lines:
+                kept.append(line.data)
+    assert kept == [b"%d\n" % n for n in range(len(kept))]
+    assert sum(map(len, kept)) <= 100 < stop.value.unpacked_bytes
+
+
+def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
+    assert unpacked_limit(10 * 2**20) == 1000 * 2**20
+    assert unpacked_limit(1000) == 256 * 2**20
+    assert unpacked_limit(None) == 256 * 2**20
+
+
+def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkeypatch):
+    import gzip
+
+    from storywire.transforms import inputs
+
+    path = tmp_path / "feed.jsonl.gz"
+    lines = [json.dumps({"text": f"record {n}"}).encode() + b"\n" for n in range(100)]
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 500)
+    monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64)
+    out = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), None), "jsonl"))
+    *records, stop = out
+    assert [r.body for r in records] == [f"record {n}" for n in range(len(records))]
+    assert sum(map(len, lines[:len(records)])) <= 500 < sum(map(len, lines[:len(records) + 1]))
+    assert stop.line == len(records) + 1 and stop.stage == "read"
+    assert stop.reason.startswith(f"stopped reading after {sum(map(len, lines[:stop.line])):,}"
+                                  " bytes unpacked from ? packed: over 100x the packed size")
+
+
+def rejected(found) -> dict[str, str]:
+    return {Path(f.input_uri).name: f.reason for f in found if isinstance(f, Reject)}
+
+
+def files(found) -> list[str]:
+    return [f.path for f in found if not isinstance(f, Reject)]
+
+
+def test_pipes_sockets_and_devices_are_rejects_not_files(tmp_path):
+    import socket
+
+    (tmp_path / "a.txt").write_text("x")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "feed.sock"))
+    (tmp_path / "null.txt").symlink_to("/dev/null")
+    found = match_input_path(str(tmp_path))
+    sock.close()
+    assert files(found) == [str(tmp_path / "a.txt")]
+    reasons = rejected(found)
+    assert reasons["pipe.jsonl"].startswith("a named pipe (FIFO), not a regular file")
+    assert reasons["feed.sock"].startswith("a socket")
+    assert reasons["null.txt"].startswith("a character device")
+    # Named directly too, never opened.
+    (direct,) = match_input_path(str(tmp_path / "pipe.jsonl"))
+    assert isinstance(direct, Reject) and direct.stage == "match"
+    (device,) = match_input_path("/dev/null")
+    assert "character device" in device.reason
+
+
+def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path):
+    inbox, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    (inbox / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (inbox / "a.txt").write_text("x")
+    (elsewhere / "b.txt").write_text("x")
+    (inbox / "sub" / "linked").symlink_to(elsewhere)          # a folder elsewhere: listed
+    (inbox / "c.txt").symlink_to(elsewhere / "b.txt")         # a file: read
+    (inbox / "sub" / "up").symlink_to("..")                   # its own ancestor: a loop
+    (inbox / "gone.txt").symlink_to("missing.txt")            # dangling
+    (inbox / "loop1").symlink_to("loop2")                     # links that never end
+    (inbox / "loop2").symlink_to("loop1")
+    found = match_input_path(str(inbox))
+    assert files(found) == [str(inbox / n) for n in ("a.txt", "c.txt", "sub/linked/b.txt")]
+    reasons = rejected(found)
+    assert set(reasons) == {"up", "gone.txt", "loop1", "loop2"}
+    assert reasons["up"] == (f"symbolic link loop: leads back to the folder {str(inbox)!r} "
+                             "it is in; not followed")
+    assert reasons["gone.txt"].startswith("dangling symbolic link to 'missing.txt'")
+    assert reasons["loop1"].startswith("symbolic link loop")
+    assert all(f.stage == "match" for f in found if isinstance(f, Reject))
+    # A glob sees the same things, filtered by the pattern.
+    globbed = match_input_path(str(inbox / "*.txt"))
+    assert files(globbed) == [str(inbox / "a.txt"), str(inbox / "c.txt")]
+    assert set(rejected(globbed)) == {"gone.txt"}
+
+
+def test_the_output_folder_is_not_input_however_it_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in" / "out" / "articles").mkdir(parents=True)
+    (tmp_path / "in" / "a.txt").write_text("x")
+    (tmp_path / "in" / "out" / "articles" / "part.parquet").write_text("x")
+    (tmp_path / "in" / "out" / "note.txt").write_text("x")
+    (tmp_path / "in" / "via-link").symlink_to(tmp_path / "in" / "out")
+    (tmp_path / "in" / "log.txt").symlink_to(tmp_path / "in" / "out" / "note.txt")
+    (tmp_path / "alias").symlink_to(tmp_path / "in")
+    for output in ("in/out", "./in/out/", str(tmp_path / "alias" / "out"), "in/via-link"):
+        assert files(match_input_path("in", exclude=output)) == ["in/a.txt"], output
+        assert files(match_input_path("./in/*.txt", exclude=output)) == ["in/a.txt"]
+    assert len(files(match_input_path("in"))) == 6  # without exclude, all of it
+
+
+def test_inside_compares_real_local_paths_and_cloud_prefixes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "out").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    assert is_inside("data/out", "data") and is_inside("./data/out/", "link")
+    assert is_inside("data", "data/") and not is_inside("data", "data/out")
+    assert not is_inside("database", "data")
+    assert is_inside("gs://b/in/out", "gs://b/in/") and not is_inside("gs://b/input", "gs://b/in")
+    assert not is_inside("gs://b/in", "s3://b/in") and not is_inside("gs://b/in", "in")
+
+
+def test_overlapping_input_and_output_say_so_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    note = input_output_overlap(["./"], "out/")
+    assert note == ("--output out/ is inside --input ./: its files are not read as input",
+                    False)
+    assert input_output_overlap(["in/*.txt"], "in/out").fatal is False
+    for inputs, output in ((["out/inbox"], "out"), (["in"], "in/"), (["in/x*.txt"], "in"),
+                           (["seeds", "gs://b/out/in"], "gs://b/out")):
+        problem = input_output_overlap(inputs, output)
+        assert problem.fatal and "is inside --output" in problem.message, inputs
+    assert input_output_overlap(["in", "gs://b/in"], "out") is None
+
+
+def test_rows_store_names_that_are_not_utf8_as_escapes():
+    name = os.fsdecode(b"in/bad\xff.txt")
+    row = storable_row({"input_uri": name, "reason": f"at {name}: no \ud800 here",
+                        "sources": [name, "ok"], "line": 3})
+    assert row == {"input_uri": "in/bad\\xff.txt", "reason": "at in/bad\\xff.txt: no "
+                   "\\ud800 here", "sources": ["in/bad\\xff.txt", "ok"], "line": 3}
+    row["input_uri"].encode("utf-8")  # storable

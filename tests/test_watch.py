@@ -12,7 +12,7 @@ import duckdb
 from conftest import FAST, SEEDS
 
 from storywire.pipeline.cli import main
-from storywire.pipeline.watch import Seen, ready_files
+from storywire.pipeline.watch import Seen, list_files, load_record, ready_files
 
 
 def test_ready_files_skip_partial_unsettled_and_ingested_files():
@@ -32,6 +32,21 @@ def test_ready_files_skip_partial_unsettled_and_ingested_files():
     ingested = {"in/h.txt": Seen(10, now - 60), "in/i.txt": Seen(10, now - 600)}
     assert ready_files(listing, previous, ingested, now, settle=5) == [
         "in/a.txt", "in/c.html", "in/i.txt"]
+
+
+def test_the_listing_leaves_out_the_output_and_passes_on_what_cannot_be_read(tmp_path):
+    folder = tmp_path / "inbox"
+    (folder / "out" / "articles").mkdir(parents=True)
+    (folder / "a.txt").write_text("x")
+    (folder / "out" / "late.txt").write_text("x")
+    (folder / "gone.txt").symlink_to("deleted.txt")
+    os.mkfifo(folder / "pipe.jsonl")
+    listing = list_files([str(folder)], str(folder / "out"))
+    assert sorted(Path(p).name for p in listing) == ["a.txt", "gone.txt", "pipe.jsonl"]
+    # Unchanging, so they are taken at once, and once: the run records why they are not read.
+    assert listing[str(folder / "pipe.jsonl")] == listing[str(folder / "gone.txt")] == Seen(0, 0)
+    ready = ready_files(listing, {}, {}, time.time(), settle=5)
+    assert [Path(p).name for p in ready] == ["gone.txt", "pipe.jsonl"]
 
 
 def articles(output: Path) -> list[tuple]:
@@ -84,3 +99,26 @@ def test_watch_once_ingests_each_file_once_across_restarts(tmp_path, capsys):
     assert main([*watch, *FAST]) == 0
     assert "new file" not in capsys.readouterr().err
     assert len(articles(out)) == 2
+
+
+def test_watch_takes_names_that_are_not_utf8_and_never_reads_its_own_output(tmp_path, capsys):
+    folder = tmp_path / "inbox"
+    out = folder / "out"
+    folder.mkdir()
+    bad = folder / os.fsdecode(b"bad\xff.txt")
+    seeds = sorted(SEEDS.glob("*.txt"))
+    shutil.copy(seeds[0], bad)
+    shutil.copy(seeds[1], folder / "b.txt")
+    settled = time.time() - 60
+    for path in (bad, folder / "b.txt"):
+        os.utime(path, (settled, settled))
+    watch = ["watch", "--input", str(folder), "--output", str(out), "--once", "--interval", "1",
+             *FAST]
+    assert main(watch) == 0
+    err = capsys.readouterr().err
+    assert "2 new file(s)" in err
+    assert f"--output {out} is inside --input {folder}: its files are not read" in err
+    assert str(bad) in load_record(str(out))  # the record keeps the real name
+    assert main(watch) == 0
+    assert "new file" not in capsys.readouterr().err
+    assert sorted(Path(uri).name for uri, _ in articles(out)) == ["b.txt", "bad\\xff.txt"]

@@ -22,7 +22,12 @@ from storywire.transforms.metrics import (
     rejects_at,
 )
 from storywire.transforms.neardup import dup_group_id
-from storywire.transforms.records import Article, ArticleSummary
+from storywire.transforms.records import (
+    Article,
+    ArticleSummary,
+    storable_row,
+    storable_text,
+)
 from storywire.transforms.stories import canonical_order, story_id_for
 
 MEMBERS = "members"
@@ -31,7 +36,9 @@ INDEX = "story_index"
 
 def article_row(article: Article, dup_group: str, story_id: str, is_canonical: bool,
                 ingested_at: int) -> dict:
-    return {
+    # Names and texts can hold what Parquet cannot store (a file name that is not UTF-8):
+    # rows are storable from the start, as Beam encodes them between steps.
+    return storable_row({
         "article_id": article.article_id,
         "input_uri": article.input_uri,
         "line": article.line,
@@ -50,7 +57,7 @@ def article_row(article: Article, dup_group: str, story_id: str, is_canonical: b
         "story_id": story_id,
         "is_canonical": is_canonical,
         "ingested_at": ingested_at,
-    }
+    })
 
 
 def story_row(story_id: str, members: list[ArticleSummary]) -> dict:
@@ -73,8 +80,9 @@ def extend_story(row: dict, members: list[ArticleSummary]) -> dict:
     article, and so the story_id, stays: rows already written never change."""
     dates = [a.published_at for a in members if a.published_at is not None]
     dates += [row[c] for c in ("first_published_at", "last_published_at") if row[c] is not None]
-    sources = sorted(set(row["sources"]) | {a.source for a in members if a.source})
-    return {
+    sources = sorted(set(row["sources"])
+                     | {storable_text(a.source) for a in members if a.source})
+    return storable_row({
         **row,
         "title": row["title"] or next((a.title for a in members if a.title), None),
         "first_published_at": min(dates) if dates else None,
@@ -82,7 +90,7 @@ def extend_story(row: dict, members: list[ArticleSummary]) -> dict:
         "article_count": row["article_count"] + len(members),
         "source_count": len(sources),
         "sources": sources,
-    }
+    })
 
 
 def tag_story(members: list[ArticleSummary], stored_story_ids: list[str]

@@ -7,24 +7,35 @@ same command builds a cloud job whose inputs the launching machine cannot see.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import gzip
 import json
 import logging
 import os
+import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
+from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
 from storywire.transforms.progress import READ, Tally
-from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt, stable_id
+from storywire.transforms.records import (
+    REJECTS,
+    RawRecord,
+    Reject,
+    excerpt,
+    stable_id,
+    storable_text,
+)
 
 # A .txt or .html file larger than this is rejected, not read: no article is this long,
 # and one huge file must not stall a worker.
@@ -38,6 +49,18 @@ _GLOB_CHARS = set("*?[")
 # reads (and then cleans) a share of one big file instead of one worker reading it all.
 CHUNK_BYTES = 16 * 1024 * 1024
 _SCAN_BLOCK_BYTES = 8 * 1024 * 1024
+# One JSONL line, at most, in bytes: a record whose body is MAX_BODY_CHARS long, written
+# as json.dumps writes by default (every non-ASCII character a 6-byte \uXXXX escape),
+# and a megabyte for its other fields. A longer line cannot hold a record that would be
+# accepted, so it is never held whole: it is skipped in pieces of _SKIP_BYTES.
+MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1024 * 1024
+_SKIP_BYTES = 1024 * 1024
+# A compressed file may unpack to MAX_EXPANSION times its packed size, or to
+# MIN_UNPACKED_LIMIT_BYTES if that is more; past that it is taken for a decompression bomb
+# and not read further. Gzip packs news text 3 to 10 times; only runs of one byte pack
+# near its maximum of about 1000 times.
+MAX_EXPANSION = 100
+MIN_UNPACKED_LIMIT_BYTES = 256 * 1024 * 1024
 
 _FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -66,11 +89,75 @@ def has_glob(path: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in path)
 
 
-def match_input_path(path: str) -> list[FileMetadata]:
-    """The files an --input path names: a glob, a folder (recursive) or one file."""
-    if "://" not in path:
-        # "./seeds/" and "seeds" name the same files, and so give the same article ids.
-        path = os.path.normpath(path)
+def is_inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies below it. Local paths are compared as real paths
+    (links resolved, "./x" and "x", trailing slashes), object-store paths by prefix."""
+    if _is_local(path) != _is_local(folder):
+        return False
+    if _is_local(path):
+        path, folder = os.path.realpath(path), os.path.realpath(folder)
+    else:
+        path, folder = path.rstrip("/"), folder.rstrip("/")
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+class Overlap(NamedTuple):
+    message: str
+    fatal: bool
+
+
+def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
+    """What to say when --input and --output overlap, before any work: an input that is
+    the output folder or inside it cannot be read (fatal); an output folder inside an
+    input is left out of it (a note)."""
+    folders = {path: _glob_base(path) for path in inputs}
+    for path, folder in folders.items():
+        if is_inside(folder, output):
+            return Overlap(storable_text(f"--input {path} is inside --output {output}: files "
+                                         "under the output folder are never read as input"),
+                           True)
+    for path, folder in folders.items():
+        if is_inside(output, folder):
+            return Overlap(storable_text(f"--output {output} is inside --input {path}: its "
+                                         "files are not read as input"), False)
+    return None
+
+
+def _glob_base(path: str) -> str:
+    """The folder a glob lists (the part before its first glob character); other paths
+    as they are."""
+    if not has_glob(path) or (_is_local(path) and os.path.lexists(path)):
+        return path
+    head = re.match(r"[^[*?]*", path).group(0)
+    return head if head.endswith("/") else os.path.dirname(head) or "."
+
+
+def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
+    """The files an --input path names (a glob, a folder, read recursively, or one file),
+    and a reject for each thing it names that is not read: a named pipe, a device, a
+    socket, a dangling or looping link, a folder that cannot be listed. Files below
+    `exclude` (the output folder) are not input. Sorted by path."""
+    if not _is_local(path):
+        return [m for m in _match_on_filesystems(path)
+                if exclude is None or not is_inside(m.path, exclude)]
+    # "./seeds/" and "seeds" name the same files, and so give the same article ids.
+    path = os.path.normpath(path)
+    if has_glob(path) and not os.path.lexists(path):  # not a file with [, * or ? in its name
+        # Beam's glob: the folder before the first glob character is listed, and every
+        # path below it compared with the pattern ("*" stays within a folder, "**" not).
+        pattern = re.compile(FileSystem.translate_pattern(path))
+        top = os.path.dirname(re.match(r"[^[*?]*", path).group(0))
+        found = _walk_local(top, exclude) if os.path.isdir(top or ".") else []
+        return [f for f in found if pattern.match(f.path if isinstance(f, FileMetadata)
+                                                  else f.input_uri)]
+    return _walk_local(path, exclude)
+
+
+def _match_on_filesystems(path: str) -> list[FileMetadata]:
     if has_glob(path):
         if FileSystems.exists(path):  # a file whose name has [, * or ? in it
             return list(FileSystems.match([glob.escape(path)])[0].metadata_list)
@@ -81,6 +168,71 @@ def match_input_path(path: str) -> list[FileMetadata]:
         return list(folder)
     exact = FileSystems.match([path])[0].metadata_list
     return [m for m in exact if m.path.rstrip("/") == path.rstrip("/")]
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _walk_local(top: str, exclude: str | None) -> list[FileMetadata | Reject]:
+    """A local file, or a folder's files recursively. Links are followed, as `find -L`
+    does: a link to a file is read as that file, a link to a folder is listed, unless the
+    folder is one the link is already inside (a loop)."""
+    found: list[FileMetadata | Reject] = []
+
+    def reject(at: str, reason: str) -> None:
+        found.append(Reject(at, None, None, "match", reason))
+
+    # Depth first, each folder with the (device, inode) -> path of the folders above it.
+    stack: list[tuple[str, dict[tuple[int, int], str]]] = [(top, {})]
+    while stack:
+        path, above = stack.pop()
+        try:
+            info = os.lstat(path or ".")
+        except FileNotFoundError:
+            continue  # gone since its folder was listed, or never there: nothing to read
+        except OSError as err:
+            reject(path, f"cannot look at file: {err.strerror or err}")
+            continue
+        link = stat.S_ISLNK(info.st_mode)
+        if link:
+            try:
+                info = os.stat(path)  # what the link leads to
+            except FileNotFoundError:
+                reject(path, f"dangling symbolic link to {os.readlink(path)!r} (no such "
+                             "file); not read")
+                continue
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    reject(path, "symbolic link loop (its links never reach a file); not read")
+                else:
+                    reject(path, f"cannot follow symbolic link: {err.strerror or err}")
+                continue
+        if stat.S_ISREG(info.st_mode):
+            # Below a folder that is not the output, only a link can lead into it.
+            if exclude is None or not (link or path == top) or not is_inside(path, exclude):
+                found.append(FileMetadata(path, info.st_size, info.st_mtime))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
+                        "an unknown kind of file")
+            reject(path, f"{kind}, not a regular file; not read")
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in above:
+            reject(path, f"symbolic link loop: leads back to the folder {above[key]!r} it "
+                         "is in; not followed")
+            continue
+        if exclude is not None and is_inside(path, exclude):
+            continue  # the output folder: its files are not input
+        try:
+            names = sorted(os.listdir(path or "."))
+        except OSError as err:
+            reject(path, f"cannot list folder: {err.strerror or err}")
+            continue
+        inside = {**above, key: path}
+        stack.extend((os.path.join(path, name), inside) for name in reversed(names))
+    return sorted(found, key=lambda f: f.path if isinstance(f, FileMetadata) else f.input_uri)
 
 
 @dataclass(frozen=True)
@@ -125,6 +277,71 @@ def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, in
     return chunks
 
 
+def unpacked_limit(packed_bytes: int | None, expansion: int = MAX_EXPANSION,
+                   floor: int = MIN_UNPACKED_LIMIT_BYTES) -> int:
+    """The most a compressed file of `packed_bytes` may unpack to."""
+    return max(expansion * (packed_bytes or 0), floor)
+
+
+class UnpackedTooLarge(Exception):
+    """A compressed file unpacked to more than its limit."""
+
+    def __init__(self, unpacked_bytes: int):
+        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes")
+        self.unpacked_bytes = unpacked_bytes
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a file: its number, its bytes (with the line end), and its size, which
+    is more than len(data) for a line over the limit, of which only the start is kept."""
+
+    number: int
+    data: bytes
+    size: int
+
+    @property
+    def whole(self) -> bool:
+        return self.size == len(self.data)
+
+
+def read_lines(handle, max_line_bytes: int, max_total_bytes: int | None = None,
+               first_line: int = 1, start: int = 0, end: int | None = None,
+               skip_bytes: int = _SKIP_BYTES) -> Iterator[Line]:
+    """The lines of a binary handle positioned at byte `start` of its file, up to the line
+    that starts at or after `end`, holding at most `max_line_bytes` of one line in memory.
+    Raises UnpackedTooLarge when more than `max_total_bytes` have been read; the lines
+    given before stand."""
+    number, position, total = first_line - 1, start, 0
+
+    def count(piece: bytes) -> int:
+        nonlocal total
+        total += len(piece)
+        if max_total_bytes is not None and total > max_total_bytes:
+            raise UnpackedTooLarge(total)
+        return len(piece)
+
+    while end is None or position < end:
+        data = handle.readline(max_line_bytes)
+        if not data:
+            return
+        size = count(data)
+        if len(data) == max_line_bytes and not data.endswith(b"\n"):
+            while True:  # over the limit: skip the rest of the line, a piece at a time
+                piece = handle.readline(skip_bytes)
+                size += count(piece)
+                if not piece or piece.endswith(b"\n"):
+                    break
+        number += 1
+        position += size
+        yield Line(number, data, size)
+
+
+def line_too_long(size: int, limit: int) -> str:
+    return (f"line is {size:,} bytes, over the limit of {limit:,} for one record (no "
+            "article is this long); not read")
+
+
 def _record_field(record: dict, name: str) -> str | None:
     value = record.get(name)
     if value is None:
@@ -149,7 +366,8 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
     try:
         given_id = _record_field(record, "id")
-        article_id = given_id or stable_id(input_uri, number)
+        # The id as it is stored, so that a rerun finds it among the stored ids.
+        article_id = storable_text(given_id) if given_id else stable_id(input_uri, number)
         fields = {k: _record_field(record, k) for k in ("url", "source", "title", "published")}
     except ValueError as err:
         return reject(str(err))
@@ -188,42 +406,46 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
 
 
 class _MatchInputPaths(beam.DoFn):
-    def __init__(self):
+    def __init__(self, exclude: str | None):
+        self._exclude = exclude
         self.matched = counter(FILES_MATCHED)
         # A path that names nothing is an input unit too: it ends as one reject row.
         self.units = counter(INPUT_UNITS)
 
-    def process(self, path: str):
+    def process(self, name: bytes):
+        path = name.decode("utf-8", "surrogateescape")
         try:
-            found = match_input_path(path)
+            found = match_input_path(path, self._exclude)
         except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
-            self.units.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS, Reject(path, None, None, "match", f"cannot list input: {err}")
-            )
-            return
+            found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
         if not found:
-            self.units.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS, Reject(path, None, None, "match", "input path matched no files")
-            )
-        for metadata in found:
-            self.matched.inc()
-            yield metadata
+            found = [Reject(path, None, None, "match", "input path matched no files")]
+        for item in found:
+            if isinstance(item, Reject):
+                self.units.inc()
+                yield beam.pvalue.TaggedOutput(REJECTS, item)
+            else:
+                self.matched.inc()
+                yield item
 
 
 class FindInputFiles(beam.PTransform):
-    """--input paths to the metadata of every file they name; an empty match is a reject."""
+    """--input paths to the metadata of every file they name (none below `exclude`, the
+    output folder); what they name that is not read, or nothing at all, is a reject."""
 
-    def __init__(self, paths: Iterable[str]):
+    def __init__(self, paths: Iterable[str], exclude: str | None = None):
         super().__init__()
         self._paths = list(paths)
+        self._exclude = exclude
 
     def expand(self, pbegin):
+        # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
+        names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
         return (
             pbegin
-            | "Paths" >> beam.Create(self._paths)
-            | "Match" >> beam.ParDo(_MatchInputPaths()).with_outputs(REJECTS, main="files")
+            | "Paths" >> beam.Create(names)
+            | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
+                REJECTS, main="files")
         )
 
 
@@ -289,9 +511,13 @@ class _ReadRecords(beam.DoFn):
             return
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                data = f.read()
+                data = f.read(MAX_FILE_BYTES + 1)  # a file may have grown since it was listed
         except Exception as err:  # noqa: BLE001 - unreadable file becomes a reject
             yield Reject(path, None, stable_id(path), "read", f"cannot read file: {err}")
+            return
+        if len(data) > MAX_FILE_BYTES:
+            yield Reject(path, None, stable_id(path), "read",
+                         f"file is over the {MAX_FILE_BYTES}-byte limit")
             return
         yield read_whole_file(path, kind, data)
 
@@ -311,22 +537,37 @@ class _ReadRecords(beam.DoFn):
                 yield raw
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
-        path, number, position = chunk.path, chunk.first_line - 1, chunk.start
+        path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
+        max_line = MAX_LINE_BYTES
+        limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
+                 if path.endswith(".gz") else None)
         try:
             with self._open_lines(chunk) as handle:
-                for raw in iter(handle.readline, b""):
-                    if chunk.end is not None and position >= chunk.end:
-                        break
-                    position += len(raw)
-                    number += 1
-                    if not raw.strip():
+                lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
+                                   chunk.end)
+                for line in lines:
+                    number = line.number
+                    if not line.whole:
+                        yield Reject(path, number, None, "read",
+                                     line_too_long(line.size, max_line), excerpt(line.data))
+                        continue
+                    if not line.data.strip():
                         continue
                     try:
-                        line = decode_bytes(raw.rstrip(b"\r\n"))
+                        text = decode_bytes(line.data.rstrip(b"\r\n"))
                     except NotText as err:
-                        yield Reject(path, number, None, "decode", str(err), excerpt(raw))
+                        yield Reject(path, number, None, "decode", str(err), excerpt(line.data))
                         continue
-                    yield parse_jsonl_line(line, path, number)
+                    yield parse_jsonl_line(text, path, number)
+        except UnpackedTooLarge as err:
+            # A decompression bomb: the lines read so far stand, the rest is one reject.
+            _log.warning("%s: %s; not read further", path, err)
+            yield Reject(path, number + 1, None, "read",
+                         f"stopped reading after {err.unpacked_bytes:,} bytes unpacked from "
+                         f"{'?' if packed is None else f'{packed:,}'} packed: over "
+                         f"{MAX_EXPANSION}x the packed size and over "
+                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB (a decompression bomb?); "
+                         f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile) as err:
             # A truncated or corrupt archive: the lines read so far stand, the rest is one reject.
             _log.warning("%s: unreadable after line %d: %s", path, number, err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 EXCERPT_CHARS = 200
@@ -14,6 +15,37 @@ def stable_id(*parts: object) -> str:
     """A short hex id derived from content, the same on every worker and every run."""
     joined = "\x1f".join("" if p is None else str(p) for p in parts)
     return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match) -> str:
+    code = ord(match.group())
+    # U+DC80..U+DCFF is how Python keeps a byte that is not UTF-8 (a file name's, say):
+    # written back as that byte's \xNN. Any other lone surrogate (from a JSON "\udXXX"
+    # escape) as \uXXXX.
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def storable_text(value: str) -> str:
+    r"""`value` as valid UTF-8 text: lone surrogates, which Parquet (and Beam's coders)
+    cannot encode, written as backslash escapes, so a file named b"bad\xff.txt" is stored
+    as the text `bad\xff.txt` (a real name with that literal backslash reads the same)."""
+    return _SURROGATE.sub(_escape_surrogate, value) if _SURROGATE.search(value) else value
+
+
+def storable_row(row: dict) -> dict:
+    """A table row with every text value (in lists too) made storable."""
+
+    def fix(value):
+        if isinstance(value, str):
+            return storable_text(value)
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    return {name: fix(value) for name, value in row.items()}
 
 
 def excerpt(value: str | bytes | None, limit: int = EXCERPT_CHARS) -> str | None:
@@ -89,11 +121,11 @@ class Reject:
     excerpt: str | None = None
 
     def as_row(self) -> dict:
-        return {
+        return storable_row({
             "input_uri": self.input_uri,
             "line": self.line,
             "article_id": self.article_id,
             "stage": self.stage,
             "reason": self.reason,
             "excerpt": self.excerpt,
-        }
+        })
