@@ -10,6 +10,8 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 
+from storywire.transforms.paths import is_local
+
 
 class _QuietImports(logging.Filter):
     """Beam warns at import time that BigQuery clients are missing (the `gcp` extra);
@@ -366,10 +368,6 @@ def command_line(command: str, argv: list[str]) -> str:
     return words if len(words) <= 160 else words[:159] + "…"
 
 
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 def stream(argv: list[str]) -> int:
     """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner."""
     from apache_beam.options.pipeline_options import StandardOptions
@@ -462,9 +460,9 @@ def new_pipeline(options, runner=None):
 def local_output_problem(output: str) -> str | None:
     """Why a local --output folder cannot be written, found before any work is done.
     Cloud paths are checked by the runner."""
-    if "://" in output and not output.startswith("file://"):
+    if not is_local(output):
         return None
-    path = output.removeprefix("file://")
+    path = output
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:

@@ -29,6 +29,7 @@ from storywire.transforms.inputs import (
     input_output_overlap,
     match_input_path,
 )
+from storywire.transforms.parquet import make_parent
 from storywire.transforms.records import Reject, storable_text
 
 RECORD = "_watch/ingested.json"
@@ -92,10 +93,7 @@ def save_record(output: str, ingested: dict[str, Seen]) -> None:
     """Write the record of ingested files atomically (a new file renamed over the old)."""
     path = FileSystems.join(output, RECORD)
     data = {p: {"size": s.size, "modified": s.modified} for p, s in sorted(ingested.items())}
-    if "://" not in path:
-        import os
-
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_parent(path)
     with FileSystems.create(path + ".new") as handle:
         handle.write(json.dumps(data, indent=1).encode("utf-8"))
     if FileSystems.exists(path):

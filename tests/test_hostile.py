@@ -368,5 +368,5 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, caps
                            "not read as input\n") == 1
     # An input inside the output: a clear error before any work.
     assert main(["run", "--input", "out/articles", "--output", "out", *FAST]) == 2
-    assert ("storywire: --input out/articles is inside --output out: files under the output "
+    assert ("storywire run: --input out/articles is inside --output out: files under the output "
             "folder are never read as input") in capsys.readouterr().err

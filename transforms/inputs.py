@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
+from storywire.transforms.paths import is_local
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.records import (
     REJECTS,
@@ -92,17 +93,13 @@ def has_glob(path: str) -> bool:
 def is_inside(path: str, folder: str) -> bool:
     """Whether `path` is `folder` or lies below it. Local paths are compared as real paths
     (links resolved, "./x" and "x", trailing slashes), object-store paths by prefix."""
-    if _is_local(path) != _is_local(folder):
+    if is_local(path) != is_local(folder):
         return False
-    if _is_local(path):
+    if is_local(path):
         path, folder = os.path.realpath(path), os.path.realpath(folder)
     else:
         path, folder = path.rstrip("/"), folder.rstrip("/")
     return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _is_local(path: str) -> bool:
-    return "://" not in path
 
 
 class Overlap(NamedTuple):
@@ -130,7 +127,7 @@ def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
 def _glob_base(path: str) -> str:
     """The folder a glob lists (the part before its first glob character); other paths
     as they are."""
-    if not has_glob(path) or (_is_local(path) and os.path.lexists(path)):
+    if not has_glob(path) or (is_local(path) and os.path.lexists(path)):
         return path
     head = re.match(r"[^[*?]*", path).group(0)
     return head if head.endswith("/") else os.path.dirname(head) or "."
@@ -141,7 +138,7 @@ def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata
     and a reject for each thing it names that is not read: a named pipe, a device, a
     socket, a dangling or looping link, a folder that cannot be listed. Files below
     `exclude` (the output folder) are not input. Sorted by path."""
-    if not _is_local(path):
+    if not is_local(path):
         return [m for m in _match_on_filesystems(path)
                 if exclude is None or not is_inside(m.path, exclude)]
     # "./seeds/" and "seeds" name the same files, and so give the same article ids.
@@ -476,7 +473,7 @@ class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
     for JSONL."""
 
-    def __init__(self, progress: str | None):
+    def __init__(self, progress: str | None = None):
         self.units = counter(INPUT_UNITS)
         self._progress = progress
 

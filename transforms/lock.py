@@ -40,6 +40,8 @@ from datetime import datetime, timezone
 
 from apache_beam.io.filesystems import FileSystems
 
+from storywire.transforms.paths import is_local
+
 LOCK_NAME = "_storywire.lock"
 HEARTBEAT_SECONDS = 30.0
 STALE_AFTER_SECONDS = 600.0
@@ -99,17 +101,13 @@ def lock_path(output: str) -> str:
     return FileSystems.join(output, LOCK_NAME)
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 # --- Local folders: flock --------------------------------------------------------------
 
 class _FileLock:
     """An exclusive flock on the lock file, held through an open descriptor."""
 
     def __init__(self, path: str):
-        self._path = path.removeprefix("file://")
+        self._path = path
         self._fd: int | None = None
 
     def try_acquire(self, holder: Holder) -> tuple[bool, Holder | None]:
@@ -282,7 +280,7 @@ def heartbeat_is_recent(holder: Holder, now: float | None = None) -> bool:
 
 def _backend(output: str, is_live: Callable[[Holder], bool]):
     path = lock_path(output)
-    if _is_local(path):
+    if is_local(path):
         return _FileLock(path)
     if path.startswith("gs://"):
         return _ObjectLock(_GcsObject(path), is_live)
@@ -377,8 +375,8 @@ class OutputLock:
 def current_holder(output: str) -> Holder | None:
     """The holder the lock file of `output` names (None: no lock file, or empty)."""
     path = lock_path(output)
-    if _is_local(path):
-        return Holder.decode(_read_file(path.removeprefix("file://")))
+    if is_local(path):
+        return Holder.decode(_read_file(path))
     if not FileSystems.exists(path):
         return None
     with FileSystems.open(path) as handle:
@@ -397,7 +395,7 @@ def check_held(output: str, token: str) -> None:
 def release_detached(output: str, token: str) -> None:
     """Release the lock a detached job holds, after its commit (only if it is its own)."""
     path = lock_path(output)
-    if _is_local(path):
+    if is_local(path):
         return  # local outputs are not run detached
     store = _GcsObject(path) if path.startswith("gs://") else _PlainObject(path)
     current = store.read()

@@ -24,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 from storywire.schemas import NO_DATE_PARTITION, TABLES
 from storywire.transforms.lock import check_held, release_detached
 from storywire.transforms.metrics import FILES_WRITTEN, counter
+from storywire.transforms.paths import is_local
 from storywire.transforms.records import stable_id
 
 DEFAULT_ROWS_PER_FILE = 20_000
@@ -58,17 +59,13 @@ def to_arrow(table: str, rows: list[dict]) -> pa.Table:
 
 def write_parquet(path: str, table: pa.Table) -> None:
     """Write one Parquet file through Beam's filesystems (local, gs://, s3://...)."""
-    _make_parent(path)
+    make_parent(path)
     with FileSystems.create(path) as handle:
         pq.write_table(table, handle, compression="zstd")
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
-def _make_parent(path: str) -> None:
-    if _is_local(path):
+def make_parent(path: str) -> None:
+    if is_local(path):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 
@@ -144,7 +141,7 @@ class CommitPlan:
         """Carry the plan out; steps already done (by an interrupted commit) are skipped."""
         for source, target in self.renames:
             if FileSystems.exists(source):
-                _make_parent(target)
+                make_parent(target)
                 FileSystems.rename([source], [target])
         gone = [path for path in self.deletes if FileSystems.exists(path)]
         if gone:
@@ -244,7 +241,7 @@ def recover_commits(output: str) -> tuple[int, int]:
     """
     finished = dropped = 0
     root = FileSystems.join(output, STAGING_DIR)
-    if _is_local(root) and not os.path.isdir(root):
+    if is_local(root) and not os.path.isdir(root):
         return 0, 0
     # (On object stores a folder does not "exist"; its files are matched.)
     runs = {path[len(root):].lstrip("/").split("/")[0] for path in files_under(root)}
@@ -270,11 +267,11 @@ def _finish(staging: str, output: str) -> None:
     for batch in (rest, plan):
         if batch:
             FileSystems.delete(batch)
-    if _is_local(staging) and os.path.isdir(staging):
+    if is_local(staging) and os.path.isdir(staging):
         import shutil
 
         shutil.rmtree(staging)
-    if _is_local(output):
+    if is_local(output):
         for table in TABLES:
             _remove_empty_dirs(FileSystems.join(output, table))
         _remove_empty_dirs(FileSystems.join(output, STAGING_DIR))

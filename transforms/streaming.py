@@ -18,7 +18,13 @@ from storywire.transforms.metrics import (
     counter,
 )
 from storywire.transforms.neardup import dup_group_id
-from storywire.transforms.parquet import STAGING_DIR, partition_of, to_arrow, write_parquet
+from storywire.transforms.parquet import (
+    STAGING_DIR,
+    make_parent,
+    partition_of,
+    to_arrow,
+    write_parquet,
+)
 from storywire.transforms.records import REJECTS, Reject, excerpt
 from storywire.transforms.registry import WindowGroup, strongest_term
 
@@ -196,10 +202,7 @@ class _WritePane(beam.DoFn):
         write_parquet(aside, to_arrow(self._table, list(rows)))
         if FileSystems.exists(final):
             FileSystems.delete([final])
-        if "://" not in final:
-            import os
-
-            os.makedirs(os.path.dirname(final), exist_ok=True)
+        make_parent(final)
         FileSystems.rename([aside], [final])
         self.files.inc()
         yield self._table, final
