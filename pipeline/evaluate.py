@@ -129,7 +129,7 @@ def evaluate(argv: list[str]) -> int:
     """storywire eval LABELLED.jsonl [--gold_field story] [run options]"""
     import argparse
 
-    from storywire.pipeline.cli import run
+    from storywire.pipeline.run import run
 
     parser = argparse.ArgumentParser(
         prog="storywire eval",

@@ -9,7 +9,8 @@ from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
 from storywire.transforms.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.clean import CleanArticles
-from storywire.transforms.inputs import FindInputFiles, ReadRecords
+from storywire.transforms.inputs import ReadRecords
+from storywire.transforms.matching import FindInputFiles
 from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
 from storywire.transforms.registry import JoinEarlierStories

@@ -24,11 +24,8 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.inputs import (
-    SUPPORTED_EXTENSIONS,
-    input_output_overlap,
-    match_input_path,
-)
+from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
+from storywire.transforms.matching import input_output_overlap, match_input_path
 from storywire.transforms.parquet import make_parent
 from storywire.transforms.records import Reject, storable_text
 
@@ -139,7 +136,7 @@ class _Stop:
 
 
 def watch(argv: list[str]) -> int:
-    from storywire.pipeline.cli import command_line, fail, local_output_problem, run
+    from storywire.pipeline.cli import fail, local_output_problem
     from storywire.pipeline.options import (
         OptionsError,
         StreamOptions,
@@ -147,6 +144,7 @@ def watch(argv: list[str]) -> int:
         check_words,
         pipeline_options,
     )
+    from storywire.pipeline.run import command_line, run
     from storywire.transforms.lock import LockHeld, OutputLock
 
     parser = argparse.ArgumentParser(

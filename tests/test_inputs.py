@@ -17,15 +17,13 @@ from storywire.transforms.inputs import (
     Line,
     UnpackedTooLarge,
     input_format,
-    input_output_overlap,
-    is_inside,
     line_chunks,
-    match_input_path,
     parse_jsonl_line,
     read_lines,
     read_whole_file,
     unpacked_limit,
 )
+from storywire.transforms.matching import input_output_overlap, is_inside, match_input_path
 from storywire.transforms.records import RawRecord, Reject, stable_id, storable_row
 
 
@@ -219,7 +217,8 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
 
-    from storywire.transforms.inputs import FindInputFiles, ReadRecords
+    from storywire.transforms.inputs import ReadRecords
+    from storywire.transforms.matching import FindInputFiles
 
     path = tmp_path / "feed.jsonl"
     lines = []

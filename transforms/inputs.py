@@ -1,33 +1,25 @@
-"""Finding input files and reading them into raw records.
-
-Paths are matched inside the pipeline, on a worker, never while the graph is built, so the
-same command builds a cloud job whose inputs the launching machine cannot see.
+"""Reading input files into raw records: one for a .txt or .html file, one per line of
+JSONL, each read in bounded pieces (a line, a file, what a compressed file unpacks to),
+so no file can hold a worker's memory or time hostage. Finding the files is matching.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import glob
 import gzip
 import json
 import logging
-import os
-import re
-import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
-from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
-from storywire.transforms.paths import is_local
+from storywire.transforms.metrics import INPUT_UNITS, counter
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.records import (
     REJECTS,
@@ -45,7 +37,6 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # thousand characters, so anything longer is a dump or a mistake, and cleaning it would
 # cost a worker minutes.
 MAX_BODY_CHARS = 2_000_000
-_GLOB_CHARS = set("*?[")
 # A JSONL file is read in parts of about this size, cut at line ends, so that every worker
 # reads (and then cleans) a share of one big file instead of one worker reading it all.
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -84,152 +75,6 @@ def input_format(path: str) -> str | None:
         if lower.endswith(ext):
             return kind
     return None
-
-
-def has_glob(path: str) -> bool:
-    return any(ch in _GLOB_CHARS for ch in path)
-
-
-def is_inside(path: str, folder: str) -> bool:
-    """Whether `path` is `folder` or lies below it. Local paths are compared as real paths
-    (links resolved, "./x" and "x", trailing slashes), object-store paths by prefix."""
-    if is_local(path) != is_local(folder):
-        return False
-    if is_local(path):
-        path, folder = os.path.realpath(path), os.path.realpath(folder)
-    else:
-        path, folder = path.rstrip("/"), folder.rstrip("/")
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-class Overlap(NamedTuple):
-    message: str
-    fatal: bool
-
-
-def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
-    """What to say when --input and --output overlap, before any work: an input that is
-    the output folder or inside it cannot be read (fatal); an output folder inside an
-    input is left out of it (a note)."""
-    folders = {path: _glob_base(path) for path in inputs}
-    for path, folder in folders.items():
-        if is_inside(folder, output):
-            return Overlap(storable_text(f"--input {path} is inside --output {output}: files "
-                                         "under the output folder are never read as input"),
-                           True)
-    for path, folder in folders.items():
-        if is_inside(output, folder):
-            return Overlap(storable_text(f"--output {output} is inside --input {path}: its "
-                                         "files are not read as input"), False)
-    return None
-
-
-def _glob_base(path: str) -> str:
-    """The folder a glob lists (the part before its first glob character); other paths
-    as they are."""
-    if not has_glob(path) or (is_local(path) and os.path.lexists(path)):
-        return path
-    head = re.match(r"[^[*?]*", path).group(0)
-    return head if head.endswith("/") else os.path.dirname(head) or "."
-
-
-def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
-    """The files an --input path names (a glob, a folder, read recursively, or one file),
-    and a reject for each thing it names that is not read: a named pipe, a device, a
-    socket, a dangling or looping link, a folder that cannot be listed. Files below
-    `exclude` (the output folder) are not input. Sorted by path."""
-    if not is_local(path):
-        return [m for m in _match_on_filesystems(path)
-                if exclude is None or not is_inside(m.path, exclude)]
-    # "./seeds/" and "seeds" name the same files, and so give the same article ids.
-    path = os.path.normpath(path)
-    if has_glob(path) and not os.path.lexists(path):  # not a file with [, * or ? in its name
-        # Beam's glob: the folder before the first glob character is listed, and every
-        # path below it compared with the pattern ("*" stays within a folder, "**" not).
-        pattern = re.compile(FileSystem.translate_pattern(path))
-        top = os.path.dirname(re.match(r"[^[*?]*", path).group(0))
-        found = _walk_local(top, exclude) if os.path.isdir(top or ".") else []
-        return [f for f in found if pattern.match(f.path if isinstance(f, FileMetadata)
-                                                  else f.input_uri)]
-    return _walk_local(path, exclude)
-
-
-def _match_on_filesystems(path: str) -> list[FileMetadata]:
-    if has_glob(path):
-        if FileSystems.exists(path):  # a file whose name has [, * or ? in it
-            return list(FileSystems.match([glob.escape(path)])[0].metadata_list)
-        return list(FileSystems.match([path])[0].metadata_list)
-    # "**" lists a folder recursively, locally and on object stores alike.
-    folder = FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list
-    if folder:
-        return list(folder)
-    exact = FileSystems.match([path])[0].metadata_list
-    return [m for m in exact if m.path.rstrip("/") == path.rstrip("/")]
-
-
-_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-def _walk_local(top: str, exclude: str | None) -> list[FileMetadata | Reject]:
-    """A local file, or a folder's files recursively. Links are followed, as `find -L`
-    does: a link to a file is read as that file, a link to a folder is listed, unless the
-    folder is one the link is already inside (a loop)."""
-    found: list[FileMetadata | Reject] = []
-
-    def reject(at: str, reason: str) -> None:
-        found.append(Reject(at, None, None, "match", reason))
-
-    # Depth first, each folder with the (device, inode) -> path of the folders above it.
-    stack: list[tuple[str, dict[tuple[int, int], str]]] = [(top, {})]
-    while stack:
-        path, above = stack.pop()
-        try:
-            info = os.lstat(path or ".")
-        except FileNotFoundError:
-            continue  # gone since its folder was listed, or never there: nothing to read
-        except OSError as err:
-            reject(path, f"cannot look at file: {err.strerror or err}")
-            continue
-        link = stat.S_ISLNK(info.st_mode)
-        if link:
-            try:
-                info = os.stat(path)  # what the link leads to
-            except FileNotFoundError:
-                reject(path, f"dangling symbolic link to {os.readlink(path)!r} (no such "
-                             "file); not read")
-                continue
-            except OSError as err:
-                if err.errno == errno.ELOOP:
-                    reject(path, "symbolic link loop (its links never reach a file); not read")
-                else:
-                    reject(path, f"cannot follow symbolic link: {err.strerror or err}")
-                continue
-        if stat.S_ISREG(info.st_mode):
-            # Below a folder that is not the output, only a link can lead into it.
-            if exclude is None or not (link or path == top) or not is_inside(path, exclude):
-                found.append(FileMetadata(path, info.st_size, info.st_mtime))
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
-                        "an unknown kind of file")
-            reject(path, f"{kind}, not a regular file; not read")
-            continue
-        key = (info.st_dev, info.st_ino)
-        if key in above:
-            reject(path, f"symbolic link loop: leads back to the folder {above[key]!r} it "
-                         "is in; not followed")
-            continue
-        if exclude is not None and is_inside(path, exclude):
-            continue  # the output folder: its files are not input
-        try:
-            names = sorted(os.listdir(path or "."))
-        except OSError as err:
-            reject(path, f"cannot list folder: {err.strerror or err}")
-            continue
-        inside = {**above, key: path}
-        stack.extend((os.path.join(path, name), inside) for name in reversed(names))
-    return sorted(found, key=lambda f: f.path if isinstance(f, FileMetadata) else f.input_uri)
 
 
 @dataclass(frozen=True)
@@ -400,50 +245,6 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
         return Reject(path, None, stable_id(path), "read", body_too_long(kind, len(body)),
                       excerpt(body))
     return RawRecord(stable_id(path), path, None, kind, body)
-
-
-class _MatchInputPaths(beam.DoFn):
-    def __init__(self, exclude: str | None):
-        self._exclude = exclude
-        self.matched = counter(FILES_MATCHED)
-        # A path that names nothing is an input unit too: it ends as one reject row.
-        self.units = counter(INPUT_UNITS)
-
-    def process(self, name: bytes):
-        path = name.decode("utf-8", "surrogateescape")
-        try:
-            found = match_input_path(path, self._exclude)
-        except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
-            found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
-        if not found:
-            found = [Reject(path, None, None, "match", "input path matched no files")]
-        for item in found:
-            if isinstance(item, Reject):
-                self.units.inc()
-                yield beam.pvalue.TaggedOutput(REJECTS, item)
-            else:
-                self.matched.inc()
-                yield item
-
-
-class FindInputFiles(beam.PTransform):
-    """--input paths to the metadata of every file they name (none below `exclude`, the
-    output folder); what they name that is not read, or nothing at all, is a reject."""
-
-    def __init__(self, paths: Iterable[str], exclude: str | None = None):
-        super().__init__()
-        self._paths = list(paths)
-        self._exclude = exclude
-
-    def expand(self, pbegin):
-        # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
-        names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
-        return (
-            pbegin
-            | "Paths" >> beam.Create(names)
-            | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
-                REJECTS, main="files")
-        )
 
 
 class _ChunkFiles(beam.DoFn):

@@ -1,0 +1,292 @@
+"""`storywire run`: one batch run into an output folder, from checked options to the
+summary of what it did.
+
+A run checks its words and settings, takes the output's lock, finishes or drops what
+interrupted runs left, checks the stored tables, builds the graph (graph.py), runs it while
+showing progress, and prints what it did from the run's metrics. Its exit status tells a
+scheduler how it went (see EXIT_STATUS in cli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from datetime import datetime, timezone
+
+from storywire.pipeline.cli import fail, help_parser, local_output_problem, new_pipeline
+from storywire.transforms.paths import is_local
+
+
+def launcher_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the storywire process itself, which no worker sees."""
+    parser.add_argument("--detach", action="store_true",
+                        help="Submit a cloud job and return (a template launcher, a "
+                             "scheduler) instead of waiting to print what it did; the job "
+                             "releases the output's lock when it commits.")
+    parser.add_argument("--quiet", action="store_true",
+                        help="No progress line while the run goes on.")
+
+
+def run(argv: list[str], lock=None, hint: bool = True) -> int:
+    """`storywire run`. `lock`: the output's lock when the caller (watch) holds it already;
+    `hint`: end by saying how to print the stories (not when the output is thrown away)."""
+    # Imported here, after logging is set up: Beam logs while it imports.
+    from storywire.pipeline.options import (
+        OptionsError,
+        StorywireOptions,
+        StreamOptions,
+        check_settings,
+        check_words,
+        pipeline_options,
+    )
+
+    launcher = argparse.ArgumentParser(add_help=False)
+    launcher_flags(launcher)
+    if any(a in ("-h", "--help") for a in argv):
+        parser = help_parser("run", "Read articles, clean them, fingerprint them, group "
+                             "copies and stories, and write the tables into --output.",
+                             StorywireOptions)
+        launcher_flags(parser)
+        parser.print_help()
+        return 0
+    flags, argv = launcher.parse_known_args(argv)
+    try:
+        check_words(argv, exclude=(StreamOptions,))
+        options = pipeline_options(argv)
+        check_settings(options)
+    except OptionsError as err:
+        return fail("run", f"{err}; `storywire run --help` lists the options")
+    return _run_checked(options, flags, lock, hint, argv)
+
+
+def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
+    """A run whose options are checked: lock the output, run, commit, report."""
+    from storywire.pipeline.graph import RunContext, build_pipeline
+    from storywire.pipeline.options import (
+        StorywireOptions,
+        describe_runner,
+        is_local_runner,
+        job_finished_checker,
+        make_runner,
+    )
+    from storywire.transforms.cleaning import to_micros
+    from storywire.transforms.lock import LockHeld, OutputLock
+    from storywire.transforms.matching import input_output_overlap
+    from storywire.transforms.parquet import recover_commits
+    from storywire.transforms.records import storable_text
+    from storywire.transforms.stored import StoredTableError, check_stored_tables
+
+    opts = options.view_as(StorywireOptions)
+    problem = local_output_problem(opts.output)
+    if problem:
+        return fail("run", f"cannot write to --output {opts.output}: {problem}")
+    overlap = input_output_overlap(opts.input, opts.output)
+    if overlap and overlap.fatal:
+        return fail("run", overlap.message)
+    if overlap:
+        print(f"storywire: {overlap.message}", file=sys.stderr)
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if flags.detach and is_local(opts.output) and not dry_run:
+        return fail("run", "--detach needs an --output on an object store (gs://...): a "
+                           "local output is locked by this process, which must then wait "
+                           "for the job")
+    runner = make_runner(options)
+    pipeline, problem = new_pipeline(options, runner)
+    if problem:
+        return fail("run", problem)
+    # Names as the tables store them: a name that is not UTF-8 cannot be printed as it is.
+    inputs = (storable_text(" ".join(opts.input)) if len(opts.input) <= 3
+              else f"{len(opts.input)} paths")
+    if dry_run:  # builds the job and touches no storage: no lock, no recovery
+        started = datetime.now(timezone.utc)
+        build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),
+                                                  to_micros(started)))
+        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+              file=sys.stderr, flush=True)
+        pipeline.run()
+        print("storywire: job built (dry run: nothing submitted, nothing read or written)",
+              file=sys.stderr)
+        return 0
+
+    own_lock = lock is None
+    if own_lock:
+        lock = OutputLock(opts.output, command_line("run", argv),
+                          job_finished=job_finished_checker(options))
+        try:
+            previous = lock.acquire(opts.wait_for_lock, on_wait=lambda holder: print(
+                f"storywire: waiting up to {opts.wait_for_lock:g} s for "
+                f"{holder.describe() if holder else 'another run'} to finish writing to "
+                f"{opts.output}", file=sys.stderr, flush=True))
+        except LockHeld as held:
+            return fail("run", f"{held}; wait for it with --wait_for_lock SECONDS")
+        except OSError as err:  # a filesystem without flock, a bucket we may not write
+            return fail("run", f"cannot lock --output {opts.output}: {err}")
+        if previous is not None:
+            print(f"storywire: took over the lock on {opts.output} from "
+                  f"{previous.describe()}, which is no longer running", file=sys.stderr)
+    # The run starts once it holds the lock. Its staging folder is named after its start;
+    # the data ids never depend on it.
+    started = datetime.now(timezone.utc)
+    staging = staging_folder(opts.output, started)
+    progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
+                       if is_local_runner(options) and not flags.quiet else None)
+    try:
+        finished, dropped = recover_commits(opts.output)
+        if finished or dropped:
+            print(f"storywire: finished {finished} interrupted commit(s) and dropped {dropped} "
+                  f"unfinished run(s) in {opts.output}", file=sys.stderr)
+        if is_local(opts.output):  # on object stores, each file is checked as it is read
+            try:
+                check_stored_tables(opts.output)
+            except StoredTableError as err:
+                return fail("run", stored_table_advice(str(err)))
+        build_pipeline(pipeline, opts, RunContext(
+            staging, to_micros(started), lock_token=lock.token, release_lock=flags.detach,
+            progress=progress_folder))
+        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+              file=sys.stderr, flush=True)
+        try:
+            result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
+                                       wait=not flags.detach)
+        except Exception as err:  # noqa: BLE001 - known failures get one line, others raise
+            known = known_failure(err)
+            if known is None:
+                raise
+            return fail("run", known)
+        if flags.detach:
+            job = getattr(result, "job_id", lambda: None)()
+            lock.hand_over(job or staging)
+            own_lock = False  # the job releases it
+            print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for "
+                  "it (the job holds the lock on the output until it commits)",
+                  file=sys.stderr)
+            return 0
+    finally:
+        if own_lock:
+            lock.release()
+        if progress_folder:
+            shutil.rmtree(progress_folder, ignore_errors=True)
+    return report(result, opts, started, hint)
+
+
+def report(result, opts, started: datetime, hint: bool) -> int:
+    """Print what the run did; its exit status."""
+    from storywire.pipeline.report import run_summary
+    from storywire.transforms.metrics import (
+        ARTICLES_NEW,
+        INPUT_UNITS,
+        REJECTS_NEW,
+        SKIPPED_ALREADY_STORED,
+    )
+
+    summary = run_summary(result)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    print(summary.text(), flush=True)
+    then = f"; `storywire stories {opts.output}` prints the stories" if hint else ""
+    print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
+    rejects_at = f"{opts.output.rstrip('/')}/rejects/"
+    if summary.get(ARTICLES_NEW) == 0 and summary.get(SKIPPED_ALREADY_STORED) == 0:
+        print(f"storywire: no article came out of {summary.get(INPUT_UNITS)} input units; "
+              f"the reasons are in {rejects_at}", file=sys.stderr)
+        return 1
+    if summary.reject_fraction > opts.max_reject_fraction:
+        new_rows = summary.get(ARTICLES_NEW) + summary.get(REJECTS_NEW)
+        print(f"storywire: {summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
+              f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
+              f"{opts.max_reject_fraction:g}); the reasons are in {rejects_at}",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: bool):
+    """Run the pipeline, showing progress on the terminal unless `quiet`; the result.
+
+    The local runner runs the whole pipeline inside `pipeline.run()`: progress comes from
+    the tallies its steps keep in `progress_folder` and from its stage log. Other runners
+    return at once; while waiting, progress comes from the job's metrics."""
+    from storywire.transforms.progress import Progress, StageLog, read_tallies
+
+    if progress_folder is not None:
+        with StageLog() as stages:
+            progress = Progress(lambda: read_tallies(progress_folder), lambda: stages.steps)
+            progress.start()
+            try:
+                return pipeline.run()
+            finally:
+                progress.stop()
+    result = pipeline.run()
+    if not wait:
+        return result
+    if quiet:
+        result.wait_until_finish()
+        return result
+    progress = Progress(lambda: job_counts(result))
+    progress.start()  # (for a runner whose metrics are not live, it shows the time)
+    try:
+        result.wait_until_finish()
+    finally:
+        progress.stop()
+    return result
+
+
+def job_counts(result):
+    """Input units read and records cleaned so far, from a running job's metrics: those of
+    a Dataflow job, which are live (a portable runner's result would keep the first, empty
+    answer for good, and report it at the end); none for other runners."""
+    from collections import Counter
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from storywire.transforms.metrics import ARTICLES_CLEANED, INPUT_UNITS, NAMESPACE
+    from storywire.transforms.progress import CLEANED, READ
+
+    counts = Counter()
+    if type(result).__name__ != "DataflowPipelineResult":
+        return counts
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    except Exception:  # noqa: BLE001 - a runner that cannot say yet shows no figures
+        return counts
+    for counter in query["counters"]:
+        key = {INPUT_UNITS: READ, ARTICLES_CLEANED: CLEANED}.get(counter.key.metric.name)
+        if key:
+            counts[key] += counter.attempted or 0
+    return counts
+
+
+def known_failure(err: BaseException) -> str | None:
+    """The one line to say for a failure storywire foresees (a stored table this version
+    cannot use, a lock taken over), found in the runner's error, which carries the
+    worker's message; None for anything else."""
+    import re
+
+    from storywire.transforms.stored import StoredTableError
+
+    text = str(err)
+    match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
+    if match:
+        return stored_table_advice(match.group(0))
+    match = re.search(r"the lock on [^\n]*? this run does not commit[^\n]*", text)
+    if match:
+        return match.group(0)
+    return None
+
+
+def staging_folder(output: str, started: datetime) -> str:
+    from storywire.transforms.parquet import STAGING_DIR
+
+    return "/".join([output.rstrip("/"), STAGING_DIR, started.strftime("run-%Y%m%dT%H%M%S%fZ")])
+
+
+def stored_table_advice(problem: str) -> str:
+    return (f"{problem}; nothing was read or written. Write to a new --output, or move that "
+            "file aside (or restore it) and run again")
+
+
+def command_line(command: str, argv: list[str]) -> str:
+    """The command a lock names as its holder, short enough to read."""
+    words = " ".join(["storywire", command, *argv])
+    return words if len(words) <= 160 else words[:159] + "…"
