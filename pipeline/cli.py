@@ -184,6 +184,54 @@ def new_pipeline(options, runner=None):
         return None, " ".join(str(err).split())
 
 
+def check_output(command: str, inputs: list[str], output: str) -> int | None:
+    """Before any work: exit status 2, after one line saying why, for an --output that
+    cannot be written or an --input inside it; None to go on (with a note when the output
+    is inside an input: its files are not read)."""
+    from storywire.transforms.matching import input_output_overlap
+
+    problem = local_output_problem(output)
+    if problem:
+        return fail(command, f"cannot write to --output {output}: {problem}")
+    overlap = input_output_overlap(inputs, output)
+    if overlap and overlap.fatal:
+        return fail(command, overlap.message)
+    if overlap:
+        print(f"storywire {command}: {overlap.message}", file=sys.stderr)
+    return None
+
+
+def lock_output(command: str, argv: list[str], output: str, wait_seconds: float,
+                job_finished=lambda job: None):
+    """The output's lock, held for `storywire COMMAND argv` (see transforms/lock.py); it
+    says so when it waits for another run, or takes over the lock of a run that died.
+    None, after one line saying why, when the lock cannot be had."""
+    from storywire.transforms.lock import LockHeld, OutputLock
+
+    lock = OutputLock(output, command_line(command, argv), job_finished=job_finished)
+    try:
+        previous = lock.acquire(wait_seconds, on_wait=lambda holder: print(
+            f"storywire {command}: waiting up to {wait_seconds:g} s for "
+            f"{holder.describe() if holder else 'another run'} to finish writing to {output}",
+            file=sys.stderr, flush=True))
+    except LockHeld as held:
+        fail(command, f"{held}; wait for it with --wait_for_lock SECONDS")
+        return None
+    except OSError as err:  # a filesystem without flock, a bucket we may not write
+        fail(command, f"cannot lock --output {output}: {err}")
+        return None
+    if previous is not None:
+        print(f"storywire {command}: took over the lock on {output} from "
+              f"{previous.describe()}, which is no longer running", file=sys.stderr)
+    return lock
+
+
+def command_line(command: str, argv: list[str]) -> str:
+    """The command a lock names as its holder, short enough to read."""
+    words = " ".join(["storywire", command, *argv])
+    return words if len(words) <= 160 else words[:159] + "…"
+
+
 def local_output_problem(output: str) -> str | None:
     """Why a local --output folder cannot be written, found before any work is done.
     Cloud paths are checked by the runner."""

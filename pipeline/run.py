@@ -15,7 +15,13 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 
-from storywire.pipeline.cli import fail, help_parser, local_output_problem, new_pipeline
+from storywire.pipeline.cli import (
+    check_output,
+    fail,
+    help_parser,
+    lock_output,
+    new_pipeline,
+)
 from storywire.transforms.paths import is_local
 
 
@@ -72,21 +78,14 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
         make_runner,
     )
     from storywire.transforms.cleaning import to_micros
-    from storywire.transforms.lock import LockHeld, OutputLock
-    from storywire.transforms.matching import input_output_overlap
     from storywire.transforms.parquet import recover_commits
     from storywire.transforms.records import storable_text
     from storywire.transforms.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
-    problem = local_output_problem(opts.output)
-    if problem:
-        return fail("run", f"cannot write to --output {opts.output}: {problem}")
-    overlap = input_output_overlap(opts.input, opts.output)
-    if overlap and overlap.fatal:
-        return fail("run", overlap.message)
-    if overlap:
-        print(f"storywire: {overlap.message}", file=sys.stderr)
+    status = check_output("run", opts.input, opts.output)
+    if status is not None:
+        return status
     dry_run = bool(options.get_all_options().get("dry_run"))
     if flags.detach and is_local(opts.output) and not dry_run:
         return fail("run", "--detach needs an --output on an object store (gs://...): a "
@@ -112,20 +111,10 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
 
     own_lock = lock is None
     if own_lock:
-        lock = OutputLock(opts.output, command_line("run", argv),
-                          job_finished=job_finished_checker(options))
-        try:
-            previous = lock.acquire(opts.wait_for_lock, on_wait=lambda holder: print(
-                f"storywire: waiting up to {opts.wait_for_lock:g} s for "
-                f"{holder.describe() if holder else 'another run'} to finish writing to "
-                f"{opts.output}", file=sys.stderr, flush=True))
-        except LockHeld as held:
-            return fail("run", f"{held}; wait for it with --wait_for_lock SECONDS")
-        except OSError as err:  # a filesystem without flock, a bucket we may not write
-            return fail("run", f"cannot lock --output {opts.output}: {err}")
-        if previous is not None:
-            print(f"storywire: took over the lock on {opts.output} from "
-                  f"{previous.describe()}, which is no longer running", file=sys.stderr)
+        lock = lock_output("run", argv, opts.output, opts.wait_for_lock,
+                           job_finished_checker(options))
+        if lock is None:
+            return 2
     # The run starts once it holds the lock. Its staging folder is named after its start;
     # the data ids never depend on it.
     started = datetime.now(timezone.utc)
@@ -286,7 +275,3 @@ def stored_table_advice(problem: str) -> str:
             "file aside (or restore it) and run again")
 
 
-def command_line(command: str, argv: list[str]) -> str:
-    """The command a lock names as its holder, short enough to read."""
-    words = " ".join(["storywire", command, *argv])
-    return words if len(words) <= 160 else words[:159] + "…"

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
-from storywire.transforms.matching import input_output_overlap, match_input_path
+from storywire.transforms.matching import match_input_path
 from storywire.transforms.parquet import make_parent
+from storywire.transforms.paths import is_local
 from storywire.transforms.records import Reject, storable_text
 
 RECORD = "_watch/ingested.json"
@@ -136,7 +137,7 @@ class _Stop:
 
 
 def watch(argv: list[str]) -> int:
-    from storywire.pipeline.cli import fail, local_output_problem
+    from storywire.pipeline.cli import check_output, fail, lock_output
     from storywire.pipeline.options import (
         OptionsError,
         StreamOptions,
@@ -144,8 +145,7 @@ def watch(argv: list[str]) -> int:
         check_words,
         pipeline_options,
     )
-    from storywire.pipeline.run import command_line, run
-    from storywire.transforms.lock import LockHeld, OutputLock
+    from storywire.pipeline.run import run
 
     parser = argparse.ArgumentParser(
         prog="storywire watch",
@@ -169,25 +169,16 @@ def watch(argv: list[str]) -> int:
         check_settings(pipeline_options(run_options))
     except OptionsError as err:
         return fail("watch", f"{err}; `storywire run --help` lists the run options")
-    problem = local_output_problem(args.output)
-    if problem:
-        return fail("watch", f"cannot write to --output {args.output}: {problem}")
-    missing = [f for f in args.input if "://" not in f and not FileSystems.exists(f)]
+    missing = [f for f in args.input if is_local(f) and not FileSystems.exists(f)]
     if missing:
         return fail("watch", f"no folder {missing[0]!r}")
-    overlap = input_output_overlap(args.input, args.output)
-    if overlap and overlap.fatal:
-        return fail("watch", overlap.message)
-    if overlap:
-        print(f"storywire watch: {overlap.message}", file=sys.stderr)
+    status = check_output("watch", args.input, args.output)
+    if status is not None:
+        return status
     # One writer at a time: the watch holds the output's lock while it watches.
-    lock = OutputLock(args.output, command_line("watch", argv))
-    try:
-        lock.acquire(args.wait_for_lock)
-    except LockHeld as held:
-        return fail("watch", f"{held}; wait for it with --wait_for_lock SECONDS")
-    except OSError as err:
-        return fail("watch", f"cannot lock --output {args.output}: {err}")
+    lock = lock_output("watch", argv, args.output, args.wait_for_lock)
+    if lock is None:
+        return 2
     try:
         return _watch(args, run_options, lock, run)
     finally:

@@ -364,7 +364,7 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, caps
     second = run(capsys, "--input", ".", "--output", str(tmp_path / "out"), *FAST)
     assert (second["read"], second["skipped"], second["rejects"]) == (3, 3, 0)
     assert rows(tmp_path / "out", "rejects", "input_uri") == []
-    assert first.err.count("storywire: --output out/ is inside --input ./: its files are "
+    assert first.err.count("storywire run: --output out/ is inside --input ./: its files are "
                            "not read as input\n") == 1
     # An input inside the output: a clear error before any work.
     assert main(["run", "--input", "out/articles", "--output", "out", *FAST]) == 2
