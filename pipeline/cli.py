@@ -13,21 +13,39 @@ from datetime import datetime, timezone
 from storywire.transforms.paths import is_local
 
 
-class _QuietImports(logging.Filter):
-    """Beam warns at import time that BigQuery clients are missing (the `gcp` extra);
-    storywire does not use them, so the warning only confuses."""
+class _ConsoleLogs(logging.Filter):
+    """What of Beam's logging reaches the terminal, and how it reads there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        # ... and the local runner's worker processes are started in Beam's in_memory mode
-        # with a subprocess environment (see options.make_runner), which Beam warns about.
+        # Beam warns at import time that BigQuery clients are missing (the `gcp` extra),
+        # which storywire does not use; and that the local runner's workers are started
+        # in in_memory mode with a subprocess environment (see options.make_runner).
         if ("apitools not found" in message or "direct_running_mode should be" in message):
             return False
+        if not (record.name.startswith("apache_beam.runners.portability")
+                and message.startswith("Worker: ")):
+            return True
         # A worker's error that fails the run is relayed by the local runner as a log line
         # holding the whole traceback; the run's failure carries the same message, and is
         # either said in one line (a failure storywire foresees) or raised.
-        return not (record.name.startswith("apache_beam.runners.portability")
-                    and record.levelno >= logging.ERROR and message.startswith("Worker: "))
+        if record.levelno >= logging.ERROR:
+            return False
+        # A worker's warning arrives as a log entry in protobuf text: its message alone.
+        record.msg, record.args = f"worker: {worker_message(message)}", ()
+        return True
+
+
+def worker_message(relayed: str) -> str:
+    """The message of a worker's log entry as the local runner relays it ("Worker:
+    severity: WARN timestamp {...} message: "..." log_location: ...")."""
+    import codecs
+    import re
+
+    found = re.search(r'message: "((?:[^"\\]|\\.)*)"', relayed)
+    if not found:
+        return relayed
+    return codecs.escape_decode(found.group(1).encode())[0].decode("utf-8", "replace")
 
 USAGE = """storywire run [--input PATH ...] [--output DIR] [--detach] [storywire and Beam options]
 storywire stream --input_subscription projects/P/subscriptions/S --output gs://B/out --runner=...
@@ -52,7 +70,9 @@ EXIT_STATUS = """exit status:
      cannot be written, another run writing to the same --output, stored tables written
      by another version of storywire or damaged; nothing is read or written
   3  more than --max_reject_fraction of the run's new rows are rejects (the tables are
-     written all the same; the reasons are in OUTPUT/rejects/)"""
+     written all the same; the reasons are in OUTPUT/rejects/)
+  4  input units were lost on the way (read is not articles + rejects + skipped): the
+     tables hold what was counted; run again to read what is missing"""
 
 BEAM_OPTIONS = """Beam's own options (--runner, --direct_num_workers, --project, --region,
 --temp_location, ...) are taken too and go to Beam. Without --runner, storywire runs
@@ -190,6 +210,13 @@ def check_output(command: str, inputs: list[str], output: str) -> int | None:
     is inside an input: its files are not read)."""
     from storywire.transforms.matching import input_output_overlap
 
+    try:
+        output.encode("utf-8")
+    except UnicodeEncodeError:
+        from storywire.transforms.records import storable_text
+
+        return fail(command, f"--output {storable_text(output)} is not a UTF-8 name: the "
+                             "tables' paths must be; choose another folder")
     problem = local_output_problem(output)
     if problem:
         return fail(command, f"cannot write to --output {output}: {problem}")
@@ -250,6 +277,14 @@ def local_output_problem(output: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
+    except SystemExit as done:  # argparse's --help and usage errors: a status to return
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
+    except KeyboardInterrupt:
+        # Ctrl-C: nothing was committed unless the commit had begun, and a commit begun is
+        # finished by the next run; no traceback for a person who asked to stop.
+        print("\nstorywire: interrupted; the tables are as they were, or as the commit under "
+              "way leaves them when the next run finishes it", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader of our output went away (`storywire stories out/ | head`): no
         # traceback about it. Python's advice: point stdout at devnull before exiting.
@@ -262,7 +297,7 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=os.environ.get("STORYWIRE_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_QuietImports())
+        handler.addFilter(_ConsoleLogs())
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
@@ -283,8 +318,15 @@ def _main(argv: list[str] | None) -> int:
         return evaluate(rest)
     if command == "schema":
         from storywire.pipeline.report import print_schema
+        from storywire.schemas import TABLES
 
-        return print_schema(rest)
+        parser = argparse.ArgumentParser(
+            prog="storywire schema",
+            description="Print the columns of the output tables, with their types and "
+                        "meaning.")
+        parser.add_argument("tables", nargs="*", metavar="TABLE",
+                            help=f"tables to print (default: all of {', '.join(TABLES)})")
+        return print_schema(parser.parse_args(rest).tables)
     if command == "stories":
         parser = argparse.ArgumentParser(prog="storywire stories",
                                          description="Print the stories table of an output "

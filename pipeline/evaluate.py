@@ -102,10 +102,20 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
     gold: dict[str, str] = {}
     seen: defaultdict[str, int] = defaultdict(int)
     with open(labelled, encoding="utf-8") as src, open(unlabelled, "w", encoding="utf-8") as dst:
-        for number, line in enumerate(src, start=1):
+        try:
+            lines = list(enumerate(src, start=1))
+        except UnicodeDecodeError:
+            raise ValueError(f"{labelled}: not UTF-8 text (a compressed file? give the "
+                             ".jsonl itself)") from None
+        for number, line in lines:
             if not line.strip():
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{labelled}:{number}: not a JSON line: {err}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{labelled}:{number}: a line must be a JSON object")
             if gold_field not in record:
                 raise ValueError(f"{labelled}:{number}: no {gold_field!r} field")
             story = str(record.pop(gold_field))
@@ -119,10 +129,15 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
 
 
 def read_story_ids(output: str) -> dict[str, str]:
-    import pyarrow.parquet as pq
+    """{article_id: story_id} of an output's articles table (file by file: a table whose
+    rows all lack a date is one Hive partition of NULLs, which pyarrow's dataset reader
+    cannot type)."""
+    from storywire.transforms.parquet import table_files
+    from storywire.transforms.stored import read_rows
 
-    table = pq.read_table(os.path.join(output, "articles"), columns=["article_id", "story_id"])
-    return dict(zip(table.column("article_id").to_pylist(), table.column("story_id").to_pylist()))
+    return {row["article_id"]: row["story_id"]
+            for path in table_files(output, "articles")
+            for row in read_rows(path, "articles", ["article_id", "story_id"])}
 
 
 def evaluate(argv: list[str]) -> int:
@@ -143,7 +158,8 @@ def evaluate(argv: list[str]) -> int:
                              "folder, removed afterwards)")
     args, run_options = parser.parse_known_args(argv)
     if not os.path.isfile(args.labelled):
-        print(f"storywire eval: no such file: {args.labelled}", file=sys.stderr)
+        what = "is a folder, not a file" if os.path.isdir(args.labelled) else "no such file"
+        print(f"storywire eval: {args.labelled}: {what}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="storywire-eval-") as scratch:
         unlabelled = os.path.join(scratch, "input.jsonl")
@@ -155,7 +171,7 @@ def evaluate(argv: list[str]) -> int:
         output = args.output or os.path.join(scratch, "output")
         # Only a kept output is worth pointing `storywire stories` at.
         status = run(["--input", unlabelled, "--output", output, *run_options],
-                     hint=args.output is not None)
+                     keep_output=args.output is not None)
         if status:
             return status
         result = score(read_story_ids(output), gold)

@@ -7,6 +7,7 @@ import difflib
 import os
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import (
@@ -119,6 +120,11 @@ RUN_SETTINGS = (
             "Seconds to wait for another run writing to the same --output to finish; 0: "
             "exit at once with status 2, naming that run.", Bounds(0.0, 7 * 86_400.0)),
 )
+WATCH_SETTINGS = (
+    Setting("interval", float, 5.0, "Seconds between looks at the folders.",
+            Bounds(0.0, 86_400.0, above=True)),
+    *(s for s in RUN_SETTINGS if s.name == "wait_for_lock"),
+)
 STREAM_SETTINGS = (
     Setting("window_minutes", float, DEFAULT_WINDOW_MINUTES,
             "Length of the fixed event-time windows a stream is grouped and written in.",
@@ -201,6 +207,12 @@ def check_words(argv: list[str], exclude=()) -> None:
         _, unknown = parser.parse_known_args(argv)
     except argparse.ArgumentError as err:
         raise OptionsError(str(err)) from None
+    ours = {f"--{name}" for name in option_names(StorywireOptions, StreamOptions)}
+    given = Counter(word.split("=", 1)[0] for word in argv if word.startswith("--"))
+    for flag in sorted(ours):
+        if given[flag] > 1:
+            more = " with every path after it" if flag == "--input" else ""
+            raise OptionsError(f"{flag} is given {given[flag]} times; give it once{more}")
     for word in unknown:
         if not word.startswith("-"):
             raise OptionsError(f"unexpected argument {word!r} (input paths go after --input)")
@@ -214,11 +226,7 @@ def check_words(argv: list[str], exclude=()) -> None:
 def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
     """Raise OptionsError for a storywire option outside its allowed values."""
     values = options.get_all_options()
-    for setting in settings:
-        value = values[setting.name]
-        if setting.bounds and not setting.bounds.allows(value):
-            raise OptionsError(f"--{setting.name} {_number(value) if value == value else value}"
-                               f" is out of range: allowed {setting.bounds}")
+    check_bounds(values, settings)
     language = values.get("language")
     if language is not None:
         from wordfreq import available_languages
@@ -227,8 +235,24 @@ def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
         if language not in known:
             raise OptionsError(f"--language {language!r} has no word frequencies; one of "
                                f"{', '.join(sorted(known))}")
-    if "input" in values and not values["input"]:
-        raise OptionsError("--input needs at least one path")
+    if "input" in values:
+        if not values["input"]:
+            raise OptionsError("--input needs at least one path")
+        if any(not path.strip() for path in values["input"]):
+            raise OptionsError("--input has an empty path (an unset variable?)")
+    workers = values.get("direct_num_workers")
+    if workers is not None and workers < 0:  # Beam's own option; 0 is one per core
+        raise OptionsError(f"--direct_num_workers {workers} is out of range: allowed at "
+                           "least 0 (0: one per core)")
+
+
+def check_bounds(values: dict, settings) -> None:
+    """Raise OptionsError for a value of `values` outside its setting's bounds."""
+    for setting in settings:
+        value = values[setting.name]
+        if setting.bounds and not setting.bounds.allows(value):
+            raise OptionsError(f"--{setting.name} {_number(value) if value == value else value}"
+                               f" is out of range: allowed {setting.bounds}")
 
 
 def pipeline_options(argv: list[str]) -> PipelineOptions:
@@ -302,8 +326,8 @@ def describe_runner(options: PipelineOptions) -> str:
     runner = options.view_as(StandardOptions).runner
     if runner != LOCAL_RUNNER:
         return f"runner {runner}"
-    direct = options.view_as(DirectOptions)
-    return f"local runner, {direct.direct_num_workers} worker(s)"
+    workers = options.view_as(DirectOptions).direct_num_workers or os.cpu_count()
+    return f"local runner, {workers} worker(s)"
 
 
 def make_runner(options: PipelineOptions):

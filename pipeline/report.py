@@ -82,6 +82,27 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def exit_status(summary: RunSummary, max_reject_fraction: float, reasons: str
+                ) -> tuple[int, str | None]:
+    """The exit status of a run that wrote its tables, and what to tell the user: 4 when
+    its own count does not add up (the runner lost input units on the way: what is missing
+    is read again by the next run, as it was not stored), 1 when no article came out of the
+    input and none was there, 3 when too many of its new rows are rejects, 0 otherwise."""
+    read = summary.get(INPUT_UNITS)
+    if summary.accounted != read:
+        return 4, (f"{read} input units read but {summary.accounted} accounted for: the "
+                   "runner lost some on the way; the tables hold what was accounted for, and "
+                   "a rerun reads what is missing (what is stored is skipped)")
+    if summary.get(ARTICLES_NEW) == 0 and summary.get(SKIPPED_ALREADY_STORED) == 0:
+        return 1, f"no article came out of {read} input units; {reasons}"
+    if summary.reject_fraction > max_reject_fraction:
+        new_rows = summary.get(ARTICLES_NEW) + summary.get(REJECTS_NEW)
+        return 3, (f"{summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
+                   f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
+                   f"{max_reject_fraction:g}); {reasons}")
+    return 0, None
+
+
 def run_summary(result) -> RunSummary:
     metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     summary = RunSummary()
@@ -144,6 +165,9 @@ def _minute(micros: int | None) -> str:
 
 
 def _clip(text: str, width: int) -> str:
+    """A title for the terminal: one line, cut to `width`, and nothing a terminal would
+    act on (a title from a feed may hold escape sequences or line breaks)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -35,9 +35,10 @@ def launcher_flags(parser: argparse.ArgumentParser) -> None:
                         help="No progress line while the run goes on.")
 
 
-def run(argv: list[str], lock=None, hint: bool = True) -> int:
+def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
     """`storywire run`. `lock`: the output's lock when the caller (watch) holds it already;
-    `hint`: end by saying how to print the stories (not when the output is thrown away)."""
+    `keep_output`: False when the output is a scratch folder about to go (eval), so the
+    run does not point the user at it."""
     # Imported here, after logging is set up: Beam logs while it imports.
     from storywire.pipeline.options import (
         OptionsError,
@@ -64,10 +65,10 @@ def run(argv: list[str], lock=None, hint: bool = True) -> int:
         check_settings(options)
     except OptionsError as err:
         return fail("run", f"{err}; `storywire run --help` lists the options")
-    return _run_checked(options, flags, lock, hint, argv)
+    return _run_checked(options, flags, lock, keep_output, argv)
 
 
-def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
+def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> int:
     """A run whose options are checked: lock the output, run, commit, report."""
     from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import (
@@ -122,10 +123,14 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
     try:
-        finished, dropped = recover_commits(opts.output)
+        try:
+            finished, dropped = recover_commits(opts.output)
+        except (OSError, ValueError) as err:  # BeamIOError is an OSError
+            return fail("run", f"cannot finish what an interrupted run left in "
+                               f"{opts.output}: {' '.join(str(err).split())}")
         if finished or dropped:
-            print(f"storywire: finished {finished} interrupted commit(s) and dropped {dropped} "
-                  f"unfinished run(s) in {opts.output}", file=sys.stderr)
+            print(f"storywire run: finished {finished} interrupted commit(s) and dropped "
+                  f"{dropped} unfinished run(s) in {opts.output}", file=sys.stderr)
         if is_local(opts.output):  # on object stores, each file is checked as it is read
             try:
                 check_stored_tables(opts.output)
@@ -157,37 +162,25 @@ def _run_checked(options, flags, lock, hint: bool, argv: list[str]) -> int:
             lock.release()
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
-    return report(result, opts, started, hint)
+    return report(result, opts, started, keep_output)
 
 
-def report(result, opts, started: datetime, hint: bool) -> int:
-    """Print what the run did; its exit status."""
-    from storywire.pipeline.report import run_summary
-    from storywire.transforms.metrics import (
-        ARTICLES_NEW,
-        INPUT_UNITS,
-        REJECTS_NEW,
-        SKIPPED_ALREADY_STORED,
-    )
+def report(result, opts, started: datetime, kept: bool) -> int:
+    """Print what the run did; its exit status. `kept`: the output is the user's to look
+    at (not a scratch folder about to go)."""
+    from storywire.pipeline.report import exit_status, run_summary
 
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     print(summary.text(), flush=True)
-    then = f"; `storywire stories {opts.output}` prints the stories" if hint else ""
+    then = f"; `storywire stories {opts.output}` prints the stories" if kept else ""
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
-    rejects_at = f"{opts.output.rstrip('/')}/rejects/"
-    if summary.get(ARTICLES_NEW) == 0 and summary.get(SKIPPED_ALREADY_STORED) == 0:
-        print(f"storywire: no article came out of {summary.get(INPUT_UNITS)} input units; "
-              f"the reasons are in {rejects_at}", file=sys.stderr)
-        return 1
-    if summary.reject_fraction > opts.max_reject_fraction:
-        new_rows = summary.get(ARTICLES_NEW) + summary.get(REJECTS_NEW)
-        print(f"storywire: {summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
-              f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
-              f"{opts.max_reject_fraction:g}); the reasons are in {rejects_at}",
-              file=sys.stderr)
-        return 3
-    return 0
+    reasons = (f"the reasons are in {opts.output.rstrip('/')}/rejects/" if kept
+               else "run with --output DIR to keep the rejects table")
+    status, message = exit_status(summary, opts.max_reject_fraction, reasons)
+    if message:
+        print(f"storywire: {message}", file=sys.stderr)
+    return status
 
 
 def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: bool):

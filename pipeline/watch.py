@@ -27,7 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
 from storywire.transforms.matching import match_input_path
 from storywire.transforms.parquet import make_parent
-from storywire.transforms.paths import is_local
+from storywire.transforms.paths import delete_files, is_local
 from storywire.transforms.records import Reject, storable_text
 
 RECORD = "_watch/ingested.json"
@@ -95,7 +95,7 @@ def save_record(output: str, ingested: dict[str, Seen]) -> None:
     with FileSystems.create(path + ".new") as handle:
         handle.write(json.dumps(data, indent=1).encode("utf-8"))
     if FileSystems.exists(path):
-        FileSystems.delete([path])
+        delete_files([path])
     FileSystems.rename([path + ".new"], [path])
 
 
@@ -139,13 +139,15 @@ class _Stop:
 def watch(argv: list[str]) -> int:
     from storywire.pipeline.cli import check_output, fail, lock_output
     from storywire.pipeline.options import (
+        WATCH_SETTINGS,
         OptionsError,
         StreamOptions,
+        check_bounds,
         check_settings,
         check_words,
         pipeline_options,
     )
-    from storywire.pipeline.run import run
+    from storywire.pipeline.run import launcher_flags, run
 
     parser = argparse.ArgumentParser(
         prog="storywire watch",
@@ -153,22 +155,24 @@ def watch(argv: list[str]) -> int:
                     "Other options are those of `storywire run`.")
     parser.add_argument("--input", nargs="+", required=True, help="Folders to watch.")
     parser.add_argument("--output", default="output/", help="Output folder, as for run.")
-    parser.add_argument("--interval", type=float, default=5.0,
-                        help="Seconds between looks at the folders (default 5).")
     parser.add_argument("--once", action="store_true",
                         help="Ingest what is there now (files untouched for --interval "
                              "seconds) and exit, for cron and the like.")
-    parser.add_argument("--wait_for_lock", type=float, default=0.0,
-                        help="Seconds to wait for another run writing to --output to finish "
-                             "(default 0: exit with status 2 at once, naming it).")
+    for setting in WATCH_SETTINGS:
+        setting.add_to(parser)
+    launcher_flags(parser)
     args, run_options = parser.parse_known_args(argv)
-    if not args.interval > 0 or not args.wait_for_lock >= 0:
-        return fail("watch", "--interval must be over 0 and --wait_for_lock at least 0")
+    if args.detach:
+        return fail("watch", "--detach is for `storywire run`: a watch runs its batches "
+                             "itself, one after another")
     try:  # the run options of every batch, checked once before any work
+        check_bounds(vars(args), WATCH_SETTINGS)
         check_words(run_options, exclude=(StreamOptions,))
         check_settings(pipeline_options(run_options))
     except OptionsError as err:
         return fail("watch", f"{err}; `storywire run --help` lists the run options")
+    if args.quiet:
+        run_options = [*run_options, "--quiet"]
     missing = [f for f in args.input if is_local(f) and not FileSystems.exists(f)]
     if missing:
         return fail("watch", f"no folder {missing[0]!r}")
@@ -187,9 +191,17 @@ def watch(argv: list[str]) -> int:
 
 def _watch(args, run_options: list[str], lock, run) -> int:
     """The watching loop, under the output's lock; its exit status."""
+    from storywire.pipeline.cli import fail
+
+    try:
+        ingested = load_record(args.output)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        return fail("watch", f"cannot read the record of ingested files "
+                             f"{FileSystems.join(args.output, RECORD)}: {err}; remove it, and "
+                             "the next watch reads every file again (what is stored is "
+                             "skipped)")
     stop = _Stop()
     previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    ingested = load_record(args.output)
     previous: dict[str, Seen] = {}
     print(f"storywire watch: {storable_text(' '.join(args.input))} -> {args.output}, every "
           f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
@@ -215,11 +227,16 @@ def _watch(args, run_options: list[str], lock, run) -> int:
                     break
                 finally:
                     stop.in_batch = False
-                if code not in (0, 1, 3):  # 1, 3: (mostly) rejects, recorded too
+                if code == 4:
+                    # Input units lost on the way: the files are not recorded, so the next
+                    # look reads them again (what was stored is skipped then).
+                    previous = {}
+                elif code not in (0, 1, 3):  # 1, 3: (mostly) rejects, recorded too
                     status = code
                     break
-                ingested.update({p: listing[p] for p in ready})
-                save_record(args.output, ingested)
+                else:
+                    ingested.update({p: listing[p] for p in ready})
+                    save_record(args.output, ingested)
             if args.once:
                 break
             deadline = time.monotonic() + args.interval

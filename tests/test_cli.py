@@ -138,3 +138,117 @@ def test_a_run_shows_progress_and_quiet_turns_it_off(tmp_path, capsys, monkeypat
     assert main(["run", "--input", str(SEEDS), "--output", str(tmp_path / "b"), "--quiet",
                  *FAST]) == 0
     assert "input units read" not in capsys.readouterr().err
+
+
+def test_an_option_given_twice_or_an_empty_input_is_an_error(capsys):
+    line = error_of(capsys, "run", "--input", "a", "--input", "b")
+    assert "--input is given 2 times; give it once with every path after it" in line
+    assert "--input has an empty path" in error_of(capsys, "run", "--input", "")
+    assert "--direct_num_workers -3 is out of range" in error_of(
+        capsys, "run", "--direct_num_workers", "-3")
+
+
+def test_an_output_name_that_is_not_utf8_is_refused_before_any_work(tmp_path, capsys):
+    import os
+
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/out\xff")
+    line = error_of(capsys, "run", "--input", str(SEEDS), "--output", out, *FAST)
+    assert "is not a UTF-8 name" in line and "out\\xff" in line
+    assert os.listdir(tmp_path) == ["tmp"]  # nothing created
+
+
+def test_schema_help_is_help(capsys):
+    assert main(["schema", "--help"]) == 0
+    assert "usage: storywire schema" in capsys.readouterr().out
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    from storywire.pipeline import run as command
+
+    def interrupted(argv, **_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "run", interrupted)
+    assert main(["run", "--input", str(SEEDS)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_the_exit_status_says_when_input_units_were_lost():
+    from storywire.pipeline.report import RunSummary, exit_status
+    from storywire.transforms import metrics
+
+    lost = RunSummary({metrics.INPUT_UNITS: 10, metrics.ARTICLES_NEW: 7})
+    status, message = exit_status(lost, 0.5, "reasons")
+    assert status == 4 and "10 input units read but 7 accounted for" in message
+    whole = RunSummary({metrics.INPUT_UNITS: 10, metrics.ARTICLES_NEW: 7,
+                        metrics.REJECTS_NEW: 3})
+    assert exit_status(whole, 0.5, "reasons") == (0, None)
+    assert exit_status(whole, 0.2, "reasons")[0] == 3
+
+
+def test_titles_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    text = (SEEDS / "000_b732d28f0e6528e7.txt").read_text()
+    feed.write_text(json.dumps({"id": "x", "title": "Red\x1b[31m alert\x1b]0;pwned\x07\nline",
+                                "text": text}) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["stories", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "Red [31m alert" in printed
+    assert len(printed.strip().splitlines()) == 3  # header, the story, the count
+
+
+def test_progress_fits_the_terminal(monkeypatch):
+    import os
+
+    from storywire.transforms import progress as module
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(module, "REFRESH_SECONDS", 0.01)
+    monkeypatch.setattr(module.shutil, "get_terminal_size",
+                        lambda fallback: os.terminal_size((40, 24)))
+    screen = Terminal()
+    shown = Progress(lambda: Counter({READ: 123456, CLEANED: 120000}),
+                     lambda: ["NewPerId", "Clean", "AllRejects"], stream=screen)
+    shown.start()
+    time.sleep(0.2)
+    shown.stop()
+    drawn = [d for d in screen.getvalue().split("\r\x1b[K") if d]
+    assert drawn and all(len(d) < 40 for d in drawn)
+
+
+def test_worker_warnings_read_as_their_message():
+    from storywire.pipeline.cli import worker_message
+
+    relayed = ('Worker: severity: WARN timestamp {   seconds: 1 } message: "feed.jsonl.gz: '
+               'unreadable after line 3: Caf\\303\\251 \\"q\\"" log_location: "inputs.py:1"')
+    assert worker_message(relayed) == 'feed.jsonl.gz: unreadable after line 3: Café "q"'
+
+
+def test_eval_says_what_is_wrong_with_its_file(tmp_path, capsys):
+    import gzip
+
+    assert "is a folder, not a file" in error_of(capsys, "eval", str(tmp_path))
+    packed = tmp_path / "l.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"text": "x", "story": "s"}\n'))
+    assert "not UTF-8 text" in error_of(capsys, "eval", str(packed))
+    broken = tmp_path / "l.jsonl"
+    broken.write_text('{"text": "x", "story": "s"}\nnot json\n')
+    assert f"{broken}:2: not a JSON line" in error_of(capsys, "eval", str(broken))
+
+
+def test_eval_scores_labelled_records_that_have_no_date(tmp_path, capsys):
+    texts = [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]
+    labelled = tmp_path / "undated.jsonl"
+    # No date anywhere: the seeds' date lines are dropped.
+    labelled.write_text("".join(
+        json.dumps({"id": f"s{i}", "text": "\n".join(t.splitlines()[3:]), "story": "nk"})
+        + "\n" for i, t in enumerate(texts)))
+    assert main(["eval", str(labelled), "--output", str(tmp_path / "out"), *FAST]) == 0
+    assert "articles scored: 5 of 5" in capsys.readouterr().out

@@ -244,3 +244,22 @@ def test_a_detached_job_holds_the_lock_until_its_job_ends(monkeypatch):
         next_run.acquire()
     ended["job-42"] = True
     assert next_run.acquire().job == "job-42"
+
+
+def test_a_lock_file_that_is_a_link_is_never_followed(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (out / locks.LOCK_NAME).symlink_to(precious)
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), *FAST]) == 2
+    assert "is a symbolic link, not a lock file" in capsys.readouterr().err
+    assert precious.read_text() == "keep me"
+
+
+def test_a_lock_file_of_garbage_names_no_one_and_is_taken(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / locks.LOCK_NAME).write_text("[" * 60_000)
+    assert Holder.decode(b"[" * 60_000) is None
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), "--quiet", *FAST]) == 0

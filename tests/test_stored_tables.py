@@ -79,3 +79,41 @@ def test_the_current_schema_has_no_problem_and_workers_check_what_they_read(outp
     rewrite(path, lambda t: t.drop_columns(["language"]))
     with pytest.raises(StoredTableError, match="column language is missing"):
         read_rows(str(path), "articles", ["article_id"])
+
+
+@pytest.mark.parametrize("name", ["out[1]", "G*3", "why?"])
+def test_an_output_named_like_a_glob_is_its_own_folder(tmp_path, capsys, name):
+    out = tmp_path / name
+    seed = str(SEEDS / "000_b732d28f0e6528e7.txt")
+    for _ in range(2):
+        assert main(["run", "--input", seed, "--output", str(out), "--quiet", *FAST]) == 0
+    assert "1 already in the output, skipped" in capsys.readouterr().out
+    assert main(["stories", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith("1 stories")
+    assert not (out / "_staging").exists()
+
+
+def test_a_table_missing_beside_the_others(output, capsys):
+    import shutil
+
+    shutil.rmtree(output / "stories")
+    assert "stories: has no file, while the other tables have theirs" in refused(capsys, output)
+
+
+def test_a_table_folder_that_is_a_file(output, capsys):
+    import shutil
+
+    shutil.rmtree(output / "rejects")
+    (output / "rejects").write_text("not a folder")
+    assert "rejects: is not a folder" in refused(capsys, output)
+
+
+@pytest.mark.parametrize("where", ["stray.parquet", "other=1/part.parquet",
+                                   "published_date=not-a-date/part.parquet"])
+def test_a_file_out_of_place(output, capsys, where):
+    (source,) = output.glob("articles/*/*.parquet")
+    target = output / "articles" / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    line = refused(capsys, output)
+    assert str(target) in line and "is not in a published_date=YYYY-MM-DD folder" in line

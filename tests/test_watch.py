@@ -122,3 +122,29 @@ def test_watch_takes_names_that_are_not_utf8_and_never_reads_its_own_output(tmp_
     assert main(watch) == 0
     assert "new file" not in capsys.readouterr().err
     assert sorted(Path(uri).name for uri, _ in articles(out)) == ["b.txt", "bad\\xff.txt"]
+
+
+def test_watch_takes_runs_quiet_and_refuses_what_it_cannot_do(tmp_path, capsys):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    shutil.copy(next(SEEDS.glob("000_*.txt")), inbox)
+    old = time.time() - 60
+    os.utime(inbox / next(SEEDS.glob("000_*.txt")).name, (old, old))
+    watch = ["watch", "--input", str(inbox), "--output", str(out), "--once", "--interval", "1"]
+    assert main([*watch, "--quiet", *FAST]) == 0
+    assert "input units read" not in capsys.readouterr().err
+    assert main([*watch, "--detach"]) == 2
+    assert "--detach is for `storywire run`" in capsys.readouterr().err
+    for bad in (["--interval", "inf"], ["--wait_for_lock", "1e308"], ["--interval", "0"]):
+        assert main(["watch", "--input", str(inbox), "--output", str(out), *bad]) == 2
+        assert "is out of range" in capsys.readouterr().err
+
+
+def test_a_damaged_record_of_ingested_files_is_one_line(tmp_path, capsys):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (out / "_watch").mkdir(parents=True)
+    (out / "_watch" / "ingested.json").write_text('{"in/a.txt": {"size"')
+    assert main(["watch", "--input", str(inbox), "--output", str(out), "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the record of ingested files" in err and "Traceback" not in err

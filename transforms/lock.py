@@ -79,7 +79,7 @@ class Holder:
         try:
             fields = json.loads(data.decode("utf-8"))
             return cls(**{k: fields[k] for k in cls.__dataclass_fields__ if k in fields})
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             return None
 
 
@@ -114,7 +114,12 @@ class _FileLock:
         """(True, the dead holder it took over from or None), or (False, the holder)."""
         import fcntl
 
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a link: a lock file that is a link would have us rewrite whatever
+        # it points at.
+        if os.path.islink(self._path):
+            raise OSError(errno.ELOOP, f"{self._path} is a symbolic link, not a lock file; "
+                                       "remove it")
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -151,8 +156,12 @@ def _rewrite(fd: int, data: bytes) -> None:
 
 
 def _read_file(path: str) -> bytes:
-    with contextlib.suppress(OSError), open(path, "rb") as handle:
-        return handle.read(1 << 16)
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            return os.read(fd, 1 << 16)
+        finally:
+            os.close(fd)
     return b""
 
 

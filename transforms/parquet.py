@@ -24,7 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 from storywire.schemas import NO_DATE_PARTITION, TABLES
 from storywire.transforms.lock import check_held, release_detached
 from storywire.transforms.metrics import FILES_WRITTEN, counter
-from storywire.transforms.paths import is_local
+from storywire.transforms.paths import delete_files, files_under, is_local
 from storywire.transforms.records import stable_id
 
 DEFAULT_ROWS_PER_FILE = 20_000
@@ -145,12 +145,7 @@ class CommitPlan:
                 FileSystems.rename([source], [target])
         gone = [path for path in self.deletes if FileSystems.exists(path)]
         if gone:
-            FileSystems.delete(gone)
-
-
-def files_under(prefix: str) -> list[str]:
-    """Every file below a folder or object prefix, recursively (none if there is none)."""
-    return sorted(m.path for m in FileSystems.match([prefix.rstrip("/") + "/**"])[0].metadata_list)
+            delete_files(gone)
 
 
 def table_files(output: str, table: str) -> list[str]:
@@ -266,7 +261,7 @@ def _finish(staging: str, output: str) -> None:
     rest = [p for p in files if p not in plan]
     for batch in (rest, plan):
         if batch:
-            FileSystems.delete(batch)
+            delete_files(batch)
     if is_local(staging) and os.path.isdir(staging):
         import shutil
 

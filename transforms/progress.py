@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -189,7 +190,9 @@ class Progress:
             rate = cleaning.update(now, counts.get(CLEANED, 0))
             line = progress_line(counts, now - started, rate, self._steps())
             if self._tty:
-                self._stream.write("\r\x1b[K" + line)
+                # Cut to the terminal's width: a line that wraps cannot be redrawn in place.
+                width = shutil.get_terminal_size((100, 24)).columns
+                self._stream.write("\r\x1b[K" + line[:max(width - 1, 20)])
                 self._stream.flush()
                 self._shown = True
             elif now - last_plain >= PLAIN_EVERY_SECONDS:

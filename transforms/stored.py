@@ -10,17 +10,19 @@ is read by day, so a run reads the recent window it needs, not the whole history
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.schemas import TABLES, schema_problem
+from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
 from storywire.transforms.parquet import day_of, table_files
+from storywire.transforms.paths import files_under
 from storywire.transforms.vectors import candidate_keys
 
 
@@ -43,11 +45,11 @@ def stored_vector(entry: StoredArticle) -> tuple:
 
 
 class StoredTableError(Exception):
-    """A file of a stored table that this version cannot use: written by another version of
-    storywire, or damaged. The run stops before its commit, so the tables stay as they
-    were; the message names the file and what is wrong with it."""
+    """A stored table, or a file of one, that this version cannot use: written by another
+    version of storywire, or damaged. The run stops before its commit, so the tables stay
+    as they were; the message names the file (or folder) and what is wrong with it."""
 
-    PREFIX = "stored table file "
+    PREFIX = "stored table "
 
     def __init__(self, path: str, problem: str):
         super().__init__(f"{self.PREFIX}{path}: {problem} (written by another version of "
@@ -71,12 +73,23 @@ def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[d
 
 
 def check_stored_tables(output: str) -> None:
-    """Raise StoredTableError for the first file of a table in `output` that this version
-    cannot use, from the files' footers (about 0.1 ms a file on a local disk), before a
-    run starts. The run checks each file it reads again (`read_rows`); this finds them
-    all up front, with a one-line message instead of a worker's traceback."""
+    """Raise StoredTableError for the first problem with the tables of a local `output`,
+    before a run starts: a table missing beside the others (every run leaves a file in
+    each), a file where DuckDB's Hive reading does not expect one, or a file whose footer
+    does not hold the table's schema (about 0.1 ms a file). The run checks each file it
+    reads again (`read_rows`); this finds them all up front, with a one-line message
+    instead of a worker's traceback."""
+    files = {table: table_files(output, table) for table in TABLES}
     for table in TABLES:
-        for path in table_files(output, table):
+        folder = table_folder(output, table)
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            raise StoredTableError(folder, "is not a folder")
+        if any(files.values()) and not files[table]:
+            raise StoredTableError(folder, "has no file, while the other tables have theirs")
+        for path in files[table]:
+            problem = layout_problem(table, path[len(folder):].lstrip("/"))
+            if problem:
+                raise StoredTableError(path, problem)
             try:
                 with FileSystems.open(path) as handle:
                     problem = schema_problem(table, pq.read_schema(handle))
@@ -86,6 +99,24 @@ def check_stored_tables(output: str) -> None:
                 raise StoredTableError(path, problem)
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def layout_problem(table: str, relative: str) -> str | None:
+    """What is wrong with where a file sits in its table (`relative` to the table's folder):
+    a partitioned table's files sit in `<column>=<day>/` folders, the others' at the top;
+    DuckDB and Polars, reading the folder as Hive partitions, fail on anything else."""
+    spec = TABLES[table]
+    parts = relative.split("/")
+    if spec.partition_column is None:
+        return None if len(parts) == 1 else "is in a folder of its own; the table has none"
+    column, _, value = parts[0].partition("=")
+    if (len(parts) == 2 and column == spec.partition_column
+            and (value == NO_DATE_PARTITION or _DAY.fullmatch(value))):
+        return None
+    return f"is not in a {spec.partition_column}=YYYY-MM-DD folder"
+
+
 def _times_as_micros(table: pa.Table) -> pa.Table:
     for i, column in enumerate(table.schema):
         if pa.types.is_timestamp(column.type):
@@ -93,11 +124,10 @@ def _times_as_micros(table: pa.Table) -> pa.Table:
     return table
 
 
-def table_pattern(output: str, table: str, partition: str | None = None) -> str:
+def table_folder(output: str, table: str, partition: str | None = None) -> str:
+    """The folder of a table's files, or of one of its partitions."""
     folder = FileSystems.join(output, table)
-    if partition:
-        return FileSystems.join(folder, partition, "*.parquet")
-    return folder.rstrip("/") + "/**.parquet"
+    return FileSystems.join(folder, partition) if partition else folder
 
 
 def index_days(day: str, window_days: float) -> list[str]:
@@ -116,20 +146,19 @@ def index_days(day: str, window_days: float) -> list[str]:
 
 
 class _ReadFiles(beam.PTransform):
-    """File patterns (allowed to match nothing) to the rows of the files of `table` they
-    match."""
+    """Folders of `table` (allowed to be missing) to the rows of the Parquet files in them."""
 
     def __init__(self, table: str, columns: list[str] | None = None):
         super().__init__()
         self._table = table
         self._columns = columns
 
-    def expand(self, patterns):
+    def expand(self, folders):
         table, columns = self._table, self._columns
         return (
-            patterns
-            | "Match" >> MatchAll(EmptyMatchTreatment.ALLOW)
-            | "Paths" >> beam.Map(lambda metadata: metadata.path)
+            folders
+            | "Files" >> beam.FlatMap(lambda folder: [p for p in files_under(folder)
+                                                      if p.endswith(".parquet")])
             | "Spread" >> beam.Reshuffle()
             | "ReadRows" >> beam.FlatMap(read_rows, table, columns)
         )
@@ -140,13 +169,13 @@ class ReadStoredTable(beam.PTransform):
 
     def __init__(self, output: str, table: str, columns: list[str] | None = None):
         super().__init__()
-        self._pattern = table_pattern(output, table)
+        self._folder = table_folder(output, table)
         self._table = table
         self._columns = columns
 
     def expand(self, pbegin):
         return (pbegin
-                | "Pattern" >> beam.Create([self._pattern])
+                | "Folder" >> beam.Create([self._folder])
                 | "Read" >> _ReadFiles(self._table, self._columns))
 
 
@@ -173,8 +202,8 @@ class ReadStoryIndex(beam.PTransform):
             | "DistinctDays" >> beam.Distinct()
             | "NearDays" >> beam.FlatMap(index_days, window_days)
             | "DistinctNearDays" >> beam.Distinct()
-            | "Patterns" >> beam.Map(
-                lambda day: table_pattern(output, "story_index", f"{column}={day}"))
+            | "Folders" >> beam.Map(
+                lambda day: table_folder(output, "story_index", f"{column}={day}"))
             | "Read" >> _ReadFiles("story_index")
             | "Entries" >> beam.Map(lambda row: StoredArticle(
                 row["article_id"], row["published_at"], row["simhash"], row["story_vector"],

@@ -25,6 +25,7 @@ from storywire.transforms.parquet import (
     to_arrow,
     write_parquet,
 )
+from storywire.transforms.paths import delete_files
 from storywire.transforms.records import REJECTS, Reject, excerpt
 from storywire.transforms.registry import WindowGroup, strongest_term
 
@@ -201,7 +202,7 @@ class _WritePane(beam.DoFn):
         aside = FileSystems.join(self._output, STAGING_DIR, "stream", self._table, relative)
         write_parquet(aside, to_arrow(self._table, list(rows)))
         if FileSystems.exists(final):
-            FileSystems.delete([final])
+            delete_files([final])
         make_parent(final)
         FileSystems.rename([aside], [final])
         self.files.inc()
