@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +34,47 @@ def test_formats_by_extension():
     assert input_format("gs://b/x.jsonl.gz") == "jsonl"
     assert input_format("x.jsonl") == "jsonl"
     assert input_format("x.pdf") is None
+
+
+def test_watch_and_storage_notifications_take_extensions_in_any_case():
+    from storywire.pipeline.watch import Seen, ready_files
+    from storywire.transforms.streaming import gcs_notification_path
+
+    names = ["in/B.TXT", "in/UP.JSONL.GZ", "in/c.HTML", "in/d.Htm", "in/e.NDJSON", "in/f.CSV"]
+    listing = {name: Seen(10, 0.0) for name in names}
+    assert ready_files(listing, {}, {}, now=1000.0, settle=5) == names[:5]
+    notified = [gcs_notification_path({"eventType": "OBJECT_FINALIZE", "bucketId": "news",
+                                       "objectId": name}) for name in names]
+    assert notified == [f"gs://news/{name}" for name in names[:5]] + [None]
+
+
+def test_one_rule_says_which_names_are_read_and_which_are_compressed():
+    from storywire.transforms.inputs import is_compressed, is_supported
+
+    names = ["B.TXT", "UP.JSONL.GZ", "c.HTML", "d.Htm", "e.NDJSON", "f.Ndjson.Gz", "g.CSV",
+             "h.TXT.GZ"]
+    assert [is_supported(n) for n in names] == [True] * 6 + [False] * 2
+    assert [is_compressed(n) for n in names] == [False, True, False, False, False, True,
+                                                 False, True]
+
+
+def test_upper_case_names_are_read_as_their_format(tmp_path, capsys):
+    import gzip
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    records = [{"id": f"gz{n}", "text": seed_text(f"00{n}")} for n in range(3)]
+    (folder / "UP.JSONL.GZ").write_bytes(gzip.compress(
+        "".join(json.dumps(r) + "\n" for r in records).encode()))
+    (folder / "B.TXT").write_text(seed_text("003"))
+    (folder / "c.HTML").write_bytes((FIXTURES / "page.html").read_bytes())
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (5, 5, 0)
+    by_file = sorted((Path(a["input_uri"]).name, a["line"])
+                     for a in rows(out, "articles", "article_id"))
+    assert by_file == [("B.TXT", None), ("UP.JSONL.GZ", 1), ("UP.JSONL.GZ", 2),
+                       ("UP.JSONL.GZ", 3), ("c.HTML", None)]
 
 
 def test_match_folder_recursively_glob_and_file(tmp_path):

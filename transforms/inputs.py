@@ -69,12 +69,24 @@ _log = logging.getLogger(__name__)
 
 
 def input_format(path: str) -> str | None:
-    """'text', 'html' or 'jsonl' from the file name; None for anything else."""
+    """'text', 'html' or 'jsonl' from the file name, its extension in any case
+    ("a.TXT", "b.Jsonl.GZ"); None for anything else."""
     lower = path.lower()
     for ext, kind in _FORMATS:
         if lower.endswith(ext):
             return kind
     return None
+
+
+def is_supported(path: str) -> bool:
+    """Whether storywire reads a file of this name: every step that picks or skips files by
+    name (run, watch, a stream's storage notifications) asks this."""
+    return input_format(path) is not None
+
+
+def is_compressed(path: str) -> bool:
+    """Whether a file is read through gzip, by its name as input_format reads it (any case)."""
+    return path.lower().endswith(".gz")
 
 
 @dataclass(frozen=True)
@@ -256,7 +268,7 @@ class _ChunkFiles(beam.DoFn):
 
     def process(self, metadata: FileMetadata):
         path, size = metadata.path, metadata.size_in_bytes
-        if input_format(path) != "jsonl" or path.endswith(".gz") or \
+        if input_format(path) != "jsonl" or is_compressed(path) or \
                 size is None or size <= self._chunk_bytes:
             yield InputChunk(path, size)
             return
@@ -326,7 +338,7 @@ class _ReadRecords(beam.DoFn):
         through Python's own reader: Beam's decompressor ends a cut-off archive quietly, as
         if complete, where this one raises EOFError, so the loss becomes a reject."""
         with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
-            if chunk.path.endswith(".gz"):
+            if is_compressed(chunk.path):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
                     yield handle
             else:
@@ -338,7 +350,7 @@ class _ReadRecords(beam.DoFn):
         path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
         max_line = MAX_LINE_BYTES
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
-                 if path.endswith(".gz") else None)
+                 if is_compressed(path) else None)
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
