@@ -312,6 +312,24 @@ def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path, c
     }
 
 
+def test_a_link_into_proc_is_its_own_reject_and_the_files_beside_it_are_read(tmp_path,
+                                                                            capsys):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "000.txt").write_text(seed_text("000"))
+    (folder / "sub" / "001.txt").write_text(seed_text("001"))
+    (folder / "sub" / "me").symlink_to("/proc/self")
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (3, 2, 1)
+    assert [a["input_uri"] for a in rows(out, "articles", "input_uri")] == [
+        str(folder / "000.txt"), str(folder / "sub" / "001.txt")]
+    (reject,) = rows(out, "rejects", "input_uri")
+    assert (reject["input_uri"], reject["stage"]) == (str(folder / "sub" / "me"), "match")
+    assert reject["reason"].startswith("leads into /proc, a kernel filesystem")
+
+
 def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,
                                                                               capsys):
     from storywire.pipeline.cli import main

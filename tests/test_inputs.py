@@ -409,6 +409,52 @@ def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path):
     assert set(rejected(globbed)) == {"gone.txt"}
 
 
+def test_a_link_into_proc_is_one_reject_and_the_rest_of_the_folder_is_read(tmp_path):
+    # /proc/self/root leads to "/", and /proc holds links that cannot even be read: a walk
+    # into it used to make the whole --input one reject.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "sub" / "b.txt").write_text("x")
+    (tmp_path / "me").symlink_to("/proc/self")
+    (tmp_path / "env.txt").symlink_to("/proc/self/environ")
+    (tmp_path / "sub" / "devices").symlink_to("/sys/devices")
+    found = match_input_path(str(tmp_path))
+    assert files(found) == [str(tmp_path / "a.txt"), str(tmp_path / "sub" / "b.txt")]
+    assert rejected(found) == {
+        "me": "leads into /proc, a kernel filesystem (no articles there, and its links lead "
+              "round the whole machine); not read",
+        "env.txt": "leads into /proc, a kernel filesystem (no articles there, and its links "
+                   "lead round the whole machine); not read",
+        "devices": "leads into /sys, a kernel filesystem (no articles there, and its links "
+                   "lead round the whole machine); not read"}
+    (named,) = match_input_path("/proc")
+    assert named.reason.startswith("in /proc, a kernel filesystem")
+
+
+def test_each_entry_that_cannot_be_looked_at_is_a_reject_of_its_own(tmp_path, monkeypatch):
+    for name in ("a.txt", "locked.txt", "z.txt"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "gone.txt").symlink_to("deleted.txt")
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kwargs):
+        if str(path).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    def readlink(path, *args, **kwargs):
+        # As when the link is removed between looking at it and reading where it leads.
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    monkeypatch.setattr(os, "readlink", readlink)
+    found = match_input_path(str(tmp_path))
+    assert files(found) == [str(tmp_path / "a.txt"), str(tmp_path / "z.txt")]
+    assert rejected(found) == {
+        "gone.txt": "dangling symbolic link (no such file); not read",
+        "locked.txt": "cannot look at it: Permission denied; not read"}
+
+
 def test_the_output_folder_is_not_input_however_it_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in" / "out" / "articles").mkdir(parents=True)
