@@ -455,6 +455,17 @@ def test_each_entry_that_cannot_be_looked_at_is_a_reject_of_its_own(tmp_path, mo
         "locked.txt": "cannot look at it: Permission denied; not read"}
 
 
+def test_an_empty_input_path_names_nothing_never_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "out").mkdir()
+    assert match_input_path("") == [Reject("", None, None, "match", "empty input path: it "
+                                           "names no file; nothing read")]
+    assert match_input_path("", exclude="out") == match_input_path("")
+    # Nor does it overlap the output folder.
+    assert input_output_overlap(["", "a.txt"], "out") is None
+
+
 def test_the_output_folder_is_not_input_however_it_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in" / "out" / "articles").mkdir(parents=True)

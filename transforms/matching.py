@@ -55,7 +55,8 @@ def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
     """What to say when --input and --output overlap, before any work: an input that is
     the output folder or inside it cannot be read (fatal); an output folder inside an
     input is left out of it (a note)."""
-    folders = {path: _glob_base(path) for path in inputs}
+    # An empty path names nothing (matching makes it a reject of its own): no overlap.
+    folders = {path: _glob_base(path) for path in inputs if path}
     for path, folder in folders.items():
         if is_inside(folder, output):
             return Overlap(storable_text(f"--input {path} is inside --output {output}: files "
@@ -81,7 +82,11 @@ def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata
     """The files an --input path names (a glob, a folder, read recursively, or one file),
     and a reject for each thing it names that is not read: a named pipe, a device, a
     socket, a dangling or looping link, a folder that cannot be listed. Files below
-    `exclude` (the output folder) are not input. Sorted by path."""
+    `exclude` (the output folder) are not input. Sorted by path. An empty path (an unset
+    shell variable) names nothing, never the current folder."""
+    if not path:
+        return [Reject(path, None, None, "match", "empty input path: it names no file; "
+                                                  "nothing read")]
     if not is_local(path):
         return [m for m in _match_on_filesystems(path)
                 if exclude is None or not is_inside(m.path, exclude)]
