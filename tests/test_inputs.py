@@ -327,10 +327,79 @@ def test_reading_stops_past_the_total_limit_and_keeps_the_lines_before():
     assert sum(map(len, kept)) <= 100 < stop.value.unpacked_bytes
 
 
-def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
+def test_a_compressed_file_may_unpack_to_100_times_its_size_or_16_mib():
     assert unpacked_limit(10 * 2**20) == 1000 * 2**20
-    assert unpacked_limit(1000) == 256 * 2**20
-    assert unpacked_limit(None) == 256 * 2**20
+    assert unpacked_limit(1000) == 16 * 2**20
+    assert unpacked_limit(None) == 16 * 2**20
+
+
+def read_chunk(path, **chunk):
+    """What the reader makes of a file, or of a part of it, output by output."""
+    from storywire.transforms import inputs
+
+    return inputs._ReadRecords()._read(inputs.InputChunk(str(path), None, **chunk), "jsonl")
+
+
+def record_lines(*numbers: int) -> bytes:
+    return b"".join(json.dumps({"text": f"Record {n} says something new."}).encode() + b"\n"
+                    for n in numbers)
+
+
+def test_ten_thousand_lines_in_a_row_without_an_article_end_the_reading(tmp_path):
+    import gzip
+    import itertools
+
+    # 4 KB on disk: three records, then 2,000,000 lines "1", each a reject of its own.
+    path = tmp_path / "ones.jsonl.gz"
+    path.write_bytes(gzip.compress(record_lines(1, 2, 3) + b"1\n" * 2_000_000))
+    out = list(itertools.islice(read_chunk(path), 10_010))
+    assert [r.body for r in out[:3]] == [f"Record {n} says something new." for n in (1, 2, 3)]
+    rejects = out[3:-1]
+    assert len(rejects) == 10_000
+    assert {(r.stage, r.reason) for r in rejects} == {
+        ("parse", "a JSONL line must be an object, not int")}
+    assert [r.line for r in rejects] == list(range(4, 10_004))
+    stop = out[-1]
+    assert (stop.line, stop.stage, stop.reason) == (
+        10_004, "read", "10,000 lines in a row held no article (lines 4 to 10,003, each "
+                        "blank or rejected): the rest of the file is not read")
+    assert len(out) == 10_004  # nothing after it
+
+
+def test_blank_lines_count_towards_the_run_and_a_record_ends_it(tmp_path):
+    import gzip
+
+    blanks = tmp_path / "blanks.jsonl.gz"
+    blanks.write_bytes(gzip.compress(record_lines(1) + b"\r\n" * 1_000_000 + record_lines(2)))
+    first, stop = read_chunk(blanks)
+    assert first.body == "Record 1 says something new."
+    assert (stop.line, stop.reason) == (10_002, "10,000 lines in a row held no article (lines "
+                                                "2 to 10,001, each blank or rejected): the "
+                                                "rest of the file is not read")
+    # Runs just short of the limit, broken by a record, are read to the end; so is a file
+    # that ends with a run of exactly the limit (nothing is left unread).
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(b"\n" * 9_999 + record_lines(1) + b"[]\n" * 5_000 + b"\n" * 4_999
+                      + record_lines(2) + b"{\n" * 10_000)
+    out = list(read_chunk(mixed))
+    assert [r.line for r in out if isinstance(r, RawRecord)] == [10_000, 20_000]
+    assert len(out) == 2 + 5_000 + 10_000
+    assert all(r.stage == "parse" for r in out if isinstance(r, Reject))
+
+
+def test_a_part_of_a_file_stops_alone_and_says_where_it_ends(tmp_path):
+    path = tmp_path / "feed.jsonl"
+    data = record_lines(1) + b"\n" * 20_000 + record_lines(2)
+    path.write_bytes(data)
+    end = len(data) - len(record_lines(2))
+    *_, stop = read_chunk(path, start=0, end=end)
+    assert (stop.line, stop.reason) == (10_002, "10,000 lines in a row held no article (lines "
+                                                "2 to 10,001, each blank or rejected): the "
+                                                "rest of this part of the file, to byte "
+                                                f"{end:,}, is not read")
+    # The next part, read on its own, still gives its record.
+    (last,) = read_chunk(path, start=end, end=None, first_line=20_002)
+    assert (last.line, last.body) == (20_002, "Record 2 says something new.")
 
 
 def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkeypatch):
@@ -343,7 +412,7 @@ def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkey
     path.write_bytes(gzip.compress(b"".join(lines)))
     monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 500)
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64)
-    out = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), None), "jsonl"))
+    out = list(read_chunk(path))
     *records, stop = out
     assert [r.body for r in records] == [f"record {n}" for n in range(len(records))]
     assert sum(map(len, lines[:len(records)])) <= 500 < sum(map(len, lines[:len(records) + 1]))

@@ -49,10 +49,22 @@ MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1024 * 1024
 _SKIP_BYTES = 1024 * 1024
 # A compressed file may unpack to MAX_EXPANSION times its packed size, or to
 # MIN_UNPACKED_LIMIT_BYTES if that is more; past that it is taken for a decompression bomb
-# and not read further. Gzip packs news text 3 to 10 times; only runs of one byte pack
-# near its maximum of about 1000 times.
+# and not read further. Gzip packs news JSONL 3 to 6 times (the development data: 2.7 to
+# 5.4); only runs of one byte pack near its maximum of about 1000 times. So a news file
+# never comes near the limit, whatever its size, and the floor only matters to a small
+# file that packs over 100 times: a record repeated, a line of one character. The floor
+# is what one worker reads of an uncompressed file at once (CHUNK_BYTES), which holds the
+# longest line accepted (MAX_LINE_BYTES): a small file costs at most what a 16 MiB
+# uncompressed one does, where 256 MiB of two-byte lines took minutes.
 MAX_EXPANSION = 100
-MIN_UNPACKED_LIMIT_BYTES = 256 * 1024 * 1024
+MIN_UNPACKED_LIMIT_BYTES = CHUNK_BYTES
+# Lines in a row that gave no record (blank, or a reject) after which the rest of a file,
+# or of the part of it being read, is not read. A feed's bad lines come one here and there
+# (a record cut off, a stray header); ten thousand in a row are no feed of articles but a
+# dump, a log or padding, and cheap to make: 2,000,000 lines "1" pack into 4 KB of gzip,
+# and each line read costs a reject row through the whole run. Ten thousand rejects still
+# show what the file holds, and cost a few seconds and megabytes.
+MAX_LINES_WITHOUT_RECORD = 10_000
 
 _FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -238,6 +250,30 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
     return reject("record has neither a non-empty 'text' nor 'html' field", article_id)
 
 
+def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
+               ) -> RawRecord | Reject | None:
+    """One line of a JSONL file to a raw record, a reject, or None for a blank line."""
+    if not line.whole:
+        return Reject(input_uri, line.number, None, "read",
+                      line_too_long(line.size, max_line_bytes), excerpt(line.data))
+    if not line.data.strip():
+        return None
+    try:
+        text = decode_bytes(line.data.rstrip(b"\r\n"))
+    except NotText as err:
+        return Reject(input_uri, line.number, None, "decode", str(err), excerpt(line.data))
+    return parse_jsonl_line(text, input_uri, line.number)
+
+
+def no_articles_in_a_row(lines: int, first: int, end: int | None) -> str:
+    """The reason of the reject that ends reading a file, or the part of it that ends at
+    byte `end`, after `lines` lines in a row from line `first` gave no record."""
+    rest = ("the rest of the file is not read" if end is None else
+            f"the rest of this part of the file, to byte {end:,}, is not read")
+    return (f"{lines:,} lines in a row held no article (lines {first:,} to "
+            f"{first + lines - 1:,}, each blank or rejected): {rest}")
+
+
 def body_too_long(kind: str, chars: int) -> str:
     return (f"{kind} is {chars:,} characters, over the limit of {MAX_BODY_CHARS:,} for one "
             "article")
@@ -348,27 +384,27 @@ class _ReadRecords(beam.DoFn):
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
         path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
-        max_line = MAX_LINE_BYTES
+        max_line, max_without = MAX_LINE_BYTES, MAX_LINES_WITHOUT_RECORD
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
                  if is_compressed(path) else None)
+        without = 0  # lines in a row, up to `number`, that gave no record
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
                                    chunk.end)
                 for line in lines:
+                    if without >= max_without:
+                        # No feed of articles: the lines before stand, the rest is one reject.
+                        yield Reject(path, line.number, None, "read",
+                                     no_articles_in_a_row(without, line.number - without,
+                                                          chunk.end),
+                                     excerpt(line.data))
+                        return
                     number = line.number
-                    if not line.whole:
-                        yield Reject(path, number, None, "read",
-                                     line_too_long(line.size, max_line), excerpt(line.data))
-                        continue
-                    if not line.data.strip():
-                        continue
-                    try:
-                        text = decode_bytes(line.data.rstrip(b"\r\n"))
-                    except NotText as err:
-                        yield Reject(path, number, None, "decode", str(err), excerpt(line.data))
-                        continue
-                    yield parse_jsonl_line(text, path, number)
+                    out = jsonl_line(line, path, max_line)
+                    without = 0 if isinstance(out, RawRecord) else without + 1
+                    if out is not None:
+                        yield out
         except UnpackedTooLarge as err:
             # A decompression bomb: the lines read so far stand, the rest is one reject.
             _log.warning("%s: %s; not read further", path, err)
