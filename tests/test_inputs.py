@@ -186,11 +186,27 @@ def test_jsonl_line_fields():
                                "Ex", "T", "2024-10-28T10:00:00Z")
 
 
-def test_jsonl_line_without_id_gets_a_stable_id():
-    a = parse_jsonl_line('{"html": "<p>x</p>"}', "in.jsonl", 5)
-    assert a.kind == "html"
-    assert a.article_id == stable_id("in.jsonl", 5)
-    assert a.article_id == parse_jsonl_line('{"html": "<p>y</p>"}', "in.jsonl", 5).article_id
+def test_jsonl_line_without_id_gets_an_id_from_the_record_itself():
+    def article_id(record: dict, uri: str = "in.jsonl", number: int = 5) -> str:
+        return parse_jsonl_line(json.dumps(record), uri, number).article_id
+
+    page = {"html": "<p>x</p>"}
+    assert parse_jsonl_line(json.dumps(page), "in.jsonl", 5).kind == "html"
+    # Wherever the record stands, in whichever file, it has one id; another record another.
+    assert article_id(page) == article_id(page, "other.jsonl", 9)
+    assert article_id(page) != article_id({"html": "<p>y</p>"})
+    dated = {"title": "Flood", "published": "2025-03-02", "text": "Body."}
+    assert len({article_id(dated), article_id({**dated, "title": "Flood update"}),
+                article_id({**dated, "published": "2025-03-03"}),
+                article_id({**dated, "text": "Body!"})}) == 4
+    # A url names the article: the same url is the same article, whatever else changed.
+    at = {"url": "https://example.com/flood", "text": "Body."}
+    assert article_id(at) == article_id({**at, "title": "New", "text": "Body, updated."})
+    assert article_id(at) != article_id({**at, "url": "https://example.com/fire"})
+    # A given id wins; a reject of a record with a url says which article it was.
+    assert article_id({**at, "id": "a-1"}) == "a-1"
+    assert parse_jsonl_line(json.dumps({**at, "text": 42}), "in.jsonl", 1).article_id == (
+        article_id(at))
 
 
 @pytest.mark.parametrize(

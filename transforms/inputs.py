@@ -26,6 +26,7 @@ from storywire.transforms.records import (
     RawRecord,
     Reject,
     excerpt,
+    record_id,
     stable_id,
     storable_text,
 )
@@ -232,22 +233,26 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
     try:
         given_id = _record_field(record, "id")
-        # The id as it is stored, so that a rerun finds it among the stored ids.
-        article_id = storable_text(given_id) if given_id else stable_id(input_uri, number)
         fields = {k: _record_field(record, k) for k in ("url", "source", "title", "published")}
     except ValueError as err:
         return reject(str(err))
+    # A given id as it is stored, so that a rerun finds it among the stored ids; without
+    # one, a url already names the article (for a reject too).
+    known_id = (storable_text(given_id) if given_id else
+                record_id(fields["url"]) if fields["url"] else None)
     text, html = record.get("text"), record.get("html")
     for name, value in (("text", text), ("html", html)):
         if value is not None and not isinstance(value, str):
             kind = type(value).__name__
-            return reject(f"field {name!r} must be a string, not {kind}", article_id)
+            return reject(f"field {name!r} must be a string, not {kind}", known_id)
     for kind, body in (("html", html), ("text", text)):
         if body and body.strip():
+            article_id = known_id or record_id(None, fields["title"], fields["published"],
+                                               body)
             if len(body) > MAX_BODY_CHARS:
                 return reject(body_too_long(kind, len(body)), article_id)
             return RawRecord(article_id, input_uri, number, kind, body, **fields)
-    return reject("record has neither a non-empty 'text' nor 'html' field", article_id)
+    return reject("record has neither a non-empty 'text' nor 'html' field", known_id)
 
 
 def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
