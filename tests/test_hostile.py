@@ -235,7 +235,8 @@ def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_
     stop_line, (stage, reason) = max(by_line.items())
     assert stage == "read" and reason.startswith("stopped reading after ")
     assert (f"from {bomb.stat().st_size:,} packed: over 100x the packed size and over "
-            f"16 MiB (a decompression bomb?); lines from {stop_line} on are not read") in reason
+            "16 MiB, each line counted as 1,024 bytes at least (a decompression bomb?); lines "
+            f"from {stop_line} on are not read") in reason
     unpacked = int(reason.split()[3].replace(",", ""))
     limit = 100 * bomb.stat().st_size
     assert 16 * 2**20 < limit < unpacked <= limit + MAX_LINE_BYTES

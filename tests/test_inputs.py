@@ -428,13 +428,40 @@ def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkey
     path.write_bytes(gzip.compress(b"".join(lines)))
     monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 500)
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(inputs, "MIN_LINE_COST_BYTES", 0)
     out = list(read_chunk(path))
     *records, stop = out
     assert [r.body for r in records] == [f"record {n}" for n in range(len(records))]
     assert sum(map(len, lines[:len(records)])) <= 500 < sum(map(len, lines[:len(records) + 1]))
     assert stop.line == len(records) + 1 and stop.stage == "read"
     assert stop.reason.startswith(f"stopped reading after {sum(map(len, lines[:stop.line])):,}"
-                                  " bytes unpacked from ? packed: over 100x the packed size")
+                                  f" bytes in {stop.line} lines unpacked from ? packed: over "
+                                  "100x the packed size")
+
+
+def test_short_lines_count_at_their_cost_towards_the_unpacked_limit(tmp_path):
+    import gzip
+
+    # 2 KB on disk: a record, then 9,999 lines "1", again and again: no run of 10,000
+    # lines without an article, and 1,000,000 lines in all. Each line counts as 1 KiB.
+    path = tmp_path / "mixed.jsonl.gz"
+    block = record_lines(1) + b"1\n" * 9_999
+    path.write_bytes(gzip.compress(block * 100))
+    out = list(read_chunk(path))
+    *read, stop = out
+    assert len(read) == 16 * 1024 and stop.line == 16 * 1024 + 1  # 16 MiB in 1 KiB lines
+    assert sum(isinstance(r, RawRecord) for r in read) == 2
+    assert stop.reason == (
+        f"stopped reading after {(stop.line - 2) * 2 + 2 * len(record_lines(1)):,} bytes in "
+        f"{stop.line:,} lines unpacked from ? packed: over 100x the packed size and over "
+        "16 MiB, each line counted as 1,024 bytes at least (a decompression bomb?); lines "
+        f"from {stop.line} on are not read")
+    # A news feed's lines are longer than that: they count at their size.
+    news = tmp_path / "news.jsonl.gz"
+    news.write_bytes(gzip.compress(b"".join(
+        json.dumps({"text": seed_text("000").replace("troops", f"troops ({n})")}).encode()
+        + b"\n" for n in range(2_000))))
+    assert sum(isinstance(r, RawRecord) for r in read_chunk(news)) == 2_000
 
 
 def rejected(found) -> dict[str, str]:

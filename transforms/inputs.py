@@ -59,6 +59,14 @@ _SKIP_BYTES = 1024 * 1024
 # uncompressed one does, where 256 MiB of two-byte lines took minutes.
 MAX_EXPANSION = 100
 MIN_UNPACKED_LIMIT_BYTES = CHUNK_BYTES
+# Towards that limit a line counts as at least this many bytes: however short, a line is
+# an input unit that becomes a record or a reject row, which costs a run as much as a few
+# kilobytes of a long record does (about 75 us and over a kilobyte of memory a reject on
+# the local runner). News records are longer, so a news file never feels it (a feed of
+# 200-byte records packed 5 times counts 26 times its size); but a small archive of short
+# lines, mixed with the odd record so that no run of 10,000 stops it, is read only as far
+# as 16,384 lines, not millions.
+MIN_LINE_COST_BYTES = 1024
 # Lines in a row that gave no record (blank, or a reject) after which the rest of a file,
 # or of the part of it being read, is not read. A feed's bad lines come one here and there
 # (a record cut off, a stray header); ten thousand in a row are no feed of articles but a
@@ -151,11 +159,12 @@ def unpacked_limit(packed_bytes: int | None, expansion: int = MAX_EXPANSION,
 
 
 class UnpackedTooLarge(Exception):
-    """A compressed file unpacked to more than its limit."""
+    """A compressed file unpacked to more than its limit, its lines counted at their cost."""
 
-    def __init__(self, unpacked_bytes: int):
-        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes")
+    def __init__(self, unpacked_bytes: int, lines: int):
+        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes in {lines:,} lines")
         self.unpacked_bytes = unpacked_bytes
+        self.lines = lines
 
 
 @dataclass(frozen=True)
@@ -174,25 +183,26 @@ class Line:
 
 def read_lines(handle, max_line_bytes: int, max_total_bytes: int | None = None,
                first_line: int = 1, start: int = 0, end: int | None = None,
-               skip_bytes: int = _SKIP_BYTES) -> Iterator[Line]:
+               skip_bytes: int = _SKIP_BYTES, min_line_cost: int = 0) -> Iterator[Line]:
     """The lines of a binary handle positioned at byte `start` of its file, up to the line
     that starts at or after `end`, holding at most `max_line_bytes` of one line in memory.
-    Raises UnpackedTooLarge when more than `max_total_bytes` have been read; the lines
-    given before stand."""
-    number, position, total = first_line - 1, start, 0
+    Raises UnpackedTooLarge when more than `max_total_bytes` have been read, each line
+    counted as at least `min_line_cost` bytes; the lines given before stand."""
+    number, position, total, cost = first_line - 1, start, 0, 0
 
-    def count(piece: bytes) -> int:
-        nonlocal total
+    def count(piece: bytes, top_up: int = 0) -> int:
+        nonlocal total, cost
         total += len(piece)
-        if max_total_bytes is not None and total > max_total_bytes:
-            raise UnpackedTooLarge(total)
+        cost += len(piece) + top_up
+        if max_total_bytes is not None and cost > max_total_bytes:
+            raise UnpackedTooLarge(total, number - first_line + 2)
         return len(piece)
 
     while end is None or position < end:
         data = handle.readline(max_line_bytes)
         if not data:
             return
-        size = count(data)
+        size = count(data, max(0, min_line_cost - len(data)))
         if len(data) == max_line_bytes and not data.endswith(b"\n"):
             while True:  # over the limit: skip the rest of the line, a piece at a time
                 piece = handle.readline(skip_bytes)
@@ -396,7 +406,7 @@ class _ReadRecords(beam.DoFn):
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
-                                   chunk.end)
+                                   chunk.end, min_line_cost=MIN_LINE_COST_BYTES)
                 for line in lines:
                     if without >= max_without:
                         # No feed of articles: the lines before stand, the rest is one reject.
@@ -414,10 +424,12 @@ class _ReadRecords(beam.DoFn):
             # A decompression bomb: the lines read so far stand, the rest is one reject.
             _log.warning("%s: %s; not read further", path, err)
             yield Reject(path, number + 1, None, "read",
-                         f"stopped reading after {err.unpacked_bytes:,} bytes unpacked from "
+                         f"stopped reading after {err.unpacked_bytes:,} bytes in "
+                         f"{err.lines:,} lines unpacked from "
                          f"{'?' if packed is None else f'{packed:,}'} packed: over "
                          f"{MAX_EXPANSION}x the packed size and over "
-                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB (a decompression bomb?); "
+                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
+                         f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); "
                          f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile) as err:
             # A truncated or corrupt archive: the lines read so far stand, the rest is one reject.
