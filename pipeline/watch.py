@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.inputs import SUPPORTED_EXTENSIONS
+from storywire.transforms.inputs import is_supported
 from storywire.transforms.matching import match_input_path
 from storywire.transforms.parquet import make_parent
 from storywire.transforms.paths import delete_files, is_local
@@ -55,7 +55,7 @@ def ready_files(listing: dict[str, Seen], previous: dict[str, Seen],
     seconds), so a file being copied in is not read half-written."""
     ready = []
     for path, seen in sorted(listing.items()):
-        if is_partial(path) or not path.endswith(SUPPORTED_EXTENSIONS):
+        if is_partial(path) or not is_supported(path):
             continue
         if ingested.get(path) == seen:
             continue

@@ -23,7 +23,7 @@ def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa
 
 ARTICLES = pa.schema(
     [
-        _field("article_id", pa.string(), "The record's `id` when given, else a stable hash of input_uri and line.", False),
+        _field("article_id", pa.string(), "A JSONL record's `id` when given; else a stable hash of its url, else of its title, published and body (never of its place in the file, so a rewritten feed keeps its ids); for a .txt or .html file, of its path.", False),
         _field("input_uri", pa.string(), "The file the article was read from (a byte of its name that is not UTF-8 as \\xNN).", False),
         _field("line", pa.int64(), "Line number in a JSONL file (1-based); null for .txt and .html files."),
         _field("url", pa.string(), "The article's URL, when the record gives one."),

@@ -208,7 +208,8 @@ def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_
     from storywire.transforms.inputs import MAX_LINE_BYTES
 
     # Small on disk (about 300 KB), 300 MiB unpacked: good records, one line over the line
-    # limit, another good record, then 12 MiB lines of zeros until past the 256 MiB cap.
+    # limit, another good record, then 12 MiB lines of zeros until past the cap (100 times
+    # the packed size, about 30 MB).
     folder = tmp_path / "in"
     folder.mkdir()
     bomb = folder / "bomb.jsonl.gz"
@@ -234,13 +235,35 @@ def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_
     stop_line, (stage, reason) = max(by_line.items())
     assert stage == "read" and reason.startswith("stopped reading after ")
     assert (f"from {bomb.stat().st_size:,} packed: over 100x the packed size and over "
-            f"256 MiB (a decompression bomb?); lines from {stop_line} on are not read") in reason
+            "16 MiB, each line counted as 1,024 bytes at least (a decompression bomb?); lines "
+            f"from {stop_line} on are not read") in reason
     unpacked = int(reason.split()[3].replace(",", ""))
-    assert 256 * 2**20 < unpacked <= 256 * 2**20 + MAX_LINE_BYTES
+    limit = 100 * bomb.stat().st_size
+    assert 16 * 2**20 < limit < unpacked <= limit + MAX_LINE_BYTES
     # Every line of zeros read before the cap is a reject of its own; none after it.
     assert [line for line, (stage, _) in by_line.items() if stage == "parse"] == list(
         range(6, stop_line))
     assert stop_line < 5 + 25
+
+
+def test_a_small_archive_of_lines_that_are_no_article_is_read_no_further(tmp_path, capsys):
+    # 2 KB on disk: four good records, then 100,000 lines "1" (the hostile file had two
+    # million and took minutes); the reading stops 10,000 lines in.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ones = folder / "ones.jsonl.gz"
+    ones.write_bytes(gzip.compress(b"".join(seed_lines(0, 1, 2, 3)) + b"1\n" * 100_000))
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (10_005, 4, 10_001)
+    assert [a["line"] for a in rows(out, "articles", "line")] == [1, 2, 3, 4]
+    rejects = rows(out, "rejects", "line")
+    assert [r["line"] for r in rejects] == list(range(5, 10_006))
+    assert {r["reason"] for r in rejects[:-1]} == {"a JSONL line must be an object, not int"}
+    assert (rejects[-1]["stage"], rejects[-1]["reason"]) == (
+        "read", "10,000 lines in a row held no article (lines 5 to 10,004, each blank or "
+                "rejected): the rest of the file is not read")
 
 
 def test_pipes_sockets_and_devices_are_match_rejects_never_opened(tmp_path):
@@ -310,6 +333,24 @@ def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path, c
         "sub/up": ("match", f"symbolic link loop: leads back to the folder {str(folder)!r} "
                             "it is in; not followed"),
     }
+
+
+def test_a_link_into_proc_is_its_own_reject_and_the_files_beside_it_are_read(tmp_path,
+                                                                            capsys):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "000.txt").write_text(seed_text("000"))
+    (folder / "sub" / "001.txt").write_text(seed_text("001"))
+    (folder / "sub" / "me").symlink_to("/proc/self")
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (3, 2, 1)
+    assert [a["input_uri"] for a in rows(out, "articles", "input_uri")] == [
+        str(folder / "000.txt"), str(folder / "sub" / "001.txt")]
+    (reject,) = rows(out, "rejects", "input_uri")
+    assert (reject["input_uri"], reject["stage"]) == (str(folder / "sub" / "me"), "match")
+    assert reject["reason"].startswith("leads into /proc, a kernel filesystem")
 
 
 def test_file_names_that_are_not_utf8_are_stored_escaped_and_the_run_goes_on(tmp_path,

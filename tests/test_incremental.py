@@ -102,6 +102,59 @@ def test_rerun_records_each_reject_once(tmp_path, capsys):
     assert len(rows(out, "articles", "article_id")) == 1
 
 
+PLACES = ["Harbour", "Riverside", "Hilltop", "Old Town", "Northgate", "Lakeside", "Westfield",
+          "Eastbrook", "Southport", "Millbank", "Kingsway", "Greenhill", "Bayview", "Stonebridge"]
+
+
+def feed_record(n: int) -> dict:
+    """A record without an id; every other one has a url."""
+    place = PLACES[n]
+    record = {"title": f"{place} council votes on the new bus depot",
+              "published": f"2025-03-{n + 1:02d}T09:00:00Z",
+              "text": f"The council of {place} voted on Tuesday to build a bus depot near the "
+                      f"station, after {n + 3} months of debate about noise and traffic."}
+    if n % 2:
+        record["url"] = f"https://news.example/{place.lower().replace(' ', '-')}/depot"
+    return record
+
+
+def write_feed(path: Path, numbers: list[int]) -> None:
+    path.write_text("".join(json.dumps(feed_record(n)) + "\n" for n in numbers))
+
+
+def test_a_feed_rewritten_between_runs_adds_exactly_its_new_records(tmp_path, capsys):
+    # Feeds without ids are often rewritten, not appended: newest records on top, old ones
+    # dropped. Each record keeps its id wherever it stands, so each is stored once.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    feed = folder / "feed.jsonl"
+    out = tmp_path / "out"
+    args = ["--input", str(folder), "--output", str(out), *FAST]
+
+    write_feed(feed, list(range(3, 13)))
+    first = run(capsys, *args)
+    assert (first["articles"], first["rejects"]) == (10, 0)
+    ids = {r["title"]: r["article_id"] for r in rows(out, "articles", "article_id")}
+
+    write_feed(feed, [0, 1, 2, *range(3, 13)])  # three new records on top
+    second = run(capsys, *args)
+    assert (second["articles"], second["skipped"], second["rejects"]) == (3, 10, 0)
+    assert [r["title"] for r in rows(out, "articles", "title")] == sorted(
+        feed_record(n)["title"] for n in range(13))
+
+    write_feed(feed, [13, 0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12])  # one new, record 6 deleted
+    third = run(capsys, *args)
+    assert (third["articles"], third["skipped"], third["rejects"]) == (1, 12, 0)
+
+    stored = rows(out, "articles", "article_id")
+    titles = [r["title"] for r in stored]
+    assert sorted(titles) == sorted(feed_record(n)["title"] for n in range(14))
+    assert len({r["article_id"] for r in stored}) == 14
+    # The first run's records kept their ids and rows.
+    assert {r["title"]: r["article_id"] for r in stored if r["title"] in ids} == ids
+    assert rows(out, "rejects", "line") == []
+
+
 def _stage(staging: Path, table: str, name: str, table_rows: list[dict]) -> tuple[str, str]:
     path = staging / table / name
     write_parquet(str(path), arrow_table(table, table_rows))

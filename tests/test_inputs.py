@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +34,47 @@ def test_formats_by_extension():
     assert input_format("gs://b/x.jsonl.gz") == "jsonl"
     assert input_format("x.jsonl") == "jsonl"
     assert input_format("x.pdf") is None
+
+
+def test_watch_and_storage_notifications_take_extensions_in_any_case():
+    from storywire.pipeline.watch import Seen, ready_files
+    from storywire.transforms.streaming import gcs_notification_path
+
+    names = ["in/B.TXT", "in/UP.JSONL.GZ", "in/c.HTML", "in/d.Htm", "in/e.NDJSON", "in/f.CSV"]
+    listing = {name: Seen(10, 0.0) for name in names}
+    assert ready_files(listing, {}, {}, now=1000.0, settle=5) == names[:5]
+    notified = [gcs_notification_path({"eventType": "OBJECT_FINALIZE", "bucketId": "news",
+                                       "objectId": name}) for name in names]
+    assert notified == [f"gs://news/{name}" for name in names[:5]] + [None]
+
+
+def test_one_rule_says_which_names_are_read_and_which_are_compressed():
+    from storywire.transforms.inputs import is_compressed, is_supported
+
+    names = ["B.TXT", "UP.JSONL.GZ", "c.HTML", "d.Htm", "e.NDJSON", "f.Ndjson.Gz", "g.CSV",
+             "h.TXT.GZ"]
+    assert [is_supported(n) for n in names] == [True] * 6 + [False] * 2
+    assert [is_compressed(n) for n in names] == [False, True, False, False, False, True,
+                                                 False, True]
+
+
+def test_upper_case_names_are_read_as_their_format(tmp_path, capsys):
+    import gzip
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    records = [{"id": f"gz{n}", "text": seed_text(f"00{n}")} for n in range(3)]
+    (folder / "UP.JSONL.GZ").write_bytes(gzip.compress(
+        "".join(json.dumps(r) + "\n" for r in records).encode()))
+    (folder / "B.TXT").write_text(seed_text("003"))
+    (folder / "c.HTML").write_bytes((FIXTURES / "page.html").read_bytes())
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (5, 5, 0)
+    by_file = sorted((Path(a["input_uri"]).name, a["line"])
+                     for a in rows(out, "articles", "article_id"))
+    assert by_file == [("B.TXT", None), ("UP.JSONL.GZ", 1), ("UP.JSONL.GZ", 2),
+                       ("UP.JSONL.GZ", 3), ("c.HTML", None)]
 
 
 def test_match_folder_recursively_glob_and_file(tmp_path):
@@ -145,11 +186,27 @@ def test_jsonl_line_fields():
                                "Ex", "T", "2024-10-28T10:00:00Z")
 
 
-def test_jsonl_line_without_id_gets_a_stable_id():
-    a = parse_jsonl_line('{"html": "<p>x</p>"}', "in.jsonl", 5)
-    assert a.kind == "html"
-    assert a.article_id == stable_id("in.jsonl", 5)
-    assert a.article_id == parse_jsonl_line('{"html": "<p>y</p>"}', "in.jsonl", 5).article_id
+def test_jsonl_line_without_id_gets_an_id_from_the_record_itself():
+    def article_id(record: dict, uri: str = "in.jsonl", number: int = 5) -> str:
+        return parse_jsonl_line(json.dumps(record), uri, number).article_id
+
+    page = {"html": "<p>x</p>"}
+    assert parse_jsonl_line(json.dumps(page), "in.jsonl", 5).kind == "html"
+    # Wherever the record stands, in whichever file, it has one id; another record another.
+    assert article_id(page) == article_id(page, "other.jsonl", 9)
+    assert article_id(page) != article_id({"html": "<p>y</p>"})
+    dated = {"title": "Flood", "published": "2025-03-02", "text": "Body."}
+    assert len({article_id(dated), article_id({**dated, "title": "Flood update"}),
+                article_id({**dated, "published": "2025-03-03"}),
+                article_id({**dated, "text": "Body!"})}) == 4
+    # A url names the article: the same url is the same article, whatever else changed.
+    at = {"url": "https://example.com/flood", "text": "Body."}
+    assert article_id(at) == article_id({**at, "title": "New", "text": "Body, updated."})
+    assert article_id(at) != article_id({**at, "url": "https://example.com/fire"})
+    # A given id wins; a reject of a record with a url says which article it was.
+    assert article_id({**at, "id": "a-1"}) == "a-1"
+    assert parse_jsonl_line(json.dumps({**at, "text": 42}), "in.jsonl", 1).article_id == (
+        article_id(at))
 
 
 @pytest.mark.parametrize(
@@ -286,10 +343,79 @@ def test_reading_stops_past_the_total_limit_and_keeps_the_lines_before():
     assert sum(map(len, kept)) <= 100 < stop.value.unpacked_bytes
 
 
-def test_a_compressed_file_may_unpack_to_100_times_its_size_or_256_mib():
+def test_a_compressed_file_may_unpack_to_100_times_its_size_or_16_mib():
     assert unpacked_limit(10 * 2**20) == 1000 * 2**20
-    assert unpacked_limit(1000) == 256 * 2**20
-    assert unpacked_limit(None) == 256 * 2**20
+    assert unpacked_limit(1000) == 16 * 2**20
+    assert unpacked_limit(None) == 16 * 2**20
+
+
+def read_chunk(path, **chunk):
+    """What the reader makes of a file, or of a part of it, output by output."""
+    from storywire.transforms import inputs
+
+    return inputs._ReadRecords()._read(inputs.InputChunk(str(path), None, **chunk), "jsonl")
+
+
+def record_lines(*numbers: int) -> bytes:
+    return b"".join(json.dumps({"text": f"Record {n} says something new."}).encode() + b"\n"
+                    for n in numbers)
+
+
+def test_ten_thousand_lines_in_a_row_without_an_article_end_the_reading(tmp_path):
+    import gzip
+    import itertools
+
+    # 4 KB on disk: three records, then 2,000,000 lines "1", each a reject of its own.
+    path = tmp_path / "ones.jsonl.gz"
+    path.write_bytes(gzip.compress(record_lines(1, 2, 3) + b"1\n" * 2_000_000))
+    out = list(itertools.islice(read_chunk(path), 10_010))
+    assert [r.body for r in out[:3]] == [f"Record {n} says something new." for n in (1, 2, 3)]
+    rejects = out[3:-1]
+    assert len(rejects) == 10_000
+    assert {(r.stage, r.reason) for r in rejects} == {
+        ("parse", "a JSONL line must be an object, not int")}
+    assert [r.line for r in rejects] == list(range(4, 10_004))
+    stop = out[-1]
+    assert (stop.line, stop.stage, stop.reason) == (
+        10_004, "read", "10,000 lines in a row held no article (lines 4 to 10,003, each "
+                        "blank or rejected): the rest of the file is not read")
+    assert len(out) == 10_004  # nothing after it
+
+
+def test_blank_lines_count_towards_the_run_and_a_record_ends_it(tmp_path):
+    import gzip
+
+    blanks = tmp_path / "blanks.jsonl.gz"
+    blanks.write_bytes(gzip.compress(record_lines(1) + b"\r\n" * 1_000_000 + record_lines(2)))
+    first, stop = read_chunk(blanks)
+    assert first.body == "Record 1 says something new."
+    assert (stop.line, stop.reason) == (10_002, "10,000 lines in a row held no article (lines "
+                                                "2 to 10,001, each blank or rejected): the "
+                                                "rest of the file is not read")
+    # Runs just short of the limit, broken by a record, are read to the end; so is a file
+    # that ends with a run of exactly the limit (nothing is left unread).
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(b"\n" * 9_999 + record_lines(1) + b"[]\n" * 5_000 + b"\n" * 4_999
+                      + record_lines(2) + b"{\n" * 10_000)
+    out = list(read_chunk(mixed))
+    assert [r.line for r in out if isinstance(r, RawRecord)] == [10_000, 20_000]
+    assert len(out) == 2 + 5_000 + 10_000
+    assert all(r.stage == "parse" for r in out if isinstance(r, Reject))
+
+
+def test_a_part_of_a_file_stops_alone_and_says_where_it_ends(tmp_path):
+    path = tmp_path / "feed.jsonl"
+    data = record_lines(1) + b"\n" * 20_000 + record_lines(2)
+    path.write_bytes(data)
+    end = len(data) - len(record_lines(2))
+    *_, stop = read_chunk(path, start=0, end=end)
+    assert (stop.line, stop.reason) == (10_002, "10,000 lines in a row held no article (lines "
+                                                "2 to 10,001, each blank or rejected): the "
+                                                "rest of this part of the file, to byte "
+                                                f"{end:,}, is not read")
+    # The next part, read on its own, still gives its record.
+    (last,) = read_chunk(path, start=end, end=None, first_line=20_002)
+    assert (last.line, last.body) == (20_002, "Record 2 says something new.")
 
 
 def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkeypatch):
@@ -302,13 +428,40 @@ def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkey
     path.write_bytes(gzip.compress(b"".join(lines)))
     monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 500)
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64)
-    out = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), None), "jsonl"))
+    monkeypatch.setattr(inputs, "MIN_LINE_COST_BYTES", 0)
+    out = list(read_chunk(path))
     *records, stop = out
     assert [r.body for r in records] == [f"record {n}" for n in range(len(records))]
     assert sum(map(len, lines[:len(records)])) <= 500 < sum(map(len, lines[:len(records) + 1]))
     assert stop.line == len(records) + 1 and stop.stage == "read"
     assert stop.reason.startswith(f"stopped reading after {sum(map(len, lines[:stop.line])):,}"
-                                  " bytes unpacked from ? packed: over 100x the packed size")
+                                  f" bytes in {stop.line} lines unpacked from ? packed: over "
+                                  "100x the packed size")
+
+
+def test_short_lines_count_at_their_cost_towards_the_unpacked_limit(tmp_path):
+    import gzip
+
+    # 2 KB on disk: a record, then 9,999 lines "1", again and again: no run of 10,000
+    # lines without an article, and 1,000,000 lines in all. Each line counts as 1 KiB.
+    path = tmp_path / "mixed.jsonl.gz"
+    block = record_lines(1) + b"1\n" * 9_999
+    path.write_bytes(gzip.compress(block * 100))
+    out = list(read_chunk(path))
+    *read, stop = out
+    assert len(read) == 16 * 1024 and stop.line == 16 * 1024 + 1  # 16 MiB in 1 KiB lines
+    assert sum(isinstance(r, RawRecord) for r in read) == 2
+    assert stop.reason == (
+        f"stopped reading after {(stop.line - 2) * 2 + 2 * len(record_lines(1)):,} bytes in "
+        f"{stop.line:,} lines unpacked from ? packed: over 100x the packed size and over "
+        "16 MiB, each line counted as 1,024 bytes at least (a decompression bomb?); lines "
+        f"from {stop.line} on are not read")
+    # A news feed's lines are longer than that: they count at their size.
+    news = tmp_path / "news.jsonl.gz"
+    news.write_bytes(gzip.compress(b"".join(
+        json.dumps({"text": seed_text("000").replace("troops", f"troops ({n})")}).encode()
+        + b"\n" for n in range(2_000))))
+    assert sum(isinstance(r, RawRecord) for r in read_chunk(news)) == 2_000
 
 
 def rejected(found) -> dict[str, str]:
@@ -366,6 +519,63 @@ def test_links_are_followed_and_loops_and_dangling_links_are_rejects(tmp_path):
     globbed = match_input_path(str(inbox / "*.txt"))
     assert files(globbed) == [str(inbox / "a.txt"), str(inbox / "c.txt")]
     assert set(rejected(globbed)) == {"gone.txt"}
+
+
+def test_a_link_into_proc_is_one_reject_and_the_rest_of_the_folder_is_read(tmp_path):
+    # /proc/self/root leads to "/", and /proc holds links that cannot even be read: a walk
+    # into it used to make the whole --input one reject.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "sub" / "b.txt").write_text("x")
+    (tmp_path / "me").symlink_to("/proc/self")
+    (tmp_path / "env.txt").symlink_to("/proc/self/environ")
+    (tmp_path / "sub" / "devices").symlink_to("/sys/devices")
+    found = match_input_path(str(tmp_path))
+    assert files(found) == [str(tmp_path / "a.txt"), str(tmp_path / "sub" / "b.txt")]
+    assert rejected(found) == {
+        "me": "leads into /proc, a kernel filesystem (no articles there, and its links lead "
+              "round the whole machine); not read",
+        "env.txt": "leads into /proc, a kernel filesystem (no articles there, and its links "
+                   "lead round the whole machine); not read",
+        "devices": "leads into /sys, a kernel filesystem (no articles there, and its links "
+                   "lead round the whole machine); not read"}
+    (named,) = match_input_path("/proc")
+    assert named.reason.startswith("in /proc, a kernel filesystem")
+
+
+def test_each_entry_that_cannot_be_looked_at_is_a_reject_of_its_own(tmp_path, monkeypatch):
+    for name in ("a.txt", "locked.txt", "z.txt"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "gone.txt").symlink_to("deleted.txt")
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kwargs):
+        if str(path).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    def readlink(path, *args, **kwargs):
+        # As when the link is removed between looking at it and reading where it leads.
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    monkeypatch.setattr(os, "readlink", readlink)
+    found = match_input_path(str(tmp_path))
+    assert files(found) == [str(tmp_path / "a.txt"), str(tmp_path / "z.txt")]
+    assert rejected(found) == {
+        "gone.txt": "dangling symbolic link (no such file); not read",
+        "locked.txt": "cannot look at it: Permission denied; not read"}
+
+
+def test_an_empty_input_path_names_nothing_never_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "out").mkdir()
+    assert match_input_path("") == [Reject("", None, None, "match", "empty input path: it "
+                                           "names no file; nothing read")]
+    assert match_input_path("", exclude="out") == match_input_path("")
+    # Nor does it overlap the output folder.
+    assert input_output_overlap(["", "a.txt"], "out") is None
 
 
 def test_the_output_folder_is_not_input_however_it_is_named(tmp_path, monkeypatch):

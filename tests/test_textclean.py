@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from conftest import FIXTURES, seed_text
+from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +60,63 @@ def test_clean_body_comes_through_intact():
     paragraphs = [p.strip() for p in raw.split("\n\n") if p.strip()]
     assert cleaned.text == "\n\n".join(paragraphs)
     assert cleaned.title is None
+
+
+FLOOD_REST = [
+    "Officials said the river would crest on Tuesday and urged residents in low areas to "
+    "leave their homes quickly.",
+    "Schools in the district stayed shut while crews cleared debris from roads and bridges "
+    "across the county.",
+]
+# First paragraphs whose final stop is missing: fewer than 25 words, no ".", "!" or "?".
+OPENINGS = {
+    "plain": "The flood closed the main street and more than three hundred homes were "
+             "evacuated by volunteers on Monday",
+    "chinese": "市长说连续三天下雨之后河水在星期日晚上决堤淹没了下城区",
+    "quote": "“We will rebuild every home the water took,” the mayor told residents",
+}
+
+
+def test_a_clean_body_keeps_a_first_paragraph_that_lacks_its_stop():
+    for name, opening in OPENINGS.items():
+        raw = "\n\n".join([opening, *FLOOD_REST])
+        # The record gives its title, and the first line is not it: the body starts there.
+        cleaned = clean_page_text(raw, title="River floods town")
+        assert cleaned.text == raw, name
+    # Without a title, a long line of mostly lower-case words is a sentence, no headline.
+    raw = "\n\n".join([OPENINGS["plain"], *FLOOD_REST])
+    assert clean_page_text(raw) == clean_page_text(raw, title="River floods town")
+
+
+def test_a_headline_above_the_body_is_still_the_title():
+    for headline, record_title in (
+        ("River floods town as hundreds flee their homes", "River floods town"),
+        ("River floods town, hundreds flee | The Daily Courier", "River floods town"),
+        ("Flood latest: river floods town and the schools stay shut",
+         "River floods town and the schools stay shut"),
+        ("River Floods Town As Hundreds Of Families Flee Their Homes In The Night", "Flood"),
+        ("The new city bike review: lighter, quieter and finally fun on hills", None),
+        ("River floods town as hundreds of families flee their homes", None),  # 10 words
+    ):
+        cleaned = clean_page_text("\n\n".join([headline, *FLOOD_REST]), title=record_title)
+        assert cleaned.text == "\n\n".join(FLOOD_REST), headline
+        assert cleaned.title == headline
+
+
+def test_jsonl_text_that_is_already_a_clean_body_is_stored_unchanged(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bodies = {name: "\n\n".join([opening, *FLOOD_REST]) for name, opening in OPENINGS.items()}
+    (folder / "feed.jsonl").write_text("".join(
+        json.dumps({"id": name, "title": "River floods town", "text": body}) + "\n"
+        for name, body in bodies.items()))
+    out = tmp_path / "out"
+    run(capsys, "--input", str(folder), "--output", str(out), *FAST)
+    stored = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    assert {name: r["text"] for name, r in stored.items()} == bodies
+    assert {r["title"] for r in stored.values()} == {"River floods town"}
 
 
 def test_copied_page_header_widgets_and_related_list():

@@ -109,7 +109,7 @@ def clean_record(record: RawRecord) -> Article | Reject:
     if record.kind == "html":
         extracted = extract_html(record.body, record.url)
     else:
-        extracted = clean_page_text(record.body)
+        extracted = clean_page_text(record.body, record.title)
     if not extracted.text.strip():
         return Reject(record.input_uri, record.line, record.article_id, "clean",
                       f"no article text found in the {record.kind}", excerpt(record.body))

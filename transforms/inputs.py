@@ -26,6 +26,7 @@ from storywire.transforms.records import (
     RawRecord,
     Reject,
     excerpt,
+    record_id,
     stable_id,
     storable_text,
 )
@@ -49,10 +50,30 @@ MAX_LINE_BYTES = 6 * MAX_BODY_CHARS + 1024 * 1024
 _SKIP_BYTES = 1024 * 1024
 # A compressed file may unpack to MAX_EXPANSION times its packed size, or to
 # MIN_UNPACKED_LIMIT_BYTES if that is more; past that it is taken for a decompression bomb
-# and not read further. Gzip packs news text 3 to 10 times; only runs of one byte pack
-# near its maximum of about 1000 times.
+# and not read further. Gzip packs news JSONL 3 to 6 times (the development data: 2.7 to
+# 5.4); only runs of one byte pack near its maximum of about 1000 times. So a news file
+# never comes near the limit, whatever its size, and the floor only matters to a small
+# file that packs over 100 times: a record repeated, a line of one character. The floor
+# is what one worker reads of an uncompressed file at once (CHUNK_BYTES), which holds the
+# longest line accepted (MAX_LINE_BYTES): a small file costs at most what a 16 MiB
+# uncompressed one does, where 256 MiB of two-byte lines took minutes.
 MAX_EXPANSION = 100
-MIN_UNPACKED_LIMIT_BYTES = 256 * 1024 * 1024
+MIN_UNPACKED_LIMIT_BYTES = CHUNK_BYTES
+# Towards that limit a line counts as at least this many bytes: however short, a line is
+# an input unit that becomes a record or a reject row, which costs a run as much as a few
+# kilobytes of a long record does (about 75 us and over a kilobyte of memory a reject on
+# the local runner). News records are longer, so a news file never feels it (a feed of
+# 200-byte records packed 5 times counts 26 times its size); but a small archive of short
+# lines, mixed with the odd record so that no run of 10,000 stops it, is read only as far
+# as 16,384 lines, not millions.
+MIN_LINE_COST_BYTES = 1024
+# Lines in a row that gave no record (blank, or a reject) after which the rest of a file,
+# or of the part of it being read, is not read. A feed's bad lines come one here and there
+# (a record cut off, a stray header); ten thousand in a row are no feed of articles but a
+# dump, a log or padding, and cheap to make: 2,000,000 lines "1" pack into 4 KB of gzip,
+# and each line read costs a reject row through the whole run. Ten thousand rejects still
+# show what the file holds, and cost a few seconds and megabytes.
+MAX_LINES_WITHOUT_RECORD = 10_000
 
 _FORMATS = (
     (".jsonl.gz", "jsonl"),
@@ -69,12 +90,24 @@ _log = logging.getLogger(__name__)
 
 
 def input_format(path: str) -> str | None:
-    """'text', 'html' or 'jsonl' from the file name; None for anything else."""
+    """'text', 'html' or 'jsonl' from the file name, its extension in any case
+    ("a.TXT", "b.Jsonl.GZ"); None for anything else."""
     lower = path.lower()
     for ext, kind in _FORMATS:
         if lower.endswith(ext):
             return kind
     return None
+
+
+def is_supported(path: str) -> bool:
+    """Whether storywire reads a file of this name: every step that picks or skips files by
+    name (run, watch, a stream's storage notifications) asks this."""
+    return input_format(path) is not None
+
+
+def is_compressed(path: str) -> bool:
+    """Whether a file is read through gzip, by its name as input_format reads it (any case)."""
+    return path.lower().endswith(".gz")
 
 
 @dataclass(frozen=True)
@@ -126,11 +159,12 @@ def unpacked_limit(packed_bytes: int | None, expansion: int = MAX_EXPANSION,
 
 
 class UnpackedTooLarge(Exception):
-    """A compressed file unpacked to more than its limit."""
+    """A compressed file unpacked to more than its limit, its lines counted at their cost."""
 
-    def __init__(self, unpacked_bytes: int):
-        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes")
+    def __init__(self, unpacked_bytes: int, lines: int):
+        super().__init__(f"unpacked to over {unpacked_bytes:,} bytes in {lines:,} lines")
         self.unpacked_bytes = unpacked_bytes
+        self.lines = lines
 
 
 @dataclass(frozen=True)
@@ -149,25 +183,26 @@ class Line:
 
 def read_lines(handle, max_line_bytes: int, max_total_bytes: int | None = None,
                first_line: int = 1, start: int = 0, end: int | None = None,
-               skip_bytes: int = _SKIP_BYTES) -> Iterator[Line]:
+               skip_bytes: int = _SKIP_BYTES, min_line_cost: int = 0) -> Iterator[Line]:
     """The lines of a binary handle positioned at byte `start` of its file, up to the line
     that starts at or after `end`, holding at most `max_line_bytes` of one line in memory.
-    Raises UnpackedTooLarge when more than `max_total_bytes` have been read; the lines
-    given before stand."""
-    number, position, total = first_line - 1, start, 0
+    Raises UnpackedTooLarge when more than `max_total_bytes` have been read, each line
+    counted as at least `min_line_cost` bytes; the lines given before stand."""
+    number, position, total, cost = first_line - 1, start, 0, 0
 
-    def count(piece: bytes) -> int:
-        nonlocal total
+    def count(piece: bytes, top_up: int = 0) -> int:
+        nonlocal total, cost
         total += len(piece)
-        if max_total_bytes is not None and total > max_total_bytes:
-            raise UnpackedTooLarge(total)
+        cost += len(piece) + top_up
+        if max_total_bytes is not None and cost > max_total_bytes:
+            raise UnpackedTooLarge(total, number - first_line + 2)
         return len(piece)
 
     while end is None or position < end:
         data = handle.readline(max_line_bytes)
         if not data:
             return
-        size = count(data)
+        size = count(data, max(0, min_line_cost - len(data)))
         if len(data) == max_line_bytes and not data.endswith(b"\n"):
             while True:  # over the limit: skip the rest of the line, a piece at a time
                 piece = handle.readline(skip_bytes)
@@ -208,22 +243,50 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
     try:
         given_id = _record_field(record, "id")
-        # The id as it is stored, so that a rerun finds it among the stored ids.
-        article_id = storable_text(given_id) if given_id else stable_id(input_uri, number)
         fields = {k: _record_field(record, k) for k in ("url", "source", "title", "published")}
     except ValueError as err:
         return reject(str(err))
+    # A given id as it is stored, so that a rerun finds it among the stored ids; without
+    # one, a url already names the article (for a reject too).
+    known_id = (storable_text(given_id) if given_id else
+                record_id(fields["url"]) if fields["url"] else None)
     text, html = record.get("text"), record.get("html")
     for name, value in (("text", text), ("html", html)):
         if value is not None and not isinstance(value, str):
             kind = type(value).__name__
-            return reject(f"field {name!r} must be a string, not {kind}", article_id)
+            return reject(f"field {name!r} must be a string, not {kind}", known_id)
     for kind, body in (("html", html), ("text", text)):
         if body and body.strip():
+            article_id = known_id or record_id(None, fields["title"], fields["published"],
+                                               body)
             if len(body) > MAX_BODY_CHARS:
                 return reject(body_too_long(kind, len(body)), article_id)
             return RawRecord(article_id, input_uri, number, kind, body, **fields)
-    return reject("record has neither a non-empty 'text' nor 'html' field", article_id)
+    return reject("record has neither a non-empty 'text' nor 'html' field", known_id)
+
+
+def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
+               ) -> RawRecord | Reject | None:
+    """One line of a JSONL file to a raw record, a reject, or None for a blank line."""
+    if not line.whole:
+        return Reject(input_uri, line.number, None, "read",
+                      line_too_long(line.size, max_line_bytes), excerpt(line.data))
+    if not line.data.strip():
+        return None
+    try:
+        text = decode_bytes(line.data.rstrip(b"\r\n"))
+    except NotText as err:
+        return Reject(input_uri, line.number, None, "decode", str(err), excerpt(line.data))
+    return parse_jsonl_line(text, input_uri, line.number)
+
+
+def no_articles_in_a_row(lines: int, first: int, end: int | None) -> str:
+    """The reason of the reject that ends reading a file, or the part of it that ends at
+    byte `end`, after `lines` lines in a row from line `first` gave no record."""
+    rest = ("the rest of the file is not read" if end is None else
+            f"the rest of this part of the file, to byte {end:,}, is not read")
+    return (f"{lines:,} lines in a row held no article (lines {first:,} to "
+            f"{first + lines - 1:,}, each blank or rejected): {rest}")
 
 
 def body_too_long(kind: str, chars: int) -> str:
@@ -256,7 +319,7 @@ class _ChunkFiles(beam.DoFn):
 
     def process(self, metadata: FileMetadata):
         path, size = metadata.path, metadata.size_in_bytes
-        if input_format(path) != "jsonl" or path.endswith(".gz") or \
+        if input_format(path) != "jsonl" or is_compressed(path) or \
                 size is None or size <= self._chunk_bytes:
             yield InputChunk(path, size)
             return
@@ -326,7 +389,7 @@ class _ReadRecords(beam.DoFn):
         through Python's own reader: Beam's decompressor ends a cut-off archive quietly, as
         if complete, where this one raises EOFError, so the loss becomes a reject."""
         with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
-            if chunk.path.endswith(".gz"):
+            if is_compressed(chunk.path):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
                     yield handle
             else:
@@ -336,35 +399,37 @@ class _ReadRecords(beam.DoFn):
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
         path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
-        max_line = MAX_LINE_BYTES
+        max_line, max_without = MAX_LINE_BYTES, MAX_LINES_WITHOUT_RECORD
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
-                 if path.endswith(".gz") else None)
+                 if is_compressed(path) else None)
+        without = 0  # lines in a row, up to `number`, that gave no record
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
-                                   chunk.end)
+                                   chunk.end, min_line_cost=MIN_LINE_COST_BYTES)
                 for line in lines:
+                    if without >= max_without:
+                        # No feed of articles: the lines before stand, the rest is one reject.
+                        yield Reject(path, line.number, None, "read",
+                                     no_articles_in_a_row(without, line.number - without,
+                                                          chunk.end),
+                                     excerpt(line.data))
+                        return
                     number = line.number
-                    if not line.whole:
-                        yield Reject(path, number, None, "read",
-                                     line_too_long(line.size, max_line), excerpt(line.data))
-                        continue
-                    if not line.data.strip():
-                        continue
-                    try:
-                        text = decode_bytes(line.data.rstrip(b"\r\n"))
-                    except NotText as err:
-                        yield Reject(path, number, None, "decode", str(err), excerpt(line.data))
-                        continue
-                    yield parse_jsonl_line(text, path, number)
+                    out = jsonl_line(line, path, max_line)
+                    without = 0 if isinstance(out, RawRecord) else without + 1
+                    if out is not None:
+                        yield out
         except UnpackedTooLarge as err:
             # A decompression bomb: the lines read so far stand, the rest is one reject.
             _log.warning("%s: %s; not read further", path, err)
             yield Reject(path, number + 1, None, "read",
-                         f"stopped reading after {err.unpacked_bytes:,} bytes unpacked from "
+                         f"stopped reading after {err.unpacked_bytes:,} bytes in "
+                         f"{err.lines:,} lines unpacked from "
                          f"{'?' if packed is None else f'{packed:,}'} packed: over "
                          f"{MAX_EXPANSION}x the packed size and over "
-                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB (a decompression bomb?); "
+                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
+                         f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); "
                          f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile) as err:
             # A truncated or corrupt archive: the lines read so far stand, the rest is one reject.

@@ -10,6 +10,7 @@ launching machine cannot see. The output folder is never input.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -54,7 +55,8 @@ def input_output_overlap(inputs: list[str], output: str) -> Overlap | None:
     """What to say when --input and --output overlap, before any work: an input that is
     the output folder or inside it cannot be read (fatal); an output folder inside an
     input is left out of it (a note)."""
-    folders = {path: _glob_base(path) for path in inputs}
+    # An empty path names nothing (matching makes it a reject of its own): no overlap.
+    folders = {path: _glob_base(path) for path in inputs if path}
     for path, folder in folders.items():
         if is_inside(folder, output):
             return Overlap(storable_text(f"--input {path} is inside --output {output}: files "
@@ -80,7 +82,11 @@ def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata
     """The files an --input path names (a glob, a folder, read recursively, or one file),
     and a reject for each thing it names that is not read: a named pipe, a device, a
     socket, a dangling or looping link, a folder that cannot be listed. Files below
-    `exclude` (the output folder) are not input. Sorted by path."""
+    `exclude` (the output folder) are not input. Sorted by path. An empty path (an unset
+    shell variable) names nothing, never the current folder."""
+    if not path:
+        return [Reject(path, None, None, "match", "empty input path: it names no file; "
+                                                  "nothing read")]
     if not is_local(path):
         return [m for m in _match_on_filesystems(path)
                 if exclude is None or not is_inside(m.path, exclude)]
@@ -112,67 +118,106 @@ def _match_on_filesystems(path: str) -> list[FileMetadata]:
 
 _SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
                   (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+# The kernel's own filesystems hold no articles, and their links lead round the whole
+# machine (/proc/self/root is "/"; /sys links each device to its bus and back, so its
+# paths multiply without end), so a walk into them would not finish. A link into one, or
+# an input that names one, is a reject.
+KERNEL_FOLDERS = ("/proc", "/sys")
+
+_Stack = list[tuple[str, dict[tuple[int, int], str]]]
+
+
+def kernel_devices() -> dict[int, str]:
+    """The device number of each of KERNEL_FOLDERS -> its path: a file or folder on one of
+    those devices is in it, however a path reached it."""
+    devices = {}
+    for folder in KERNEL_FOLDERS:
+        with contextlib.suppress(OSError):  # no /proc here (not Linux)
+            devices[os.stat(folder).st_dev] = folder
+    return devices
+
+
+def _link_target(path: str) -> str:
+    """" to 'target'" for a link whose target can be read; "" when even that fails (the
+    link went away, or the kernel hides where it leads)."""
+    try:
+        return f" to {os.readlink(path)!r}"
+    except OSError:
+        return ""
 
 
 def _walk_local(top: str, exclude: str | None) -> list[FileMetadata | Reject]:
     """A local file, or a folder's files recursively. Links are followed, as `find -L`
     does: a link to a file is read as that file, a link to a folder is listed, unless the
-    folder is one the link is already inside (a loop)."""
+    folder is one the link is already inside (a loop) or a kernel filesystem. Whatever
+    goes wrong with one entry is that entry's reject; the rest is walked."""
     found: list[FileMetadata | Reject] = []
-
-    def reject(at: str, reason: str) -> None:
-        found.append(Reject(at, None, None, "match", reason))
-
+    kernel = kernel_devices()
     # Depth first, each folder with the (device, inode) -> path of the folders above it.
-    stack: list[tuple[str, dict[tuple[int, int], str]]] = [(top, {})]
+    stack: _Stack = [(top, {})]
     while stack:
         path, above = stack.pop()
         try:
-            info = os.lstat(path or ".")
-        except FileNotFoundError:
-            continue  # gone since its folder was listed, or never there: nothing to read
-        except OSError as err:
-            reject(path, f"cannot look at file: {err.strerror or err}")
-            continue
-        link = stat.S_ISLNK(info.st_mode)
-        if link:
-            try:
-                info = os.stat(path)  # what the link leads to
-            except FileNotFoundError:
-                reject(path, f"dangling symbolic link to {os.readlink(path)!r} (no such "
-                             "file); not read")
-                continue
-            except OSError as err:
-                if err.errno == errno.ELOOP:
-                    reject(path, "symbolic link loop (its links never reach a file); not read")
-                else:
-                    reject(path, f"cannot follow symbolic link: {err.strerror or err}")
-                continue
-        if stat.S_ISREG(info.st_mode):
-            # Below a folder that is not the output, only a link can lead into it.
-            if exclude is None or not (link or path == top) or not is_inside(path, exclude):
-                found.append(FileMetadata(path, info.st_size, info.st_mtime))
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
-                        "an unknown kind of file")
-            reject(path, f"{kind}, not a regular file; not read")
-            continue
-        key = (info.st_dev, info.st_ino)
-        if key in above:
-            reject(path, f"symbolic link loop: leads back to the folder {above[key]!r} it "
-                         "is in; not followed")
-            continue
-        if exclude is not None and is_inside(path, exclude):
-            continue  # the output folder: its files are not input
-        try:
-            names = sorted(os.listdir(path or "."))
-        except OSError as err:
-            reject(path, f"cannot list folder: {err.strerror or err}")
-            continue
-        inside = {**above, key: path}
-        stack.extend((os.path.join(path, name), inside) for name in reversed(names))
+            _look(path, above, top, exclude, kernel, found, stack)
+        except (OSError, ValueError) as err:
+            found.append(Reject(path, None, None, "match", "cannot look at it: "
+                                f"{getattr(err, 'strerror', None) or err}; not read"))
     return sorted(found, key=lambda f: f.path if isinstance(f, FileMetadata) else f.input_uri)
+
+
+def _look(path: str, above: dict[tuple[int, int], str], top: str, exclude: str | None,
+          kernel: dict[int, str], found: list[FileMetadata | Reject], stack: _Stack) -> None:
+    """One entry of the walk: a file to read, a reject, or a folder whose entries go on
+    the stack."""
+
+    def reject(reason: str) -> None:
+        found.append(Reject(path, None, None, "match", reason))
+
+    try:
+        info = os.lstat(path or ".")
+    except FileNotFoundError:
+        return  # gone since its folder was listed, or never there: nothing to read
+    link = stat.S_ISLNK(info.st_mode)
+    if link:
+        try:
+            info = os.stat(path)  # what the link leads to
+        except FileNotFoundError:
+            reject(f"dangling symbolic link{_link_target(path)} (no such file); not read")
+            return
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                reject("symbolic link loop (its links never reach a file); not read")
+            else:
+                reject(f"cannot follow symbolic link: {err.strerror or err}; not read")
+            return
+    if info.st_dev in kernel:
+        reject(f"{'leads into' if link else 'in'} {kernel[info.st_dev]}, a kernel filesystem "
+               "(no articles there, and its links lead round the whole machine); not read")
+        return
+    if stat.S_ISREG(info.st_mode):
+        # Below a folder that is not the output, only a link can lead into it.
+        if exclude is None or not (link or path == top) or not is_inside(path, exclude):
+            found.append(FileMetadata(path, info.st_size, info.st_mtime))
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)),
+                    "an unknown kind of file")
+        reject(f"{kind}, not a regular file; not read")
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in above:
+        reject(f"symbolic link loop: leads back to the folder {above[key]!r} it is in; not "
+               "followed")
+        return
+    if exclude is not None and is_inside(path, exclude):
+        return  # the output folder: its files are not input
+    try:
+        names = sorted(os.listdir(path or "."))
+    except OSError as err:
+        reject(f"cannot list folder: {err.strerror or err}")
+        return
+    inside = {**above, key: path}
+    stack.extend((os.path.join(path, name), inside) for name in reversed(names))
 
 
 class _MatchInputPaths(beam.DoFn):

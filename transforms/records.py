@@ -17,6 +17,18 @@ def stable_id(*parts: object) -> str:
     return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+def record_id(url: str | None, title: str | None = None, published: str | None = None,
+              body: str | None = None) -> str:
+    """The article_id of a JSONL record that has no `id`, made from the record itself and
+    never from where it stands in its file, so that a feed rewritten between runs (new
+    records on top, one deleted) gives each record the id it had, and a rerun adds exactly
+    the new ones: its url when it has one, else its title, date and body. Two identical
+    records get one id (the second is a duplicate)."""
+    if url:
+        return stable_id("url", url)
+    return stable_id("record", title, published, body)
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

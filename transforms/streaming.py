@@ -8,7 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 
-from storywire.transforms.inputs import SUPPORTED_EXTENSIONS, parse_jsonl_line
+from storywire.transforms.inputs import is_supported, parse_jsonl_line
 from storywire.transforms.metrics import (
     FILES_WRITTEN,
     INPUT_UNITS,
@@ -43,7 +43,7 @@ def gcs_notification_path(attributes: dict[str, str]) -> str | None:
     if attributes.get("eventType") != "OBJECT_FINALIZE":
         return None
     bucket, name = attributes.get("bucketId"), attributes.get("objectId")
-    if not bucket or not name or not name.endswith(SUPPORTED_EXTENSIONS):
+    if not bucket or not name or not is_supported(name):
         return None
     return f"gs://{bucket}/{name}"
 
