@@ -10,8 +10,6 @@ import os
 import sys
 from datetime import datetime, timezone
 
-from storywire.transforms.paths import is_local
-
 
 class _ConsoleLogs(logging.Filter):
     """What of Beam's logging reaches the terminal, and how it reads there."""
@@ -262,6 +260,8 @@ def command_line(command: str, argv: list[str]) -> str:
 def local_output_problem(output: str) -> str | None:
     """Why a local --output folder cannot be written, found before any work is done.
     Cloud paths are checked by the runner."""
+    from storywire.transforms.paths import is_local
+
     if not is_local(output):
         return None
     path = output

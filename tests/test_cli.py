@@ -252,3 +252,15 @@ def test_eval_scores_labelled_records_that_have_no_date(tmp_path, capsys):
         + "\n" for i, t in enumerate(texts)))
     assert main(["eval", str(labelled), "--output", str(tmp_path / "out"), *FAST]) == 0
     assert "articles scored: 5 of 5" in capsys.readouterr().out
+
+
+def test_the_command_sets_up_logging_before_beam_is_imported():
+    import subprocess
+    import sys
+
+    # Beam logs while it imports; imported before the command sets up logging, its
+    # warnings would print in Python's default format, unfiltered.
+    done = subprocess.run([sys.executable, "-c", "import sys, storywire.pipeline.cli; "
+                           "print('apache_beam' in sys.modules)"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
