@@ -190,13 +190,17 @@ def _a_version_of(line: str, title: str) -> bool:
     return 2 * sum(w in in_title for w in words) > len(words)
 
 
+# A web address, also as text copied off a page spaces it ("http: / / www. example. com/").
+_WEB_ADDRESS = re.compile(r"^\s*(?:https?\s*:\s*/\s*/|www\s*\.\s*\w)", re.IGNORECASE)
+
+
 def opens_with_a_sentence(line: str, title: str | None = None) -> bool:
     """Whether the first line of a text, its final stop missing, is the body's first
     sentence rather than a headline: most of its words lower case, and either
     MIN_OPENING_WORDS of them or, when the record gives its `title`, a sentence's worth
     that are not a version of the title."""
     n = _words(line)
-    if n < MIN_SENTENCE_WORDS or _capitalised(line):
+    if n < MIN_SENTENCE_WORDS or _capitalised(line) or _WEB_ADDRESS.match(line):
         return False
     return n >= MIN_OPENING_WORDS or (bool(title) and not _a_version_of(line, title))
 
