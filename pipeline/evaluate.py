@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,15 +130,26 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
 
 
 def read_story_ids(output: str) -> dict[str, str]:
-    """{article_id: story_id} of an output's articles table (file by file: a table whose
-    rows all lack a date is one Hive partition of NULLs, which pyarrow's dataset reader
-    cannot type)."""
-    from storywire.transforms.parquet import table_files
-    from storywire.transforms.stored import read_rows
+    """{article_id: current story_id} of an output: the story each article has now (a later
+    run may have moved it from the one in the articles table)."""
+    from storywire.transforms.stored import current_story_ids
 
-    return {row["article_id"]: row["story_id"]
-            for path in table_files(output, "articles")
-            for row in read_rows(path, "articles", ["article_id", "story_id"])}
+    return current_story_ids(output)
+
+
+def cut_in_order(path: str, parts: int, folder: str) -> list[str]:
+    """The lines of a JSONL file in `parts` files of (nearly) equal size, in file order: the
+    records a feed would deliver over `parts` scheduled runs."""
+    with open(path, encoding="utf-8") as src:
+        lines = src.readlines()
+    paths = []
+    for n in range(parts):
+        part = os.path.join(folder, f"run-{n + 1:03d}", "input.jsonl")
+        os.makedirs(os.path.dirname(part))
+        with open(part, "w", encoding="utf-8") as dst:
+            dst.writelines(lines[n * len(lines) // parts:(n + 1) * len(lines) // parts])
+        paths.append(part)
+    return paths
 
 
 def evaluate(argv: list[str]) -> int:
@@ -156,7 +168,13 @@ def evaluate(argv: list[str]) -> int:
     parser.add_argument("--output", default=None,
                         help="keep the run's tables in this folder (default: a scratch "
                              "folder, removed afterwards)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="feed the records as this many incremental runs into one "
+                             "output, cut in file order (default: 1)")
     args, run_options = parser.parse_known_args(argv)
+    if args.runs < 1:
+        print(f"storywire eval: --runs {args.runs}: give at least 1", file=sys.stderr)
+        return 2
     if not os.path.isfile(args.labelled):
         what = "is a folder, not a file" if os.path.isdir(args.labelled) else "no such file"
         print(f"storywire eval: {args.labelled}: {what}", file=sys.stderr)
@@ -169,11 +187,23 @@ def evaluate(argv: list[str]) -> int:
             print(f"storywire eval: {err}", file=sys.stderr)
             return 2
         output = args.output or os.path.join(scratch, "output")
-        # Only a kept output is worth pointing `storywire stories` at.
-        status = run(["--input", unlabelled, "--output", output, *run_options],
-                     keep_output=args.output is not None)
-        if status:
-            return status
+        inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
+                  else [unlabelled])
+        started = time.perf_counter()
+        for n, path in enumerate(inputs, start=1):
+            if len(inputs) > 1:
+                print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
+            # Only a kept output is worth pointing `storywire stories` at.
+            status = run(["--input", path, "--output", output, *run_options],
+                         keep_output=args.output is not None)
+            if status:
+                return status
+        seconds = time.perf_counter() - started
         result = score(read_story_ids(output), gold)
     print(result.text(), flush=True)
+    print(f"mode:            {mode_name(args.runs)}, {seconds:.1f} s", flush=True)
     return 0
+
+
+def mode_name(runs: int) -> str:
+    return "one run" if runs == 1 else f"{runs} incremental runs (cut in file order)"

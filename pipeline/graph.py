@@ -14,7 +14,12 @@ from storywire.transforms.matching import FindInputFiles
 from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
 from storywire.transforms.registry import JoinEarlierStories
-from storywire.transforms.stored import ReadStoredTable, ReadStoryIndex, stored_vector
+from storywire.transforms.stored import (
+    ReadStoredTable,
+    ReadStoryAssignments,
+    ReadStoryIndex,
+    stored_vector,
+)
 from storywire.transforms.stories import LinkStories
 from storywire.transforms.streaming import (
     AtEventTime,
@@ -45,13 +50,14 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     """Raw files in, story-tagged tables out. `opts` is a StorywireOptions view.
 
     Into an output that already holds tables, the run adds its new articles: records whose
-    article_id is stored are skipped, and new articles are compared with the stored ones
-    of nearby days (the story index), so they join running stories.
+    article_id is stored are skipped, and new articles are grouped together with the
+    stored ones of nearby days (the story index), so they join running stories and may
+    revise them (continuation.py).
     """
     stored_ids = (p
                   | "StoredIds" >> ReadStoredTable(opts.output, "articles", ["article_id"])
                   | "IdValues" >> beam.Map(lambda row: row["article_id"]))
-    stored_stories = p | "StoredStories" >> ReadStoredTable(opts.output, "stories")
+    stored_assignments = p | "StoredAssignments" >> ReadStoryAssignments(opts.output)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 
@@ -79,7 +85,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
             threshold=opts.story_threshold, neighbours=opts.story_neighbours,
             min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
             refine_similarity=opts.story_refine_similarity))
-    tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_stories)
+    tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_assignments)
               | "TagStories" >> TagStories(run.ingested_at))
 
     rejects = (

@@ -22,6 +22,8 @@ from storywire.transforms.metrics import (
     SKIPPED_ALREADY_STORED,
     STORIES,
     STORIES_EXTENDED,
+    STORIES_MERGED,
+    STORY_ARTICLES_MOVED,
     STORY_SIZE,
 )
 from storywire.transforms.parquet import table_files
@@ -29,7 +31,8 @@ from storywire.transforms.parquet import table_files
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
                     REJECTS_NEW, REJECTS_ALREADY_STORED, DUP_GROUPS_WITH_COPIES,
-                    ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, *BOUNDS_HIT)
+                    ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, STORIES_MERGED,
+                    STORY_ARTICLES_MOVED, *BOUNDS_HIT)
 
 
 @dataclass
@@ -74,6 +77,10 @@ class RunSummary:
             f"stories:    {self.get(STORIES)} new, {self.get(STORIES_EXTENDED)} extended "
             f"(largest: {self.largest_story} articles)",
         ]
+        moved, merged = self.get(STORY_ARTICLES_MOVED), self.get(STORIES_MERGED)
+        if moved or merged:
+            lines.append(f"revised:    {moved} earlier articles moved to another story, "
+                         f"{merged} earlier stories merged into another")
         lines += [f"note:       {self.get(name)} {meaning} ({name})"
                   for name, meaning in BOUNDS_HIT.items() if self.get(name)]
         if self.accounted != self.get(INPUT_UNITS):

@@ -68,9 +68,9 @@ REJECTS = pa.schema(
     ]
 )
 
-# What a later run compares its new articles with: one row per article, partitioned by
-# the day of its date (or, undated, of its ingestion), so a run reads only the days near
-# its new articles' days.
+# What a later run compares its new articles with: a row per article and per story it was
+# given (a later run may move it), partitioned by the day of its date (or, undated, of its
+# ingestion), so a run reads only the days near its new articles' days.
 INDEX_PARTITION_COLUMN = "index_date"
 STORY_INDEX = pa.schema(
     [
@@ -80,7 +80,11 @@ STORY_INDEX = pa.schema(
         _field("simhash", pa.int64(), "Its simhash, as in the articles table.", False),
         _field("story_vector", pa.binary(), "Its TF-IDF story vector, packed (term ids then weights).", False),
         _field("dup_group_id", pa.string(), "Its near-duplicate group, as in the articles table.", False),
-        _field("story_id", pa.string(), "Its story, as in the articles table.", False),
+        _field("story_id", pa.string(), "Its story from `assigned_at` on: the row with the latest `assigned_at` of an article holds its current story.", False),
+        _field("assigned_at", TIMESTAMP, "When the run that gave it this story started, UTC: its ingestion, or a later run that moved it to another story.", False),
+        _field("text_length", pa.int64(), "Characters in its text (the canonical rule prefers the longest).", False),
+        _field("title", pa.string(), "Its title, as in the articles table."),
+        _field("source", pa.string(), "Its source, as in the articles table."),
     ]
 )
 

@@ -4,9 +4,13 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import FAST, SEEDS, rows, run, seed_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from storywire.pipeline.cli import main
 from storywire.transforms.parquet import (
     STAGING_DIR,
     commit_plan,
@@ -226,3 +230,74 @@ def test_a_retried_commit_changes_nothing(tmp_path):
         commit_tables([("stories", str(lost / "stories" / "part-run-3.parquet"))],
                       str(lost), str(out))
     assert [r["article_count"] for r in rows(out, "stories", "story_id")] == [2]
+
+
+def current_stories(output: Path) -> dict[str, str]:
+    """{article_id: current story_id}, read with DuckDB as the README tells users to."""
+    rel = duckdb.sql(f"""
+        SELECT article_id, arg_max(story_id, assigned_at) AS story_id
+        FROM read_parquet('{output}/story_index/**/*.parquet', hive_partitioning=true)
+        GROUP BY article_id""")
+    return dict(rel.fetchall())
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(["000", "001", "002", "003", "004"]),
+       cuts=st.sets(st.integers(1, 4), max_size=3))
+def test_the_seeds_are_one_story_whatever_order_and_runs_they_arrive_in(
+        tmp_path_factory, capsys, order, cuts):
+    base = tmp_path_factory.mktemp("seeds-in-runs")
+    out = base / "out"
+    bounds = [0, *sorted(cuts), 5]
+    for n, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        run(capsys, "--input", str(inbox(base, f"run{n}", order[start:end])),
+            "--output", str(out), *FAST)
+    assert len(set(current_stories(out).values())) == 1, (order, bounds)
+    (story,) = rows(out, "stories", "story_id")
+    assert story["article_count"] == 5
+
+
+# Two reports of one event in words that barely meet, then two that share the words of
+# both: alone, the first two are two stories; the later reports show they are one.
+BRIDGE_EVENT = {
+    "x": "Zorblat quintarian flooding closed the Vexmoor causeway. Zorblat engineers "
+         "said the quintarian pumps at Vexmoor failed overnight.",
+    "y": "Drumlish pellucid ferries halted at Quorrel harbour. Pellucid crews at Quorrel "
+         "said Drumlish docks were underwater.",
+    "z1": "Zorblat quintarian flooding at Vexmoor halted Drumlish pellucid ferries at "
+          "Quorrel harbour; Vexmoor causeway and Quorrel docks underwater.",
+    "z2": "Vexmoor causeway shut by Zorblat quintarian flooding as Drumlish pellucid "
+          "ferries stay in Quorrel harbour, engineers and crews said.",
+}
+
+
+def write_records(folder: Path, ids: list[str]) -> Path:
+    folder.mkdir()
+    path = folder / "feed.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": BRIDGE_EVENT[i]}) + "\n"
+                            for i in ids), encoding="utf-8")
+    return path
+
+
+def test_later_reports_merge_two_stories_and_the_tables_record_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    run(capsys, "--input", str(write_records(tmp_path / "a", ["x", "y"])),
+        "--output", str(out), *FAST)
+    first = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    assert first["x"]["story_id"] != first["y"]["story_id"]
+
+    assert main(["run", "--input", str(write_records(tmp_path / "b", ["z1", "z2"])),
+                 "--output", str(out), *FAST]) == 0
+    summary = capsys.readouterr().out
+    assert "1 earlier articles moved to another story, 1 earlier stories merged" in summary
+    current = current_stories(out)
+    assert len(set(current.values())) == 1
+    # The articles table keeps each article's story as first given; the story index
+    # holds the move, and the stories table the story as it is now.
+    after = {r["article_id"]: r for r in rows(out, "articles", "article_id")}
+    assert {i: after[i] for i in first} == first
+    moved = [i for i in first if current[i] != first[i]["story_id"]]
+    assert len(moved) == 1
+    (story,) = rows(out, "stories", "story_id")
+    assert (story["story_id"], story["article_count"]) == (current["x"], 4)

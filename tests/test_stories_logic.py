@@ -8,6 +8,7 @@ from conftest import seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
+from storywire.transforms.continuation import canonical_order
 from storywire.transforms.neighbours import (
     bucket_keys,
     neighbourhood,
@@ -16,7 +17,7 @@ from storywire.transforms.neighbours import (
     time_buckets,
 )
 from storywire.transforms.records import ArticleSummary
-from storywire.transforms.stories import average_linkage, canonical_order
+from storywire.transforms.stories import average_linkage
 from storywire.transforms.textclean import clean_page_text
 from storywire.transforms.vectors import (
     candidate_keys,
@@ -145,16 +146,13 @@ def test_canonical_is_earliest_then_longest_then_smallest_id():
     assert sorted(tie, key=canonical_order)[0].article_id == "a"
 
 
-def test_tag_story_marks_one_canonical_and_summarises():
-    from storywire.transforms.assemble import story_row, tag_story
-    from storywire.transforms.stories import story_id_for
+def test_story_row_summarises_its_current_members():
+    from storywire.transforms.assemble import story_row
+    from storywire.transforms.continuation import story_id_for
 
     a = ArticleSummary("a", 200, 21, None, "Wire")
     b = ArticleSummary("b", 100, 5, "Headline", "Daily")
     c = ArticleSummary("c", None, 7, None, "Wire")
-    tags = tag_story([a, c, b], [])
-    assert tags == {"a": (story_id_for("b"), False), "b": (story_id_for("b"), True),
-                    "c": (story_id_for("b"), False)}
     assert story_row(story_id_for("b"), sorted([a, b, c], key=canonical_order)) == {
         "story_id": story_id_for("b"),
         "canonical_article_id": "b",
@@ -165,24 +163,6 @@ def test_tag_story_marks_one_canonical_and_summarises():
         "source_count": 2,
         "sources": ["Daily", "Wire"],
     }
-
-
-def test_new_articles_continue_a_stored_story_and_leave_its_canonical():
-    from storywire.transforms.assemble import extend_story, story_row, tag_story
-
-    old = ArticleSummary("m", 150, 30, None, "Wire")
-    stored = story_row("st-old", [old])
-    # An earlier-published newcomer still does not take over: written rows never change.
-    early = ArticleSummary("e", 100, 50, "Early", "Daily")
-    late = ArticleSummary("l", 300, 10, None, "Wire")
-    tags = tag_story([late, early], ["st-old", "st-other", "st-old"])
-    assert tags == {"e": ("st-old", False), "l": ("st-old", False)}
-    row = extend_story(stored, [early, late])
-    assert row == {**stored, "title": "Early", "first_published_at": 100,
-                   "last_published_at": 300, "article_count": 3, "source_count": 2,
-                   "sources": ["Daily", "Wire"]}
-    # Ties between stored stories go to the smallest story_id, whatever the order.
-    assert tag_story([late], ["st-b", "st-a"]) == {"l": ("st-a", False)}
 
 
 def _unit(**weights):

@@ -6,16 +6,27 @@ whole article moves once, in the final join with its tags.
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import asdict
 
 import apache_beam as beam
 
+from storywire.transforms.continuation import (
+    Assignment,
+    Member,
+    award,
+    canonical_order,
+    claims,
+    latest,
+    story_for_group,
+)
 from storywire.transforms.metrics import (
     ARTICLES_NEW,
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
     STORIES,
     STORIES_EXTENDED,
+    STORIES_MERGED,
+    STORY_ARTICLES_MOVED,
     STORY_SIZE,
     counter,
     distribution,
@@ -28,9 +39,9 @@ from storywire.transforms.records import (
     storable_row,
     storable_text,
 )
-from storywire.transforms.stories import canonical_order, story_id_for
+from storywire.transforms.stored import StoredArticle
 
-MEMBERS = "members"
+MOVED = "moved"
 INDEX = "story_index"
 
 
@@ -61,104 +72,133 @@ def article_row(article: Article, dup_group: str, story_id: str, is_canonical: b
 
 
 def story_row(story_id: str, members: list[ArticleSummary]) -> dict:
-    """The stories-table row of a new story whose members are in canonical order."""
-    canonical = members[0]
-    return extend_story({
-        "story_id": story_id,
-        "canonical_article_id": canonical.article_id,
-        "title": None,
-        "first_published_at": None,
-        "last_published_at": None,
-        "article_count": 0,
-        "source_count": 0,
-        "sources": [],
-    }, members)
-
-
-def extend_story(row: dict, members: list[ArticleSummary]) -> dict:
-    """A stories-table row with new members added (in canonical order). The canonical
-    article, and so the story_id, stays: rows already written never change."""
+    """The stories-table row of a story whose current members are in canonical order."""
     dates = [a.published_at for a in members if a.published_at is not None]
-    dates += [row[c] for c in ("first_published_at", "last_published_at") if row[c] is not None]
-    sources = sorted(set(row["sources"])
-                     | {storable_text(a.source) for a in members if a.source})
+    sources = sorted({storable_text(a.source) for a in members if a.source})
     return storable_row({
-        **row,
-        "title": row["title"] or next((a.title for a in members if a.title), None),
+        "story_id": story_id,
+        "canonical_article_id": members[0].article_id,
+        "title": next((a.title for a in members if a.title), None),
         "first_published_at": min(dates) if dates else None,
         "last_published_at": max(dates) if dates else None,
-        "article_count": row["article_count"] + len(members),
+        "article_count": len(members),
         "source_count": len(sources),
         "sources": sources,
     })
 
 
-def tag_story(members: list[ArticleSummary], stored_story_ids: list[str]
-              ) -> dict[str, tuple[str, bool]]:
-    """{article_id: (story_id, is_canonical)} for the new articles of one linked group.
-
-    A group holding articles of earlier runs continues their story (the one most of them
-    belong to; ties to the smallest story_id), and no new article becomes its canonical
-    one. Otherwise the group is a new story whose canonical article is the first in
-    canonical order.
-    """
-    if stored_story_ids:
-        counts = Counter(stored_story_ids)
-        story_id = min(counts, key=lambda s: (-counts[s], s))
-        return {a.article_id: (story_id, False) for a in members}
-    members = sorted(members, key=canonical_order)
-    story_id = story_id_for(members[0].article_id)
-    return {a.article_id: (story_id, i == 0) for i, a in enumerate(members)}
-
-
-def _by_label(joined):
-    """Each article under its story label, or its own id when it has none: a stored
-    article without links is still the label its new copies carry."""
+def _members_by_label(joined):
+    """Each article of the window under its group label (its own id when it has no links:
+    a stored article without links is still the label its new copies carry)."""
     article_id, grouped = joined
     label = grouped["label"][0] if grouped["label"] else article_id
     for summary in grouped["summary"]:
-        yield label, summary
-    for story_id in grouped["stored"]:
-        yield label, story_id
+        yield label, Member(article_id, None, canonical_order(summary))
+    for entry in grouped["stored"]:
+        yield label, Member(article_id, entry.story_id, canonical_order(entry.summary()))
 
 
-class _TagStory(beam.DoFn):
-    def process(self, keyed):
-        _, members = keyed
-        new, stored = [], []
-        for member in members:
-            (new if isinstance(member, ArticleSummary) else stored).append(member)
-        if not new:
-            return
-        by_id = {a.article_id: a for a in new}
-        for article_id, (story_id, is_canonical) in tag_story(new, stored).items():
-            yield article_id, (story_id, is_canonical)
-            yield beam.pvalue.TaggedOutput(MEMBERS, (story_id, by_id[article_id]))
+def _claims(group):
+    label, members = group
+    for claim in claims(label, members):
+        yield claim.story_id, claim
 
 
-class _StoryRow(beam.DoFn):
-    """A story's row: stored, extended by new members, or new."""
+def _awarded(story_claims):
+    _, story_claims = story_claims
+    winner = award(story_claims)
+    for claim in story_claims:
+        if claim.label == winner:
+            yield winner, claim
+
+
+class _NameStory(beam.DoFn):
+    """A group's story: (article_id, (story_id, is_canonical)) for its new articles, and
+    MOVED (article_id, story_id) for its stored articles that change story."""
 
     def __init__(self):
         self.new = counter(STORIES)
         self.extended = counter(STORIES_EXTENDED)
-        self.size = distribution(STORY_SIZE)
+        self.merged = counter(STORIES_MERGED)
+        self.moved = counter(STORY_ARTICLES_MOVED)
 
     def process(self, joined):
-        story_id, grouped = joined
-        members = sorted(grouped["new"], key=canonical_order)
-        stored = grouped["stored"][0] if grouped["stored"] else None
-        if stored is None:
-            row = story_row(story_id, members)
-            self.new.inc()
-        elif members:
-            row = extend_story(stored, members)
+        _, grouped = joined
+        (members,) = grouped["members"]
+        story_id, merged = story_for_group(members, grouped["awarded"])
+        continued = bool(grouped["awarded"])
+        new = [m for m in members if m.story_id is None]
+        if continued and new:
             self.extended.inc()
-        else:
-            row = stored
-        if members:
-            self.size.update(row["article_count"])
-        yield row
+        elif not continued:
+            self.new.inc()
+        self.merged.inc(len(merged))
+        first = min(members, key=lambda m: m.order).article_id
+        for member in new:
+            yield member.article_id, (story_id, not continued and member.article_id == first)
+        for member in members:
+            if member.story_id is not None and member.story_id != story_id:
+                self.moved.inc()
+                yield beam.pvalue.TaggedOutput(MOVED, (member.article_id, story_id))
+
+
+class ContinueStories(beam.PTransform):
+    """The window's articles (new summaries, stored entries) and their group labels to
+    the story of each: new articles tagged (story_id, is_canonical), stored articles that
+    move under MOVED. The rule is `continuation.py`'s, applied group by group."""
+
+    def expand(self, pcolls):
+        summaries, stored, labels = pcolls
+        groups = (
+            {"summary": summaries, "stored": stored, "label": labels}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "ByLabel" >> beam.FlatMap(_members_by_label)
+            | "Groups" >> beam.GroupByKey()
+            | "MemberLists" >> beam.MapTuple(lambda label, members: (label, list(members)))
+        )
+        awarded = (groups
+                   | "Claims" >> beam.FlatMap(_claims)
+                   | "ByStory" >> beam.GroupByKey()
+                   | "Award" >> beam.FlatMap(_awarded))
+        return (
+            {"members": groups, "awarded": awarded}
+            | "JoinAwards" >> beam.CoGroupByKey()
+            | "Name" >> beam.ParDo(_NameStory()).with_outputs(MOVED, main="tags")
+        )
+
+
+class _StoryRow(beam.DoFn):
+    """A story's row from its current members; counted when this run changed them."""
+
+    def __init__(self, ingested_at: int):
+        self._ingested_at = ingested_at
+        self.size = distribution(STORY_SIZE)
+
+    def process(self, keyed):
+        story_id, assignments = keyed
+        assignments = list(assignments)
+        members = sorted((a.summary for a in assignments), key=canonical_order)
+        if any(a.assigned_at == self._ingested_at for a in assignments):
+            self.size.update(len(members))
+        yield story_row(story_id, members)
+
+
+class StoryRows(beam.PTransform):
+    """Every article's (article_id, Assignment), stored and this run's, to the whole
+    stories table: each story from the articles whose latest assignment it is."""
+
+    def __init__(self, ingested_at: int):
+        super().__init__()
+        self._ingested_at = ingested_at
+
+    def expand(self, assignments):
+        return (
+            assignments
+            | "Latest" >> beam.CombinePerKey(latest)
+            | "ByStory" >> beam.MapTuple(lambda _, a: (a.story_id, a))
+            | "Members" >> beam.GroupByKey()
+            | "Rows" >> beam.ParDo(_StoryRow(self._ingested_at))
+        )
 
 
 class _ArticleRow(beam.DoFn):
@@ -179,7 +219,7 @@ class _ArticleRow(beam.DoFn):
 
 
 def index_row(article: dict, packed: bytes) -> dict:
-    """The story-index row of an article row and its packed story vector."""
+    """The story-index row of a new article's row and its packed story vector."""
     return {
         "article_id": article["article_id"],
         "published_at": article["published_at"],
@@ -188,7 +228,17 @@ def index_row(article: dict, packed: bytes) -> dict:
         "story_vector": packed,
         "dup_group_id": article["dup_group_id"],
         "story_id": article["story_id"],
+        "assigned_at": article["ingested_at"],
+        "text_length": len(article["text"]),
+        "title": article["title"],
+        "source": article["source"],
     }
+
+
+def moved_index_row(entry: StoredArticle, story_id: str, assigned_at: int) -> dict:
+    """The story-index row that moves a stored article to another story: its row as
+    stored, with the new story and the time of the move."""
+    return storable_row({**asdict(entry), "story_id": story_id, "assigned_at": assigned_at})
 
 
 REJECT_KEY = ("input_uri", "line", "article_id", "stage")
@@ -238,9 +288,11 @@ class TagStories(beam.PTransform):
     """The run's articles with their dup groups, story labels and vectors, and what earlier
     runs stored, to {"articles", "stories", "story_index"} rows.
 
-    Inputs: articles, (id, dup_group_id), (id, story label), new vectors, StoredArticles
-    read back from the story index, and the stored stories rows. The stories output is the
-    whole stories table: stored rows, extended ones, new ones.
+    Inputs: articles, (id, dup_group_id), (id, group label) for the window's articles,
+    new vectors, the StoredArticles of the window, and the whole story index's
+    (article_id, StoredArticle summary) assignments. The stories output is the whole
+    stories table, each story from its current members; the story-index output holds the
+    new articles' rows and a row for each stored article that moved to another story.
     """
 
     def __init__(self, ingested_at: int):
@@ -248,29 +300,48 @@ class TagStories(beam.PTransform):
         self._ingested_at = ingested_at
 
     def expand(self, pcolls):
-        articles, dup_groups, story_labels, vectors, stored, stored_stories = pcolls
-        by_id = articles | "ById" >> beam.Map(lambda a: (a.article_id, a))
-        tags = (
-            {"summary": by_id | "Summaries" >> beam.MapTuple(
-                lambda article_id, a: (article_id, ArticleSummary.of(a))),
-             "stored": stored | "StoredStories" >> beam.Map(
-                 lambda s: (s.article_id, s.story_id)),
-             "label": story_labels}
-            | "JoinLabels" >> beam.CoGroupByKey()
-            | "ByLabel" >> beam.FlatMap(_by_label)
-            | "Linked" >> beam.GroupByKey()
-            | "Tag" >> beam.ParDo(_TagStory()).with_outputs(MEMBERS, main="tags")
-        )
+        articles, dup_groups, story_labels, vectors, stored, stored_assignments = pcolls
+        ingested_at = self._ingested_at
+        summaries = articles | "Summaries" >> beam.Map(
+            lambda a: (a.article_id, ArticleSummary.of(a)))
+        stored_by_id = stored | "StoredById" >> beam.Map(lambda s: (s.article_id, s))
+        decided = ((summaries, stored_by_id, story_labels)
+                   | "ContinueStories" >> ContinueStories())
+        moved_rows = (
+            {"moved": decided[MOVED], "stored": stored_by_id}
+            | "JoinMoved" >> beam.CoGroupByKey()
+            | "MovedRows" >> beam.FlatMap(lambda joined: [
+                moved_index_row(entry, story_id, ingested_at)
+                for _, grouped in [joined]
+                for story_id in grouped["moved"] for entry in grouped["stored"]]))
+        run_assignments = (
+            {"summary": summaries, "tag": decided.tags, "moved": decided[MOVED],
+             "stored": stored_by_id}
+            | "JoinAssignments" >> beam.CoGroupByKey()
+            | "RunAssignments" >> beam.FlatMap(_run_assignments, ingested_at))
         stories = (
-            {"new": tags[MEMBERS],
-             "stored": stored_stories | "StoryById" >> beam.Map(lambda r: (r["story_id"], r))}
-            | "JoinStories" >> beam.CoGroupByKey()
-            | "StoryRows" >> beam.ParDo(_StoryRow())
-        )
-        rows = (articles, dup_groups, tags.tags, vectors) | "Rows" >> ArticleRows(
-            self._ingested_at)
-        return {"articles": rows["articles"], "stories": stories,
-                "story_index": rows["story_index"]}
+            (stored_assignments, run_assignments)
+            | "AllAssignments" >> beam.Flatten()
+            | "StoryRows" >> StoryRows(ingested_at))
+        rows = (articles, dup_groups, decided.tags, vectors) | "Rows" >> ArticleRows(
+            ingested_at)
+        index = (rows["story_index"], moved_rows) | "IndexRows" >> beam.Flatten()
+        return {"articles": rows["articles"], "stories": stories, "story_index": index}
+
+
+def _run_assignments(joined, ingested_at: int):
+    """This run's assignments: each new article's story, and each moved article's."""
+    article_id, grouped = joined
+    for summary in grouped["summary"]:
+        for story_id, _ in grouped["tag"]:
+            yield article_id, Assignment(ingested_at, story_id, summary)
+    for story_id in grouped["moved"]:
+        for entry in grouped["stored"]:
+            yield article_id, Assignment(ingested_at, story_id, entry.summary())
+
+
+def stored_assignment(entry: StoredArticle) -> tuple[str, Assignment]:
+    return entry.article_id, Assignment(entry.assigned_at, entry.story_id, entry.summary())
 
 
 class ArticleRows(beam.PTransform):

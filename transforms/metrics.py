@@ -40,6 +40,8 @@ DUP_GROUPS_UNSETTLED = "dup_groups_unsettled"
 # Stories.
 STORIES = "stories"
 STORIES_EXTENDED = "stories_extended"
+STORIES_MERGED = "stories_merged"  # stored stories whose window articles joined another
+STORY_ARTICLES_MOVED = "story_articles_moved"  # stored articles a run moved to another story
 STORY_SIZE = "story_size"  # a distribution: its max is the largest story
 STORY_LINKS = "story_links"
 STORY_BUCKETS_OVER_MAX_COMPARED = "story_buckets_over_max_compared"

@@ -34,9 +34,9 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from storywire.transforms.assemble import article_row
+from storywire.transforms.continuation import canonical_order, story_id_for
 from storywire.transforms.metrics import STORIES, STREAM_GROUPS_JOINED_EARLIER_STORY, counter
 from storywire.transforms.records import Article, ArticleSummary
-from storywire.transforms.stories import canonical_order, story_id_for
 from storywire.transforms.vectors import unpack
 
 DEFAULT_JOIN_SIMILARITY = 0.3  # centroid cosine at which a group joins an earlier story

@@ -21,21 +21,36 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
+from storywire.transforms.continuation import Assignment, latest
 from storywire.transforms.parquet import day_of, table_files
 from storywire.transforms.paths import files_under
+from storywire.transforms.records import ArticleSummary
 from storywire.transforms.vectors import candidate_keys
 
 
 @dataclass(frozen=True)
 class StoredArticle:
-    """An article of an earlier run, as the story index keeps it."""
+    """An article of an earlier run, as the story index keeps it: its latest row."""
 
     article_id: str
     published_at: int | None
+    ingested_at: int
     simhash: int
     story_vector: bytes
     dup_group_id: str
     story_id: str
+    assigned_at: int
+    text_length: int
+    title: str | None
+    source: str | None
+
+    @classmethod
+    def of(cls, row: dict) -> StoredArticle:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    def summary(self) -> ArticleSummary:
+        return ArticleSummary(self.article_id, self.published_at, self.text_length,
+                              self.title, self.source)
 
 
 def stored_vector(entry: StoredArticle) -> tuple:
@@ -205,8 +220,50 @@ class ReadStoryIndex(beam.PTransform):
             | "Folders" >> beam.Map(
                 lambda day: table_folder(output, "story_index", f"{column}={day}"))
             | "Read" >> _ReadFiles("story_index")
-            | "Entries" >> beam.Map(lambda row: StoredArticle(
-                row["article_id"], row["published_at"], row["simhash"], row["story_vector"],
-                row["dup_group_id"], row["story_id"]))
+            | "Entries" >> beam.Map(lambda row: (row["article_id"], StoredArticle.of(row)))
+            | "Latest" >> beam.CombinePerKey(latest)
+            | "Current" >> beam.Values()
         )
 
+
+ASSIGNMENT_COLUMNS = ["article_id", "assigned_at", "story_id", "published_at", "text_length",
+                      "title", "source"]
+
+
+def assignment(row: dict) -> tuple[str, Assignment]:
+    """(article_id, Assignment) of a story-index row read with ASSIGNMENT_COLUMNS."""
+    summary = ArticleSummary(row["article_id"], row["published_at"], row["text_length"],
+                             row["title"], row["source"])
+    return row["article_id"], Assignment(row["assigned_at"], row["story_id"], summary)
+
+
+class ReadStoryAssignments(beam.PTransform):
+    """Every story assignment the story index holds, as (article_id, Assignment): what
+    the stories table is made from (the small columns only, not the vectors)."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self._output = output
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Index" >> ReadStoredTable(self._output, "story_index", ASSIGNMENT_COLUMNS)
+                | "Assignments" >> beam.Map(assignment))
+
+
+def current_story_ids(output: str) -> dict[str, str]:
+    """{article_id: current story_id} of a local or remote output: the articles table's
+    story (as first assigned), replaced by the latest story-index assignment where a later
+    run moved the article (file by file: a table whose rows all lack a date is one Hive
+    partition of NULLs, which pyarrow's dataset reader cannot type)."""
+    stories = {row["article_id"]: row["story_id"]
+               for path in table_files(output, "articles")
+               for row in read_rows(path, "articles", ["article_id", "story_id"])}
+    assigned: dict[str, tuple[int, str]] = {}
+    for path in table_files(output, "story_index"):
+        for row in read_rows(path, "story_index", ["article_id", "assigned_at", "story_id"]):
+            key = (row["assigned_at"], row["story_id"])
+            assigned[row["article_id"]] = max(key, assigned.get(row["article_id"], key))
+    stories.update((article_id, story_id) for article_id, (_, story_id) in assigned.items()
+                   if article_id in stories)
+    return stories

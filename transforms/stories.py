@@ -40,7 +40,6 @@ from storywire.transforms.neighbours import (
     DEFAULT_WINDOW_DAYS,
     SharedNeighbourLinks,
 )
-from storywire.transforms.records import ArticleSummary, stable_id
 from storywire.transforms.vectors import cosine, unpack
 
 DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
@@ -91,20 +90,6 @@ def average_linkage(members: list[tuple[str, bytes]], threshold: float) -> dict[
             if average >= threshold:
                 heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
     return label
-
-
-def canonical_order(article: ArticleSummary) -> tuple:
-    """Sort key of the canonical rule: earliest published, longest text, smallest id."""
-    return (
-        article.published_at is None,
-        article.published_at or 0,
-        -article.text_length,
-        article.article_id,
-    )
-
-
-def story_id_for(canonical_article_id: str) -> str:
-    return "st-" + stable_id("story", canonical_article_id)
 
 
 def _representatives(joined):
