@@ -9,11 +9,11 @@ from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
 from storywire.transforms.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.clean import CleanArticles
+from storywire.transforms.grouping import StorySettings
 from storywire.transforms.inputs import ReadRecords
 from storywire.transforms.matching import FindInputFiles
 from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.parquet import CommitTables, WriteTable
-from storywire.transforms.registry import JoinEarlierStories
 from storywire.transforms.stored import (
     ReadStoredTable,
     ReadStoryAssignments,
@@ -24,10 +24,10 @@ from storywire.transforms.stories import LinkStories
 from storywire.transforms.streaming import (
     AtEventTime,
     ParseMessages,
-    WindowGroups,
     WriteWindowedTable,
     fixed_windows,
 )
+from storywire.transforms.streamstories import StoriesInStream
 from storywire.transforms.unique import KeepFirstPerId
 from storywire.transforms.vectors import Vectorise
 
@@ -81,10 +81,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     stored_vectors = stored | "StoredVectors" >> beam.Map(stored_vector)
     story_labels = (
         ((vectors, stored_vectors) | "AllVectors" >> beam.Flatten(), copy_groups)
-        | "LinkStories" >> LinkStories(
-            threshold=opts.story_threshold, neighbours=opts.story_neighbours,
-            min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
-            refine_similarity=opts.story_refine_similarity))
+        | "LinkStories" >> LinkStories(StorySettings.of(opts)))
     tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_assignments)
               | "TagStories" >> TagStories(run.ingested_at))
 
@@ -108,17 +105,12 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
 def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source: str,
                           ingested_at: int) -> None:
     """Messages in (article records, or Cloud Storage notifications naming files), story-
-    tagged articles out, per window. `opts` and `stream_opts` are StorywireOptions and
-    StreamOptions views; see registry.py for how a stream's stories differ from a batch
-    run's."""
+    tagged articles out, per window: the articles and story-index tables as a batch run
+    writes them (streamstories.py), and the rejects. `opts` and `stream_opts` are
+    StorywireOptions and StreamOptions views."""
     # One WindowInto, applied wherever the stream is (re)windowed: Beam compares windowing
     # strategies by identity of their trigger when collections meet.
-    window_into = fixed_windows(stream_opts.window_minutes,
-                                stream_opts.allowed_lateness_hours)
-
-    def windows():
-        return window_into
-
+    windows = fixed_windows(stream_opts.window_minutes, stream_opts.allowed_lateness_hours)
 
     parsed = messages | "ParseMessages" >> ParseMessages(source)
     notified = (parsed.files
@@ -128,35 +120,21 @@ def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source:
     cleaned = records | "Clean" >> CleanArticles(opts.clean_timeout_seconds)
     unique = (cleaned.articles
               | "AtEventTime" >> AtEventTime(stream_opts.allowed_lateness_hours * 3600)
-              | "Windows" >> windows()
+              | "Windows" >> windows
               | "OnePerId" >> KeepFirstPerId())
-    articles = unique.records
-
-    copy_groups = (articles
-                   | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash))
-                   | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
-                   | "CopyGroups" >> CopyGroups())
-    dup_groups = copy_groups | "DupGroupIds" >> DupGroupIds()
-    with_vectors = articles | "Vectorise" >> Vectorise(opts.language, with_article=True)
-    vectors = with_vectors | "Vectors" >> beam.MapTuple(lambda _, vector: vector)
-    story_labels = (vectors, copy_groups) | "LinkStories" >> LinkStories(
-        threshold=opts.story_threshold, neighbours=opts.story_neighbours,
-        min_similarity=opts.story_min_similarity, window_days=opts.story_window_days,
-        refine_similarity=opts.story_refine_similarity)
-    rows = (
-        (with_vectors, dup_groups, story_labels)
-        | "WindowGroups" >> WindowGroups()
-        | "ByKeyTerm" >> beam.GroupByKey()
-        | "AcrossWindows" >> beam.WindowInto(beam.window.GlobalWindows())
-        | "JoinEarlierStories" >> beam.ParDo(JoinEarlierStories(
-            ingested_at, opts.story_window_days, stream_opts.story_join_similarity))
-        | "BackToWindows" >> windows())
+    tables = (unique.records
+              | "Vectorise" >> Vectorise(opts.language, with_article=True)
+              | "Stories" >> StoriesInStream(StorySettings.of(opts), ingested_at, windows))
 
     rejects = (
         ((parsed.rejects, notified.rejects, cleaned.rejects)
-         | "EarlyRejects" >> beam.Flatten() | "EarlyRejectWindows" >> windows(),
-         unique.rejects | "DedupeRejectWindows" >> windows())
+         | "EarlyRejects" >> beam.Flatten() | "EarlyRejectWindows" >> windows,
+         unique.rejects | "DedupeRejectWindows" >> windows,
+         tables["rejects"])
         | "AllRejects" >> beam.Flatten())
-    rows | "WriteArticles" >> WriteWindowedTable("articles", opts.output, ingested_at)
+    tables["articles"] | "WriteArticles" >> WriteWindowedTable("articles", opts.output,
+                                                              ingested_at)
+    tables["story_index"] | "WriteIndex" >> WriteWindowedTable("story_index", opts.output,
+                                                              ingested_at)
     (rejects | "RejectRows" >> RejectRows()
      | "WriteRejects" >> WriteWindowedTable("rejects", opts.output, ingested_at))

@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
+from storywire.transforms.grouping import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
 from storywire.transforms.neighbours import (
     DEFAULT_MAX_COMPARED,
@@ -28,8 +29,6 @@ from storywire.transforms.neighbours import (
     DEFAULT_WINDOW_DAYS,
 )
 from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
-from storywire.transforms.registry import DEFAULT_JOIN_SIMILARITY
-from storywire.transforms.stories import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.streaming import DEFAULT_ALLOWED_LATENESS_HOURS, DEFAULT_WINDOW_MINUTES
 from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.vectors import DEFAULT_LANGUAGE
@@ -132,9 +131,6 @@ STREAM_SETTINGS = (
     Setting("allowed_lateness_hours", float, DEFAULT_ALLOWED_LATENESS_HOURS,
             "How long after its window a record is still taken (a late pane); older "
             "publication dates are taken as this late.", Bounds(0.0, 30 * 24.0)),
-    Setting("story_join_similarity", float, DEFAULT_JOIN_SIMILARITY,
-            "Cosine similarity of story centroids at which a window's story joins a story "
-            "of an earlier window.", SHARE),
 )
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storywire.transforms.continuation import canonical_order
+from storywire.transforms.grouping import average_linkage
 from storywire.transforms.neighbours import (
     bucket_keys,
     neighbourhood,
@@ -17,7 +18,6 @@ from storywire.transforms.neighbours import (
     time_buckets,
 )
 from storywire.transforms.records import ArticleSummary
-from storywire.transforms.stories import average_linkage
 from storywire.transforms.textclean import clean_page_text
 from storywire.transforms.vectors import (
     candidate_keys,

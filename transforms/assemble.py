@@ -6,7 +6,7 @@ whole article moves once, in the final join with its tags.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 
 import apache_beam as beam
 
@@ -17,7 +17,7 @@ from storywire.transforms.continuation import (
     canonical_order,
     claims,
     latest,
-    story_for_group,
+    name_group,
 )
 from storywire.transforms.metrics import (
     ARTICLES_NEW,
@@ -125,21 +125,18 @@ class _NameStory(beam.DoFn):
     def process(self, joined):
         _, grouped = joined
         (members,) = grouped["members"]
-        story_id, merged = story_for_group(members, grouped["awarded"])
-        continued = bool(grouped["awarded"])
+        story = name_group(members, grouped["awarded"])
         new = [m for m in members if m.story_id is None]
-        if continued and new:
-            self.extended.inc()
-        elif not continued:
+        if not story.continued:
             self.new.inc()
-        self.merged.inc(len(merged))
-        first = min(members, key=lambda m: m.order).article_id
+        elif new:
+            self.extended.inc()
+        self.merged.inc(len(story.merged))
+        self.moved.inc(len(story.moved))
         for member in new:
-            yield member.article_id, (story_id, not continued and member.article_id == first)
-        for member in members:
-            if member.story_id is not None and member.story_id != story_id:
-                self.moved.inc()
-                yield beam.pvalue.TaggedOutput(MOVED, (member.article_id, story_id))
+            yield member.article_id, (story.story_id, member.article_id == story.canonical)
+        for article_id in story.moved:
+            yield beam.pvalue.TaggedOutput(MOVED, (article_id, story.story_id))
 
 
 class ContinueStories(beam.PTransform):
@@ -238,7 +235,7 @@ def index_row(article: dict, packed: bytes) -> dict:
 def moved_index_row(entry: StoredArticle, story_id: str, assigned_at: int) -> dict:
     """The story-index row that moves a stored article to another story: its row as
     stored, with the new story and the time of the move."""
-    return storable_row({**asdict(entry), "story_id": story_id, "assigned_at": assigned_at})
+    return replace(entry, story_id=story_id, assigned_at=assigned_at).row()
 
 
 REJECT_KEY = ("input_uri", "line", "article_id", "stage")

@@ -9,10 +9,11 @@ stories its stored members already belong to:
 2. award: a stored story goes to the group holding most of its members in the window
    (ties: the smallest group label), so a story that the new evidence splits keeps its id
    on its larger part;
-3. naming: a group continues the awarded story it holds most members of (ties: the
-   smallest story_id); the other stories awarded to it are merged into it. A group awarded
-   nothing is a new story, named after its canonical article when all its articles are
-   new (as in a single run), else after its members (a part split off a stored story).
+3. naming (`name_group`): a group continues the awarded story it holds most members of
+   (ties: the smallest story_id); the other stories awarded to it are merged into it. A
+   group awarded nothing is a new story, named after its canonical article when all its
+   articles are new (as in a single run), else after its members (a part split off a
+   stored story).
 
 A stored article whose group's story differs from its current one moves: the run appends
 a new story-index row for it (`assigned_at` tells the latest). Articles outside the window
@@ -75,15 +76,32 @@ def award(story_claims: Iterable[Claim]) -> str:
     return min(story_claims, key=lambda c: (-c.count, c.label)).label
 
 
-def story_for_group(members: list[Member], awarded: Iterable[Claim]) -> tuple[str, list[str]]:
-    """(story_id, merged story_ids) of one group, given the claims awarded to it."""
+@dataclass(frozen=True)
+class GroupStory:
+    """What the rule decides for one group."""
+
+    story_id: str
+    continued: bool          # an earlier story goes on (else a new one starts)
+    merged: tuple[str, ...]  # earlier stories merged into it
+    canonical: str | None    # the new article that is a new story's canonical one
+    moved: tuple[str, ...]   # stored articles that change story
+
+
+def name_group(members: list[Member], awarded: Iterable[Claim]) -> GroupStory:
+    """The story of one group, given the claims awarded to it."""
     awarded = sorted(awarded, key=lambda c: (-c.count, c.story_id))
+    first = min(members, key=lambda m: m.order)
     if awarded:
-        return awarded[0].story_id, [c.story_id for c in awarded[1:]]
-    ordered = sorted(members, key=lambda m: m.order)
-    if all(m.story_id is None for m in members):
-        return story_id_for(ordered[0].article_id), []
-    return "st-" + stable_id("story", *sorted(m.article_id for m in members)), []
+        story_id = awarded[0].story_id
+    elif all(m.story_id is None for m in members):
+        story_id = story_id_for(first.article_id)
+    else:
+        story_id = "st-" + stable_id("story", *sorted(m.article_id for m in members))
+    canonical = first.article_id if not awarded and first.story_id is None else None
+    moved = tuple(sorted(m.article_id for m in members
+                         if m.story_id is not None and m.story_id != story_id))
+    return GroupStory(story_id, bool(awarded), tuple(c.story_id for c in awarded[1:]),
+                      canonical, moved)
 
 
 def canonical_order(article: ArticleSummary) -> tuple:
@@ -101,18 +119,10 @@ def story_id_for(canonical_article_id: str) -> str:
     return "st-" + stable_id("story", canonical_article_id)
 
 
-@dataclass(frozen=True)
-class Continuation:
-    """What a run decides for its window: each article's story, and the stored stories
-    merged into another."""
-
-    stories: dict[str, str]    # article_id -> story_id, for every member of every group
-    merged: dict[str, str]     # story_id -> the story it was merged into
-
-
-def continue_stories(groups: Mapping[str, list[Member]]) -> Continuation:
-    """The whole rule over one window's groups (the Beam steps apply it group by group and
-    story by story; this is the same rule in one call, for tests and small windows)."""
+def continue_stories(groups: Mapping[str, list[Member]]) -> dict[str, GroupStory]:
+    """The whole rule over one window's groups: {label: GroupStory}. The batch steps apply
+    it group by group and story by story; a stream, whose window is in one step's state,
+    calls this."""
     by_story: dict[str, list[Claim]] = {}
     for label, members in groups.items():
         for claim in claims(label, members):
@@ -121,9 +131,5 @@ def continue_stories(groups: Mapping[str, list[Member]]) -> Continuation:
     for story_claims in by_story.values():
         winner = award(story_claims)
         awarded.setdefault(winner, []).extend(c for c in story_claims if c.label == winner)
-    stories, merged = {}, {}
-    for label, members in groups.items():
-        story_id, gone = story_for_group(members, awarded.get(label, []))
-        stories.update((m.article_id, story_id) for m in members)
-        merged.update((g, story_id) for g in gone)
-    return Continuation(stories, merged)
+    return {label: name_group(members, awarded.get(label, []))
+            for label, members in groups.items()}

@@ -53,7 +53,6 @@ STORY_COMPONENTS_SPLIT = "story_components_split"
 STREAM_FILE_NOTIFICATIONS = "stream_file_notifications"
 STREAM_NOTIFICATIONS_IGNORED = "stream_notifications_ignored"
 STREAM_EVENT_TIMES_CLAMPED = "stream_event_times_clamped"
-STREAM_GROUPS_JOINED_EARLIER_STORY = "stream_groups_joined_earlier_story"
 
 # Counters that say a bound cut some work short, with what the run summary tells the user
 # when one is not zero.

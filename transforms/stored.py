@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 import apache_beam as beam
@@ -24,8 +24,8 @@ from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
 from storywire.transforms.continuation import Assignment, latest
 from storywire.transforms.parquet import day_of, table_files
 from storywire.transforms.paths import files_under
-from storywire.transforms.records import ArticleSummary
-from storywire.transforms.vectors import candidate_keys
+from storywire.transforms.records import ArticleSummary, storable_row
+from storywire.transforms.vectors import StoryVector, candidate_keys
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,19 @@ class StoredArticle:
     def of(cls, row: dict) -> StoredArticle:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
+    def row(self) -> dict:
+        """The story-index row of this entry."""
+        return storable_row(asdict(self))
+
     def summary(self) -> ArticleSummary:
         return ArticleSummary(self.article_id, self.published_at, self.text_length,
                               self.title, self.source)
 
 
-def stored_vector(entry: StoredArticle) -> tuple:
-    """A stored article as a story vector: (article_id, published_at, packed, keys)."""
-    return (entry.article_id, entry.published_at, entry.story_vector,
-            candidate_keys(entry.story_vector))
+def stored_vector(entry: StoredArticle) -> StoryVector:
+    """A stored article as a story vector."""
+    return StoryVector(entry.article_id, entry.published_at, entry.story_vector,
+                       candidate_keys(entry.story_vector))
 
 
 class StoredTableError(Exception):

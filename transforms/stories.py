@@ -20,76 +20,17 @@ article_id. The story_id is derived from the canonical article's id.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-
 import apache_beam as beam
 
 from storywire.transforms.components import ConnectedComponents
+from storywire.transforms.grouping import MAX_REFINED_COMPONENT, StorySettings, average_linkage
 from storywire.transforms.metrics import (
     STORIES_UNSETTLED,
     STORY_COMPONENTS_SPLIT,
     STORY_COMPONENTS_UNREFINED,
     counter,
 )
-from storywire.transforms.neighbours import (
-    DEFAULT_MAX_COMPARED,
-    DEFAULT_MIN_SIMILARITY,
-    DEFAULT_NEIGHBOURS,
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW_DAYS,
-    SharedNeighbourLinks,
-)
-from storywire.transforms.vectors import cosine, unpack
-
-DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
-# Components larger than this are left as they are (counted as story_components_unrefined):
-# average linkage costs the square of the size in memory and time.
-MAX_REFINED_COMPONENT = 2000
-
-
-def average_linkage(members: list[tuple[str, bytes]], threshold: float) -> dict[str, str]:
-    """Average-linkage clusters of (id, packed vector), merged while the average cosine
-    between two clusters is at least `threshold`; each id maps to its cluster's smallest id.
-
-    Ties are broken by cluster id, so the result does not depend on the order of members.
-    """
-    members = sorted(members)
-    vectors = {i: unpack(v) for i, v in members}
-    ids = [i for i, _ in members]
-    # total[a][b]: sum of the pairwise similarities between clusters a and b (keyed by min id)
-    total: dict[str, dict[str, float]] = {i: {} for i in ids}
-    size = {i: 1 for i in ids}
-    heap = []
-    for a, b in itertools.combinations(ids, 2):
-        s = cosine(vectors[a], vectors[b])
-        total[a][b] = total[b][a] = s
-        if s >= threshold:
-            heap.append((-s, a, b))
-    heapq.heapify(heap)
-    label = {i: i for i in ids}
-    while heap:
-        negative, a, b = heapq.heappop(heap)
-        if a not in size or b not in size:
-            continue  # a cluster that has since been merged
-        if -negative != total[a][b] / (size[a] * size[b]):
-            continue  # a stale average
-        keep, gone = min(a, b), max(a, b)
-        for other, s in total.pop(gone).items():
-            if other == keep:
-                continue
-            del total[other][gone]
-            total[keep][other] = total[other][keep] = total[keep].get(other, 0.0) + s
-        del total[keep][gone]
-        size[keep] += size.pop(gone)
-        for i, lab in label.items():
-            if lab == gone:
-                label[i] = keep
-        for other, s in total[keep].items():
-            average = s / (size[keep] * size[other])
-            if average >= threshold:
-                heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
-    return label
+from storywire.transforms.neighbours import SharedNeighbourLinks
 
 
 def _representatives(joined):
@@ -145,16 +86,12 @@ class LinkStories(beam.PTransform):
     with copies. Articles missing from the output are stories of their own.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD,
-                 neighbours: int = DEFAULT_NEIGHBOURS,
-                 min_similarity: float = DEFAULT_MIN_SIMILARITY,
-                 window_days: float = DEFAULT_WINDOW_DAYS,
-                 max_compared: int = DEFAULT_MAX_COMPARED,
-                 refine_similarity: float = DEFAULT_REFINE_SIMILARITY):
+    def __init__(self, settings: StorySettings = StorySettings()):
         super().__init__()
-        self._links = SharedNeighbourLinks(threshold, neighbours, min_similarity, window_days,
-                                           max_compared)
-        self._refine_similarity = refine_similarity
+        self._links = SharedNeighbourLinks(settings.threshold, settings.neighbours,
+                                           settings.min_similarity, settings.window_days,
+                                           settings.max_compared)
+        self._refine_similarity = settings.refine_similarity
 
     def expand(self, pcolls):
         all_vectors, copy_groups = pcolls

@@ -1,5 +1,5 @@
 """The pieces a stream needs around the batch transforms: messages in, event time, windows,
-window groups for the story registry, and Parquet files written per window and pane."""
+and Parquet files written per window and pane."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from storywire.transforms.metrics import (
     STREAM_NOTIFICATIONS_IGNORED,
     counter,
 )
-from storywire.transforms.neardup import dup_group_id
 from storywire.transforms.parquet import (
     STAGING_DIR,
     make_parent,
@@ -27,7 +26,6 @@ from storywire.transforms.parquet import (
 )
 from storywire.transforms.paths import delete_files
 from storywire.transforms.records import REJECTS, Reject, excerpt
-from storywire.transforms.registry import WindowGroup, strongest_term
 
 FILES = "files"
 DEFAULT_WINDOW_MINUTES = 10.0
@@ -140,45 +138,6 @@ def fixed_windows(minutes: float, lateness_hours: float) -> beam.WindowInto:
         trigger=trigger.AfterWatermark(late=trigger.AfterProcessingTime(LATE_PANE_DELAY)),
         allowed_lateness=int(lateness_hours * 3600),
         accumulation_mode=trigger.AccumulationMode.DISCARDING)
-
-
-def _by_label(joined):
-    article_id, grouped = joined
-    label = grouped["label"][0] if grouped["label"] else article_id
-    dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
-    for article, packed in grouped["article"]:
-        yield label, (article, packed, dup_group)
-
-
-class _ToGroup(beam.DoFn):
-    def process(self, keyed, win=beam.DoFn.WindowParam):
-        label, members = keyed
-        group = WindowGroup(label, win.max_timestamp().micros,
-                            sorted(members, key=lambda m: m[0].article_id))
-        yield strongest_term(group.centroid()), group
-
-
-class WindowGroups(beam.PTransform):
-    """(articles with their vectors, dup groups, story labels) of a window to (key term,
-    WindowGroup).
-
-    Articles carry their vectors, so an article always reaches its group: an article of a
-    late pane whose dup group or story label comes in a later pane is a group of its own.
-    """
-
-    def expand(self, pcolls):
-        with_vectors, dup_groups, labels = pcolls
-        return (
-            {"article": with_vectors | "ById" >> beam.MapTuple(
-                lambda article, vector: (article.article_id, (article, vector[2]))),
-             "dup": dup_groups,
-             "label": labels}
-            | "Join" >> beam.CoGroupByKey()
-            | "ByLabel" >> beam.FlatMap(_by_label)
-            | "Group" >> beam.GroupByKey()
-            | "ToGroups" >> beam.ParDo(_ToGroup()).with_output_types(
-                beam.typehints.Tuple[int, beam.typehints.Any])
-        )
 
 
 class _WritePane(beam.DoFn):

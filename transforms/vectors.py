@@ -14,6 +14,7 @@ import zlib
 from array import array
 from collections import Counter
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import apache_beam as beam
 
@@ -29,6 +30,17 @@ VECTOR_TERMS = 128  # terms kept per article vector
 KEY_TERMS = 8       # of which the strongest are candidate keys
 
 Vector = tuple[tuple[str, float], ...]
+
+
+class StoryVector(NamedTuple):
+    """What the story steps compare of an article: its packed TF-IDF vector, its date,
+    and the candidate keys (strongest terms) under which it meets others."""
+
+    article_id: str
+    published_at: int | None
+    packed: bytes
+    keys: list[int]
+
 # Packed vectors hold 4-byte ids and 4-byte weights.
 assert array("I").itemsize == 4 and array("f").itemsize == 4, "unexpected C type sizes"
 
@@ -133,7 +145,8 @@ class _Vectorise(beam.DoFn):
 
     def process(self, article: Article):
         packed = pack(tfidf_vector(story_terms(article.text, article.title), self._frequencies))
-        vector = (article.article_id, article.published_at, packed, candidate_keys(packed))
+        vector = StoryVector(article.article_id, article.published_at, packed,
+                             candidate_keys(packed))
         yield (article, vector) if self._with_article else vector
 
 
