@@ -141,6 +141,8 @@ def stream(argv: list[str]) -> int:
     except OptionsError as err:
         return fail("stream", f"{err}; `storywire stream --help` lists the options")
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    if pipeline_options(argv).view_as(StreamOptions).replay:
+        return replay_stream(argv)
     if "--runner" not in given:
         print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
               "(Flink or Spark through --runner=PortableRunner). Beam's local runners "
@@ -183,6 +185,45 @@ def stream(argv: list[str]) -> int:
     job = getattr(result, "job_id", lambda: None)()
     print(f"storywire stream: {source} -> {opts.output} running"
           + (f" as job {job}" if job else ""), file=sys.stderr)
+    return 0
+
+
+def replay_stream(argv: list[str]) -> int:
+    """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner."""
+    from storywire.pipeline.graph import build_stream_pipeline
+    from storywire.pipeline.options import (
+        StorywireOptions,
+        StreamOptions,
+        pipeline_options,
+    )
+    from storywire.pipeline.replay import replay
+    from storywire.transforms.cleaning import to_micros
+    from storywire.transforms.stored import current_story_ids
+
+    options = pipeline_options(argv)
+    opts, stream_opts = options.view_as(StorywireOptions), options.view_as(StreamOptions)
+    path = stream_opts.replay
+    if stream_opts.input_subscription or stream_opts.input_topic:
+        return fail("stream", "--replay reads a file instead of Pub/Sub: give it without "
+                              "--input_subscription or --input_topic")
+    if not os.path.isfile(path):
+        what = "is a folder, not a file" if os.path.isdir(path) else "no such file"
+        return fail("stream", f"--replay {path}: {what}")
+    status = check_output("stream", [path], opts.output)
+    if status is not None:
+        return status
+    lock = lock_output("stream", argv, opts.output, opts.wait_for_lock)
+    if lock is None:
+        return 2
+    started = datetime.now(timezone.utc)
+    try:
+        seconds = replay(options, path, lambda messages: build_stream_pipeline(
+            messages, opts, stream_opts, path, to_micros(started)))
+    finally:
+        lock.release()
+    stories = current_story_ids(opts.output)
+    print(f"storywire stream: replayed {path} -> {opts.output} in {seconds:.1f} s: "
+          f"{len(stories)} articles in {len(set(stories.values()))} stories")
     return 0
 
 

@@ -171,7 +171,14 @@ def evaluate(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=1,
                         help="feed the records as this many incremental runs into one "
                              "output, cut in file order (default: 1)")
+    parser.add_argument("--stream", action="store_true",
+                        help="feed the records to the stream pipeline instead, replayed in "
+                             "file order (storywire stream --replay); stream options such as "
+                             "--window_minutes and --replay_interval_seconds apply")
     args, run_options = parser.parse_known_args(argv)
+    if args.stream and args.runs != 1:
+        print("storywire eval: give --runs N or --stream, not both", file=sys.stderr)
+        return 2
     if args.runs < 1:
         print(f"storywire eval: --runs {args.runs}: give at least 1", file=sys.stderr)
         return 2
@@ -190,7 +197,13 @@ def evaluate(argv: list[str]) -> int:
         inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
                   else [unlabelled])
         started = time.perf_counter()
-        for n, path in enumerate(inputs, start=1):
+        if args.stream:
+            from storywire.pipeline.cli import stream
+
+            status = stream(["--replay", unlabelled, "--output", output, *run_options])
+            if status:
+                return status
+        for n, path in enumerate([] if args.stream else inputs, start=1):
             if len(inputs) > 1:
                 print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
             # Only a kept output is worth pointing `storywire stories` at.
@@ -201,9 +214,11 @@ def evaluate(argv: list[str]) -> int:
         seconds = time.perf_counter() - started
         result = score(read_story_ids(output), gold)
     print(result.text(), flush=True)
-    print(f"mode:            {mode_name(args.runs)}, {seconds:.1f} s", flush=True)
+    print(f"mode:            {mode_name(args.runs, args.stream)}, {seconds:.1f} s", flush=True)
     return 0
 
 
-def mode_name(runs: int) -> str:
+def mode_name(runs: int, stream: bool = False) -> str:
+    if stream:
+        return "a replayed stream (records in file order)"
     return "one run" if runs == 1 else f"{runs} incremental runs (cut in file order)"

@@ -35,6 +35,7 @@ from storywire.transforms.vectors import DEFAULT_LANGUAGE
 
 DEFAULT_MAX_REJECT_FRACTION = 0.5
 DEFAULT_WAIT_FOR_LOCK_SECONDS = 0.0
+DEFAULT_REPLAY_INTERVAL_SECONDS = 60.0  # one undated record a minute
 
 # The local runner, chosen explicitly: Beam's DirectRunner would first try to download the
 # Prism runner. FnApiRunner runs the same portable graph, in worker processes.
@@ -131,6 +132,10 @@ STREAM_SETTINGS = (
     Setting("allowed_lateness_hours", float, DEFAULT_ALLOWED_LATENESS_HOURS,
             "How long after its window a record is still taken (a late pane); older "
             "publication dates are taken as this late.", Bounds(0.0, 30 * 24.0)),
+    Setting("replay_interval_seconds", float, DEFAULT_REPLAY_INTERVAL_SECONDS,
+            "With --replay: seconds between an undated record and the one before it "
+            "(a dated record arrives at its published time).",
+            Bounds(0.0, 86_400.0, above=True)),
 )
 
 
@@ -175,6 +180,10 @@ class StreamOptions(PipelineOptions):
             "--input_topic", default=None,
             help="Pub/Sub topic to read through a subscription of the job's own "
                  "(projects/P/topics/T), instead of --input_subscription.")
+        parser.add_argument(
+            "--replay", default=None,
+            help="Instead of Pub/Sub, replay the records of this JSONL file on Beam's local "
+                 "streaming runner, in file order: try a stream job before deploying it.")
         for setting in STREAM_SETTINGS:
             setting.add_to(parser)
 

@@ -50,6 +50,13 @@ class StreamWindow:
 
     entries: dict[str, StoredArticle] = field(default_factory=dict)
     arrived: dict[str, int] = field(default_factory=dict)
+    # The assigned_at of the last decision: a runner may hand over panes of several
+    # windows in any order, and the latest assignment must be the last one decided.
+    clock: int = 0
+
+    def tick(self, window_end: int) -> int:
+        self.clock = max(window_end, self.clock + 1)
+        return self.clock
 
     def forget_before(self, cutoff: int) -> None:
         for article_id in [a for a, t in self.arrived.items() if t < cutoff]:
@@ -82,9 +89,11 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
                     window_end: int, settings: StorySettings,
                     ingested_at: int) -> WindowResult:
     """One window of a stream: its arrivals grouped with the recent articles in `state`,
-    each group's story decided, `state` updated. Stored rows take `window_end` as the time
-    they were assigned, so later windows' moves are the latest."""
-    state.forget_before(window_end - int(2 * settings.window_days * _DAY_US))
+    each group's story decided, `state` updated. Rows take the window's end as the time
+    they were assigned (or just after the last decision, for a pane that comes after a
+    later window's), so the latest assignment of an article is the last decided."""
+    assigned_at = state.tick(window_end)
+    state.forget_before(assigned_at - int(2 * settings.window_days * _DAY_US))
     fresh, repeated = {}, []
     for article, vector in sorted(arrivals, key=lambda av: av[0].article_id):
         if article.article_id in state.entries or article.article_id in fresh:
@@ -120,14 +129,14 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
                 article, vector = fresh[member.article_id]
                 row = article_row(article, dup_groups[article.article_id], story.story_id,
                                   member.article_id == story.canonical, ingested_at)
-                index = {**index_row(row, vector.packed), "assigned_at": window_end}
+                index = {**index_row(row, vector.packed), "assigned_at": assigned_at}
                 result.articles.append(row)
                 result.index.append(index)
                 state.entries[article.article_id] = StoredArticle.of(index)
-                state.arrived[article.article_id] = window_end
+                state.arrived[article.article_id] = assigned_at
         for article_id in story.moved:
             entry = replace(stored[article_id], story_id=story.story_id,
-                            assigned_at=window_end)
+                            assigned_at=assigned_at)
             result.index.append(entry.row())
             state.entries[article_id] = entry
     return result
