@@ -219,6 +219,8 @@ def replay_stream(argv: list[str]) -> int:
     try:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
             messages, opts, stream_opts, path, to_micros(started)))
+    except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
+        return fail("stream", f"--replay {path}: cannot be read: {err}")
     finally:
         lock.release()
     stories = current_story_ids(opts.output)

@@ -11,6 +11,7 @@ replays in the time its windows take to process.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from storywire.transforms.cleaning import to_micros
 from storywire.transforms.dates import parse_date
+from storywire.transforms.inputs import is_compressed
 
 # After the last record, the processing time the runner is moved on by, in steps, so late
 # panes (which fire a while after their first record) fire before the replay ends.
@@ -36,7 +38,7 @@ def arrivals(path: str, interval_seconds: float, start: int) -> Iterator[Arrival
     dated record's time, or `start` when the file opens with undated ones."""
     clock: int | None = None
     step = int(interval_seconds * 1_000_000)
-    with open(path, "rb") as lines:
+    with _open(path) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -46,6 +48,13 @@ def arrivals(path: str, interval_seconds: float, start: int) -> Iterator[Arrival
             else:
                 clock = start if clock is None else clock + step
             yield Arrival(number, line.rstrip(b"\r\n"), clock)
+
+
+def _open(path: str):
+    """The file's lines as bytes; a .jsonl.gz unpacked as it is read."""
+    if is_compressed(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
 
 
 def _published(line: bytes) -> int | None:

@@ -1,5 +1,6 @@
 """The stream pipeline, driven by TestStream on Beam's local streaming runner."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.utils.timestamp import Timestamp
 from conftest import FAST, rows, run, seed_text
 
+from storywire.pipeline.cli import main
 from storywire.pipeline.graph import build_stream_pipeline
 from storywire.pipeline.options import StorywireOptions, StreamOptions
 from storywire.transforms.stored import current_story_ids
@@ -156,3 +158,68 @@ def test_storage_notifications_name_the_finished_file():
     assert gcs_notification_path(finished) == "gs://news/raw/a.jsonl"
     assert gcs_notification_path({**finished, "eventType": "OBJECT_DELETE"}) is None
     assert gcs_notification_path({}) is None
+
+
+def write_feed(path, records) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_replay_gives_the_seeds_one_story_and_the_batch_rows(tmp_path, capsys):
+    feed = write_feed(tmp_path / "seeds.jsonl", [seed_record(p) for p in
+                                                 ("003", "001", "004", "000", "002")])
+    run(capsys, "--input", feed, "--output", str(tmp_path / "batch"), *FAST)
+    # Undated records a minute apart in 2-minute windows: the story spans windows.
+    assert main(["stream", "--replay", feed, "--output", str(tmp_path / "stream"),
+                 "--window_minutes", "2"]) == 0
+    assert "5 articles in 1 stories" in capsys.readouterr().out
+    batch = current_story_ids(str(tmp_path / "batch"))
+    stream = current_story_ids(str(tmp_path / "stream"))
+    assert sorted(batch) == sorted(stream) and len(set(stream.values())) == 1
+
+    def copies(output):  # the copy groups, whatever they are named after
+        groups = {}
+        for r in rows(output, "articles", "article_id"):
+            groups.setdefault(r["dup_group_id"], set()).add(r["article_id"])
+        return sorted(map(sorted, groups.values()))
+
+    # A group's id comes from the first of it written (a window before the other copy).
+    assert copies(tmp_path / "stream") == copies(tmp_path / "batch")
+
+
+def test_replay_of_a_dated_feed_spread_over_years_finishes(tmp_path, capsys):
+    # One event's reports days apart in 2010, others years later, in publication order:
+    # the stream ends, each event is one story, and events years apart stay apart.
+    records = []
+    for year, seeds in ((2010, ("003", "004", "000")), (2013, ("001",)), (2016, ("002",))):
+        for day, prefix in enumerate(seeds):
+            records.append({"id": f"{year}-{prefix}", "text": seed_text(prefix),
+                            "published": f"{year}-03-{1 + 2 * day:02d}T08:00:00Z"})
+    feed = write_feed(tmp_path / "dated.jsonl", records)
+    assert main(["stream", "--replay", feed, "--output", str(tmp_path / "out")]) == 0
+    stories = current_story_ids(str(tmp_path / "out"))
+    assert len(stories) == 5
+    assert stories["2010-003"] == stories["2010-004"] == stories["2010-000"]
+    assert len({stories["2010-003"], stories["2013-001"], stories["2016-002"]}) == 3
+    dates = {r["article_id"]: str(r["published_at"])[:10]
+             for r in rows(tmp_path / "out", "articles", "article_id")}
+    assert dates["2016-002"] == "2016-03-01"
+
+
+def test_replay_says_what_is_wrong_with_its_file(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["stream", "--replay", str(tmp_path / "none.jsonl"), "--output", out]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["stream", "--replay", str(tmp_path), "--output", out]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"id": "a", "text": "x"}\n' * 50)[:40])
+    assert main(["stream", "--replay", str(broken), "--output", out]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    feed = write_feed(tmp_path / "f.jsonl", [seed_record("000")])
+    assert main(["stream", "--replay", feed, "--output", out,
+                 "--input_subscription", "projects/p/subscriptions/s"]) == 2
+    assert "without --input_subscription" in capsys.readouterr().err
+    assert main(["stream", "--replay", feed, "--output", out,
+                 "--replay_interval_seconds", "0"]) == 2
+    assert "--replay_interval_seconds" in capsys.readouterr().err
