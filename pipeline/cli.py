@@ -134,6 +134,9 @@ def stream(argv: list[str]) -> int:
                     "streaming runner (--runner is required).", StreamOptions,
                     StorywireOptions).print_help()
         return 0
+    if any(a == "--replay" or a.startswith("--replay=") for a in argv):
+        # A replay prints one line when it ends: nothing for --quiet to silence.
+        argv = [a for a in argv if a != "--quiet"]
     try:
         check_words(argv)
         check_settings(pipeline_options(argv))

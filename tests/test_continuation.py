@@ -91,3 +91,18 @@ def test_each_group_is_one_story_of_its_own_whatever_the_order(groups, random):
     shuffled = {label: random.sample(members, len(members))
                 for label, members in random.sample(sorted(groups.items()), len(groups))}
     assert decide(shuffled) == (stories, merged)
+
+
+def test_a_story_seen_in_part_is_not_split_and_its_new_reports_join_it():
+    # Articles of st-s outside the window held its parts together: the grouping of what
+    # is in view may not cut it.
+    groups = {"big": [stored("a", "st-s"), stored("b", "st-s")],
+              "small": [stored("c", "st-s"), new("n")]}
+    assert decide(groups)[0]["c"] != "st-s"  # seen whole, it splits
+    result = continue_stories(groups, partial={"st-s"})
+    assert result["small"].story_id == "st-s" and result["small"].moved == ()
+    assert result["big"].story_id == "st-s"
+    # Merging is still allowed: later reports that join two stories join them.
+    merging = continue_stories({"g": [stored("a", "st-s"), stored("b", "st-s"),
+                                      stored("x", "st-t")]}, partial={"st-s", "st-t"})
+    assert merging["g"].story_id == "st-s" and merging["g"].moved == ("x",)

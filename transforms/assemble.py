@@ -104,12 +104,17 @@ def _claims(group):
         yield claim.story_id, claim
 
 
-def _awarded(story_claims):
-    _, story_claims = story_claims
-    winner = award(story_claims)
-    for claim in story_claims:
-        if claim.label == winner:
-            yield winner, claim
+def _awards(joined):
+    """A stored story's awards, each to the group of its claim. The story is whole in the
+    window when the window holds all its current articles."""
+    _, grouped = joined
+    story_claims = grouped["claims"]
+    if not story_claims:
+        return
+    size = max(grouped["size"], default=0)
+    whole = sum(c.count for c in story_claims) >= size
+    for earned in award(story_claims, whole):
+        yield earned.claim.label, earned
 
 
 class _NameStory(beam.DoFn):
@@ -125,7 +130,7 @@ class _NameStory(beam.DoFn):
     def process(self, joined):
         _, grouped = joined
         (members,) = grouped["members"]
-        story = name_group(members, grouped["awarded"])
+        story = name_group(members, grouped["awards"])
         new = [m for m in members if m.story_id is None]
         if not story.continued:
             self.new.inc()
@@ -140,12 +145,13 @@ class _NameStory(beam.DoFn):
 
 
 class ContinueStories(beam.PTransform):
-    """The window's articles (new summaries, stored entries) and their group labels to
-    the story of each: new articles tagged (story_id, is_canonical), stored articles that
-    move under MOVED. The rule is `continuation.py`'s, applied group by group."""
+    """The window's articles (new summaries, stored entries), their group labels, and
+    (story_id, current article count) of the stored stories, to the story of each: new
+    articles tagged (story_id, is_canonical), stored articles that move under MOVED. The
+    rule is `continuation.py`'s, applied group by group and story by story."""
 
     def expand(self, pcolls):
-        summaries, stored, labels = pcolls
+        summaries, stored, labels, story_sizes = pcolls
         groups = (
             {"summary": summaries, "stored": stored, "label": labels}
             | "JoinLabels" >> beam.CoGroupByKey()
@@ -153,12 +159,12 @@ class ContinueStories(beam.PTransform):
             | "Groups" >> beam.GroupByKey()
             | "MemberLists" >> beam.MapTuple(lambda label, members: (label, list(members)))
         )
-        awarded = (groups
-                   | "Claims" >> beam.FlatMap(_claims)
-                   | "ByStory" >> beam.GroupByKey()
-                   | "Award" >> beam.FlatMap(_awarded))
+        awards = (
+            {"claims": groups | "Claims" >> beam.FlatMap(_claims), "size": story_sizes}
+            | "ByStory" >> beam.CoGroupByKey()
+            | "Award" >> beam.FlatMap(_awards))
         return (
-            {"members": groups, "awarded": awarded}
+            {"members": groups, "awards": awards}
             | "JoinAwards" >> beam.CoGroupByKey()
             | "Name" >> beam.ParDo(_NameStory()).with_outputs(MOVED, main="tags")
         )
@@ -302,7 +308,11 @@ class TagStories(beam.PTransform):
         summaries = articles | "Summaries" >> beam.Map(
             lambda a: (a.article_id, ArticleSummary.of(a)))
         stored_by_id = stored | "StoredById" >> beam.Map(lambda s: (s.article_id, s))
-        decided = ((summaries, stored_by_id, story_labels)
+        current = stored_assignments | "Current" >> beam.CombinePerKey(latest)
+        story_sizes = (current
+                       | "StoryOf" >> beam.MapTuple(lambda _, a: a.story_id)
+                       | "StorySizes" >> beam.combiners.Count.PerElement())
+        decided = ((summaries, stored_by_id, story_labels, story_sizes)
                    | "ContinueStories" >> ContinueStories())
         moved_rows = (
             {"moved": decided[MOVED], "stored": stored_by_id}
@@ -317,7 +327,7 @@ class TagStories(beam.PTransform):
             | "JoinAssignments" >> beam.CoGroupByKey()
             | "RunAssignments" >> beam.FlatMap(_run_assignments, ingested_at))
         stories = (
-            (stored_assignments, run_assignments)
+            (current, run_assignments)
             | "AllAssignments" >> beam.Flatten()
             | "StoryRows" >> StoryRows(ingested_at))
         rows = (articles, dup_groups, decided.tags, vectors) | "Rows" >> ArticleRows(

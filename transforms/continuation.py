@@ -8,23 +8,27 @@ stories its stored members already belong to:
 1. claims: a group claims every stored story it holds members of, with how many;
 2. award: a stored story goes to the group holding most of its members in the window
    (ties: the smallest group label), so a story that the new evidence splits keeps its id
-   on its larger part;
+   on its larger part. Only a story whose articles are all in the window can be split: a
+   grouping that sees part of a story lacks the articles that held it together, so the
+   members of a partly seen story in other groups stay in it (they are *kept*);
 3. naming (`name_group`): a group continues the awarded story it holds most members of
    (ties: the smallest story_id); the other stories awarded to it are merged into it. A
-   group awarded nothing is a new story, named after its canonical article when all its
-   articles are new (as in a single run), else after its members (a part split off a
-   stored story).
+   group awarded nothing but holding kept members continues the kept story it holds most
+   of (its new articles join that story, which is not split). Otherwise the group is a new
+   story, named after its canonical article when all its articles are new (as in a single
+   run), else after its members (a part split off a stored story).
 
-A stored article whose group's story differs from its current one moves: the run appends
-a new story-index row for it (`assigned_at` tells the latest). Articles outside the window
-never move. So later evidence revises the recent past, and whatever way the same articles
-were cut into runs, the last run's grouping of its window is what the tables say.
+A stored article whose group's story differs from its current one moves (unless kept):
+the run appends a new story-index row for it (`assigned_at` tells the latest). Articles
+outside the window never move. So later evidence revises the recent past, and whatever way
+the same articles were cut into runs, the last run's grouping of its window is what the
+tables say, as far as the window reaches.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -70,10 +74,22 @@ def claims(label: str, members: Iterable[Member]) -> list[Claim]:
     return [Claim(story_id, label, n) for story_id, n in sorted(counts.items())]
 
 
-def award(story_claims: Iterable[Claim]) -> str:
-    """The label of the group a stored story goes to: the one holding most of its members,
-    ties to the smallest label."""
-    return min(story_claims, key=lambda c: (-c.count, c.label)).label
+class Award(NamedTuple):
+    """What a claim earned: the story (`won`), or, for a story partly outside the window
+    that another group won, that the group's members of it stay in it (`kept`)."""
+
+    claim: Claim
+    won: bool
+    kept: bool
+
+
+def award(story_claims: Iterable[Claim], whole: bool = True) -> list[Award]:
+    """The awards of one stored story's claims: won by the group holding most of its
+    members (ties: the smallest label); a story not `whole` in the window is kept by the
+    other groups' members."""
+    story_claims = list(story_claims)
+    winner = min(story_claims, key=lambda c: (-c.count, c.label))
+    return [Award(c, c is winner, c is not winner and not whole) for c in story_claims]
 
 
 @dataclass(frozen=True)
@@ -87,21 +103,24 @@ class GroupStory:
     moved: tuple[str, ...]   # stored articles that change story
 
 
-def name_group(members: list[Member], awarded: Iterable[Claim]) -> GroupStory:
-    """The story of one group, given the claims awarded to it."""
-    awarded = sorted(awarded, key=lambda c: (-c.count, c.story_id))
-    first = min(members, key=lambda m: m.order)
-    if awarded:
-        story_id = awarded[0].story_id
-    elif all(m.story_id is None for m in members):
-        story_id = story_id_for(first.article_id)
+def name_group(members: list[Member], awards: Iterable[Award]) -> GroupStory:
+    """The story of one group, given the awards of its claims."""
+    by_share = sorted(awards, key=lambda a: (-a.claim.count, a.claim.story_id))
+    won = [a.claim.story_id for a in by_share if a.won]
+    kept = [a.claim.story_id for a in by_share if a.kept]
+    free = [m for m in members if m.story_id not in kept]
+    if won or kept:
+        story_id = (won or kept)[0]
+    elif all(m.story_id is None for m in free):
+        story_id = story_id_for(min(free, key=lambda m: m.order).article_id)
     else:
-        story_id = "st-" + stable_id("story", *sorted(m.article_id for m in members))
-    canonical = first.article_id if not awarded and first.story_id is None else None
-    moved = tuple(sorted(m.article_id for m in members
+        story_id = "st-" + stable_id("story", *sorted(m.article_id for m in free))
+    first = min(free, key=lambda m: m.order) if free else None
+    canonical = (first.article_id if not (won or kept) and first and first.story_id is None
+                 else None)
+    moved = tuple(sorted(m.article_id for m in free
                          if m.story_id is not None and m.story_id != story_id))
-    return GroupStory(story_id, bool(awarded), tuple(c.story_id for c in awarded[1:]),
-                      canonical, moved)
+    return GroupStory(story_id, bool(won or kept), tuple(won[1:]), canonical, moved)
 
 
 def canonical_order(article: ArticleSummary) -> tuple:
@@ -119,17 +138,18 @@ def story_id_for(canonical_article_id: str) -> str:
     return "st-" + stable_id("story", canonical_article_id)
 
 
-def continue_stories(groups: Mapping[str, list[Member]]) -> dict[str, GroupStory]:
-    """The whole rule over one window's groups: {label: GroupStory}. The batch steps apply
-    it group by group and story by story; a stream, whose window is in one step's state,
-    calls this."""
+def continue_stories(groups: Mapping[str, list[Member]],
+                     partial: Container[str] = ()) -> dict[str, GroupStory]:
+    """The whole rule over one window's groups: {label: GroupStory}; `partial` holds the
+    stored stories with articles outside the window. The batch steps apply it group by
+    group and story by story; a stream, whose window is in one step's state, calls this."""
     by_story: dict[str, list[Claim]] = {}
     for label, members in groups.items():
         for claim in claims(label, members):
             by_story.setdefault(claim.story_id, []).append(claim)
-    awarded: dict[str, list[Claim]] = {}
-    for story_claims in by_story.values():
-        winner = award(story_claims)
-        awarded.setdefault(winner, []).extend(c for c in story_claims if c.label == winner)
-    return {label: name_group(members, awarded.get(label, []))
+    awards: dict[str, list[Award]] = {}
+    for story_id, story_claims in by_story.items():
+        for earned in award(story_claims, whole=story_id not in partial):
+            awards.setdefault(earned.claim.label, []).append(earned)
+    return {label: name_group(members, awards.get(label, []))
             for label, members in groups.items()}

@@ -16,7 +16,7 @@ The step holds one key: its work per window grows with the articles of the story
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
@@ -58,9 +58,16 @@ class StreamWindow:
         self.clock = max(window_end, self.clock + 1)
         return self.clock
 
+    # Stories with articles forgotten (outside the window): seen in part, never split.
+    outside: Counter = field(default_factory=Counter)
+
     def forget_before(self, cutoff: int) -> None:
         for article_id in [a for a, t in self.arrived.items() if t < cutoff]:
+            self.outside[self.entries[article_id].story_id] += 1
             del self.entries[article_id], self.arrived[article_id]
+        held = {entry.story_id for entry in self.entries.values()}
+        for story_id in [s for s in self.outside if s not in held]:
+            del self.outside[story_id]  # nothing in the window can claim it any more
 
 
 @dataclass
@@ -119,7 +126,7 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
             groups[label].append(Member(article_id, entry.story_id,
                                         canonical_order(entry.summary())))
     dup_groups = dup_groups_of(sorted(fresh), copies, stored)
-    for label, story in sorted(continue_stories(groups).items()):
+    for label, story in sorted(continue_stories(groups, state.outside).items()):
         result.new_stories += not story.continued
         result.extended += story.continued and any(m.story_id is None for m in groups[label])
         result.merged += len(story.merged)
