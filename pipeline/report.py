@@ -129,15 +129,17 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
     """Print the stories table of an output folder, largest stories first."""
     out = out or sys.stdout
     folder = os.path.join(output, "stories")
-    if not os.path.isdir(folder):
+    # A stream writes no stories table: its stories are made from the story index.
+    from_index = not os.path.isdir(folder) and os.path.isdir(os.path.join(output, "story_index"))
+    if not os.path.isdir(folder) and not from_index:
         print(f"storywire: no stories table in {output!r} (expected {folder}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
-    from storywire.transforms.stored import StoredTableError, read_rows
+    from storywire.transforms.stored import StoredTableError, current_story_rows, read_rows
 
     try:
-        rows = [row for path in table_files(output, "stories")
-                for row in read_rows(path, "stories")]
+        rows = current_story_rows(output) if from_index else [
+            row for path in table_files(output, "stories") for row in read_rows(path, "stories")]
     except StoredTableError as err:
         print(f"storywire stories: {err}", file=sys.stderr)
         return 2

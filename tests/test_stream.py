@@ -176,6 +176,10 @@ def test_replay_gives_the_seeds_one_story_and_the_batch_rows(tmp_path, capsys):
     batch = current_story_ids(str(tmp_path / "batch"))
     stream = current_story_ids(str(tmp_path / "stream"))
     assert sorted(batch) == sorted(stream) and len(set(stream.values())) == 1
+    # A stream writes no stories table; `storywire stories` makes it from the index.
+    assert main(["stories", str(tmp_path / "stream")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 stories" in printed and f"{next(iter(stream.values()))}  5 " in printed
 
     def copies(output):  # the copy groups, whatever they are named after
         groups = {}

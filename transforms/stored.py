@@ -271,3 +271,23 @@ def current_story_ids(output: str) -> dict[str, str]:
     stories.update((article_id, story_id) for article_id, (_, story_id) in assigned.items()
                    if article_id in stories)
     return stories
+
+
+def current_story_rows(output: str) -> list[dict]:
+    """The stories-table rows of an output's current stories, made from its story index
+    (each article's latest assignment), as a batch run writes them: for a stream's output,
+    which has no stories table."""
+    from storywire.transforms.assemble import story_row
+    from storywire.transforms.continuation import canonical_order
+
+    assigned: dict[str, list[Assignment]] = {}
+    for path in table_files(output, "story_index"):
+        for article_id, entry in map(assignment,
+                                     read_rows(path, "story_index", ASSIGNMENT_COLUMNS)):
+            assigned.setdefault(article_id, []).append(entry)
+    members: dict[str, list[ArticleSummary]] = {}
+    for entries in assigned.values():
+        current = latest(entries)
+        members.setdefault(current.story_id, []).append(current.summary)
+    return [story_row(story_id, sorted(summaries, key=canonical_order))
+            for story_id, summaries in sorted(members.items())]
