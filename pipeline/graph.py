@@ -67,8 +67,9 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds,
                                                          progress=run.progress)
     articles = cleaned.articles
-    stored = articles | "StoryIndex" >> ReadStoryIndex(
+    window = articles | "StoryIndex" >> ReadStoryIndex(
         opts.output, opts.story_window_days, run.ingested_at)
+    stored = window["stored"]
 
     copy_groups = (
         (articles | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash)),
@@ -82,7 +83,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     story_labels = (
         ((vectors, stored_vectors) | "AllVectors" >> beam.Flatten(), copy_groups)
         | "LinkStories" >> LinkStories(StorySettings.of(opts)))
-    tagged = ((articles, dup_groups, story_labels, vectors, stored, stored_assignments)
+    tagged = ((articles, dup_groups, story_labels, vectors, stored, window["movable"],
+               stored_assignments)
               | "TagStories" >> TagStories(run.ingested_at))
 
     rejects = (

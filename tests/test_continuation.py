@@ -106,3 +106,9 @@ def test_a_story_seen_in_part_is_not_split_and_its_new_reports_join_it():
     merging = continue_stories({"g": [stored("a", "st-s"), stored("b", "st-s"),
                                       stored("x", "st-t")]}, partial={"st-s", "st-t"})
     assert merging["g"].story_id == "st-s" and merging["g"].moved == ("x",)
+
+
+def test_a_stored_article_beyond_the_new_articles_window_stays():
+    far = Member("f", "st-t", ("f",), movable=False)
+    result = continue_stories({"g": [stored("a", "st-s"), stored("b", "st-s"), far, new("n")]})
+    assert result["g"].story_id == "st-s" and result["g"].moved == ()

@@ -95,7 +95,8 @@ def _members_by_label(joined):
     for summary in grouped["summary"]:
         yield label, Member(article_id, None, canonical_order(summary))
     for entry in grouped["stored"]:
-        yield label, Member(article_id, entry.story_id, canonical_order(entry.summary()))
+        yield label, Member(article_id, entry.story_id, canonical_order(entry.summary()),
+                            movable=bool(grouped["movable"]))
 
 
 def _claims(group):
@@ -145,15 +146,16 @@ class _NameStory(beam.DoFn):
 
 
 class ContinueStories(beam.PTransform):
-    """The window's articles (new summaries, stored entries), their group labels, and
-    (story_id, current article count) of the stored stories, to the story of each: new
+    """The window's articles (new summaries, stored entries, which stored ones may move),
+    their group labels, and (story_id, current article count) of the stored stories, to
+    the story of each: new
     articles tagged (story_id, is_canonical), stored articles that move under MOVED. The
     rule is `continuation.py`'s, applied group by group and story by story."""
 
     def expand(self, pcolls):
-        summaries, stored, labels, story_sizes = pcolls
+        summaries, stored, movable, labels, story_sizes = pcolls
         groups = (
-            {"summary": summaries, "stored": stored, "label": labels}
+            {"summary": summaries, "stored": stored, "movable": movable, "label": labels}
             | "JoinLabels" >> beam.CoGroupByKey()
             | "ByLabel" >> beam.FlatMap(_members_by_label)
             | "Groups" >> beam.GroupByKey()
@@ -292,7 +294,8 @@ class TagStories(beam.PTransform):
     runs stored, to {"articles", "stories", "story_index"} rows.
 
     Inputs: articles, (id, dup_group_id), (id, group label) for the window's articles,
-    new vectors, the StoredArticles of the window, and the whole story index's
+    new vectors, the StoredArticles of the window, (id, True) for those that may move,
+    and the whole story index's
     (article_id, StoredArticle summary) assignments. The stories output is the whole
     stories table, each story from its current members; the story-index output holds the
     new articles' rows and a row for each stored article that moved to another story.
@@ -303,7 +306,7 @@ class TagStories(beam.PTransform):
         self._ingested_at = ingested_at
 
     def expand(self, pcolls):
-        articles, dup_groups, story_labels, vectors, stored, stored_assignments = pcolls
+        articles, dup_groups, story_labels, vectors, stored, movable, stored_assignments = pcolls
         ingested_at = self._ingested_at
         summaries = articles | "Summaries" >> beam.Map(
             lambda a: (a.article_id, ArticleSummary.of(a)))
@@ -312,7 +315,7 @@ class TagStories(beam.PTransform):
         story_sizes = (current
                        | "StoryOf" >> beam.MapTuple(lambda _, a: a.story_id)
                        | "StorySizes" >> beam.combiners.Count.PerElement())
-        decided = ((summaries, stored_by_id, story_labels, story_sizes)
+        decided = ((summaries, stored_by_id, movable, story_labels, story_sizes)
                    | "ContinueStories" >> ContinueStories())
         moved_rows = (
             {"moved": decided[MOVED], "stored": stored_by_id}

@@ -18,11 +18,12 @@ stories its stored members already belong to:
    story, named after its canonical article when all its articles are new (as in a single
    run), else after its members (a part split off a stored story).
 
-A stored article whose group's story differs from its current one moves (unless kept):
-the run appends a new story-index row for it (`assigned_at` tells the latest). Articles
-outside the window never move. So later evidence revises the recent past, and whatever way
-the same articles were cut into runs, the last run's grouping of its window is what the
-tables say, as far as the window reaches.
+A stored article whose group's story differs from its current one moves (unless kept, or
+further from the new articles than the story window, where the grouping sees only part of
+what it is compared with): the run appends a new story-index row for it (`assigned_at`
+tells the latest). Articles outside the window never move. So later evidence revises the
+recent past, and whatever way the same articles were cut into runs, the last run's
+grouping of its window is what the tables say, as far as the window reaches.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ from typing import NamedTuple
 
 from storywire.transforms.records import ArticleSummary, stable_id
 
+# How far back a run or a stream's pane revises: a stored article may move while it lies
+# within MOVABLE_WINDOWS story windows of the new articles (reports of one event keep
+# coming for days, and an early decision needs the later ones to be undone); the grouping
+# also sees CONTEXT_WINDOWS back, so that a movable article is grouped with everything it
+# is compared with. Older articles never move.
+MOVABLE_WINDOWS = 2
+CONTEXT_WINDOWS = MOVABLE_WINDOWS + 1
+
 
 @dataclass(frozen=True)
 class Member:
@@ -43,6 +52,10 @@ class Member:
     article_id: str
     story_id: str | None
     order: tuple
+    # A stored article may move only when what it is compared with is all in view: it lies
+    # within MOVABLE_WINDOWS of the run's (or pane's) new articles. Further out it is
+    # context: it links and claims, and stays where it is.
+    movable: bool = True
 
 
 class Assignment(NamedTuple):
@@ -119,7 +132,7 @@ def name_group(members: list[Member], awards: Iterable[Award]) -> GroupStory:
     canonical = (first.article_id if not (won or kept) and first and first.story_id is None
                  else None)
     moved = tuple(sorted(m.article_id for m in free
-                         if m.story_id is not None and m.story_id != story_id))
+                         if m.story_id is not None and m.story_id != story_id and m.movable))
     return GroupStory(story_id, bool(won or kept), tuple(won[1:]), canonical, moved)
 
 

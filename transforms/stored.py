@@ -21,7 +21,12 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
-from storywire.transforms.continuation import Assignment, latest
+from storywire.transforms.continuation import (
+    CONTEXT_WINDOWS,
+    MOVABLE_WINDOWS,
+    Assignment,
+    latest,
+)
 from storywire.transforms.parquet import day_of, table_files
 from storywire.transforms.paths import files_under
 from storywire.transforms.records import ArticleSummary, storable_row
@@ -198,9 +203,19 @@ class ReadStoredTable(beam.PTransform):
                 | "Read" >> _ReadFiles(self._table, self._columns))
 
 
-class ReadStoryIndex(beam.PTransform):
-    """New articles to the StoredArticles of the index days near theirs.
+def index_day(entry: StoredArticle) -> str:
+    """The index day of a stored article: of its date, else of its ingestion."""
+    return day_of(entry.published_at if entry.published_at is not None else entry.ingested_at)
 
+
+class ReadStoryIndex(beam.PTransform):
+    """New articles to {"stored": the StoredArticles of the index days around theirs,
+    "movable": (article_id, True) for those near enough to move}.
+
+    The days read reach CONTEXT_WINDOWS story windows (and a day) from the new articles'
+    days: a stored article within MOVABLE_WINDOWS of them is then grouped with everything
+    it is compared with, and may move. Those further out are context: they link and claim,
+    never move.
     An undated article's day is the run's day (`ingested_at`), as undated articles are
     indexed by the day they were ingested.
     """
@@ -214,13 +229,17 @@ class ReadStoryIndex(beam.PTransform):
     def expand(self, articles):
         output, window_days, ingested_at = self._output, self._window_days, self._ingested_at
         column = TABLES["story_index"].partition_column
-        return (
-            articles
-            | "Days" >> beam.Map(
-                lambda a: day_of(a.published_at if a.published_at is not None else ingested_at))
-            | "DistinctDays" >> beam.Distinct()
-            | "NearDays" >> beam.FlatMap(index_days, window_days)
-            | "DistinctNearDays" >> beam.Distinct()
+        days = (articles
+                | "Days" >> beam.Map(lambda a: day_of(
+                    a.published_at if a.published_at is not None else ingested_at))
+                | "DistinctDays" >> beam.Distinct())
+        near = (days
+                | "NearDays" >> beam.FlatMap(index_days, MOVABLE_WINDOWS * window_days)
+                | "DistinctNearDays" >> beam.Distinct())
+        stored = (
+            days
+            | "ContextDays" >> beam.FlatMap(index_days, CONTEXT_WINDOWS * window_days)
+            | "DistinctContextDays" >> beam.Distinct()
             | "Folders" >> beam.Map(
                 lambda day: table_folder(output, "story_index", f"{column}={day}"))
             | "Read" >> _ReadFiles("story_index")
@@ -228,6 +247,11 @@ class ReadStoryIndex(beam.PTransform):
             | "Latest" >> beam.CombinePerKey(latest)
             | "Current" >> beam.Values()
         )
+        movable = stored | "Movable" >> beam.FlatMap(
+            lambda entry, near_days: [(entry.article_id, True)]
+            if index_day(entry) in near_days else [],
+            beam.pvalue.AsList(near))
+        return {"stored": stored, "movable": movable}
 
 
 ASSIGNMENT_COLUMNS = ["article_id", "assigned_at", "story_id", "published_at", "text_length",

@@ -2,16 +2,17 @@
 by the same phases and the same continuation rule as a batch run.
 
 A batch run reads the story window back from the story index; a stream keeps it in the
-state of one step (`ContinueInStream`): the articles of the last two story windows, as
-story-index entries. When a window's articles come, they are grouped together with those
+state of one step (`ContinueInStream`): the articles of the last CONTEXT_WINDOWS story
+windows, as story-index entries (those of the last MOVABLE_WINDOWS may move; older ones
+are context). When a window's articles come, they are grouped together with those
 (grouping.py: copies, shared neighbours, refinement, as LinkStories does across workers),
 continuation.py names each group's story, and the step writes the rows a batch run would:
 articles with their story as first given, story-index rows for them and for earlier
 articles that moved. So the stories a stream finds do not depend on how its records fell
 into windows, as those of scheduled runs do not depend on how they were cut.
 
-The step holds one key: its work per window grows with the articles of the story window
-(a few days of a feed), not with the stream's age.
+The step holds one key: its work per window grows with the articles of the story window (a
+few days of a feed), not with the stream's age.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from apache_beam.coders import PickleCoder
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from storywire.transforms.assemble import article_row, index_row
-from storywire.transforms.continuation import Member, canonical_order, continue_stories
+from storywire.transforms.continuation import (
+    CONTEXT_WINDOWS,
+    MOVABLE_WINDOWS,
+    Member,
+    canonical_order,
+    continue_stories,
+)
 from storywire.transforms.grouping import StorySettings, copy_groups, story_groups
 from storywire.transforms.metrics import (
     STORIES,
@@ -100,7 +107,7 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
     they were assigned (or just after the last decision, for a pane that comes after a
     later window's), so the latest assignment of an article is the last decided."""
     assigned_at = state.tick(window_end)
-    state.forget_before(assigned_at - int(2 * settings.window_days * _DAY_US))
+    state.forget_before(assigned_at - int(CONTEXT_WINDOWS * settings.window_days * _DAY_US))
     fresh, repeated = {}, []
     for article, vector in sorted(arrivals, key=lambda av: av[0].article_id):
         if article.article_id in state.entries or article.article_id in fresh:
@@ -111,6 +118,9 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
     if not fresh:
         return result
     stored = state.entries
+    # The state reaches CONTEXT_WINDOWS back; the articles of the last MOVABLE_WINDOWS are
+    # grouped with all they are compared with, and may move; older ones are context.
+    near = assigned_at - int(MOVABLE_WINDOWS * settings.window_days * _DAY_US)
     vectors = [v for _, v in fresh.values()] + [stored_vector(e) for e in stored.values()]
     fingerprints = [(a.article_id, a.simhash) for a, _ in fresh.values()] + \
         [(e.article_id, e.simhash) for e in stored.values()]
@@ -124,7 +134,8 @@ def continue_window(state: StreamWindow, arrivals: list[tuple[Article, StoryVect
         else:
             entry = stored[article_id]
             groups[label].append(Member(article_id, entry.story_id,
-                                        canonical_order(entry.summary())))
+                                        canonical_order(entry.summary()),
+                                        movable=state.arrived[article_id] >= near))
     dup_groups = dup_groups_of(sorted(fresh), copies, stored)
     for label, story in sorted(continue_stories(groups, state.outside).items()):
         result.new_stories += not story.continued
