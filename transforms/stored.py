@@ -229,9 +229,13 @@ class ReadStoryIndex(beam.PTransform):
     def expand(self, articles):
         output, window_days, ingested_at = self._output, self._window_days, self._ingested_at
         column = TABLES["story_index"].partition_column
-        days = (articles
-                | "Days" >> beam.Map(lambda a: day_of(
-                    a.published_at if a.published_at is not None else ingested_at))
+        # The run's own day is always one: undated articles of recent runs are indexed on
+        # it, and a single run compares undated articles with dated ones of any day.
+        days = ((articles
+                 | "Days" >> beam.Map(lambda a: day_of(
+                     a.published_at if a.published_at is not None else ingested_at)),
+                 articles.pipeline | "RunDay" >> beam.Create([day_of(ingested_at)]))
+                | "AllDays" >> beam.Flatten()
                 | "DistinctDays" >> beam.Distinct())
         near = (days
                 | "NearDays" >> beam.FlatMap(index_days, MOVABLE_WINDOWS * window_days)
