@@ -82,10 +82,10 @@ print(json.dumps(_loop({str(path)!r}, {limit!r})))
 def _loop(path: str, limit: int | None) -> dict:
     import resource
 
-    from storywire.transforms.cleaning import extract_html
-    from storywire.transforms.fingerprint import simhash64
-    from storywire.transforms.inputs import parse_jsonl_line
-    from storywire.transforms.textclean import clean_page_text
+    from storywire.transforms.clean.cleaning import extract_html
+    from storywire.transforms.clean.textclean import clean_page_text
+    from storywire.transforms.copies.fingerprint import simhash64
+    from storywire.transforms.read.inputs import parse_jsonl_line
 
     records, size = [], 0
     with open(path, encoding="utf-8") as handle:

@@ -127,7 +127,7 @@ def stream(argv: list[str]) -> int:
         check_words,
         pipeline_options,
     )
-    from storywire.transforms.cleaning import to_micros
+    from storywire.transforms.clean.cleaning import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
         help_parser("stream", "The same pipeline on a Pub/Sub stream, on Dataflow or another "
@@ -200,8 +200,8 @@ def replay_stream(argv: list[str]) -> int:
         pipeline_options,
     )
     from storywire.pipeline.replay import replay
-    from storywire.transforms.cleaning import to_micros
-    from storywire.transforms.stored import current_story_ids
+    from storywire.transforms.clean.cleaning import to_micros
+    from storywire.transforms.write.stored import current_story_ids
 
     options = pipeline_options(argv)
     opts, stream_opts = options.view_as(StorywireOptions), options.view_as(StreamOptions)
@@ -252,7 +252,7 @@ def check_output(command: str, inputs: list[str], output: str) -> int | None:
     """Before any work: exit status 2, after one line saying why, for an --output that
     cannot be written or an --input inside it; None to go on (with a note when the output
     is inside an input: its files are not read)."""
-    from storywire.transforms.matching import input_output_overlap
+    from storywire.transforms.read.matching import input_output_overlap
 
     try:
         output.encode("utf-8")
@@ -274,10 +274,10 @@ def check_output(command: str, inputs: list[str], output: str) -> int | None:
 
 def lock_output(command: str, argv: list[str], output: str, wait_seconds: float,
                 job_finished=lambda job: None):
-    """The output's lock, held for `storywire COMMAND argv` (see transforms/lock.py); it
+    """The output's lock, held for `storywire COMMAND argv` (see transforms/write/lock.py); it
     says so when it waits for another run, or takes over the lock of a run that died.
     None, after one line saying why, when the lock cannot be had."""
-    from storywire.transforms.lock import LockHeld, OutputLock
+    from storywire.transforms.write.lock import LockHeld, OutputLock
 
     lock = OutputLock(output, command_line(command, argv), job_finished=job_finished)
     try:

@@ -132,7 +132,7 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
 def read_story_ids(output: str) -> dict[str, str]:
     """{article_id: current story_id} of an output: the story each article has now (a later
     run may have moved it from the one in the articles table)."""
-    from storywire.transforms.stored import current_story_ids
+    from storywire.transforms.write.stored import current_story_ids
 
     return current_story_ids(output)
 

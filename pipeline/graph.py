@@ -7,29 +7,29 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
-from storywire.transforms.assemble import REJECT_KEY, RejectRows, TagStories
-from storywire.transforms.clean import CleanArticles
-from storywire.transforms.grouping import StorySettings
-from storywire.transforms.inputs import ReadRecords
-from storywire.transforms.matching import FindInputFiles
-from storywire.transforms.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
-from storywire.transforms.parquet import CommitTables, WriteTable
-from storywire.transforms.stored import (
-    ReadStoredTable,
-    ReadStoryAssignments,
-    ReadStoryIndex,
-    stored_vector,
-)
-from storywire.transforms.stories import LinkStories
+from storywire.transforms.clean.clean import CleanArticles
+from storywire.transforms.copies.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
+from storywire.transforms.read.inputs import ReadRecords
+from storywire.transforms.read.matching import FindInputFiles
+from storywire.transforms.read.unique import KeepFirstPerId
+from storywire.transforms.stories.grouping import StorySettings
+from storywire.transforms.stories.links import LinkStories
+from storywire.transforms.stories.streamstories import StoriesInStream
+from storywire.transforms.stories.vectors import Vectorise
 from storywire.transforms.streaming import (
     AtEventTime,
     ParseMessages,
     WriteWindowedTable,
     fixed_windows,
 )
-from storywire.transforms.streamstories import StoriesInStream
-from storywire.transforms.unique import KeepFirstPerId
-from storywire.transforms.vectors import Vectorise
+from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStories
+from storywire.transforms.write.parquet import CommitTables, WriteTable
+from storywire.transforms.write.stored import (
+    ReadStoredTable,
+    ReadStoryAssignments,
+    ReadStoryIndex,
+    stored_vector,
+)
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,19 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,
 )
 
-from storywire.transforms.grouping import DEFAULT_REFINE_SIMILARITY
-from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE
-from storywire.transforms.neighbours import (
+from storywire.transforms.clean.timelimit import DEFAULT_TIMEOUT_SECONDS
+from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE
+from storywire.transforms.stories.grouping import DEFAULT_REFINE_SIMILARITY
+from storywire.transforms.stories.neighbours import (
     DEFAULT_MAX_COMPARED,
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW_DAYS,
 )
-from storywire.transforms.parquet import DEFAULT_ROWS_PER_FILE
+from storywire.transforms.stories.vectors import DEFAULT_LANGUAGE
 from storywire.transforms.streaming import DEFAULT_ALLOWED_LATENESS_HOURS, DEFAULT_WINDOW_MINUTES
-from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS
-from storywire.transforms.vectors import DEFAULT_LANGUAGE
+from storywire.transforms.write.parquet import DEFAULT_ROWS_PER_FILE
 
 DEFAULT_MAX_REJECT_FRACTION = 0.5
 DEFAULT_WAIT_FOR_LOCK_SECONDS = 0.0

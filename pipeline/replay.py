@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from storywire.transforms.cleaning import to_micros
-from storywire.transforms.dates import parse_date
-from storywire.transforms.inputs import is_compressed
+from storywire.transforms.clean.cleaning import to_micros
+from storywire.transforms.clean.dates import parse_date
+from storywire.transforms.read.inputs import is_compressed
 
 # After the last record, the processing time the runner is moved on by, in steps, so late
 # panes (which fire a while after their first record) fire before the replay ends.

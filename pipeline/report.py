@@ -26,7 +26,7 @@ from storywire.transforms.metrics import (
     STORY_ARTICLES_MOVED,
     STORY_SIZE,
 )
-from storywire.transforms.parquet import table_files
+from storywire.transforms.write.parquet import table_files
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
@@ -135,7 +135,7 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
         print(f"storywire: no stories table in {output!r} (expected {folder}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
-    from storywire.transforms.stored import StoredTableError, current_story_rows, read_rows
+    from storywire.transforms.write.stored import StoredTableError, current_story_rows, read_rows
 
     try:
         rows = current_story_rows(output) if from_index else [

@@ -78,10 +78,10 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
         job_finished_checker,
         make_runner,
     )
-    from storywire.transforms.cleaning import to_micros
-    from storywire.transforms.parquet import recover_commits
+    from storywire.transforms.clean.cleaning import to_micros
     from storywire.transforms.records import storable_text
-    from storywire.transforms.stored import StoredTableError, check_stored_tables
+    from storywire.transforms.write.parquet import recover_commits
+    from storywire.transforms.write.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
     status = check_output("run", opts.input, opts.output)
@@ -245,7 +245,7 @@ def known_failure(err: BaseException) -> str | None:
     worker's message; None for anything else."""
     import re
 
-    from storywire.transforms.stored import StoredTableError
+    from storywire.transforms.write.stored import StoredTableError
 
     text = str(err)
     match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
@@ -258,7 +258,7 @@ def known_failure(err: BaseException) -> str | None:
 
 
 def staging_folder(output: str, started: datetime) -> str:
-    from storywire.transforms.parquet import STAGING_DIR
+    from storywire.transforms.write.parquet import STAGING_DIR
 
     return "/".join([output.rstrip("/"), STAGING_DIR, started.strftime("run-%Y%m%dT%H%M%S%fZ")])
 

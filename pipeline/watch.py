@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.inputs import is_supported
-from storywire.transforms.matching import match_input_path
-from storywire.transforms.parquet import make_parent
 from storywire.transforms.paths import delete_files, is_local
+from storywire.transforms.read.inputs import is_supported
+from storywire.transforms.read.matching import match_input_path
 from storywire.transforms.records import Reject, storable_text
+from storywire.transforms.write.parquet import make_parent
 
 RECORD = "_watch/ingested.json"
 # Names that editors, downloads and copy tools give files they are still writing.

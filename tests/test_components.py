@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from storywire.transforms.components import ConnectedComponents
+from storywire.transforms.copies.components import ConnectedComponents
 
 
 def union_find_labels(edges):

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storywire.transforms.continuation import (
+from storywire.transforms.stories.continuation import (
     Member,
     continue_stories,
     story_id_for,

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storywire.transforms.dates import parse_date, parse_loose_date
+from storywire.transforms.clean.dates import parse_date, parse_loose_date
 
 
 def test_full_dates_and_times():

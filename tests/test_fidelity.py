@@ -7,11 +7,11 @@ from conftest import seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.cleaning import clean_record
-from storywire.transforms.pagetext import restore_dropped, visible
+from storywire.transforms.clean.cleaning import clean_record
+from storywire.transforms.clean.pagetext import restore_dropped, visible
+from storywire.transforms.clean.textclean import clean_page_text
 from storywire.transforms.records import RawRecord
-from storywire.transforms.textclean import clean_page_text
-from storywire.transforms.vectors import story_terms
+from storywire.transforms.stories.vectors import story_terms
 
 NBSP = "\u00a0"
 WORDS = ("the council voted to extend night bus service airport after long dispute with "

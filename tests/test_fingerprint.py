@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.fingerprint import (
+from storywire.transforms.copies.fingerprint import (
     content_hash,
     hamming,
     normalise,
@@ -11,7 +11,7 @@ from storywire.transforms.fingerprint import (
     to_signed64,
     words,
 )
-from storywire.transforms.vectors import story_terms
+from storywire.transforms.stories.vectors import story_terms
 
 
 def test_normalise_unifies_quotes_dashes_width_and_case():

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FAST, SEEDS, run
 
-from storywire.transforms.parquet import recover_commits
+from storywire.transforms.write.parquet import recover_commits
 
 pytest.importorskip("gcp_storage_emulator", reason="needs gcp-storage-emulator (test extra)")
 pytest.importorskip("apache_beam.io.gcp.gcsio", reason="needs the gcp extra")
@@ -97,7 +97,7 @@ def test_a_run_into_a_locked_cloud_output_exits_2_and_a_run_releases_its_lock(em
     from apache_beam.io.filesystems import FileSystems
 
     from storywire.pipeline.cli import main
-    from storywire.transforms.lock import LOCK_NAME, Holder
+    from storywire.transforms.write.lock import LOCK_NAME, Holder
 
     seed = sorted(SEEDS.glob("*.txt"))[0]
     upload(seed, f"{emulator}/raw/{seed.name}")

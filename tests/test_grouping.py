@@ -9,11 +9,11 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import SHARED_DATA, seed_text
 
-from storywire.transforms.fingerprint import simhash64
-from storywire.transforms.grouping import StorySettings, copy_groups, story_groups
-from storywire.transforms.neardup import CopyGroups, NearDuplicatePairs
-from storywire.transforms.stories import LinkStories
-from storywire.transforms.vectors import (
+from storywire.transforms.copies.fingerprint import simhash64
+from storywire.transforms.copies.neardup import CopyGroups, NearDuplicatePairs
+from storywire.transforms.stories.grouping import StorySettings, copy_groups, story_groups
+from storywire.transforms.stories.links import LinkStories
+from storywire.transforms.stories.vectors import (
     StoryVector,
     candidate_keys,
     load_word_frequencies,

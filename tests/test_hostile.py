@@ -12,9 +12,9 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.cleaning import clean_record
-from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.inputs import MAX_BODY_CHARS, parse_jsonl_line
+from storywire.transforms.clean.cleaning import clean_record
+from storywire.transforms.read.decode import NotText, decode_bytes
+from storywire.transforms.read.inputs import MAX_BODY_CHARS, parse_jsonl_line
 from storywire.transforms.records import Article, RawRecord, Reject
 
 PROSE = ("The river burst its banks on Sunday night and flooded the lower town, the mayor "
@@ -150,7 +150,7 @@ def test_bad_jsonl_lines_are_rejects_and_good_ones_stand(hostile_run):
 def test_a_call_over_its_time_limit_is_killed_and_the_next_one_runs():
     import time
 
-    from storywire.transforms.timelimit import TimedOut, TimeLimited
+    from storywire.transforms.clean.timelimit import TimedOut, TimeLimited
 
     limited = TimeLimited(time.sleep, seconds=1)
     started = time.monotonic()
@@ -205,7 +205,7 @@ def seed_lines(*numbers: int) -> list[bytes]:
 
 
 def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_path, capsys):
-    from storywire.transforms.inputs import MAX_LINE_BYTES
+    from storywire.transforms.read.inputs import MAX_LINE_BYTES
 
     # Small on disk (about 300 KB), 300 MiB unpacked: good records, one line over the line
     # limit, another good record, then 12 MiB lines of zeros until past the cap (100 times

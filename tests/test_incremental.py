@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from storywire.pipeline.cli import main
-from storywire.transforms.parquet import (
+from storywire.transforms.write.parquet import (
     STAGING_DIR,
     commit_plan,
     commit_tables,
@@ -19,10 +19,10 @@ from storywire.transforms.parquet import (
     table_files,
     write_parquet,
 )
-from storywire.transforms.parquet import (
+from storywire.transforms.write.parquet import (
     to_arrow as arrow_table,
 )
-from storywire.transforms.stored import index_days
+from storywire.transforms.write.stored import index_days
 
 
 def inbox(tmp_path: Path, name: str, prefixes: list[str]) -> Path:

@@ -11,9 +11,9 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storywire.transforms.cleaning import clean_record
-from storywire.transforms.decode import NotText, decode_bytes
-from storywire.transforms.inputs import (
+from storywire.transforms.clean.cleaning import clean_record
+from storywire.transforms.read.decode import NotText, decode_bytes
+from storywire.transforms.read.inputs import (
     Line,
     UnpackedTooLarge,
     input_format,
@@ -23,7 +23,7 @@ from storywire.transforms.inputs import (
     read_whole_file,
     unpacked_limit,
 )
-from storywire.transforms.matching import input_output_overlap, is_inside, match_input_path
+from storywire.transforms.read.matching import input_output_overlap, is_inside, match_input_path
 from storywire.transforms.records import RawRecord, Reject, stable_id, storable_row
 
 
@@ -49,7 +49,7 @@ def test_watch_and_storage_notifications_take_extensions_in_any_case():
 
 
 def test_one_rule_says_which_names_are_read_and_which_are_compressed():
-    from storywire.transforms.inputs import is_compressed, is_supported
+    from storywire.transforms.read.inputs import is_compressed, is_supported
 
     names = ["B.TXT", "UP.JSONL.GZ", "c.HTML", "d.Htm", "e.NDJSON", "f.Ndjson.Gz", "g.CSV",
              "h.TXT.GZ"]
@@ -230,7 +230,7 @@ def test_bad_jsonl_lines_become_rejects(line, reason):
 def test_record_fields_win_over_extracted_metadata():
     from datetime import datetime, timezone
 
-    from storywire.transforms.cleaning import clean_record, to_micros
+    from storywire.transforms.clean.cleaning import clean_record, to_micros
 
     raw = ("Some Headline Of The Page\n\nPublished March 1, 2025\n\n"
            "The body of the article says something that is long enough to be prose.")
@@ -247,7 +247,7 @@ def test_record_fields_win_over_extracted_metadata():
 
 
 def test_a_record_without_article_text_is_rejected_at_clean():
-    from storywire.transforms.cleaning import clean_record
+    from storywire.transforms.clean.cleaning import clean_record
 
     reject = clean_record(RawRecord("z", "in/x.html", None, "html", "<html><body></body></html>"))
     assert isinstance(reject, Reject)
@@ -274,8 +274,8 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
 
-    from storywire.transforms.inputs import ReadRecords
-    from storywire.transforms.matching import FindInputFiles
+    from storywire.transforms.read.inputs import ReadRecords
+    from storywire.transforms.read.matching import FindInputFiles
 
     path = tmp_path / "feed.jsonl"
     lines = []

@@ -15,7 +15,7 @@ from conftest import FAST, SEEDS, rows
 
 from storywire.pipeline.cli import main
 from storywire.transforms import lock as locks
-from storywire.transforms.lock import (
+from storywire.transforms.write.lock import (
     Holder,
     LockHeld,
     LockLost,
@@ -23,11 +23,11 @@ from storywire.transforms.lock import (
     check_held,
     current_holder,
 )
-from storywire.transforms.parquet import commit_tables, table_files
+from storywire.transforms.write.parquet import commit_tables, table_files
 
 HOLD = """
 import sys, time
-from storywire.transforms.lock import OutputLock
+from storywire.transforms.write.lock import OutputLock
 lock = OutputLock(sys.argv[1], "storywire run --input feed/ (held by a test)")
 lock.acquire()
 print("held", flush=True)

@@ -10,7 +10,7 @@ from conftest import FAST, ROOT, seed_text
 from storywire.pipeline.cli import main
 from storywire.pipeline.report import SUMMARY_COUNTERS, RunSummary
 from storywire.transforms import metrics
-from storywire.transforms.neighbours import DEFAULT_MAX_COMPARED
+from storywire.transforms.stories.neighbours import DEFAULT_MAX_COMPARED
 
 
 def counted_names() -> set[str]:
@@ -18,7 +18,7 @@ def counted_names() -> set[str]:
     `counter(NAME)` or `distribution(NAME)` call with a constant of the metrics module, and
     the counters handed to ConnectedComponents."""
     names = set()
-    for path in (ROOT / "transforms").glob("*.py"):
+    for path in (ROOT / "transforms").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                     and node.func.id in ("counter", "distribution", "ConnectedComponents")
@@ -36,7 +36,7 @@ def test_every_counter_the_summary_reads_is_counted_by_a_step():
 
 
 def test_no_step_names_a_metric_of_its_own():
-    for path in list((ROOT / "transforms").glob("*.py")) + list((ROOT / "pipeline").glob("*.py")):
+    for path in list((ROOT / "transforms").rglob("*.py")) + list((ROOT / "pipeline").glob("*.py")):
         if path.name != "metrics.py":
             assert "Metrics.counter" not in path.read_text(), path.name
             assert "Metrics.distribution" not in path.read_text(), path.name

@@ -5,8 +5,8 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storywire.transforms.fingerprint import hamming, to_signed64
-from storywire.transforms.neardup import block_keys, block_ranges, pairs_in_bucket
+from storywire.transforms.copies.fingerprint import hamming, to_signed64
+from storywire.transforms.copies.neardup import block_keys, block_ranges, pairs_in_bucket
 
 
 def test_blocks_cover_the_64_bits():

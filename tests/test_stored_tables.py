@@ -11,7 +11,7 @@ from conftest import FAST, SEEDS
 
 from storywire.pipeline.cli import main
 from storywire.schemas import schema_problem
-from storywire.transforms.stored import StoredTableError, read_rows
+from storywire.transforms.write.stored import StoredTableError, read_rows
 
 
 @pytest.fixture

@@ -8,18 +8,18 @@ from conftest import seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storywire.transforms.continuation import canonical_order
-from storywire.transforms.grouping import average_linkage
-from storywire.transforms.neighbours import (
+from storywire.transforms.clean.textclean import clean_page_text
+from storywire.transforms.records import ArticleSummary
+from storywire.transforms.stories.continuation import canonical_order
+from storywire.transforms.stories.grouping import average_linkage
+from storywire.transforms.stories.neighbours import (
     bucket_keys,
     neighbourhood,
     shared_neighbours,
     similar_pairs,
     time_buckets,
 )
-from storywire.transforms.records import ArticleSummary
-from storywire.transforms.textclean import clean_page_text
-from storywire.transforms.vectors import (
+from storywire.transforms.stories.vectors import (
     candidate_keys,
     cosine,
     load_word_frequencies,
@@ -147,8 +147,8 @@ def test_canonical_is_earliest_then_longest_then_smallest_id():
 
 
 def test_story_row_summarises_its_current_members():
-    from storywire.transforms.assemble import story_row
-    from storywire.transforms.continuation import story_id_for
+    from storywire.transforms.stories.continuation import story_id_for
+    from storywire.transforms.write.assemble import story_row
 
     a = ArticleSummary("a", 200, 21, None, "Wire")
     b = ArticleSummary("b", 100, 5, "Headline", "Daily")

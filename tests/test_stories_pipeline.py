@@ -5,8 +5,8 @@ import json
 import random
 
 from storywire.pipeline.cli import main
-from storywire.transforms.neighbours import DEFAULT_MIN_SIMILARITY
-from storywire.transforms.vectors import (
+from storywire.transforms.stories.neighbours import DEFAULT_MIN_SIMILARITY
+from storywire.transforms.stories.vectors import (
     cosine,
     load_word_frequencies,
     story_terms,

@@ -16,8 +16,8 @@ from conftest import FAST, rows, run, seed_text
 from storywire.pipeline.cli import main
 from storywire.pipeline.graph import build_stream_pipeline
 from storywire.pipeline.options import StorywireOptions, StreamOptions
-from storywire.transforms.stored import current_story_ids
 from storywire.transforms.streaming import event_time
+from storywire.transforms.write.stored import current_story_ids
 
 pubsub = pytest.importorskip("apache_beam.io.gcp.pubsub", reason="needs the gcp extra")
 

@@ -6,7 +6,7 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.textclean import clean_page_text, is_boilerplate
+from storywire.transforms.clean.textclean import clean_page_text, is_boilerplate
 
 
 def test_seed_001_loses_page_furniture_and_keeps_the_body():

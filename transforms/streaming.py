@@ -8,7 +8,6 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 
-from storywire.transforms.inputs import is_supported, parse_jsonl_line
 from storywire.transforms.metrics import (
     FILES_WRITTEN,
     INPUT_UNITS,
@@ -17,15 +16,16 @@ from storywire.transforms.metrics import (
     STREAM_NOTIFICATIONS_IGNORED,
     counter,
 )
-from storywire.transforms.parquet import (
+from storywire.transforms.paths import delete_files
+from storywire.transforms.read.inputs import is_supported, parse_jsonl_line
+from storywire.transforms.records import REJECTS, Reject, excerpt
+from storywire.transforms.write.parquet import (
     STAGING_DIR,
     make_parent,
     partition_of,
     to_arrow,
     write_parquet,
 )
-from storywire.transforms.paths import delete_files
-from storywire.transforms.records import REJECTS, Reject, excerpt
 
 FILES = "files"
 DEFAULT_WINDOW_MINUTES = 10.0

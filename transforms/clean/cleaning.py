@@ -8,16 +8,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from storywire.transforms.dates import parse_date
-from storywire.transforms.fingerprint import content_hash, simhash64, words
-from storywire.transforms.pagetext import page_text, restore_dropped
-from storywire.transforms.records import Article, RawRecord, Reject, excerpt
-from storywire.transforms.textclean import (
+from storywire.transforms.clean.dates import parse_date
+from storywire.transforms.clean.pagetext import page_text, restore_dropped
+from storywire.transforms.clean.textclean import (
     CleanText,
     clean_page_text,
     is_boilerplate,
     word_count,
 )
+from storywire.transforms.copies.fingerprint import content_hash, simhash64, words
+from storywire.transforms.records import Article, RawRecord, Reject, excerpt
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Fewer words than this are no article (a menu, a placeholder), documented in README.

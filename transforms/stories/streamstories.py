@@ -24,15 +24,7 @@ import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
-from storywire.transforms.assemble import article_row, index_row
-from storywire.transforms.continuation import (
-    CONTEXT_WINDOWS,
-    MOVABLE_WINDOWS,
-    Member,
-    canonical_order,
-    continue_stories,
-)
-from storywire.transforms.grouping import StorySettings, copy_groups, story_groups
+from storywire.transforms.copies.neardup import dup_group_id, group_id_of
 from storywire.transforms.metrics import (
     STORIES,
     STORIES_EXTENDED,
@@ -40,10 +32,18 @@ from storywire.transforms.metrics import (
     STORY_ARTICLES_MOVED,
     counter,
 )
-from storywire.transforms.neardup import dup_group_id, group_id_of
 from storywire.transforms.records import Article, ArticleSummary, Reject, excerpt
-from storywire.transforms.stored import StoredArticle, stored_vector
-from storywire.transforms.vectors import StoryVector
+from storywire.transforms.stories.continuation import (
+    CONTEXT_WINDOWS,
+    MOVABLE_WINDOWS,
+    Member,
+    canonical_order,
+    continue_stories,
+)
+from storywire.transforms.stories.grouping import StorySettings, copy_groups, story_groups
+from storywire.transforms.stories.vectors import StoryVector
+from storywire.transforms.write.assemble import article_row, index_row
+from storywire.transforms.write.stored import StoredArticle, stored_vector
 
 INDEX = "story_index"
 REJECTS = "rejects"

@@ -1,11 +1,11 @@
 """Grouping one window's articles into stories in one process: the phases of a batch run's
-LinkStories (stories.py), called in the same order on the same pure functions, for a
+LinkStories (links.py), called in the same order on the same pure functions, for a
 stream, whose story window lives in the state of one step.
 
 1. copies: simhashes within `dup_max_distance` bits (neardup.py's buckets and pairs);
 2. representatives: an article without copies, or its copy group's smallest id;
 3. links: shared nearest neighbours among candidates (neighbours.py);
-4. components of the links, refined by average linkage (stories.py);
+4. components of the links, refined by average linkage (links.py);
 5. copies take their representative's group.
 
 `tests/test_grouping.py` checks that this gives the labels LinkStories gives.
@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storywire.transforms.neardup import DEFAULT_MAX_DISTANCE, block_keys, pairs_in_bucket
-from storywire.transforms.neighbours import (
+from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE, block_keys, pairs_in_bucket
+from storywire.transforms.stories.neighbours import (
     DEFAULT_MAX_COMPARED,
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_NEIGHBOURS,
@@ -31,7 +31,7 @@ from storywire.transforms.neighbours import (
     shared_neighbours,
     similar_pairs,
 )
-from storywire.transforms.vectors import StoryVector, cosine, unpack
+from storywire.transforms.stories.vectors import StoryVector, cosine, unpack
 
 DEFAULT_REFINE_SIMILARITY = 0.15  # average cosine a story's parts must keep
 # Components larger than this are left as they are (counted as story_components_unrefined):

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from storywire.transforms.fingerprint import normalise, words
+from storywire.transforms.copies.fingerprint import normalise, words
 from storywire.transforms.records import Article
 
 DEFAULT_LANGUAGE = "en"

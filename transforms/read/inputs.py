@@ -18,9 +18,9 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.decode import NotText, decode_bytes
 from storywire.transforms.metrics import INPUT_UNITS, counter
 from storywire.transforms.progress import READ, Tally
+from storywire.transforms.read.decode import NotText, decode_bytes
 from storywire.transforms.records import (
     REJECTS,
     RawRecord,

@@ -25,7 +25,7 @@ from collections.abc import Container, Iterable, Iterator
 import apache_beam as beam
 
 from storywire.transforms.metrics import STORY_BUCKETS_OVER_MAX_COMPARED, STORY_LINKS, counter
-from storywire.transforms.vectors import cosine, unpack
+from storywire.transforms.stories.vectors import cosine, unpack
 
 DEFAULT_THRESHOLD = 0.35      # Jaccard overlap of neighbourhoods that links two articles
 DEFAULT_NEIGHBOURS = 6        # nearest candidates in a neighbourhood

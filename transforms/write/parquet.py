@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES
-from storywire.transforms.lock import check_held, release_detached
 from storywire.transforms.metrics import FILES_WRITTEN, counter
 from storywire.transforms.paths import delete_files, files_under, is_local
 from storywire.transforms.records import stable_id
+from storywire.transforms.write.lock import check_held, release_detached
 
 DEFAULT_ROWS_PER_FILE = 20_000
 STAGING_DIR = "_staging"

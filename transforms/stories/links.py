@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from storywire.transforms.components import ConnectedComponents
-from storywire.transforms.grouping import MAX_REFINED_COMPONENT, StorySettings, average_linkage
+from storywire.transforms.copies.components import ConnectedComponents
 from storywire.transforms.metrics import (
     STORIES_UNSETTLED,
     STORY_COMPONENTS_SPLIT,
     STORY_COMPONENTS_UNREFINED,
     counter,
 )
-from storywire.transforms.neighbours import SharedNeighbourLinks
+from storywire.transforms.stories.grouping import (
+    MAX_REFINED_COMPONENT,
+    StorySettings,
+    average_linkage,
+)
+from storywire.transforms.stories.neighbours import SharedNeighbourLinks
 
 
 def _representatives(joined):

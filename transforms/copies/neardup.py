@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import apache_beam as beam
 
-from storywire.transforms.components import ConnectedComponents
-from storywire.transforms.fingerprint import SIMHASH_BITS, hamming, to_unsigned64
+from storywire.transforms.copies.components import ConnectedComponents
+from storywire.transforms.copies.fingerprint import SIMHASH_BITS, hamming, to_unsigned64
 from storywire.transforms.metrics import (
     ARTICLES_WITH_COPIES,
     DUP_BUCKETS_CAPPED,

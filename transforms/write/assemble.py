@@ -10,15 +10,7 @@ from dataclasses import replace
 
 import apache_beam as beam
 
-from storywire.transforms.continuation import (
-    Assignment,
-    Member,
-    award,
-    canonical_order,
-    claims,
-    latest,
-    name_group,
-)
+from storywire.transforms.copies.neardup import dup_group_id
 from storywire.transforms.metrics import (
     ARTICLES_NEW,
     REJECTS_ALREADY_STORED,
@@ -32,14 +24,22 @@ from storywire.transforms.metrics import (
     distribution,
     rejects_at,
 )
-from storywire.transforms.neardup import dup_group_id
 from storywire.transforms.records import (
     Article,
     ArticleSummary,
     storable_row,
     storable_text,
 )
-from storywire.transforms.stored import StoredArticle
+from storywire.transforms.stories.continuation import (
+    Assignment,
+    Member,
+    award,
+    canonical_order,
+    claims,
+    latest,
+    name_group,
+)
+from storywire.transforms.write.stored import StoredArticle
 
 MOVED = "moved"
 INDEX = "story_index"

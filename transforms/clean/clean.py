@@ -6,7 +6,8 @@ import logging
 
 import apache_beam as beam
 
-from storywire.transforms.cleaning import clean_record
+from storywire.transforms.clean.cleaning import clean_record
+from storywire.transforms.clean.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
 from storywire.transforms.metrics import (
     ARTICLES_CLEANED,
     ARTICLES_WITH_DATE,
@@ -15,7 +16,6 @@ from storywire.transforms.metrics import (
 )
 from storywire.transforms.progress import CLEANED, Tally
 from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
-from storywire.transforms.timelimit import DEFAULT_TIMEOUT_SECONDS, TimedOut, TimeLimited
 
 
 class _Clean(beam.DoFn):

@@ -21,16 +21,16 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
-from storywire.transforms.continuation import (
+from storywire.transforms.paths import files_under
+from storywire.transforms.records import ArticleSummary, storable_row
+from storywire.transforms.stories.continuation import (
     CONTEXT_WINDOWS,
     MOVABLE_WINDOWS,
     Assignment,
     latest,
 )
-from storywire.transforms.parquet import day_of, table_files
-from storywire.transforms.paths import files_under
-from storywire.transforms.records import ArticleSummary, storable_row
-from storywire.transforms.vectors import StoryVector, candidate_keys
+from storywire.transforms.stories.vectors import StoryVector, candidate_keys
+from storywire.transforms.write.parquet import day_of, table_files
 
 
 @dataclass(frozen=True)
@@ -305,8 +305,8 @@ def current_story_rows(output: str) -> list[dict]:
     """The stories-table rows of an output's current stories, made from its story index
     (each article's latest assignment), as a batch run writes them: for a stream's output,
     which has no stories table."""
-    from storywire.transforms.assemble import story_row
-    from storywire.transforms.continuation import canonical_order
+    from storywire.transforms.stories.continuation import canonical_order
+    from storywire.transforms.write.assemble import story_row
 
     assigned: dict[str, list[Assignment]] = {}
     for path in table_files(output, "story_index"):

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import ftfy
 
-from storywire.transforms.dates import parse_date
+from storywire.transforms.clean.dates import parse_date
 
 # ftfy repairs what is broken: mojibake, bad bytes, C1 controls, HTML entities, stray
 # control characters (NUL, the BOM). Its other fixes would change what the article says

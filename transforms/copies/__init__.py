@@ -1,0 +1,2 @@
+"""Fingerprints and near-duplicate groups (copies of one article), and connected
+components."""

@@ -1,0 +1,1 @@
+"""Read: find input files, read them into records, decode bytes, one record per id."""
