@@ -17,11 +17,32 @@ unnoticed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import apache_beam as beam
 
 from storywire.transforms.metrics import counter
 
 DEFAULT_ROUNDS = 12
+
+
+def components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each node of the edges to its component's smallest id, in one process: what
+    ConnectedComponents computes across workers (a stream groups a window with this)."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {node: root(node) for node in parent}
 
 
 def _endpoints(edge):

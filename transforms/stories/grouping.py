@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from storywire.transforms.copies.components import components
 from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE, block_keys, pairs_in_bucket
 from storywire.transforms.stories.neighbours import (
     DEFAULT_MAX_COMPARED,
@@ -104,24 +105,6 @@ def average_linkage(members: list[tuple[str, bytes]], threshold: float) -> dict[
             if average >= threshold:
                 heapq.heappush(heap, (-average, min(keep, other), max(keep, other)))
     return label
-
-
-def components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Each node of the edges to its component's smallest id (as ConnectedComponents)."""
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for a, b in edges:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {node: root(node) for node in parent}
 
 
 def copy_groups(fingerprints: Iterable[tuple[str, int]], max_distance: int
