@@ -351,7 +351,7 @@ def test_a_compressed_file_may_unpack_to_100_times_its_size_or_16_mib():
 
 def read_chunk(path, **chunk):
     """What the reader makes of a file, or of a part of it, output by output."""
-    from storywire.transforms import inputs
+    from storywire.transforms.read import inputs
 
     return inputs._ReadRecords()._read(inputs.InputChunk(str(path), None, **chunk), "jsonl")
 
@@ -421,7 +421,7 @@ def test_a_part_of_a_file_stops_alone_and_says_where_it_ends(tmp_path):
 def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkeypatch):
     import gzip
 
-    from storywire.transforms import inputs
+    from storywire.transforms.read import inputs
 
     path = tmp_path / "feed.jsonl.gz"
     lines = [json.dumps({"text": f"record {n}"}).encode() + b"\n" for n in range(100)]

@@ -14,7 +14,7 @@ import pytest
 from conftest import FAST, SEEDS, rows
 
 from storywire.pipeline.cli import main
-from storywire.transforms import lock as locks
+from storywire.transforms.write import lock as locks
 from storywire.transforms.write.lock import (
     Holder,
     LockHeld,
