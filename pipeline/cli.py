@@ -191,6 +191,14 @@ def stream(argv: list[str]) -> int:
     return 0
 
 
+def holds_tables(output: str) -> bool:
+    """Whether an output folder (any filesystem) holds files of any table."""
+    from storywire.schemas import TABLES
+    from storywire.transforms.write.parquet import table_files
+
+    return any(table_files(output, table) for table in TABLES)
+
+
 def replay_stream(argv: list[str]) -> int:
     """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner."""
     from storywire.pipeline.graph import build_stream_pipeline
@@ -210,8 +218,13 @@ def replay_stream(argv: list[str]) -> int:
         return fail("stream", "--replay reads a file instead of Pub/Sub: give it without "
                               "--input_subscription or --input_topic")
     if not os.path.isfile(path):
-        what = "is a folder, not a file" if os.path.isdir(path) else "no such file"
+        what = ("is a folder, not a file" if os.path.isdir(path) else
+                "not a regular file" if os.path.exists(path) else "no such file")
         return fail("stream", f"--replay {path}: {what}")
+    if holds_tables(opts.output):
+        return fail("stream", f"--output {opts.output} holds tables already: a replay writes "
+                              "into a new or empty folder (it does not skip the articles "
+                              "stored there, as `storywire run` does)")
     status = check_output("stream", [path], opts.output)
     if status is not None:
         return status

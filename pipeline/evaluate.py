@@ -193,6 +193,18 @@ def evaluate(argv: list[str]) -> int:
         except (ValueError, json.JSONDecodeError) as err:
             print(f"storywire eval: {err}", file=sys.stderr)
             return 2
+        if args.output:
+            from storywire.pipeline.cli import holds_tables
+
+            if holds_tables(args.output):
+                print(f"storywire eval: --output {args.output} holds tables already: give "
+                      "a new or empty folder (articles stored there would be skipped, and "
+                      "the scores be those of the old tables)", file=sys.stderr)
+                return 2
+        if args.runs > len(gold):
+            print(f"storywire eval: --runs {args.runs}: {args.labelled} holds only "
+                  f"{len(gold)} records", file=sys.stderr)
+            return 2
         output = args.output or os.path.join(scratch, "output")
         inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
                   else [unlabelled])

@@ -21,6 +21,8 @@ from storywire.transforms.clean.cleaning import to_micros
 from storywire.transforms.clean.dates import parse_date
 from storywire.transforms.read.inputs import is_compressed
 
+# Where the replay clock starts for a file that opens with undated records.
+REPLAY_START = 946_684_800_000_000  # 2000-01-01T00:00:00Z, in microseconds
 # After the last record, the processing time the runner is moved on by, in steps, so late
 # panes (which fire a while after their first record) fire before the replay ends.
 _LATE_STEPS, _STEP_SECONDS = 40, 60
@@ -33,9 +35,11 @@ class Arrival:
     at: int        # microseconds: when it arrives on the replay clock
 
 
-def arrivals(path: str, interval_seconds: float, start: int) -> Iterator[Arrival]:
+def arrivals(path: str, interval_seconds: float, start: int = REPLAY_START
+             ) -> Iterator[Arrival]:
     """The file's records on the replay clock, in file order. The clock starts at the first
-    dated record's time, or `start` when the file opens with undated ones."""
+    dated record's time, or `start` when the file opens with undated ones (a fixed time:
+    the same file replays the same way at any hour)."""
     clock: int | None = None
     step = int(interval_seconds * 1_000_000)
     with _open(path) as lines:
@@ -69,20 +73,24 @@ def _published(line: bytes) -> int | None:
     return to_micros(parsed) if parsed is not None else None
 
 
-def replay_stream(path: str, interval_seconds: float, start: int):
-    """A Beam TestStream of the file's records as Pub/Sub messages (message id: the line)."""
+def replay_stream(path: str, interval_seconds: float, start: int, lateness_seconds: float):
+    """A Beam TestStream of the file's records as Pub/Sub messages (message id: the line).
+
+    The watermark trails the replay clock by the allowed lateness: a record published
+    before the clock gets an event time no earlier than that (streaming.event_time), so
+    no record of a replay is late data, and every window fires once, when it is complete.
+    """
     import apache_beam as beam
     from apache_beam.io.gcp.pubsub import PubsubMessage
     from apache_beam.testing.test_stream import TestStream
     from apache_beam.utils.timestamp import Timestamp
 
+    lateness = int(lateness_seconds * 1000) * 1000  # whole milliseconds, as Beam's are
     stream = TestStream()
     watermark = None
     for arrival in arrivals(path, interval_seconds, start):
-        if watermark is None or arrival.at > watermark:
-            # The watermark reaches a record's arrival as it is added: what arrived before
-            # it is complete, and the windows before it fire.
-            watermark = arrival.at
+        if watermark is None or arrival.at - lateness > watermark:
+            watermark = arrival.at - lateness
             stream = stream.advance_watermark_to(Timestamp(micros=watermark))
         message = PubsubMessage(arrival.data, {}, message_id=str(arrival.line))
         stream = stream.add_elements(
@@ -102,13 +110,10 @@ def replay(options, path: str, build) -> float:
     from storywire.pipeline.options import StreamOptions
 
     options.view_as(StandardOptions).streaming = True
-    interval = options.view_as(StreamOptions).replay_interval_seconds
+    stream_options = options.view_as(StreamOptions)
+    interval = stream_options.replay_interval_seconds
+    lateness = stream_options.allowed_lateness_hours * 3600
     started = time.perf_counter()
     with beam.Pipeline(runner=BundleBasedDirectRunner(), options=options) as p:
-        build(p | "Replay" >> replay_stream(path, interval, to_micros_now()))
+        build(p | "Replay" >> replay_stream(path, interval, REPLAY_START, lateness))
     return time.perf_counter() - started
-
-
-def to_micros_now() -> int:
-    """Now, in microseconds, whole seconds: the clock of a file that opens undated."""
-    return int(time.time()) * 1_000_000

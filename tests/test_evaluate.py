@@ -88,3 +88,11 @@ def test_eval_runs_feeds_the_records_as_runs_in_file_order(tmp_path, capsys):
     assert re.search(r"B-cubed:.*F1 1\.000", out), out
     assert main(["eval", str(labelled), "--runs", "0"]) == 2
     assert "--runs 0" in capsys.readouterr().err
+    assert main(["eval", str(labelled), "--runs", "5"]) == 2
+    assert "holds only 4 records" in capsys.readouterr().err
+    kept = tmp_path / "kept"
+    assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 0
+    capsys.readouterr()
+    # Scored again into the same tables, every article would be skipped: refused.
+    assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 2
+    assert "holds tables already" in capsys.readouterr().err

@@ -96,8 +96,20 @@ def test_an_output_named_like_a_glob_is_its_own_folder(tmp_path, capsys, name):
 def test_a_table_missing_beside_the_others(output, capsys):
     import shutil
 
+    shutil.rmtree(output / "story_index")
+    assert "story_index: has no file, while the other tables have theirs" in refused(
+        capsys, output)
+
+
+def test_a_missing_stories_table_is_rebuilt_from_the_index(output, capsys):
+    # A stream's output has none; a run makes it from the story index.
+    import shutil
+
     shutil.rmtree(output / "stories")
-    assert "stories: has no file, while the other tables have theirs" in refused(capsys, output)
+    seed = str(SEEDS / "001_687127a8f65ba626.txt")
+    assert main(["run", "--input", seed, "--output", str(output), "--quiet", *FAST]) == 0
+    stories = pq.read_table(output / "stories").to_pylist()
+    assert sum(story["article_count"] for story in stories) == 2
 
 
 def test_a_table_folder_that_is_a_file(output, capsys):

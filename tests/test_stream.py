@@ -227,3 +227,22 @@ def test_replay_says_what_is_wrong_with_its_file(tmp_path, capsys):
     assert main(["stream", "--replay", feed, "--output", out,
                  "--replay_interval_seconds", "0"]) == 2
     assert "--replay_interval_seconds" in capsys.readouterr().err
+    assert main(["stream", "--replay", "/dev/null", "--output", out]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    # A replay does not skip stored articles: it writes into a new or empty output only.
+    assert main(["stream", "--replay", feed, "--output", out]) == 0
+    capsys.readouterr()
+    assert main(["stream", "--replay", feed, "--output", out]) == 2
+    assert "holds tables already" in capsys.readouterr().err
+    assert len(rows(tmp_path / "out", "articles", "article_id")) == 1
+
+
+def test_replay_of_records_out_of_date_order_finishes(tmp_path, capsys):
+    # A record dated ten days ahead, then two of the days before: they are late on the
+    # replay clock, and the replay neither stalls nor drops them.
+    records = [{"id": "ahead", "text": seed_text("003"), "published": "2013-01-11T00:00:00Z"},
+               {"id": "early", "text": seed_text("004"), "published": "2013-01-01T02:00:00Z"},
+               {"id": "later", "text": seed_text("001"), "published": "2013-01-01T04:00:00Z"}]
+    feed = write_feed(tmp_path / "order.jsonl", records)
+    assert main(["stream", "--replay", feed, "--output", str(tmp_path / "out")]) == 0
+    assert sorted(current_story_ids(str(tmp_path / "out"))) == ["ahead", "early", "later"]

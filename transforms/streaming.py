@@ -134,7 +134,7 @@ def fixed_windows(minutes: float, lateness_hours: float) -> beam.WindowInto:
     is new. The wait gathers what belongs together: the steps of a window join several
     collections derived from the same records, and a pane per record would split them."""
     return beam.WindowInto(
-        window.FixedWindows(int(minutes * 60)),
+        window.FixedWindows(minutes * 60),
         trigger=trigger.AfterWatermark(late=trigger.AfterProcessingTime(LATE_PANE_DELAY)),
         allowed_lateness=int(lateness_hours * 3600),
         accumulation_mode=trigger.AccumulationMode.DISCARDING)
