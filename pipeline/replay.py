@@ -76,21 +76,32 @@ def _published(line: bytes) -> int | None:
 def replay_stream(path: str, interval_seconds: float, start: int, lateness_seconds: float):
     """A Beam TestStream of the file's records as Pub/Sub messages (message id: the line).
 
-    The watermark trails the replay clock by the allowed lateness: a record published
-    before the clock gets an event time no earlier than that (streaming.event_time), so
-    no record of a replay is late data, and every window fires once, when it is complete.
+    The watermark is what a perfect source would give: the earliest event time of the
+    records still to come (streaming.event_time of each). A feed in date order has it at
+    the replay clock; a record published before records already replayed holds it back
+    just enough, so no record of a replay is late data and no window waits on a late pane.
     """
     import apache_beam as beam
     from apache_beam.io.gcp.pubsub import PubsubMessage
     from apache_beam.testing.test_stream import TestStream
     from apache_beam.utils.timestamp import Timestamp
 
-    lateness = int(lateness_seconds * 1000) * 1000  # whole milliseconds, as Beam's are
+    from storywire.transforms.streaming import event_time
+
+    lateness = int(lateness_seconds * 1_000_000)
+    records = list(arrivals(path, interval_seconds, start))
+    # The earliest event time from each record on, in whole milliseconds as Beam keeps them.
+    still_to_come, earliest = [], None
+    for arrival in reversed(records):
+        when = event_time(_published(arrival.data), arrival.at, lateness)
+        earliest = when if earliest is None else min(earliest, when)
+        still_to_come.append(earliest - earliest % 1000)
+    still_to_come.reverse()
     stream = TestStream()
     watermark = None
-    for arrival in arrivals(path, interval_seconds, start):
-        if watermark is None or arrival.at - lateness > watermark:
-            watermark = arrival.at - lateness
+    for arrival, earliest in zip(records, still_to_come):
+        if watermark is None or earliest > watermark:
+            watermark = earliest
             stream = stream.advance_watermark_to(Timestamp(micros=watermark))
         message = PubsubMessage(arrival.data, {}, message_id=str(arrival.line))
         stream = stream.add_elements(
