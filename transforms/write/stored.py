@@ -100,11 +100,12 @@ PAIRED_TABLES = ("articles", "story_index")
 
 
 def check_stored_tables(output: str) -> None:
-    """Raise StoredTableError for the first problem with the tables of a local `output`,
-    before a run starts: articles without their story index or the reverse, a file where DuckDB's Hive reading does not expect one, or a file whose footer
-    does not hold the table's schema (about 0.1 ms a file). The run checks each file it
-    reads again (`read_rows`); this finds them all up front, with a one-line message
-    instead of a worker's traceback."""
+    """Raise StoredTableError for the first problem with the tables of a local `output`, before
+    a run starts: articles without their story index or the reverse, a file where
+    DuckDB's Hive reading does not expect one, or a file whose footer does not hold the
+    table's schema (about 0.1 ms a file). The run checks each file it reads again
+    (`read_rows`); this finds them all up front, with a one-line message instead of a
+    worker's traceback."""
     files = {table: table_files(output, table) for table in TABLES}
     for table in TABLES:
         folder = table_folder(output, table)
