@@ -21,7 +21,7 @@ def snapshot(output: Path) -> dict[str, list]:
     for name in ("articles", "stories", "rejects", "story_index"):
         glob = "*.parquet" if name in ("stories", "rejects") else "**/*.parquet"
         rel = duckdb.sql(f"SELECT * FROM read_parquet('{output}/{name}/{glob}')")
-        drop = {"ingested_at"}
+        drop = {"ingested_at", "assigned_at"}
         columns = [c for c in rel.columns if c not in drop]
         tables[name] = sorted(rel.select(*columns).fetchall(), key=repr)
     return tables

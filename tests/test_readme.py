@@ -21,10 +21,12 @@ def test_readme_queries_run_on_a_seed_output(tmp_path, monkeypatch, capsys):
     assert main(["run", "--input", str(SEEDS), "--output", "output",
                  "--direct_num_workers=1", "--direct_running_mode=in_memory"]) == 0
     sql, python = blocks("sql"), blocks("python")
-    assert len(sql) == 2 and len(python) == 1
-    top = duckdb.sql(sql[0]).fetchall()
+    assert len(sql) == 3 and len(python) == 1
+    current = duckdb.sql(sql[0]).fetchall()  # each article with its current story
+    assert len(current) == 5 and len({row[3] for row in current}) == 1
+    top = duckdb.sql(sql[1]).fetchall()
     assert len(top) == 1 and top[0][1] == 5
-    per_day = duckdb.sql(sql[1]).fetchall()
+    per_day = duckdb.sql(sql[2]).fetchall()
     assert sum(row[1] for row in per_day) == 5
     capsys.readouterr()
     exec(python[0], {})  # noqa: S102 - the README's own example
