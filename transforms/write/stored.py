@@ -289,39 +289,38 @@ class ReadStoryAssignments(beam.PTransform):
                 | "Assignments" >> beam.Map(assignment))
 
 
-def current_story_ids(output: str) -> dict[str, str]:
-    """{article_id: current story_id} of a local or remote output: the articles table's
-    story (as first assigned), replaced by the latest story-index assignment where a later
-    run moved the article (file by file: a table whose rows all lack a date is one Hive
-    partition of NULLs, which pyarrow's dataset reader cannot type)."""
-    stories = {row["article_id"]: row["story_id"]
-               for path in table_files(output, "articles")
-               for row in read_rows(path, "articles", ["article_id", "story_id"])}
-    assigned: dict[str, tuple[int, str]] = {}
-    for path in table_files(output, "story_index"):
-        for row in read_rows(path, "story_index", ["article_id", "assigned_at", "story_id"]):
-            key = (row["assigned_at"], row["story_id"])
-            assigned[row["article_id"]] = max(key, assigned.get(row["article_id"], key))
-    stories.update((article_id, story_id) for article_id, (_, story_id) in assigned.items()
-                   if article_id in stories)
-    return stories
-
-
-def current_story_rows(output: str) -> list[dict]:
-    """The stories-table rows of an output's current stories, made from its story index
-    (each article's latest assignment), as a batch run writes them: for a stream's output,
-    which has no stories table."""
-    from storywire.transforms.stories.continuation import canonical_order
-    from storywire.transforms.write.assemble import story_row
-
+def current_assignments(output: str) -> dict[str, Assignment]:
+    """{article_id: its current Assignment} of a local or remote output's story index: the
+    latest of each article's rows (file by file: a table whose rows all lack a date is one
+    Hive partition of NULLs, which pyarrow's dataset reader cannot type)."""
     assigned: dict[str, list[Assignment]] = {}
     for path in table_files(output, "story_index"):
         for article_id, entry in map(assignment,
                                      read_rows(path, "story_index", ASSIGNMENT_COLUMNS)):
             assigned.setdefault(article_id, []).append(entry)
+    return {article_id: latest(entries) for article_id, entries in assigned.items()}
+
+
+def current_story_ids(output: str) -> dict[str, str]:
+    """{article_id: current story_id} of the articles of an output: the articles table's
+    story (as first assigned), replaced by the story-index assignment that is current."""
+    stories = {row["article_id"]: row["story_id"]
+               for path in table_files(output, "articles")
+               for row in read_rows(path, "articles", ["article_id", "story_id"])}
+    stories.update((article_id, current.story_id)
+                   for article_id, current in current_assignments(output).items()
+                   if article_id in stories)
+    return stories
+
+
+def current_story_rows(output: str) -> list[dict]:
+    """The stories-table rows of an output's current stories, made from its story index,
+    as a batch run writes them: for a stream's output, which has no stories table."""
+    from storywire.transforms.stories.continuation import canonical_order
+    from storywire.transforms.write.assemble import story_row
+
     members: dict[str, list[ArticleSummary]] = {}
-    for entries in assigned.values():
-        current = latest(entries)
+    for current in current_assignments(output).values():
         members.setdefault(current.story_id, []).append(current.summary)
     return [story_row(story_id, sorted(summaries, key=canonical_order))
             for story_id, summaries in sorted(members.items())]
