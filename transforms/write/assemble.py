@@ -317,30 +317,25 @@ class TagStories(beam.PTransform):
                        | "StorySizes" >> beam.combiners.Count.PerElement())
         decided = ((summaries, stored_by_id, movable, story_labels, story_sizes)
                    | "ContinueStories" >> ContinueStories())
-        moved_rows = (
-            {"moved": decided[MOVED], "stored": stored_by_id}
-            | "JoinMoved" >> beam.CoGroupByKey()
-            | "MovedRows" >> beam.FlatMap(lambda joined: [
-                moved_index_row(entry, story_id, ingested_at)
-                for _, grouped in [joined]
-                for story_id in grouped["moved"] for entry in grouped["stored"]]))
         run_assignments = (
             {"summary": summaries, "tag": decided.tags, "moved": decided[MOVED],
              "stored": stored_by_id}
             | "JoinAssignments" >> beam.CoGroupByKey()
-            | "RunAssignments" >> beam.FlatMap(_run_assignments, ingested_at))
+            | "RunAssignments" >> beam.FlatMap(_run_assignments, ingested_at)
+            .with_outputs(INDEX, main="assignments"))
         stories = (
-            (current, run_assignments)
+            (current, run_assignments.assignments)
             | "AllAssignments" >> beam.Flatten()
             | "StoryRows" >> StoryRows(ingested_at))
         rows = (articles, dup_groups, decided.tags, vectors) | "Rows" >> ArticleRows(
             ingested_at)
-        index = (rows["story_index"], moved_rows) | "IndexRows" >> beam.Flatten()
+        index = (rows["story_index"], run_assignments[INDEX]) | "IndexRows" >> beam.Flatten()
         return {"articles": rows["articles"], "stories": stories, "story_index": index}
 
 
 def _run_assignments(joined, ingested_at: int):
-    """This run's assignments: each new article's story, and each moved article's."""
+    """This run's assignments: each new article's story, and each moved article's, with
+    the story-index row of the move (INDEX)."""
     article_id, grouped = joined
     for summary in grouped["summary"]:
         for story_id, _ in grouped["tag"]:
@@ -348,10 +343,7 @@ def _run_assignments(joined, ingested_at: int):
     for story_id in grouped["moved"]:
         for entry in grouped["stored"]:
             yield article_id, Assignment(ingested_at, story_id, entry.summary())
-
-
-def stored_assignment(entry: StoredArticle) -> tuple[str, Assignment]:
-    return entry.article_id, Assignment(entry.assigned_at, entry.story_id, entry.summary())
+            yield beam.pvalue.TaggedOutput(INDEX, moved_index_row(entry, story_id, ingested_at))
 
 
 class ArticleRows(beam.PTransform):
