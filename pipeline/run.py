@@ -41,6 +41,7 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
     run does not point the user at it."""
     # Imported here, after logging is set up: Beam logs while it imports.
     from storywire.pipeline.options import (
+        IN_PROCESS_BELOW_BYTES,
         OptionsError,
         StorywireOptions,
         StreamOptions,
@@ -48,6 +49,7 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
         check_words,
         pipeline_options,
     )
+    from storywire.transforms.read.matching import local_input_bytes
 
     launcher = argparse.ArgumentParser(add_help=False)
     launcher_flags(launcher)
@@ -61,7 +63,8 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
     flags, argv = launcher.parse_known_args(argv)
     try:
         check_words(argv, exclude=(StreamOptions,))
-        options = pipeline_options(argv)
+        inputs = pipeline_options(argv).view_as(StorywireOptions).input
+        options = pipeline_options(argv, local_input_bytes(inputs, IN_PROCESS_BELOW_BYTES))
         check_settings(options)
     except OptionsError as err:
         return fail("run", f"{err}; `storywire run --help` lists the options")

@@ -264,3 +264,23 @@ def test_the_command_sets_up_logging_before_beam_is_imported():
                            "print('apache_beam' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_small_local_input_runs_in_process_unless_told_otherwise(tmp_path, capsys):
+    from storywire.pipeline.options import IN_PROCESS_BELOW_BYTES
+    from storywire.transforms.read.matching import local_input_bytes
+
+    small = local_input_bytes([str(SEEDS)], IN_PROCESS_BELOW_BYTES)
+    assert 0 < small < IN_PROCESS_BELOW_BYTES
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * IN_PROCESS_BELOW_BYTES)
+    assert local_input_bytes([str(SEEDS), str(big)], IN_PROCESS_BELOW_BYTES) == \
+        IN_PROCESS_BELOW_BYTES
+    assert local_input_bytes(["gs://bucket/x.jsonl"], IN_PROCESS_BELOW_BYTES) is None
+
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), "--quiet"]) == 0
+    assert "(local runner, 1 worker(s))" in capsys.readouterr().err
+    assert main(["run", "--input", str(SEEDS), "--output", str(tmp_path / "out2"), "--quiet",
+                 "--direct_num_workers=2"]) == 0
+    assert "(local runner, 2 worker(s))" in capsys.readouterr().err

@@ -262,3 +262,24 @@ class FindInputFiles(beam.PTransform):
             | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
                 REJECTS, main="files")
         )
+
+
+def local_input_bytes(paths: Iterable[str], limit: int) -> int | None:
+    """The bytes of regular files the local `paths` name, counted until they reach `limit`
+    (then `limit`); None when a path is not local. For choosing how to run, not what to
+    read: it follows no links and globs as Python does."""
+    total = 0
+    for path in paths:
+        if not path or not is_local(path):
+            return None
+        for named in (glob.glob(path) if has_glob(path) else [path]):
+            for root, _, files in (os.walk(named) if os.path.isdir(named)
+                                   else [("", [], [named])]):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        info = os.lstat(os.path.join(root, name))
+                        if stat.S_ISREG(info.st_mode):
+                            total += info.st_size
+                    if total >= limit:
+                        return limit
+    return total
