@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.io.fileio import EmptyMatchTreatment, MatchAll
 
 from storywire.transforms.clean.clean import CleanArticles
+from storywire.transforms.clean.stage import SkipStored, StageArticles
 from storywire.transforms.copies.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.read.inputs import ReadRecords
 from storywire.transforms.read.matching import FindInputFiles
@@ -22,6 +23,7 @@ from storywire.transforms.streaming import (
     WriteWindowedTable,
     fixed_windows,
 )
+from storywire.transforms.write.articles import WriteArticleTables
 from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.write.parquet import CommitTables, WriteTable
 from storywire.transforms.write.stored import (
@@ -52,7 +54,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     Into an output that already holds tables, the run adds its new articles: records whose
     article_id is stored are skipped, and new articles are grouped together with the
     stored ones of nearby days (the story index), so they join running stories and may
-    revise them (continuation.py).
+    revise them (continuation.py). Article text stays in the files the cleaning step
+    stages (stage.py); what moves between steps is each article's StagedArticle.
     """
     stored_ids = (p
                   | "StoredIds" >> ReadStoredTable(opts.output, "articles", ["article_id"])
@@ -63,10 +66,11 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
 
     files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output)
     read = files.files | "Read" >> ReadRecords(progress=run.progress)
-    unique = (read.records, stored_ids) | "NewPerId" >> KeepFirstPerId()
-    cleaned = unique.records | "Clean" >> CleanArticles(opts.clean_timeout_seconds,
-                                                         progress=run.progress)
-    articles = cleaned.articles
+    new = (read.records, stored_ids) | "SkipStored" >> SkipStored()
+    cleaned = new | "Clean" >> CleanArticles(opts.clean_timeout_seconds, progress=run.progress)
+    staged = cleaned.articles | "Stage" >> StageArticles(run.staging, opts.language)
+    unique = staged | "OnePerId" >> KeepFirstPerId()
+    articles = unique.records
     window = articles | "StoryIndex" >> ReadStoryIndex(
         opts.output, opts.story_window_days, run.ingested_at)
     stored = window["stored"]
@@ -78,28 +82,28 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
         | "CopyGroups" >> CopyGroups())
     dup_groups = (copy_groups, stored) | "DupGroupIds" >> DupGroupIds()
-    vectors = articles | "Vectorise" >> Vectorise(opts.language)
-    stored_vectors = stored | "StoredVectors" >> beam.Map(stored_vector)
     story_labels = (
-        ((vectors, stored_vectors) | "AllVectors" >> beam.Flatten(), copy_groups)
+        ((articles | "Vectors" >> beam.Map(lambda a: a.vector),
+          stored | "StoredVectors" >> beam.Map(stored_vector)) | "AllVectors" >> beam.Flatten(),
+         copy_groups)
         | "LinkStories" >> LinkStories(StorySettings.of(opts)))
-    tagged = ((articles, dup_groups, story_labels, vectors, stored, window["movable"],
-               stored_assignments)
+    tagged = ((articles, story_labels, stored, window["movable"], stored_assignments)
               | "TagStories" >> TagStories(run.ingested_at))
 
     rejects = (
-        ((files.rejects, read.rejects, unique.rejects, cleaned.rejects)
+        ((files.rejects, read.rejects, cleaned.rejects, unique.rejects)
          | "AllRejects" >> beam.Flatten(), stored_rejects)
         | "RejectRows" >> RejectRows())
     staging, rows_per_file = run.staging, opts.rows_per_file
-    staged = (
-        tagged["articles"] | "WriteArticles" >> WriteTable("articles", staging, rows_per_file),
+    written = (
+        (articles, dup_groups, tagged["tags"])
+        | "WriteArticles" >> WriteArticleTables(staging, rows_per_file, run.ingested_at),
         tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, rows_per_file),
-        tagged["story_index"] | "WriteIndex" >> WriteTable("story_index", staging,
-                                                          rows_per_file),
+        tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
+                                                           rows_per_file),
         rejects | "WriteRejects" >> WriteTable("rejects", staging, rows_per_file),
     )
-    (staged
+    (written
      | "AllStaged" >> beam.Flatten()
      | "Commit" >> CommitTables(staging, opts.output, run.lock_token, run.release_lock))
 

@@ -5,6 +5,7 @@ from storywire.schemas.tables import (
     NO_DATE_PARTITION,
     PARTITION_COLUMN,
     REJECTS,
+    STAGED_ARTICLES,
     STORIES,
     STORY_INDEX,
     TABLES,
@@ -14,6 +15,6 @@ from storywire.schemas.tables import (
 )
 
 __all__ = [
-    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STORIES", "STORY_INDEX",
-    "TABLES", "Table", "describe", "schema_problem",
+    "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STAGED_ARTICLES", "STORIES",
+    "STORY_INDEX", "TABLES", "Table", "describe", "schema_problem",
 ]

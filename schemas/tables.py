@@ -88,6 +88,15 @@ STORY_INDEX = pa.schema(
     ]
 )
 
+# Not a table of the output: the rows a run stages as it cleans (stage.py), which its last
+# step completes with their tags into articles and story-index rows. The articles columns a
+# run decides later are left out; the story vector is kept for the index.
+_DECIDED_LATER = ("dup_group_id", "story_id", "is_canonical", "ingested_at")
+STAGED_ARTICLES = pa.schema(
+    [f for f in ARTICLES if f.name not in _DECIDED_LATER]
+    + [STORY_INDEX.field("story_vector")]
+)
+
 
 @dataclass(frozen=True)
 class Table:

@@ -10,8 +10,9 @@ from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 
 
 def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
-    # Records here are RawRecords in a batch run and Articles in a stream (deduplicated
-    # per window, after cleaning has found their event time): both have id and origin.
+    # Records here are StagedArticles in a batch run (deduplicated after cleaning, without
+    # their text) and Articles in a stream (per window, after cleaning has found their
+    # event time): both have id and origin.
     """The record kept for an id, and a reject for each other record with that id."""
     ordered = sorted(records, key=lambda r: (r.input_uri, r.line or 0))
     kept = ordered[0]
@@ -19,7 +20,8 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
     return kept, [
         Reject(r.input_uri, r.line, r.article_id, "dedupe",
                f"duplicate article_id {r.article_id!r}: the record at {where} is kept",
-               excerpt(getattr(r, "body", None) or getattr(r, "text", None)))
+               excerpt(getattr(r, "body", None) or getattr(r, "text", None)
+                       or getattr(r, "excerpt", None)))
         for r in ordered[1:]
     ]
 

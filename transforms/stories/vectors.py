@@ -134,6 +134,12 @@ def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
     return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
+def vectorise(article: Article, frequencies: Mapping[str, float]) -> StoryVector:
+    """An article's story vector, weighed with a language's word `frequencies`."""
+    packed = pack(tfidf_vector(story_terms(article.text, article.title), frequencies))
+    return StoryVector(article.article_id, article.published_at, packed, candidate_keys(packed))
+
+
 class _Vectorise(beam.DoFn):
     def __init__(self, language: str, with_article: bool):
         self._language = language
@@ -144,9 +150,7 @@ class _Vectorise(beam.DoFn):
         self._frequencies = load_word_frequencies(self._language)
 
     def process(self, article: Article):
-        packed = pack(tfidf_vector(story_terms(article.text, article.title), self._frequencies))
-        vector = StoryVector(article.article_id, article.published_at, packed,
-                             candidate_keys(packed))
+        vector = vectorise(article, self._frequencies)
         yield (article, vector) if self._with_article else vector
 
 

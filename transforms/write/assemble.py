@@ -1,7 +1,8 @@
-"""Joining the per-article results into output rows: one row per article, one per story.
+"""The run's decisions per article and per story: the tags of each new article, the
+stories table, and the story-index rows of stored articles that move.
 
-The story step moves only article summaries (id, date, text length, title, source); the
-whole article moves once, in the final join with its tags.
+The story steps move only article summaries (id, date, text length, title, source); the
+articles are written from their staged rows with these tags (articles.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from dataclasses import replace
 
 import apache_beam as beam
 
-from storywire.transforms.copies.neardup import dup_group_id
 from storywire.transforms.metrics import (
-    ARTICLES_NEW,
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
     STORIES,
@@ -206,23 +205,6 @@ class StoryRows(beam.PTransform):
         )
 
 
-class _ArticleRow(beam.DoFn):
-    def __init__(self, ingested_at: int):
-        self._ingested_at = ingested_at
-        self.articles = counter(ARTICLES_NEW)
-
-    def process(self, joined):
-        article_id, grouped = joined
-        dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
-        (_, _, packed, _), = grouped["vector"]
-        for article in grouped["article"]:
-            (story_id, is_canonical), = grouped["tag"]
-            self.articles.inc()
-            row = article_row(article, dup_group, story_id, is_canonical, self._ingested_at)
-            yield row
-            yield beam.pvalue.TaggedOutput(INDEX, index_row(row, packed))
-
-
 def index_row(article: dict, packed: bytes) -> dict:
     """The story-index row of a new article's row and its packed story vector."""
     return {
@@ -290,15 +272,14 @@ class RejectRows(beam.PTransform):
 
 
 class TagStories(beam.PTransform):
-    """The run's articles with their dup groups, story labels and vectors, and what earlier
-    runs stored, to {"articles", "stories", "story_index"} rows.
+    """The run's articles with their story labels, and what earlier runs stored, to
+    {"tags": (article_id, (story_id, is_canonical)) of each new article, "stories": the
+    whole stories table, "story_index": a row for each stored article that moved to
+    another story}.
 
-    Inputs: articles, (id, dup_group_id), (id, group label) for the window's articles,
-    new vectors, the StoredArticles of the window, (id, True) for those that may move,
-    and the whole story index's
-    (article_id, StoredArticle summary) assignments. The stories output is the whole
-    stories table, each story from its current members; the story-index output holds the
-    new articles' rows and a row for each stored article that moved to another story.
+    Inputs: the run's StagedArticles, (id, group label) for the window's articles, the
+    StoredArticles of the window, (id, True) for those that may move, and the whole story
+    index's (article_id, Assignment) rows. Each story's row is made from its current members.
     """
 
     def __init__(self, ingested_at: int):
@@ -306,10 +287,9 @@ class TagStories(beam.PTransform):
         self._ingested_at = ingested_at
 
     def expand(self, pcolls):
-        articles, dup_groups, story_labels, vectors, stored, movable, stored_assignments = pcolls
+        articles, story_labels, stored, movable, stored_assignments = pcolls
         ingested_at = self._ingested_at
-        summaries = articles | "Summaries" >> beam.Map(
-            lambda a: (a.article_id, ArticleSummary.of(a)))
+        summaries = articles | "Summaries" >> beam.Map(lambda a: (a.article_id, a.summary()))
         stored_by_id = stored | "StoredById" >> beam.Map(lambda s: (s.article_id, s))
         current = stored_assignments | "Current" >> beam.CombinePerKey(latest)
         story_sizes = (current
@@ -327,10 +307,8 @@ class TagStories(beam.PTransform):
             (current, run_assignments.assignments)
             | "AllAssignments" >> beam.Flatten()
             | "StoryRows" >> StoryRows(ingested_at))
-        rows = (articles, dup_groups, decided.tags, vectors) | "Rows" >> ArticleRows(
-            ingested_at)
-        index = (rows["story_index"], run_assignments[INDEX]) | "IndexRows" >> beam.Flatten()
-        return {"articles": rows["articles"], "stories": stories, "story_index": index}
+        return {"tags": decided.tags, "stories": stories,
+                "story_index": run_assignments[INDEX]}
 
 
 def _run_assignments(joined, ingested_at: int):
@@ -344,24 +322,3 @@ def _run_assignments(joined, ingested_at: int):
         for entry in grouped["stored"]:
             yield article_id, Assignment(ingested_at, story_id, entry.summary())
             yield beam.pvalue.TaggedOutput(INDEX, moved_index_row(entry, story_id, ingested_at))
-
-
-class ArticleRows(beam.PTransform):
-    """Articles, (id, dup_group_id), (id, (story_id, is_canonical)) and vectors to
-    {"articles", "story_index"} rows: the one join where whole articles move."""
-
-    def __init__(self, ingested_at: int):
-        super().__init__()
-        self._ingested_at = ingested_at
-
-    def expand(self, pcolls):
-        articles, dup_groups, tags, vectors = pcolls
-        rows = (
-            {"article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
-             "dup": dup_groups, "tag": tags,
-             "vector": vectors | "VectorById" >> beam.Map(lambda v: (v[0], v))}
-            | "JoinTags" >> beam.CoGroupByKey()
-            | "Rows" >> beam.ParDo(_ArticleRow(self._ingested_at)).with_outputs(
-                INDEX, main="articles")
-        )
-        return {"articles": rows.articles, "story_index": rows[INDEX]}

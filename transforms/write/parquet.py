@@ -75,6 +75,13 @@ def file_name(partition: str, run: str, shard: int, shards: int) -> str:
     return f"{partition}/{name}" if partition else name
 
 
+def keyed_file_name(partition: str, run: str, key: str) -> str:
+    """A file's path within its table when its rows are chosen by `key` (packed staged
+    files) rather than by shard number."""
+    name = f"part-{run}-{key}.parquet"
+    return f"{partition}/{name}" if partition else name
+
+
 class _AssignShard(beam.DoFn):
     """Key each row by (partition, shard, shards): about rows_per_file rows to a file."""
 
@@ -99,7 +106,7 @@ class _WriteFile(beam.DoFn):
     def process(self, keyed):
         (partition, shard, shards), rows = keyed
         path = FileSystems.join(self._staging, self._table,
-                                file_name(partition, _run_name(self._staging), shard, shards))
+                                file_name(partition, run_name(self._staging), shard, shards))
         write_parquet(path, to_arrow(self._table, list(rows)))
         self.files.inc()
         yield self._table, path
@@ -165,7 +172,7 @@ def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
     by_table: dict[str, list[str]] = {name: [] for name in TABLES}
     for table, path in staged:
         by_table[table].append(path)
-    run = _run_name(staging)
+    run = run_name(staging)
     for table, paths in by_table.items():
         spec = TABLES[table]
         old = existing.get(table, [])
@@ -202,7 +209,7 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str,
     else:
         if lock_token is not None:
             check_held(output, lock_token)
-        own = f"part-{_run_name(staging)}-"
+        own = f"part-{run_name(staging)}-"
         current = {table: table_files(output, table) for table in TABLES}
         existing = {table: [p for p in paths if own not in p] for table, paths in current.items()}
         missing = [path for _, path in staged if not FileSystems.exists(path)]
@@ -210,7 +217,7 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str,
             if any(own in p for paths in current.values() for p in paths):
                 return CommitPlan()  # this run's commit already finished
             raise FileNotFoundError(
-                f"staged files of {_run_name(staging)} are gone before its commit "
+                f"staged files of {run_name(staging)} are gone before its commit "
                 f"(another run writing to {output}?): {missing[:3]}")
         plan = commit_plan(staged, staging, output, existing)
         with FileSystems.create(journal + ".tmp") as handle:
@@ -282,7 +289,7 @@ def _remove_empty_dirs(top: str) -> None:
             os.rmdir(root)
 
 
-def _run_name(staging: str) -> str:
+def run_name(staging: str) -> str:
     return staging.rstrip("/").rsplit("/", 1)[-1]
 
 

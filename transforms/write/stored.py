@@ -93,7 +93,7 @@ def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[d
             data = parquet.read(columns=columns)
     except (pa.ArrowException, OSError) as err:
         raise StoredTableError(path, f"not a readable Parquet file: {err}") from None
-    return _times_as_micros(data).to_pylist()
+    return times_as_micros(data).to_pylist()
 
 
 PAIRED_TABLES = ("articles", "story_index")
@@ -147,7 +147,7 @@ def layout_problem(table: str, relative: str) -> str | None:
     return f"is not in a {spec.partition_column}=YYYY-MM-DD folder"
 
 
-def _times_as_micros(table: pa.Table) -> pa.Table:
+def times_as_micros(table: pa.Table) -> pa.Table:
     for i, column in enumerate(table.schema):
         if pa.types.is_timestamp(column.type):
             table = table.set_column(i, column.name, table.column(i).cast(pa.int64()))
