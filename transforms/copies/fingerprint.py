@@ -69,17 +69,19 @@ def to_unsigned64(value: int) -> int:
     return value & ((1 << 64) - 1)
 
 
-def simhash64(text: str) -> int:
-    """The 64-bit simhash of a text, as a signed int64 (0 for a text without words)."""
-    features = simhash_features(words(text))
+def simhash64(text: str, tokens: list[str] | None = None) -> int:
+    """The 64-bit simhash of a text, as a signed int64 (0 for a text without words).
+    `tokens`: the text's `words`, when the caller has them already."""
+    features = simhash_features(words(text) if tokens is None else tokens)
     if not features:
         return 0
     return to_signed64(Simhash(features, f=SIMHASH_BITS).value)
 
 
-def content_hash(text: str) -> str:
+def content_hash(text: str, tokens: list[str] | None = None) -> str:
     """Hex digest of the normalised words: equal for copies that differ only in typography."""
-    return hashlib.blake2b(" ".join(words(text)).encode("utf-8"), digest_size=16).hexdigest()
+    tokens = words(text) if tokens is None else tokens
+    return hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def hamming(a: int, b: int) -> int:
