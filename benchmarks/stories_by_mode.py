@@ -3,15 +3,19 @@
     python benchmarks/stories_by_mode.py [--runs 2 4 8]
 
 For each labelled feed, `storywire eval` scores the same records fed as one run, as N
-incremental runs (cut in file order) and as a replayed stream (records in file order; one
-undated record a minute, dated ones at their published time; default 10-minute windows).
+incremental runs (cut in file order), and as a replayed stream (records in file order;
+one undated record a minute, dated ones at their published time; default 10-minute
+windows); a big feed also as a run in parts.
 The feeds:
 
 - ECB+ (development half, ../shared/data): 496 undated reports of 42 events, two similar
   events per topic, in file order (topic by topic);
 - the same reports dated and in publication order: each topic's two events a few days
   apart (so time does not tell them apart), each event's reports over four days after it,
-  topics spread over 2008-2014. Built here from the labels (`dated_feed`).
+  topics spread over 2008-2014. Built here from the labels (`dated_feed`);
+- syndicated news (benchmarks/syndicate.py, `--syndicated` records, 10,000 by default):
+  real articles with their syndicated copies, edits and updates, scored as one run and as
+  a run in four parts (`--max_batch_articles`, what a big input is run as).
 
 Writes benchmarks/results/stories-by-mode.txt.
 """
@@ -31,6 +35,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import syndicate
 from common import code_version, machine, write_results
 
 from storywire.pipeline.cli import main
@@ -82,23 +87,33 @@ def summary_line(name: str, printed: str, seconds: float) -> str:
 def main_(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--syndicated", type=int, default=10_000,
+                        help="records of the syndicated feed, run whole and in four parts")
     args = parser.parse_args(argv)
     if not ECBPLUS.is_file():
         print(f"no labelled file {ECBPLUS}", file=sys.stderr)
         return 2
     lines = [f"storywire stories by mode at {code_version()}, default settings",
              f"machine: {machine()}",
-             "each line: storywire eval FEED [--runs N | --stream]", ""]
+             "each line: storywire eval FEED [--runs N | --stream | --max_batch_articles N]", ""]
     with tempfile.TemporaryDirectory(prefix="storywire-modes-") as scratch:
         dated = Path(scratch) / "ecbplus_dev_dated.jsonl"
         dated_feed(ECBPLUS, dated)
-        feeds = [("ECB+ dev, undated, file order", ECBPLUS),
-                 ("ECB+ dev, dated, publication order", dated)]
-        for title, feed in feeds:
+        syndicated = Path(scratch) / "syndicated.jsonl"
+        with syndicated.open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(r, ensure_ascii=False) + "\n"
+                           for r in syndicate.build(args.syndicated))
+        every_mode = [("one run", ()), *((f"{n} incremental runs", ("--runs", str(n)))
+                                         for n in args.runs),
+                      ("replayed stream", ("--stream",))]
+        part = args.syndicated // 4
+        feeds = [("ECB+ dev, undated, file order", ECBPLUS, every_mode),
+                 ("ECB+ dev, dated, publication order", dated, every_mode),
+                 ("syndicated news (benchmarks/syndicate.py), file order", syndicated,
+                  [("one run", ()),
+                   (f"in parts of {part:,}", ("--max_batch_articles", str(part)))])]
+        for title, feed, modes in feeds:
             lines.append(f"{title} ({sum(1 for _ in feed.open())} records)")
-            modes = [("one run", ()), *((f"{n} incremental runs", ("--runs", str(n)))
-                                        for n in args.runs),
-                     ("replayed stream", ("--stream",))]
             for name, mode in modes:
                 printed, seconds = evaluate(feed, *mode)
                 lines.append("  " + summary_line(name, printed, seconds))

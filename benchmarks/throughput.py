@@ -6,15 +6,19 @@
 Corpora:
 - html: the `html` of the 92 pages in ../shared/data/aeb_dev.jsonl.gz, replicated to
   `--pages` records with new ids and a small markup change each (a comment with the copy's
-  number), one JSONL file.
+  number), dealt into `--files` JSONL files.
 - text: plain-text articles of ../shared/data/news_articles.csv.gz with simulated
   syndication (benchmarks/syndicate.py), one JSONL file per size.
 
 Essential work: extraction (trafilatura for HTML, storywire's text cleaner for text) and
 the simhash fingerprint of each document, in a tight loop in one process (on the first
 `--loop-sample` documents of a text corpus: the loop's rate does not depend on corpus size).
-Pipeline: `storywire run` with default settings on the same file, Beam start-up included,
+Pipeline: `storywire run` with default settings on the same files, Beam start-up included,
 run through benchmarks/stages.py, which records the local runner's stage timeline.
+Peer (html): datatrove's equivalent pipeline (benchmarks/peer_datatrove.py: its JSONL
+reader, Trafilatura extractor and Parquet writer, `--peer-tasks` local tasks) on the same
+files, in a virtual environment of its own (benchmarks/.venv-datatrove, made on first use
+from PyPI), run alternately with the loop and storywire.
 
 Reported per corpus: both rates (documents/s, MiB/s), their ratio (the headline figure),
 peak resident memory (largest process, the main process, the largest worker, all
@@ -46,15 +50,26 @@ MIB = 1024 * 1024
 SAMPLE_SECONDS = 0.2
 
 
-def build_html_corpus(pages: int, path: Path) -> None:
+def build_html_corpus(pages: int, path: Path, files: int = 1) -> None:
+    """`pages` pages in one JSONL file at `path`, or with `files` > 1 in that many files in
+    the folder `path` (the peer's tasks each take whole files)."""
     with gzip.open(DATA / "aeb_dev.jsonl.gz", "rt", encoding="utf-8") as handle:
         originals = [json.loads(line) for line in handle if line.strip()]
-    with open(path, "w", encoding="utf-8") as out:
-        for n in range(pages):
-            page = originals[n % len(originals)]
-            html = page["html"].replace("</body>", f"<!-- copy {n} --></body>", 1)
-            out.write(json.dumps({"id": f"{page['id']}-{n}", "url": page.get("url"),
-                                  "html": html}) + "\n")
+    if files > 1:
+        path.mkdir()
+    outs = ([open(path / f"part-{i:02d}.jsonl", "w", encoding="utf-8") for i in range(files)]
+            if files > 1 else [open(path, "w", encoding="utf-8")])
+    for n in range(pages):
+        page = originals[n % len(originals)]
+        html = page["html"].replace("</body>", f"<!-- copy {n} --></body>", 1)
+        outs[n % len(outs)].write(json.dumps({"id": f"{page['id']}-{n}", "url": page.get("url"),
+                                              "html": html}) + "\n")
+    for out in outs:
+        out.close()
+
+
+def corpus_files(path: Path) -> list[Path]:
+    return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
 
 
 def build_text_corpus(size: int, path: Path) -> None:
@@ -88,12 +103,13 @@ def _loop(path: str, limit: int | None) -> dict:
     from storywire.transforms.read.inputs import parse_jsonl_line
 
     records, size = [], 0
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and number > limit:
-                break
-            size += len(line.encode())
-            records.append(parse_jsonl_line(line, path, number))
+    for file in corpus_files(Path(path)):
+        with open(file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if limit is not None and len(records) >= limit:
+                    break
+                size += len(line.encode())
+                records.append(parse_jsonl_line(line, str(file), number))
     extract_html("<html><body><p>warm up the extractor once</p></body></html>")
     extraction = fingerprinting = 0.0
     for record in records:
@@ -213,6 +229,32 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     }
 
 
+PEER_VENV = HERE / ".venv-datatrove"
+PEER_PACKAGES = ["datatrove==0.10.1", "trafilatura==2.3.1", "lxml_html_clean", "orjson",
+                 "pyarrow"]
+PEER = "datatrove 0.10.1 (JSONL reader -> Trafilatura -> Parquet writer)"
+
+
+def peer_python() -> Path:
+    """The Python of the peer's own virtual environment, made on first use."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES],
+                       check=True)
+    return python
+
+
+def peer_run(folder: Path, scratch: Path, tasks: int) -> dict:
+    """datatrove's equivalent pipeline on the same files: its rate, start-up included."""
+    scratch.mkdir()
+    out = subprocess.run([str(peer_python()), str(HERE / "peer_datatrove.py"), str(folder),
+                          str(scratch / "peer-output"), str(tasks)],
+                         capture_output=True, text=True, check=True,
+                         env=dict(os.environ, TMPDIR=str(scratch)))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
     docs = loop["documents"]
     loop_seconds = loop["extraction"] + loop["fingerprinting"]
@@ -232,6 +274,12 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
         f"{run['seconds']:.1f} s (start-up to the first stage {run['startup']:.1f} s, "
         f"{run['stage_count']} stages); articles {run['articles']}",
         f"  ratio pipeline / loop: {rate / loop_rate:.2f}",
+        *([f"  peer, {PEER}, {run['peer_tasks']} tasks: {run['peer']['documents']} docs in "
+           f"{run['peer']['seconds']:.1f} s, {size / run['peer']['seconds']:.1f} docs/s; "
+           f"ratio peer / loop: {size / run['peer']['seconds'] / loop_rate:.2f}; storywire / "
+           f"peer: {run['peer']['seconds'] / run['seconds']:.2f}"] if "peer" in run else []),
+        f"  worker CPU per document: {1000 * (cpu['workers'] + cpu['children']) / size:.1f} "
+        f"ms (the loop: {1000 * loop_seconds / docs:.1f} ms)",
         f"  peak memory: largest process {run['largest'] / MIB:.0f} MiB (main process "
         f"{run['main'] / MIB:.0f}, largest worker {run['worker'] / MIB:.0f}), all processes "
         f"{run['total'] / MIB:.0f} MiB",
@@ -266,6 +314,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--loop-sample", type=int, default=5000,
                         help="text documents the essential loop runs on")
     parser.add_argument("--stages", type=int, default=8, help="stages listed per run")
+    parser.add_argument("--files", type=int, default=8,
+                        help="html corpus files (the peer's tasks each take whole files)")
+    parser.add_argument("--peer-tasks", type=int, default=os.cpu_count() or 1,
+                        help="tasks of the peer's local executor (html)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure loop and run this many times each, alternately; "
                              "the fastest of each is reported (this machine's speed varies)")
@@ -279,18 +331,24 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="storywire-throughput-") as scratch:
             corpus = Path(scratch) / "corpus.jsonl"
             if args.corpus == "html":
-                build_html_corpus(size, corpus)
+                corpus = Path(scratch) / "corpus"
+                build_html_corpus(size, corpus, args.files)
                 name, limit = "HTML pages (aeb_dev replicated)", None
             else:
                 build_text_corpus(size, corpus)
                 name, limit = "plain-text articles (news_articles syndicated)", args.loop_sample
-            loops, runs = [], []
-            for _ in range(args.repeat):
+            loops, runs, peers = [], [], []
+            for n in range(args.repeat):
                 loops.append(essential_loop(corpus, limit))
-                runs.append(pipeline_run(corpus, Path(scratch) / f"run{len(runs)}"))
+                runs.append(pipeline_run(corpus, Path(scratch) / f"run{n}"))
+                if args.corpus == "html":
+                    peers.append(peer_run(corpus, Path(scratch) / f"peer{n}", args.peer_tasks))
             loop = min(loops, key=lambda lp: lp["extraction"] + lp["fingerprinting"])
             run = min(runs, key=lambda r: r["seconds"])
-            run["corpus_bytes"] = corpus.stat().st_size
+            run["corpus_bytes"] = sum(f.stat().st_size for f in corpus_files(corpus))
+            if peers:
+                run["peer"] = min(peers, key=lambda r: r["seconds"])
+                run["peer_tasks"] = args.peer_tasks
         seconds[size] = run["seconds"]
         lines += report(name, size, loop, run, args.stages) + [""]
         print("\n".join(lines), flush=True)

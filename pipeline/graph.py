@@ -12,6 +12,7 @@ from storywire.transforms.clean.stage import SkipStored, StageArticles
 from storywire.transforms.copies.neardup import CopyGroups, DupGroupIds, NearDuplicatePairs
 from storywire.transforms.read.inputs import ReadRecords
 from storywire.transforms.read.matching import FindInputFiles
+from storywire.transforms.read.parts import InputPart
 from storywire.transforms.read.unique import KeepFirstPerId
 from storywire.transforms.stories.grouping import StorySettings
 from storywire.transforms.stories.links import LinkStories
@@ -46,6 +47,7 @@ class RunContext:
     lock_token: str | None = None
     release_lock: bool = False
     progress: str | None = None
+    part: InputPart | None = None  # of a run in parts: the pieces of input it reads
 
 
 def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
@@ -64,7 +66,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 
-    files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output)
+    files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output, part=run.part)
     read = files.files | "Read" >> ReadRecords(progress=run.progress)
     new = (read.records, stored_ids) | "SkipStored" >> SkipStored()
     cleaned = new | "Clean" >> CleanArticles(opts.clean_timeout_seconds, progress=run.progress)

@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import (
 
 from storywire.transforms.clean.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE
+from storywire.transforms.read.parts import DEFAULT_MAX_BATCH_RECORDS
 from storywire.transforms.stories.grouping import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.stories.neighbours import (
     DEFAULT_MAX_COMPARED,
@@ -111,6 +112,11 @@ RUN_SETTINGS = (
     Setting("language", str, DEFAULT_LANGUAGE,
             "Language of the word frequencies that weigh story terms (a wordfreq code: en, "
             "de, fr, es, zh, ar, ...)."),
+    Setting("max_batch_articles", int, DEFAULT_MAX_BATCH_RECORDS,
+            "A local run over more input records than this is made of parts of at most "
+            "about this many, in input order, each committed before the next starts, so "
+            "its memory does not grow with the input; 0: one part whatever the size.",
+            Bounds(0, 1_000_000_000)),
     Setting("rows_per_file", int, DEFAULT_ROWS_PER_FILE,
             "About this many rows go to one Parquet file.", Bounds(1, 10_000_000)),
     Setting("clean_timeout_seconds", float, DEFAULT_TIMEOUT_SECONDS,

@@ -122,7 +122,6 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
     # The run starts once it holds the lock. Its staging folder is named after its start;
     # the data ids never depend on it.
     started = datetime.now(timezone.utc)
-    staging = staging_folder(opts.output, started)
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
     try:
@@ -139,19 +138,32 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
                 check_stored_tables(opts.output)
             except StoredTableError as err:
                 return fail("run", stored_table_advice(str(err)))
-        build_pipeline(pipeline, opts, RunContext(
-            staging, to_micros(started), lock_token=lock.token, release_lock=flags.detach,
-            progress=progress_folder))
-        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+        parts = input_parts(options)
+        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
+              + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "
+                 "records" if len(parts) > 1 else ""),
               file=sys.stderr, flush=True)
-        try:
-            result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
-                                       wait=not flags.detach)
-        except Exception as err:  # noqa: BLE001 - known failures get one line, others raise
-            known = known_failure(err)
-            if known is None:
-                raise
-            return fail("run", known)
+        status = 0
+        for part in parts:
+            if part is not None:
+                started = datetime.now(timezone.utc)
+                pipeline, _ = new_pipeline(options, runner)
+                print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
+                      "records)", file=sys.stderr, flush=True)
+            staging = staging_folder(opts.output, started)
+            build_pipeline(pipeline, opts, RunContext(
+                staging, to_micros(started), lock_token=lock.token,
+                release_lock=flags.detach, progress=progress_folder, part=part))
+            try:
+                result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
+                                           wait=not flags.detach)
+            except Exception as err:  # noqa: BLE001 - known failures get one line
+                known = known_failure(err)
+                if known is None:
+                    raise
+                return fail("run", known)
+            if part is not None and part.number < part.of:
+                status = max(status, report(result, opts, started, keep_output, last=False))
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
             lock.hand_over(job or staging)
@@ -165,18 +177,32 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
             lock.release()
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
-    return report(result, opts, started, keep_output)
+    return max(status, report(result, opts, started, keep_output))
 
 
-def report(result, opts, started: datetime, kept: bool) -> int:
-    """Print what the run did; its exit status. `kept`: the output is the user's to look
-    at (not a scratch folder about to go)."""
+def input_parts(options) -> list:
+    """The parts a local run over a big local input is made of (transforms/read/parts.py);
+    [None] for a run in one piece: one that is small, on a cloud runner, or a dry run."""
+    from storywire.pipeline.options import StorywireOptions, is_local_runner
+    from storywire.transforms.read.parts import plan_parts
+
+    opts = options.view_as(StorywireOptions)
+    if (not opts.max_batch_articles or not is_local_runner(options)
+            or not all(p and is_local(p) for p in opts.input)):
+        return [None]
+    parts = plan_parts(opts.input, opts.output, opts.max_batch_articles)
+    return parts if len(parts) > 1 else [None]
+
+
+def report(result, opts, started: datetime, kept: bool, last: bool = True) -> int:
+    """Print what the run (or a part of it, not the `last`) did; its exit status. `kept`:
+    the output is the user's to look at (not a scratch folder about to go)."""
     from storywire.pipeline.report import exit_status, run_summary
 
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     print(summary.text(), flush=True)
-    then = f"; `storywire stories {opts.output}` prints the stories" if kept else ""
+    then = f"; `storywire stories {opts.output}` prints the stories" if kept and last else ""
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
     reasons = (f"the reasons are in {opts.output.rstrip('/')}/rejects/" if kept
                else "run with --output DIR to keep the rejects table")

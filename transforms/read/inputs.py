@@ -318,20 +318,37 @@ class _ChunkFiles(beam.DoFn):
     def __init__(self, chunk_bytes: int):
         self._chunk_bytes = chunk_bytes
 
-    def process(self, metadata: FileMetadata):
-        path, size = metadata.path, metadata.size_in_bytes
-        if input_format(path) != "jsonl" or is_compressed(path) or \
-                size is None or size <= self._chunk_bytes:
-            yield InputChunk(path, size)
+    def process(self, metadata: FileMetadata | InputChunk):
+        if isinstance(metadata, InputChunk):  # cut already (a part of a big run, parts.py)
+            yield metadata
             return
-        try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                parts = line_chunks(iter(lambda: f.read(_SCAN_BLOCK_BYTES), b""),
-                                    self._chunk_bytes)
-        except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
-            parts = [(0, None, 1)]
-        for start, end, first_line in parts:
-            yield InputChunk(path, size, start, end, first_line)
+        yield from file_chunks(metadata.path, metadata.size_in_bytes, self._chunk_bytes)
+
+
+def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
+                counted: list[int] | None = None) -> list[InputChunk]:
+    """The parts a file is read in: an uncompressed JSONL file over `chunk_bytes` is
+    scanned once for line ends; anything else is one part. With `counted`, the lines
+    scanned are added to it (for a file that was scanned)."""
+    if input_format(path) != "jsonl" or is_compressed(path) or \
+            size is None or size <= chunk_bytes:
+        return [InputChunk(path, size)]
+    lines = 0
+
+    def blocks(handle):
+        nonlocal lines
+        for block in iter(lambda: handle.read(_SCAN_BLOCK_BYTES), b""):
+            lines += block.count(b"\n")
+            yield block
+
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            parts = line_chunks(blocks(f), chunk_bytes)
+    except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
+        parts = [(0, None, 1)]
+    if counted is not None:
+        counted.append(lines)
+    return [InputChunk(path, size, start, end, first_line) for start, end, first_line in parts]
 
 
 class _ReadRecords(beam.DoFn):

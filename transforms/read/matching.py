@@ -229,13 +229,7 @@ class _MatchInputPaths(beam.DoFn):
 
     def process(self, name: bytes):
         path = name.decode("utf-8", "surrogateescape")
-        try:
-            found = match_input_path(path, self._exclude)
-        except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
-            found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
-        if not found:
-            found = [Reject(path, None, None, "match", "input path matched no files")]
-        for item in found:
+        for item in find_input(path, self._exclude):
             if isinstance(item, Reject):
                 self.units.inc()
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
@@ -244,16 +238,53 @@ class _MatchInputPaths(beam.DoFn):
                 yield item
 
 
+def find_input(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
+    """What one --input path names: its files, and a reject for each thing it names that
+    is not read, or one saying it names nothing or cannot be listed."""
+    try:
+        found = match_input_path(path, exclude)
+    except Exception as err:  # noqa: BLE001 - any filesystem error becomes a reject
+        found = [Reject(path, None, None, "match", f"cannot list input: {err}")]
+    return found or [Reject(path, None, None, "match", "input path matched no files")]
+
+
+class _PartInputs(beam.DoFn):
+    """The pieces of files one part of a run reads (parts.py), matched before the run."""
+
+    def __init__(self, part):
+        self._part = part
+        self.matched = counter(FILES_MATCHED)
+        self.units = counter(INPUT_UNITS)
+
+    def process(self, _):
+        for reject in self._part.rejects:
+            self.units.inc()
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+        for chunk in self._part.chunks:
+            if chunk.start == 0:  # a file's first piece: the file counts as matched once
+                self.matched.inc()
+            yield chunk
+
+
 class FindInputFiles(beam.PTransform):
     """--input paths to the metadata of every file they name (none below `exclude`, the
-    output folder); what they name that is not read, or nothing at all, is a reject."""
+    output folder); what they name that is not read, or nothing at all, is a reject.
 
-    def __init__(self, paths: Iterable[str], exclude: str | None = None):
+    With a `part` (an InputPart of a run in parts), its pieces of files and rejects,
+    matched before the run, instead."""
+
+    def __init__(self, paths: Iterable[str], exclude: str | None = None, part=None):
         super().__init__()
         self._paths = list(paths)
         self._exclude = exclude
+        self._part = part
 
     def expand(self, pbegin):
+        if self._part is not None:
+            return (pbegin
+                    | "Part" >> beam.Create([self._part.number])
+                    | "Match" >> beam.ParDo(_PartInputs(self._part)).with_outputs(
+                        REJECTS, main="files"))
         # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
         names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
         return (

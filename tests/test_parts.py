@@ -1,0 +1,68 @@
+"""A big input run in parts: every record read once, in order, and the tables a run in one
+piece would write (the same articles; stories continued across the parts)."""
+
+import json
+
+from conftest import FAST, SEEDS, rows
+
+from storywire.pipeline.cli import main
+from storywire.transforms.read.parts import plan_parts
+
+
+def _feed(path, records: int, filler: int = 200) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(records):
+            out.write(json.dumps({"id": f"r{n}", "title": f"Record {n}",
+                                  "text": f"Report number {n} about a harbour. " * 8,
+                                  "note": "x" * filler}) + "\n")
+
+
+def test_parts_cover_every_line_once_in_order_and_hold_at_most_the_limit(tmp_path):
+    feed = tmp_path / "in" / "feed.jsonl"
+    feed.parent.mkdir()
+    _feed(feed, 95)
+    (tmp_path / "in" / "zz.txt").write_text("A page of text.", encoding="utf-8")
+    missing = str(tmp_path / "nothing-here.jsonl")
+    parts = plan_parts([str(tmp_path / "in"), missing], None, max_records=20,
+                       chunk_bytes=4096)
+    assert [p.number for p in parts] == list(range(1, len(parts) + 1))
+    assert all(p.of == len(parts) for p in parts)
+    assert all(p.records <= 20 for p in parts)
+    # The pieces of the JSONL file follow each other without gap or overlap.
+    pieces = [c for p in parts for c in p.chunks if c.path.endswith("feed.jsonl")]
+    assert pieces[0].start == 0 and pieces[-1].end is None
+    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:]))
+    assert sum(p.records for p in parts) == 95 + 1
+    assert parts[-1].chunks[-1].path.endswith("zz.txt")
+    # What matching rejects is recorded once, by the first part.
+    assert [r.input_uri for r in parts[0].rejects] == [missing]
+    assert all(not p.rejects for p in parts[1:])
+
+
+def test_a_small_input_is_one_part(tmp_path):
+    assert len(plan_parts([str(SEEDS)], None, max_records=100)) == 1
+
+
+def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)  # 60 records of 40 kB: parts of 2 MiB hold 50
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    assert main(["run", "--input", str(feed), "--output", str(whole), "--quiet", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["run", "--input", str(feed), "--output", str(parted), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "in 2 parts" in captured.err and "part 2 of 2" in captured.err
+    reads = [int(line.split()[1]) for line in captured.out.splitlines()
+             if line.startswith("read:")]
+    assert sum(reads) == 60 and len(reads) == 2
+    columns = "article_id, input_uri, line, title, text, simhash, content_hash"
+    assert ([{c: r[c] for c in columns.split(", ")} for r in rows(parted, "articles", "line")]
+            == [{c: r[c] for c in columns.split(", ")} for r in rows(whole, "articles", "line")])
+    # The records report one event: one story, whichever way they were run.
+    assert len(rows(parted, "stories", "story_id")) == len(rows(whole, "stories", "story_id"))
+    # A rerun reads every part again and adds nothing.
+    assert main(["run", "--input", str(feed), "--output", str(parted), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    assert "already in the output" in capsys.readouterr().out
+    assert len(rows(parted, "articles", "line")) == 60

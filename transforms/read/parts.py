@@ -1,0 +1,82 @@
+"""A big local input cut into parts, each run as one incremental run after the other.
+
+The local runner keeps every collection between two steps in its main process, so what a
+run holds grows with its input. A run over more than `max_records` records is made of
+parts of at most about that many, in input order, each committed before the next starts:
+what the runner holds is bounded by the part, whatever the input's size, and a run
+killed in the middle keeps the parts it committed (the next run skips their records).
+Stories continue across parts as they do across incremental runs (continuation.py).
+
+A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
+files, or line-aligned byte ranges of a big JSONL file, so a part's records are read
+exactly as one run would read them, line numbers and ids included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storywire.transforms.read.inputs import CHUNK_BYTES, InputChunk, file_chunks, input_format
+from storywire.transforms.read.matching import find_input
+from storywire.transforms.records import Reject
+
+# Records a part may hold, by default: at 100,000 text articles the largest process of a
+# run held about 1.3 GiB (benchmarks/results/throughput-text.txt).
+DEFAULT_MAX_BATCH_RECORDS = 100_000
+# Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
+# news JSONL 3 to 6 times, and a text record is about 4 KiB).
+_RECORDS_PER_PACKED_BYTE = 5 / 4096
+
+
+@dataclass(frozen=True)
+class InputPart:
+    """Part `number` (from 1) of `of`: the pieces of files it reads, about `records`
+    records, and (in the first part) what matching the inputs rejected."""
+
+    number: int
+    of: int
+    chunks: tuple[InputChunk, ...]
+    records: int
+    rejects: tuple[Reject, ...] = ()
+
+
+def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
+    """Each piece of one file with the records it holds (lines, for a scanned JSONL file)."""
+    if len(chunks) == 1 and lines is None:
+        chunk = chunks[0]
+        if input_format(chunk.path) != "jsonl":
+            yield chunk, 1
+        else:
+            yield chunk, max(1, int((chunk.size or 0) * _RECORDS_PER_PACKED_BYTE))
+        return
+    starts = [c.first_line for c in chunks] + [1 + (lines or 0)]
+    for n, chunk in enumerate(chunks):
+        yield chunk, max(1, starts[n + 1] - starts[n])
+
+
+def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
+               chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
+    """The parts a run over the local `paths` is made of (one part when the input is no
+    bigger than `max_records` records). Files are matched as a run matches them."""
+    rejects: list[Reject] = []
+    pieces: list[tuple[InputChunk, int]] = []
+    for path in paths:
+        for found in find_input(path, exclude):
+            if isinstance(found, Reject):
+                rejects.append(found)
+                continue
+            counted: list[int] = []
+            chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
+            pieces.extend(_pieces(chunks, counted[0] if counted else None))
+    groups: list[list[tuple[InputChunk, int]]] = [[]]
+    held = 0
+    for piece in pieces:
+        if groups[-1] and held + piece[1] > max_records:
+            groups.append([])
+            held = 0
+        groups[-1].append(piece)
+        held += piece[1]
+    return [InputPart(n, len(groups), tuple(c for c, _ in group), sum(r for _, r in group),
+                      tuple(rejects) if n == 1 else ())
+            for n, group in enumerate(groups, start=1)]
