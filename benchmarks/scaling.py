@@ -3,12 +3,13 @@
     python benchmarks/scaling.py --sizes 10000 20000 50000 100000 \
         --out benchmarks/results/scaling.txt
 
-Each size gets a fresh corpus (benchmarks/syndicate.py, not timed) and one run of the
-pipeline with default settings in a process of its own. Reported: the pipeline's wall time
-(as `storywire run` prints it, Beam start-up included), articles per second, time relative
-to the smallest size against size relative to it, stories found, the largest story, the
-B-cubed F1 against the simulated events, and the peak resident memory of the largest
-process (the worker processes are counted: they are children of the run).
+Each size gets a fresh corpus (benchmarks/syndicate.py, not timed) and one `storywire eval`
+with default settings in a process of its own (a big corpus runs in parts, as
+`--max_batch_articles` makes it). Reported: its wall time, articles per second, time
+relative to the smallest size against size relative to it, stories found, the largest
+story, the B-cubed F1 against the simulated events, the peak resident memory of the
+largest process (the worker processes are counted: they are its descendants), and input
+units read against articles and rejects written.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,8 +37,15 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
 
         for record in syndicate.build(size, source):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    # A process of its own whose rusage is this size's alone: the largest resident set any
+    # process of the run reached (the worker processes are its descendants).
+    wrapper = ("import resource, subprocess, sys; "
+               "code = subprocess.run(sys.argv[1:]).returncode; "
+               "print('scaling-peak-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+               "file=sys.stderr); sys.exit(code)")
     started = time.monotonic()
-    proc = subprocess.run([storywire, "eval", str(corpus)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", wrapper, storywire, "eval", str(corpus)],
+                          capture_output=True, text=True,
                           env=dict(os.environ, TMPDIR=str(scratch)))
     wall = time.monotonic() - started
     if proc.returncode:
@@ -49,13 +56,19 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
     def number(pattern: str) -> float:
         return float(re.search(pattern, out).group(1))
 
+    def total(label: str) -> int:  # summed over the parts of a run in parts
+        return sum(int(n) for n in re.findall(rf"^{label}:\s+(\d+)", out, re.MULTILINE))
+
     return {
         "size": size,
-        "seconds": number(r"done in ([0-9.]+) s"),
-        "wall": wall,
+        "seconds": wall,
+        "parts": max(1, len(re.findall(r"^storywire: part \d+ of", out, re.MULTILINE))),
+        "read": total("read"),
+        "accounted": total("articles") + total("rejects"),
         "stories": int(number(r"stories:\s+(\d+) found")),
         "largest": int(number(r"largest found: (\d+)")),
         "f1": number(r"B-cubed:.*F1 ([0-9.]+)"),
+        "peak_mib": number(r"scaling-peak-kib (\d+)") / 1024,
         "unsettled": sum(int(n) for n in re.findall(r"_unsettled = (\d+)", out)),
         "capped": sum(int(n) for n in re.findall(r"_(?:capped|over_max_compared) = (\d+)", out)),
     }
@@ -71,11 +84,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="storywire-scaling-") as scratch:
         for size in args.sizes:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             row = run_one(size, Path(scratch), args.storywire, args.source)
-            # ru_maxrss of children is the largest any waited-for descendant reached so far.
-            after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            row["peak_mib"] = max(before, after) / 1024
             rows.append(row)
             print(row, flush=True)
     base = rows[0]
@@ -85,24 +94,27 @@ def main() -> None:
         f"command: python benchmarks/scaling.py --sizes {' '.join(map(str, args.sizes))}",
         f"code: commit {code_version()}",
         "",
-        f"{'articles':>9} {'seconds':>8} {'art/s':>7} {'size x':>7} {'time x':>7} "
-        f"{'stories':>8} {'largest':>8} {'B3 F1':>6} {'peak MiB':>9} {'capped':>7} "
-        f"{'unsettled':>9}",
+        f"{'articles':>9} {'parts':>5} {'seconds':>8} {'art/s':>7} {'size x':>7} "
+        f"{'time x':>7} {'stories':>8} {'largest':>8} {'B3 F1':>6} {'peak MiB':>9} "
+        f"{'read':>8} {'art+rej':>8} {'capped':>7} {'unsettled':>9}",
     ]
     for r in rows:
         lines.append(
-            f"{r['size']:>9} {r['seconds']:>8.1f} {r['size'] / r['seconds']:>7.0f} "
-            f"{r['size'] / base['size']:>7.1f} {r['seconds'] / base['seconds']:>7.2f} "
-            f"{r['stories']:>8} {r['largest']:>8} {r['f1']:>6.3f} {r['peak_mib']:>9.0f} "
+            f"{r['size']:>9} {r['parts']:>5} {r['seconds']:>8.1f} "
+            f"{r['size'] / r['seconds']:>7.0f} {r['size'] / base['size']:>7.1f} "
+            f"{r['seconds'] / base['seconds']:>7.2f} {r['stories']:>8} {r['largest']:>8} "
+            f"{r['f1']:>6.3f} {r['peak_mib']:>9.0f} {r['read']:>8} {r['accounted']:>8} "
             f"{r['capped']:>7} {r['unsettled']:>9}")
     lines += [
         "",
-        "seconds: the pipeline's wall time as `storywire run` reports it (Beam start-up and the",
-        "Parquet commit included; corpus generation and label stripping not). size x / time x:",
-        "relative to the first row. peak MiB: the largest resident set any process of the run",
-        "reached (cumulative over rows: a row can only show the maximum so far). capped:",
-        "buckets that hit a comparison bound; unsettled: component nodes still moving after the",
-        "last round. B3 F1 is against simulated events, each real article being its own event;",
+        "seconds: wall time of `storywire eval` (a copy of the corpus without its labels, the",
+        "run or its parts, Beam start-up, commits and scoring; corpus generation not). parts:",
+        "the run's parts (--max_batch_articles, default). size x / time x: relative to the",
+        "first row. peak MiB: the largest resident set any process of the run reached (each",
+        "size in a process of its own). read / art+rej: input units read, and articles plus",
+        "rejects written, over all parts (equal when nothing is lost). capped: buckets that",
+        "hit a comparison bound; unsettled: component nodes still moving after the last",
+        "round. B3 F1 is against simulated events, each real article being its own event;",
         "the real corpus has many articles on one event from different outlets, so precision",
         "is understated.",
     ]

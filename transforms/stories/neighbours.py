@@ -8,7 +8,8 @@ and Patrick, 1973).
 1. candidates: articles are keyed by their strongest terms and, when dated, by time bucket
    (`window_days` wide; an article also visits the next bucket, so pairs up to a window
    apart meet). Only articles sharing a key are compared, each with at most
-   `max_compared` neighbours in time, so the work per article is bounded;
+   `max_compared` neighbours in time, so the work per article is bounded. The buckets hold
+   ids and dates; the vectors of the pairs they propose are looked up by id;
 2. neighbourhoods: each article's `neighbours` most similar candidates (cosine at least
    `min_similarity`), plus itself;
 3. links: two articles are linked when either is in the other's neighbourhood and their
@@ -140,14 +141,20 @@ def shared_neighbours(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class _SimilarInBucket(beam.DoFn):
+    """The similar pairs of one bucket of (article_id, published_at): the vectors are
+    looked up by id (`packed`, a side input), so that each is held once, not once per
+    bucket it is in."""
+
     def __init__(self, min_similarity: float, window_days: float, max_compared: int):
         self._min_similarity = min_similarity
         self._window_days = window_days
         self._max_compared = max_compared
         self.over = counter(STORY_BUCKETS_OVER_MAX_COMPARED)
 
-    def process(self, keyed):
+    def process(self, keyed, packed):
         (_, bucket), members = keyed
+        members = [(article_id, published_at, packed[article_id])
+                   for article_id, published_at in members]
         pairs, over = similar_pairs(members, bucket is None, self._min_similarity,
                                     self._window_days, self._max_compared)
         if over:
@@ -209,13 +216,16 @@ class SharedNeighbourLinks(beam.PTransform):
             | "UndatedKeys" >> beam.FlatMap(lambda v: v[3] if v[1] is None else [])
             | "DistinctUndatedKeys" >> beam.Distinct()
             | "AsLookup" >> beam.Map(lambda term: (term, True)))
+        packed = vectors | "PackedById" >> beam.Map(lambda v: (v[0], v[2]))
         neighbourhoods = (
             vectors
             | "CandidateKeys" >> beam.FlatMap(bucket_keys, window_days,
                                               beam.pvalue.AsDict(undated_keys))
+            | "IdsOnly" >> beam.MapTuple(lambda key, member: (key, member[:2]))
             | "Buckets" >> beam.GroupByKey()
             | "Similar" >> beam.ParDo(_SimilarInBucket(
-                self._min_similarity, window_days, self._max_compared))
+                self._min_similarity, window_days, self._max_compared),
+                beam.pvalue.AsDict(packed))
             | "ByArticle" >> beam.GroupByKey()
             | "Neighbourhoods" >> beam.Map(lambda kv: (kv[0], neighbourhood(kv[0], kv[1], k)))
         )

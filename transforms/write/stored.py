@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
-from storywire.transforms.paths import files_under
+from storywire.transforms.paths import files_under, is_local
 from storywire.transforms.records import ArticleSummary, storable_row
 from storywire.transforms.stories.continuation import (
     CONTEXT_WINDOWS,
@@ -194,16 +194,30 @@ class _ReadFiles(beam.PTransform):
         )
 
 
+def has_table(output: str, table: str) -> bool:
+    """False for a local output without files of `table`; True otherwise (an object store's
+    output is not listed while the graph is built)."""
+    return not is_local(output) or bool(table_files(output, table))
+
+
 class ReadStoredTable(beam.PTransform):
-    """The rows of one table already in `output` (no rows if there is none yet)."""
+    """The rows of one table already in `output` (no rows if there is none yet).
+
+    A local table with no file when the graph is built (a first run) is read by no step
+    at all: the run holds the output's lock, so none appears before it commits. (An output
+    on an object store is looked at by the job, not where the graph is built: a cloud job
+    or template can be built offline.)"""
 
     def __init__(self, output: str, table: str, columns: list[str] | None = None):
         super().__init__()
         self._folder = table_folder(output, table)
+        self._output = output
         self._table = table
         self._columns = columns
 
     def expand(self, pbegin):
+        if not has_table(self._output, self._table):
+            return pbegin | "NoRows" >> beam.Create([])
         return (pbegin
                 | "Folder" >> beam.Create([self._folder])
                 | "Read" >> _ReadFiles(self._table, self._columns))
@@ -234,6 +248,9 @@ class ReadStoryIndex(beam.PTransform):
 
     def expand(self, articles):
         output, window_days, ingested_at = self._output, self._window_days, self._ingested_at
+        if not has_table(output, "story_index"):  # a first run: nothing to read
+            return {"stored": articles.pipeline | "NoIndex" >> beam.Create([]),
+                    "movable": articles.pipeline | "NoneMovable" >> beam.Create([])}
         column = TABLES["story_index"].partition_column
         # The run's own day is always one: undated articles of recent runs are indexed on
         # it, and a single run compares undated articles with dated ones of any day.
