@@ -21,9 +21,9 @@ from storywire.transforms.read.inputs import CHUNK_BYTES, InputChunk, file_chunk
 from storywire.transforms.read.matching import find_input
 from storywire.transforms.records import Reject
 
-# Records a part may hold, by default: at 100,000 text articles the largest process of a
-# run held about 1.3 GiB (benchmarks/results/throughput-text.txt).
-DEFAULT_MAX_BATCH_RECORDS = 100_000
+# Records a part may hold, by default: at 10,000 text articles the largest process of a run
+# held 0.66 GiB, and memory grows with the part (benchmarks/results/scaling.txt).
+DEFAULT_MAX_BATCH_RECORDS = 50_000
 # Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
 # news JSONL 3 to 6 times, and a text record is about 4 KiB).
 _RECORDS_PER_PACKED_BYTE = 5 / 4096
