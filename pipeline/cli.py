@@ -74,7 +74,8 @@ EXIT_STATUS = """exit status:
 
 BEAM_OPTIONS = """Beam's own options (--runner, --direct_num_workers, --project, --region,
 --temp_location, ...) are taken too and go to Beam. Without --runner, storywire runs
-Beam's local runner with one worker process per core. Any other option is an error."""
+Beam's local runner with one worker process per core (in its own process for a local
+input under 4 MiB). Any other option is an error."""
 
 
 def usage() -> str:

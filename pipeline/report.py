@@ -43,6 +43,12 @@ class RunSummary:
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
 
+    def __add__(self, other: RunSummary) -> RunSummary:
+        """What two runs (parts of one run) did together."""
+        names = set(self.counters) | set(other.counters)
+        return RunSummary({n: self.get(n) + other.get(n) for n in names},
+                          max(self.largest_story, other.largest_story))
+
     @property
     def dup_groups(self) -> int:
         # Articles without a copy are groups of one; the counters cover groups with copies.

@@ -10,6 +10,7 @@ scheduler how it went (see EXIT_STATUS in cli.py).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -138,18 +139,21 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
                 check_stored_tables(opts.output)
             except StoredTableError as err:
                 return fail("run", stored_table_advice(str(err)))
-        parts = input_parts(options)
+        parts = [None] if flags.detach else input_parts(options)
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
               + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "
                  "records" if len(parts) > 1 else ""),
               file=sys.stderr, flush=True)
-        status = 0
+        run_started, summaries = started, []
         for part in parts:
             if part is not None:
                 started = datetime.now(timezone.utc)
                 pipeline, _ = new_pipeline(options, runner)
                 print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
                       "records)", file=sys.stderr, flush=True)
+                if progress_folder:  # the progress line shows this part's figures
+                    shutil.rmtree(progress_folder, ignore_errors=True)
+                    os.makedirs(progress_folder)
             staging = staging_folder(opts.output, started)
             build_pipeline(pipeline, opts, RunContext(
                 staging, to_micros(started), lock_token=lock.token,
@@ -161,9 +165,12 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
                 known = known_failure(err)
                 if known is None:
                     raise
+                if part is not None and part.number > 1:
+                    known += (f" (parts 1 to {part.number - 1} of {part.of} are committed; "
+                              "a rerun skips their records)")
                 return fail("run", known)
             if part is not None and part.number < part.of:
-                status = max(status, report(result, opts, started, keep_output, last=False))
+                summaries.append(report_part(result, started))
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
             lock.hand_over(job or staging)
@@ -177,7 +184,24 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
             lock.release()
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
-    return max(status, report(result, opts, started, keep_output))
+    if summaries:
+        summaries.append(report_part(result, started))
+        return report(sum(summaries[1:], summaries[0]), opts, run_started, keep_output,
+                      f"all {len(summaries)} parts")
+    from storywire.pipeline.report import run_summary
+
+    return report(run_summary(result), opts, run_started, keep_output)
+
+
+def report_part(result, started: datetime):
+    """Print what one part of a run in parts did; its summary."""
+    from storywire.pipeline.report import run_summary
+
+    summary = run_summary(result)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    print(summary.text(), flush=True)
+    print(f"storywire: part done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+    return summary
 
 
 def input_parts(options) -> list:
@@ -194,15 +218,18 @@ def input_parts(options) -> list:
     return parts if len(parts) > 1 else [None]
 
 
-def report(result, opts, started: datetime, kept: bool, last: bool = True) -> int:
-    """Print what the run (or a part of it, not the `last`) did; its exit status. `kept`:
+def report(summary, opts, started: datetime, kept: bool, parts: str | None = None) -> int:
+    """Print what the run did (with `parts`, the sum of its parts); its exit status. `kept`:
     the output is the user's to look at (not a scratch folder about to go)."""
-    from storywire.pipeline.report import exit_status, run_summary
+    from storywire.pipeline.report import exit_status
 
-    summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
-    print(summary.text(), flush=True)
-    then = f"; `storywire stories {opts.output}` prints the stories" if kept and last else ""
+    if parts:  # the sum, told apart from the parts' own lines
+        print(f"{parts}:", flush=True)
+        print("\n".join("  " + line for line in summary.text().splitlines()), flush=True)
+    else:
+        print(summary.text(), flush=True)
+    then = f"; `storywire stories {opts.output}` prints the stories" if kept else ""
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
     reasons = (f"the reasons are in {opts.output.rstrip('/')}/rejects/" if kept
                else "run with --output DIR to keep the rejects table")

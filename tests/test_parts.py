@@ -66,3 +66,37 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
                  "--max_batch_articles", "50", *FAST]) == 0
     assert "already in the output" in capsys.readouterr().out
     assert len(rows(parted, "articles", "line")) == 60
+
+
+def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_them(
+        tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    with open(feed, "w", encoding="utf-8") as out:
+        out.writelines("not a record " + "x" * 30_000 + "\n" for _ in range(75))  # > 2 MiB
+    with open(feed, "a", encoding="utf-8") as out:
+        for n in range(10):
+            out.write(json.dumps({"id": f"g{n}", "text": f"Good report {n} on the harbour "
+                                  "works that closed the quay for a week. " * 3}) + "\n")
+    out_dir = tmp_path / "out"
+    status = main(["run", "--input", str(feed), "--output", str(out_dir), "--quiet",
+                   "--max_batch_articles", "50", "--max_reject_fraction", "1", *FAST])
+    captured = capsys.readouterr()
+    assert "part 2 of 2" in captured.err
+    assert status == 0, captured.err
+    assert "all 2 parts:" in captured.out and "  read:       85 input units" in captured.out
+    assert len(rows(out_dir, "articles", "line")) == 10
+    assert len(rows(out_dir, "rejects", "line")) == 75
+
+
+def test_a_file_named_twice_is_one_article_and_one_duplicate(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(json.dumps(
+        {"id": "only", "text": "The harbour works closed the quay for a week, the port "
+                               "authority said on Monday."}) + "\n", encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["run", "--input", str(folder), str(folder / "a.jsonl"), "--output",
+                 str(out_dir), "--quiet", *FAST]) == 0
+    assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
+    assert [r["stage"] for r in rows(out_dir, "rejects", "line")] == ["dedupe"]
+    assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == ["only"]

@@ -2,8 +2,9 @@
 
 What a run shuffles (to find copies, group stories, keep one record per id) is a
 StagedArticle: the article's id, where its row is staged, its fingerprint, story vector
-and the few fields the story rules need. The rows themselves wait in staged files, one per
-bundle and partition, until the final step joins each file with its tags (write/articles.py).
+and the few fields the story rules need. The rows themselves wait in staged files (each
+holds rows of one partition, from one bundle) until the final step joins each file with
+its tags (write/articles.py).
 On the local runner every shuffled element passes through the main process: with the text
 left out, what it holds is a few hundred bytes an article, whatever their length.
 """

@@ -295,22 +295,28 @@ class FindInputFiles(beam.PTransform):
         )
 
 
+# A compressed file counts as this many times its size (gzip packs news JSONL 3 to 6 times).
+_PACKED_WEIGHT = 5
+
+
 def local_input_bytes(paths: Iterable[str], limit: int) -> int | None:
-    """The bytes of regular files the local `paths` name, counted until they reach `limit`
-    (then `limit`); None when a path is not local. For choosing how to run, not what to
-    read: it follows no links and globs as Python does."""
+    """The bytes of regular files the local `paths` name (a compressed file as what it
+    unpacks to, about), counted until they reach `limit` (then `limit`); None when a path
+    is not local. For choosing how to run, not what to read: it globs as Python does and
+    does not walk into linked folders."""
     total = 0
     for path in paths:
         if not path or not is_local(path):
             return None
-        for named in (glob.glob(path) if has_glob(path) else [path]):
+        for named in (glob.glob(path, recursive=True) if has_glob(path) else [path]):
             for root, _, files in (os.walk(named) if os.path.isdir(named)
                                    else [("", [], [named])]):
                 for name in files:
                     with contextlib.suppress(OSError):
-                        info = os.lstat(os.path.join(root, name))
+                        info = os.stat(os.path.join(root, name))  # a link: its target
                         if stat.S_ISREG(info.st_mode):
-                            total += info.st_size
+                            weight = _PACKED_WEIGHT if name.lower().endswith(".gz") else 1
+                            total += weight * info.st_size
                     if total >= limit:
                         return limit
     return total

@@ -8,8 +8,11 @@ killed in the middle keeps the parts it committed (the next run skips their reco
 Stories continue across parts as they do across incremental runs (continuation.py).
 
 A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
-files, or line-aligned byte ranges of a big JSONL file, so a part's records are read
-exactly as one run would read them, line numbers and ids included.
+files, or line-aligned byte ranges of a big JSONL file, so a part's records are read as
+one run would read them, line numbers and ids included. A compressed JSONL file cannot be
+cut: it is one piece, its records estimated from its size. One difference with a run in
+one piece: a record whose id a record of an earlier part had is skipped as stored, not
+rejected as a duplicate.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storywire.transforms.read.inputs import CHUNK_BYTES, InputChunk, file_chunks, input_format
+from storywire.transforms.read.inputs import (
+    CHUNK_BYTES,
+    InputChunk,
+    file_chunks,
+    input_format,
+    is_compressed,
+)
 from storywire.transforms.read.matching import find_input
 from storywire.transforms.records import Reject
 
@@ -41,14 +50,25 @@ class InputPart:
     rejects: tuple[Reject, ...] = ()
 
 
+def _lines(path: str) -> int | None:
+    """Lines of a small uncompressed file (None if it cannot be read: the run says why)."""
+    try:
+        with open(path, "rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
 def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
-    """Each piece of one file with the records it holds (lines, for a scanned JSONL file)."""
+    """Each piece of one file with the records it holds (lines, for a JSONL file)."""
     if len(chunks) == 1 and lines is None:
         chunk = chunks[0]
         if input_format(chunk.path) != "jsonl":
             yield chunk, 1
-        else:
+        elif is_compressed(chunk.path):  # not unpacked to count: estimated from its size
             yield chunk, max(1, int((chunk.size or 0) * _RECORDS_PER_PACKED_BYTE))
+        else:  # under one piece's size: counted
+            yield chunk, max(1, _lines(chunk.path) or 1)
         return
     starts = [c.first_line for c in chunks] + [1 + (lines or 0)]
     for n, chunk in enumerate(chunks):

@@ -1,11 +1,11 @@
-"""One record per article_id: the first by (input_uri, line) is kept, the others rejected;
-records whose article_id an earlier run already wrote are skipped (counted)."""
+"""One record per article_id: the first by (input_uri, line) is kept, the others rejected.
+(Records whose article_id an earlier run wrote are skipped before cleaning: stage.py.)"""
 
 from __future__ import annotations
 
 import apache_beam as beam
 
-from storywire.transforms.metrics import DUPLICATE_IDS, SKIPPED_ALREADY_STORED, counter
+from storywire.transforms.metrics import DUPLICATE_IDS, counter
 from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 
 
@@ -29,17 +29,10 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
 class _KeepFirst(beam.DoFn):
     def __init__(self):
         self.duplicates = counter(DUPLICATE_IDS)
-        self.stored = counter(SKIPPED_ALREADY_STORED)
 
-    def process(self, joined):
-        _, grouped = joined
-        records = list(grouped["record"])
-        if not records:
-            return
-        if grouped["stored"]:
-            self.stored.inc(len(records))
-            return
-        kept, rejects = first_per_id(records)
+    def process(self, grouped):
+        _, records = grouped
+        kept, rejects = first_per_id(list(records))
         yield kept
         for reject in rejects:
             self.duplicates.inc()
@@ -47,24 +40,11 @@ class _KeepFirst(beam.DoFn):
 
 
 class KeepFirstPerId(beam.PTransform):
-    """(raw records, stored article ids) to one record per new article_id.
+    """Records (StagedArticles of a batch run, Articles of a stream window) to one per
+    article_id (main output) and a reject for each other (tagged `rejects`)."""
 
-    The grouping by id also spreads the records over the workers.
-    """
-
-    def expand(self, pcolls):
-        records, stored_ids = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
-        if stored_ids is None:  # a stream: no stored ids
-            return (records
-                    | "ById" >> beam.Map(lambda r: (r.article_id, r))
-                    | "GroupById" >> beam.GroupByKey()
-                    | "AsJoined" >> beam.MapTuple(lambda i, rs: (i, {"record": list(rs),
-                                                                     "stored": []}))
-                    | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(
-                        REJECTS, main="records"))
-        return (
-            {"record": records | "ById" >> beam.Map(lambda r: (r.article_id, r)),
-             "stored": stored_ids | "StoredById" >> beam.Map(lambda i: (i, None))}
-            | "GroupById" >> beam.CoGroupByKey()
-            | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(REJECTS, main="records")
-        )
+    def expand(self, records):
+        return (records
+                | "ById" >> beam.Map(lambda r: (r.article_id, r))
+                | "GroupById" >> beam.GroupByKey()
+                | "KeepFirst" >> beam.ParDo(_KeepFirst()).with_outputs(REJECTS, main="records"))

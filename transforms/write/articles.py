@@ -80,13 +80,13 @@ def pack(partition: str, files: list[tuple[str, int]], rows_per_file: int) -> li
 
 
 def _row_tags(joined):
-    """(staged file, RowTags) of a kept article; nothing for an id without one (stored)."""
+    """(staged file, RowTags) of a kept article: every one has exactly one story tag."""
     article_id, grouped = joined
     dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
     for article in grouped["article"]:
-        for story_id, is_canonical in grouped["tag"]:
-            yield article.staged, RowTags(article_id, storable_text(article.input_uri),
-                                          article.line or 0, dup_group, story_id, is_canonical)
+        ((story_id, is_canonical),) = grouped["tag"]
+        yield article.staged, RowTags(article_id, storable_text(article.input_uri),
+                                      article.line or 0, dup_group, story_id, is_canonical)
 
 
 def _pieces(keyed, rows_per_file: int):
@@ -120,8 +120,10 @@ class _WriteFiles(beam.DoFn):
             with FileSystems.open(staged) as handle:
                 staged_rows = times_as_micros(pq.read_table(handle)).to_pylist()
             for staged_row in staged_rows:
-                tag = wanted.get((staged_row["article_id"], staged_row["input_uri"],
-                                  staged_row["line"] or 0))
+                # Each tag is used once: the same input read twice (a file named by two
+                # --input paths) stages the same row twice, one of them rejected.
+                tag = wanted.pop((staged_row["article_id"], staged_row["input_uri"],
+                                  staged_row["line"] or 0), None)
                 if tag is None:
                     continue  # a duplicate of a kept row, or in another piece
                 packed = staged_row.pop("story_vector")
@@ -130,6 +132,8 @@ class _WriteFiles(beam.DoFn):
                 rows.append(row)
                 index_entry = index_row(row, packed)
                 index[partition_of("story_index", index_entry)].append(index_entry)
+            if wanted:  # never: a kept article's row is in the file its summary names
+                raise ValueError(f"{len(wanted)} tagged row(s) not found in {staged}")
         run = run_name(self._staging)
         for table, partition_rows in (("articles", {partition: rows}), ("story_index", index)):
             for where, table_rows in partition_rows.items():

@@ -5,7 +5,9 @@ written does one commit step move them into the tables: articles, rejects and th
 index gain the run's files, the stories table is replaced. The commit first writes its plan
 next to the staged files, so a commit that dies halfway is finished before the next run
 (`recover_commits`); a run that dies before its commit leaves the tables as they were.
-File contents are sorted, so the same rows make the same files whatever order they came in.
+File contents are sorted. Rows of the articles and story-index tables go to files as they
+were staged (write/articles.py): the same input gives the same rows, though not always
+split into the same files.
 """
 
 from __future__ import annotations
