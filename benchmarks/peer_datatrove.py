@@ -25,8 +25,9 @@ def main(source: str, output: str, tasks: int) -> None:
     executor = LocalPipelineExecutor(
         pipeline=[
             JsonlReader(source, text_key="html", id_key="id", glob_pattern="*.jsonl"),
-            # As storywire calls it: precision mode, tables kept.
-            Trafilatura(favour_precision=True, timeout=30.0),
+            # As storywire calls it: precision mode, tables kept, no paragraph cache
+            # across documents (which empties repeated pages).
+            Trafilatura(favour_precision=True, deduplicate=False, timeout=30.0),
             ParquetWriter(output),
         ],
         tasks=tasks,
