@@ -169,7 +169,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
                     known += (f" (parts 1 to {part.number - 1} of {part.of} are committed; "
                               "a rerun skips their records)")
                 return fail("run", known)
-            if part is not None and part.number < part.of:
+            if part is not None:
                 summaries.append(report_part(result, started))
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
@@ -185,7 +185,6 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
     if summaries:
-        summaries.append(report_part(result, started))
         return report(sum(summaries[1:], summaries[0]), opts, run_started, keep_output,
                       f"all {len(summaries)} parts")
     from storywire.pipeline.report import run_summary

@@ -108,35 +108,35 @@ class _Stage(beam.DoFn):
         self._frequencies = load_word_frequencies(self._language)
 
     def start_bundle(self):
-        self._rows: dict[str, list[dict]] = defaultdict(list)
-        self._summaries: dict[str, list[StagedArticle]] = defaultdict(list)
+        # Per partition, the rows held and their StagedArticles (which name the file later).
+        self._held: dict[str, list[tuple[dict, StagedArticle]]] = defaultdict(list)
         self._bytes = 0
 
     def process(self, article: Article):
         vector = vectorise(article, self._frequencies)
         partition = partition_of("articles", {"published_at": article.published_at})
-        self._rows[partition].append(staged_row(article, vector))
-        self._summaries[partition].append(StagedArticle(
+        self._held[partition].append((staged_row(article, vector), StagedArticle(
             article.article_id, article.input_uri, article.line, "", article.simhash,
-            len(article.text), article.title, article.source, vector, excerpt(article.text)))
+            len(article.text), article.title, article.source, vector, excerpt(article.text))))
         self._bytes += len(article.text)
         if self._bytes >= STAGE_BYTES:
-            yield from self._flush(list(self._rows))
-        elif len(self._rows[partition]) >= STAGE_ROWS:
+            yield from self._flush(list(self._held))
+        elif len(self._held[partition]) >= STAGE_ROWS:
             yield from self._flush([partition])
 
     def finish_bundle(self):
-        for staged in self._flush(list(self._rows)):
+        for staged in self._flush(list(self._held)):
             yield WindowedValue(staged, MIN_TIMESTAMP, [GlobalWindow()])
 
     def _flush(self, partitions: list[str]):
         for partition in partitions:
-            rows = self._rows.pop(partition)
+            held = self._held.pop(partition)
+            rows = [row for row, _ in held]
             path = staged_file(self._staging, partition, rows)
             write_parquet(path, pa.Table.from_pylist(rows, schema=STAGED_ARTICLES))
-            for summary in self._summaries.pop(partition):
+            self._bytes -= sum(summary.text_length for _, summary in held)
+            for _, summary in held:
                 yield replace(summary, staged=path)
-        self._bytes = sum(len(r["text"]) for rows in self._rows.values() for r in rows)
 
 
 class StageArticles(beam.PTransform):
