@@ -29,10 +29,11 @@ from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStori
 from storywire.transforms.write.parquet import CommitTables, WriteTable
 from storywire.transforms.write.stored import (
     ReadStoredTable,
-    ReadStoryAssignments,
     ReadStoryIndex,
+    ReadStoryMembers,
     stored_vector,
 )
+from storywire.transforms.write.stories import UpdateStoriesTable
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,6 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     stored_ids = (p
                   | "StoredIds" >> ReadStoredTable(opts.output, "articles", ["article_id"])
                   | "IdValues" >> beam.Map(lambda row: row["article_id"]))
-    stored_assignments = p | "StoredAssignments" >> ReadStoryAssignments(opts.output)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 
@@ -76,6 +76,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     window = articles | "StoryIndex" >> ReadStoryIndex(
         opts.output, opts.story_window_days, run.ingested_at)
     stored = window["stored"]
+    stored_stories = stored | "StoryMembers" >> ReadStoryMembers(opts.output)
 
     copy_groups = (
         (articles | "Fingerprints" >> beam.Map(lambda a: (a.article_id, a.simhash)),
@@ -89,7 +90,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
           stored | "StoredVectors" >> beam.Map(stored_vector)) | "AllVectors" >> beam.Flatten(),
          copy_groups)
         | "LinkStories" >> LinkStories(StorySettings.of(opts)))
-    tagged = ((articles, story_labels, stored, window["movable"], stored_assignments)
+    tagged = ((articles, story_labels, stored, window["movable"], stored_stories["members"],
+               stored_stories["unlisted"])
               | "TagStories" >> TagStories(run.ingested_at))
 
     rejects = (
@@ -100,7 +102,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     written = (
         (articles, dup_groups, tagged["tags"])
         | "WriteArticles" >> WriteArticleTables(staging, rows_per_file, run.ingested_at),
-        tagged["stories"] | "WriteStories" >> WriteTable("stories", staging, rows_per_file),
+        (tagged["stories"], tagged["rewritten"])
+        | "WriteStories" >> UpdateStoriesTable(opts.output, staging, rows_per_file),
         tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
                                                            rows_per_file),
         rejects | "WriteRejects" >> WriteTable("rejects", staging, rows_per_file),

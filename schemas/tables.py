@@ -104,15 +104,14 @@ class Table:
     partition_column: str | None   # Hive partition folder name, or None
     partition_times: tuple[str, ...]  # the first of these time columns that is set gives the day
     sort_columns: tuple[str, ...]  # order of the rows within a file
-    appended: bool                 # a run adds files (True) or replaces the table (False)
 
 
 TABLES: dict[str, Table] = {
-    "articles": Table(ARTICLES, PARTITION_COLUMN, ("published_at",), ("article_id",), True),
-    "stories": Table(STORIES, None, (), ("story_id",), False),
-    "rejects": Table(REJECTS, None, (), ("input_uri", "line", "stage"), True),
+    "articles": Table(ARTICLES, PARTITION_COLUMN, ("published_at",), ("article_id",)),
+    "stories": Table(STORIES, None, (), ("story_id",)),
+    "rejects": Table(REJECTS, None, (), ("input_uri", "line", "stage")),
     "story_index": Table(STORY_INDEX, INDEX_PARTITION_COLUMN, ("published_at", "ingested_at"),
-                         ("article_id",), True),
+                         ("article_id",)),
 }
 
 

@@ -183,11 +183,11 @@ def test_a_commit_cut_short_is_finished_before_the_next_run(tmp_path):
     staging = out / STAGING_DIR / "run-2"
     staged = [_stage(staging, "rejects", "part-run-2-00000-of-00001.parquet",
                      [{**REJECT, "line": 2}]),
-              _stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
-                     [{**STORY, "article_count": 2}])]
+              (*_stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
+                       [{**STORY, "article_count": 2}]), old_stories[0])]
     existing = {t: table_files(str(out), t) for t in ("rejects", "stories")}
     plan = commit_plan(staged, str(staging), str(out), existing)
-    assert plan.deletes == old_stories  # the stories table is replaced, the others grow
+    assert plan.deletes == old_stories  # the stories file is replaced, the rejects grow
     # The run dies after writing its plan and moving one file.
 
     (staging / "COMMIT.json").write_text(json.dumps(
@@ -219,8 +219,8 @@ def test_a_retried_commit_changes_nothing(tmp_path):
     commit_tables([_stage(first, "stories", "part-run-1-00000-of-00001.parquet", [STORY])],
                   str(first), str(out))
     staging = out / STAGING_DIR / "run-2"
-    staged = [_stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
-                     [{**STORY, "article_count": 2}])]
+    staged = [(*_stage(staging, "stories", "part-run-2-00000-of-00001.parquet",
+                       [{**STORY, "article_count": 2}]), table_files(str(out), "stories")[0])]
     commit_tables(staged, str(staging), str(out))
     commit_tables(staged, str(staging), str(out))  # a runner retrying the step
     assert [r["article_count"] for r in rows(out, "stories", "story_id")] == [2]
@@ -303,3 +303,44 @@ def test_later_reports_merge_two_stories_and_the_tables_record_it(tmp_path, caps
     assert len(moved) == 1
     (story,) = rows(out, "stories", "story_id")
     assert (story["story_id"], story["article_count"]) == (current["x"], 4)
+
+
+def stories_table(output: Path) -> list[tuple]:
+    """The stories table as DuckDB reads it."""
+    return duckdb.sql(f"""
+        SELECT story_id, canonical_article_id, article_count, source_count
+        FROM read_parquet('{output}/stories/*.parquet') ORDER BY story_id""").fetchall()
+
+
+def stories_of_index(output: Path) -> list[tuple]:
+    """The stories table as the story index says it should be: each story's current
+    articles, counted with DuckDB."""
+    return duckdb.sql(f"""
+        WITH current AS (
+            SELECT article_id, arg_max(story_id, assigned_at) AS story_id
+            FROM read_parquet('{output}/story_index/**/*.parquet', hive_partitioning=true)
+            GROUP BY article_id)
+        SELECT story_id, count(*) FROM current GROUP BY story_id ORDER BY story_id
+        """).fetchall()
+
+
+def test_the_stories_table_follows_the_index_as_runs_touch_some_stories(tmp_path, capsys):
+    out = tmp_path / "out"
+    feeds = [inbox(tmp_path, "seeds1", ["000", "001"]),
+             write_records(tmp_path / "bridge1", ["x", "y"]),
+             write_records(tmp_path / "bridge2", ["z1"]),
+             inbox(tmp_path, "seeds2", ["002"])]
+    for feed in feeds:
+        run(capsys, "--input", str(feed), "--output", str(out), *FAST)
+        table = stories_table(out)
+        assert [(s, n) for s, _, n, _ in table] == stories_of_index(out), feed.name
+    # The seeds' story, untouched by the bridge runs, kept its row; x and y are one story.
+    assert sorted(n for _, _, n, _ in table) == [3, 3]
+
+    # An output whose story index has no stories table beside it (as a stream writes
+    # one): the next run makes the table whole, not only the stories it touches.
+    shutil.rmtree(out / "stories")
+    run(capsys, "--input", str(inbox(tmp_path, "seeds3", ["003"])), "--output", str(out),
+        *FAST)
+    assert [(s, n) for s, _, n, _ in stories_table(out)] == stories_of_index(out)
+    assert sorted(n for _, _, n, _ in stories_table(out)) == [3, 4]

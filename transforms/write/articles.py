@@ -22,6 +22,7 @@ from storywire.transforms.metrics import ARTICLES_NEW, FILES_WRITTEN, counter
 from storywire.transforms.records import Article, stable_id, storable_text
 from storywire.transforms.write.assemble import article_row, index_row
 from storywire.transforms.write.parquet import (
+    StagedFile,
     keyed_file_name,
     partition_of,
     run_name,
@@ -141,7 +142,7 @@ class _WriteFiles(beam.DoFn):
                                         keyed_file_name(where, run, key))
                 write_parquet(path, to_arrow(table, table_rows))
                 self.files.inc()
-                yield table, path
+                yield StagedFile(table, path)
         self.articles.inc(len(rows))
 
 

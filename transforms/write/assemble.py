@@ -172,15 +172,18 @@ class ContinueStories(beam.PTransform):
 
 
 class _StoryRow(beam.DoFn):
-    """A story's row from its current members; counted when this run changed them."""
+    """A story's row from its current members, for a story the run rewrites (none when
+    it has no member left); counted when this run changed them."""
 
     def __init__(self, ingested_at: int):
         self._ingested_at = ingested_at
         self.size = distribution(STORY_SIZE)
 
-    def process(self, keyed):
-        story_id, assignments = keyed
-        assignments = list(assignments)
+    def process(self, joined):
+        story_id, grouped = joined
+        assignments = list(grouped["members"])
+        if not grouped["rewritten"] or not assignments:
+            return
         members = sorted((a.summary for a in assignments), key=canonical_order)
         if any(a.assigned_at == self._ingested_at for a in assignments):
             self.size.update(len(members))
@@ -188,19 +191,23 @@ class _StoryRow(beam.DoFn):
 
 
 class StoryRows(beam.PTransform):
-    """Every article's (article_id, Assignment), stored and this run's, to the whole
-    stories table: each story from the articles whose latest assignment it is."""
+    """(article_id, Assignment) of the articles of the stories near the run, stored and
+    this run's, and the ids of the stories to rewrite, to those stories' rows: each made
+    from the articles whose latest assignment it is."""
 
     def __init__(self, ingested_at: int):
         super().__init__()
         self._ingested_at = ingested_at
 
-    def expand(self, assignments):
+    def expand(self, pcolls):
+        assignments, rewritten = pcolls
+        members = (assignments
+                   | "Latest" >> beam.CombinePerKey(latest)
+                   | "ByStory" >> beam.MapTuple(lambda _, a: (a.story_id, a)))
         return (
-            assignments
-            | "Latest" >> beam.CombinePerKey(latest)
-            | "ByStory" >> beam.MapTuple(lambda _, a: (a.story_id, a))
-            | "Members" >> beam.GroupByKey()
+            {"members": members,
+             "rewritten": rewritten | "Keyed" >> beam.Map(lambda story_id: (story_id, None))}
+            | "Members" >> beam.CoGroupByKey()
             | "Rows" >> beam.ParDo(_StoryRow(self._ingested_at))
         )
 
@@ -274,12 +281,15 @@ class RejectRows(beam.PTransform):
 class TagStories(beam.PTransform):
     """The run's articles with their story labels, and what earlier runs stored, to
     {"tags": (article_id, (story_id, is_canonical)) of each new article, "stories": the
-    whole stories table, "story_index": a row for each stored article that moved to
+    rows of the stories the run made or changed, "rewritten": the ids of those stories
+    (and of any it emptied), "story_index": a row for each stored article that moved to
     another story}.
 
     Inputs: the run's StagedArticles, (id, group label) for the window's articles, the
-    StoredArticles of the window, (id, True) for those that may move, and the whole story
-    index's (article_id, Assignment) rows. Each story's row is made from its current members.
+    StoredArticles of the window, (id, True) for those that may move, the current
+    (article_id, Assignment) of every stored article in the stories of the window
+    (stored.ReadStoryMembers), and ids of stored stories to rewrite though the run
+    changes nothing in them. Each story's row is made from its current members.
     """
 
     def __init__(self, ingested_at: int):
@@ -287,12 +297,11 @@ class TagStories(beam.PTransform):
         self._ingested_at = ingested_at
 
     def expand(self, pcolls):
-        articles, story_labels, stored, movable, stored_assignments = pcolls
+        articles, story_labels, stored, movable, members, unlisted = pcolls
         ingested_at = self._ingested_at
         summaries = articles | "Summaries" >> beam.Map(lambda a: (a.article_id, a.summary()))
         stored_by_id = stored | "StoredById" >> beam.Map(lambda s: (s.article_id, s))
-        current = stored_assignments | "Current" >> beam.CombinePerKey(latest)
-        story_sizes = (current
+        story_sizes = (members
                        | "StoryOf" >> beam.MapTuple(lambda _, a: a.story_id)
                        | "StorySizes" >> beam.combiners.Count.PerElement())
         decided = ((summaries, stored_by_id, movable, story_labels, story_sizes)
@@ -302,18 +311,27 @@ class TagStories(beam.PTransform):
              "stored": stored_by_id}
             | "JoinAssignments" >> beam.CoGroupByKey()
             | "RunAssignments" >> beam.FlatMap(_run_assignments, ingested_at)
-            .with_outputs(INDEX, main="assignments"))
+            .with_outputs(INDEX, LEFT, main="assignments"))
+        rewritten = (
+            (run_assignments.assignments | "StoriesJoined" >> beam.MapTuple(
+                lambda _, a: a.story_id),
+             run_assignments[LEFT], unlisted)
+            | "Rewritten" >> beam.Flatten()
+            | "DistinctRewritten" >> beam.Distinct())
         stories = (
-            (current, run_assignments.assignments)
-            | "AllAssignments" >> beam.Flatten()
+            ((members, run_assignments.assignments) | "AllAssignments" >> beam.Flatten(),
+             rewritten)
             | "StoryRows" >> StoryRows(ingested_at))
-        return {"tags": decided.tags, "stories": stories,
+        return {"tags": decided.tags, "stories": stories, "rewritten": rewritten,
                 "story_index": run_assignments[INDEX]}
+
+
+LEFT = "left"
 
 
 def _run_assignments(joined, ingested_at: int):
     """This run's assignments: each new article's story, and each moved article's, with
-    the story-index row of the move (INDEX)."""
+    the story-index row of the move (INDEX) and the story it left (LEFT)."""
     article_id, grouped = joined
     for summary in grouped["summary"]:
         for story_id, _ in grouped["tag"]:
@@ -322,3 +340,4 @@ def _run_assignments(joined, ingested_at: int):
         for entry in grouped["stored"]:
             yield article_id, Assignment(ingested_at, story_id, entry.summary())
             yield beam.pvalue.TaggedOutput(INDEX, moved_index_row(entry, story_id, ingested_at))
+            yield beam.pvalue.TaggedOutput(LEFT, entry.story_id)

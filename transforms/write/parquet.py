@@ -2,7 +2,9 @@
 
 Every file is first written under `<output>/_staging/<run>/`. Only when all of them are
 written does one commit step move them into the tables: articles, rejects and the story
-index gain the run's files, the stories table is replaced. The commit first writes its plan
+index gain the run's files; the stories table gains the rows of the stories the run made
+or changed, and the stored files that held those stories are replaced by copies without
+them (write/stories.py). The commit first writes its plan
 next to the staged files, so a commit that dies halfway is finished before the next run
 (`recover_commits`); a run that dies before its commit leaves the tables as they were.
 File contents are sorted. Rows of the articles and story-index tables go to files as they
@@ -17,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -84,6 +87,16 @@ def keyed_file_name(partition: str, run: str, key: str) -> str:
     return f"{partition}/{name}" if partition else name
 
 
+class StagedFile(NamedTuple):
+    """A file a run staged for `table`, to become part of it at the commit. `replaces`: a
+    file of the table that the commit deletes, as this one is a rewritten copy of it
+    (`path` None: the copy would have had no rows, so the file is only deleted)."""
+
+    table: str
+    path: str | None
+    replaces: str | None = None
+
+
 class _AssignShard(beam.DoFn):
     """Key each row by (partition, shard, shards): about rows_per_file rows to a file."""
 
@@ -111,11 +124,11 @@ class _WriteFile(beam.DoFn):
                                 file_name(partition, run_name(self._staging), shard, shards))
         write_parquet(path, to_arrow(self._table, list(rows)))
         self.files.inc()
-        yield self._table, path
+        yield StagedFile(self._table, path)
 
 
 class WriteTable(beam.PTransform):
-    """Rows (dicts) to staged Parquet files of one table; outputs (table, staged path)."""
+    """Rows (dicts) to staged Parquet files of one table, as StagedFiles."""
 
     def __init__(self, table: str, staging: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE):
         super().__init__()
@@ -162,23 +175,28 @@ def table_files(output: str, table: str) -> list[str]:
     return [p for p in files_under(FileSystems.join(output, table)) if p.endswith(".parquet")]
 
 
-def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
+def commit_plan(staged: list[StagedFile], staging: str, output: str,
                 existing: dict[str, list[str]]) -> CommitPlan:
     """The plan that makes the staged files part of the tables under `output`.
 
-    Appended tables gain the staged files; replaced tables lose their `existing` files.
-    A table that would have no file at all gets one empty file of its schema (staged here),
-    so queries over it return no rows instead of failing on a missing path.
+    Each table gains its staged files and loses the `existing` files they replace. A table
+    that would have no file at all gets one empty file of its schema (staged here), so
+    queries over it return no rows instead of failing on a missing path.
     """
     plan = CommitPlan()
     by_table: dict[str, list[str]] = {name: [] for name in TABLES}
-    for table, path in staged:
-        by_table[table].append(path)
+    replaced: dict[str, set[str]] = {name: set() for name in TABLES}
+    for table, path, replaces in map(_as_staged, staged):
+        if path:
+            by_table[table].append(path)
+        if replaces:
+            replaced[table].add(replaces)
     run = run_name(staging)
     for table, paths in by_table.items():
         spec = TABLES[table]
         old = existing.get(table, [])
-        if not paths and (not spec.appended or not old):
+        gone = [p for p in old if p in replaced[table]]
+        if not paths and len(gone) == len(old):
             partition = (f"{spec.partition_column}={NO_DATE_PARTITION}"
                          if spec.partition_column else "")
             empty = FileSystems.join(staging, table, file_name(partition, run, 0, 1))
@@ -188,12 +206,15 @@ def commit_plan(staged: list[tuple[str, str]], staging: str, output: str,
         final_dir = FileSystems.join(output, table)
         plan.renames += [(p, FileSystems.join(final_dir, p[len(prefix):].lstrip("/")))
                          for p in sorted(paths)]
-        if not spec.appended:
-            plan.deletes += old
+        plan.deletes += gone
     return plan
 
 
-def commit_tables(staged: list[tuple[str, str]], staging: str, output: str,
+def _as_staged(item) -> StagedFile:
+    return StagedFile(*item)
+
+
+def commit_tables(staged: list[StagedFile], staging: str, output: str,
                   lock_token: str | None = None) -> CommitPlan:
     """Commit one run's staged files: write the plan to the staging folder, carry it out,
     drop the staging folder. A commit interrupted after its plan was written is finished
@@ -214,7 +235,8 @@ def commit_tables(staged: list[tuple[str, str]], staging: str, output: str,
         own = f"part-{run_name(staging)}-"
         current = {table: table_files(output, table) for table in TABLES}
         existing = {table: [p for p in paths if own not in p] for table, paths in current.items()}
-        missing = [path for _, path in staged if not FileSystems.exists(path)]
+        missing = [s.path for s in map(_as_staged, staged)
+                   if s.path and not FileSystems.exists(s.path)]
         if missing:
             if any(own in p for paths in current.values() for p in paths):
                 return CommitPlan()  # this run's commit already finished

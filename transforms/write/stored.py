@@ -1,10 +1,12 @@
 """What earlier runs left in the output folder, read back by the next run.
 
 A run into a folder that already holds tables reads three things from it: the ids of the
-articles already written (their records are skipped), the stories table (it is updated),
-and the story index of the days near its new articles' days (new articles are compared
-with those, so one that reports a running story gets that story's id). The story index
-is read by day, so a run reads the recent window it needs, not the whole history.
+articles already written (their records are skipped), the story index of the days near
+its new articles' days (new articles are compared with those, so one that reports a
+running story gets that story's id), and the assignments of the stories those days hold
+(their rows of the stories table are made from them when the run changes them). The story
+index is read by day, so a run reads the recent window it needs, not the whole history;
+the assignments are filtered file by file as they are read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, timedelta
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -84,6 +87,11 @@ def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[d
     """The rows of one Parquet file of `table` (any Beam filesystem), times as
     microseconds. The file's schema is checked against the table's first: every file is,
     whatever columns are read, so a file later queries would trip over stops the run."""
+    return read_arrow(path, table, columns).to_pylist()
+
+
+def read_arrow(path: str, table: str, columns: list[str] | None = None) -> pa.Table:
+    """`read_rows`, as an Arrow table."""
     try:
         with FileSystems.open(path) as handle:
             parquet = pq.ParquetFile(handle)
@@ -93,7 +101,7 @@ def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[d
             data = parquet.read(columns=columns)
     except (pa.ArrowException, OSError) as err:
         raise StoredTableError(path, f"not a readable Parquet file: {err}") from None
-    return times_as_micros(data).to_pylist()
+    return times_as_micros(data)
 
 
 PAIRED_TABLES = ("articles", "story_index")
@@ -292,18 +300,79 @@ def assignment(row: dict) -> tuple[str, Assignment]:
     return row["article_id"], Assignment(row["assigned_at"], row["story_id"], summary)
 
 
-class ReadStoryAssignments(beam.PTransform):
-    """Every story assignment the story index holds, as (article_id, Assignment): what
-    the stories table is made from (the small columns only, not the vectors)."""
+def read_matching(path: str, table: str, column: str, wanted, columns: list[str]) -> list[dict]:
+    """The rows of one file of `table` whose `column` is a key of `wanted` (every row when
+    `wanted` is None), read with `columns`: rows that do not match are dropped in Arrow,
+    before they become Python objects."""
+    rows = read_arrow(path, table, sorted(set(columns) | {column}))
+    if wanted is not None:
+        keys = pa.array(list(wanted.keys()), pa.string())
+        rows = rows.filter(pc.is_in(rows.column(column), value_set=keys))
+    return rows.select(columns).to_pylist()
+
+
+class ReadStoryMembers(beam.PTransform):
+    """The StoredArticles of the window to {"members": the current (article_id,
+    Assignment) of every stored article in their stories, "unlisted": the ids of stories
+    among those that need a row though the run may change nothing in them}: what the
+    rows of the stories the run touches are made from (the small columns of the story
+    index only, not the vectors).
+
+    An article's rows in the index are its first assignment and each move: the rows that
+    name one of the stories find its articles, and all rows of those articles then tell
+    which assignment is current (one may have moved on to another story). The index's
+    files are read one at a time and filtered as they are read. An output with a story
+    index but no stories table (a stream's) is read whole, and every story is unlisted:
+    the run makes the whole table.
+    """
 
     def __init__(self, output: str):
         super().__init__()
         self._output = output
 
-    def expand(self, pbegin):
-        return (pbegin
-                | "Index" >> ReadStoredTable(self._output, "story_index", ASSIGNMENT_COLUMNS)
-                | "Assignments" >> beam.Map(assignment))
+    def expand(self, stored):
+        p = stored.pipeline
+        if not has_table(self._output, "story_index"):
+            return {"members": p | "NoMembers" >> beam.Create([]),
+                    "unlisted": p | "NoneUnlisted" >> beam.Create([])}
+        index = table_folder(self._output, "story_index")
+        stories = table_folder(self._output, "stories")
+        whole = beam.pvalue.AsSingleton(
+            p
+            | "StoriesFolder" >> beam.Create([stories])
+            | "HasNoTable" >> beam.Map(lambda folder: not any(
+                path.endswith(".parquet") for path in files_under(folder))))
+        wanted = beam.pvalue.AsDict(stored
+                                    | "Stories" >> beam.Map(lambda s: s.story_id)
+                                    | "DistinctStories" >> beam.Distinct()
+                                    | "Wanted" >> beam.Map(lambda s: (s, None)))
+        files = (p
+                 | "Index" >> beam.Create([index])
+                 | "Files" >> beam.FlatMap(lambda folder: [
+                     path for path in files_under(folder) if path.endswith(".parquet")])
+                 | "Spread" >> beam.Reshuffle())
+        articles = (
+            files
+            | "ArticlesOfStories" >> beam.FlatMap(
+                lambda path, wanted, whole: [row["article_id"] for row in read_matching(
+                    path, "story_index", "story_id", None if whole else wanted,
+                    ["article_id"])],
+                wanted, whole)
+            | "DistinctArticles" >> beam.Distinct()
+            | "Keyed" >> beam.Map(lambda article_id: (article_id, None)))
+        members = (
+            files
+            | "RowsOfArticles" >> beam.FlatMap(
+                lambda path, articles: map(assignment, read_matching(
+                    path, "story_index", "article_id", articles, ASSIGNMENT_COLUMNS)),
+                beam.pvalue.AsDict(articles))
+            | "Current" >> beam.CombinePerKey(latest)
+            | "InStories" >> beam.Filter(
+                lambda keyed, wanted, whole: whole or keyed[1].story_id in wanted,
+                wanted, whole))
+        unlisted = members | "Unlisted" >> beam.FlatMap(
+            lambda keyed, whole: [keyed[1].story_id] if whole else [], whole)
+        return {"members": members, "unlisted": unlisted}
 
 
 def current_assignments(output: str) -> dict[str, Assignment]:
