@@ -49,6 +49,7 @@ class RunContext:
     release_lock: bool = False
     progress: str | None = None
     part: InputPart | None = None  # of a run in parts: the pieces of input it reads
+    small: bool = False  # a small input run in-process: its graphs are solved in one place
 
 
 def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
@@ -83,13 +84,13 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
          stored | "StoredFingerprints" >> beam.Map(lambda s: (s.article_id, s.simhash)))
         | "AllFingerprints" >> beam.Flatten()
         | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
-        | "CopyGroups" >> CopyGroups())
+        | "CopyGroups" >> CopyGroups(gathered=run.small))
     dup_groups = (copy_groups, stored) | "DupGroupIds" >> DupGroupIds()
     story_labels = (
         ((articles | "Vectors" >> beam.Map(lambda a: a.vector),
           stored | "StoredVectors" >> beam.Map(stored_vector)) | "AllVectors" >> beam.Flatten(),
          copy_groups)
-        | "LinkStories" >> LinkStories(StorySettings.of(opts)))
+        | "LinkStories" >> LinkStories(StorySettings.of(opts), gathered=run.small))
     tagged = ((articles, story_labels, stored, window["movable"], stored_stories["members"],
                stored_stories["unlisted"])
               | "TagStories" >> TagStories(run.ingested_at))

@@ -47,6 +47,15 @@ LOCAL_RUNNER = "FnApiRunner"
 IN_PROCESS_BELOW_BYTES = 4 * 1024 * 1024
 
 
+def in_process_by_size(argv: list[str], input_bytes: int | None) -> bool:
+    """Whether a run is in-process because its local input is small: no runner and no
+    worker options given, and under IN_PROCESS_BELOW_BYTES of input. Such a run also
+    solves its graphs, which are then few edges, in one place (components.py)."""
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    return (input_bytes is not None and input_bytes < IN_PROCESS_BELOW_BYTES
+            and not given & {"--runner", "--direct_num_workers", "--direct_running_mode"})
+
+
 @dataclass(frozen=True)
 class Bounds:
     """The values an option allows: [low, high], the low end excluded when `above`."""
@@ -279,8 +288,7 @@ def pipeline_options(argv: list[str], input_bytes: int | None = None) -> Pipelin
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
         direct = options.view_as(DirectOptions)
-        small = (input_bytes is not None and input_bytes < IN_PROCESS_BELOW_BYTES
-                 and not given & {"--direct_num_workers", "--direct_running_mode"})
+        small = in_process_by_size(argv, input_bytes)
         if "--direct_num_workers" not in given:
             direct.direct_num_workers = 1 if small else os.cpu_count() or 1
         if "--direct_running_mode" not in given:

@@ -48,6 +48,7 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
         StreamOptions,
         check_settings,
         check_words,
+        in_process_by_size,
         pipeline_options,
     )
     from storywire.transforms.read.matching import local_input_bytes
@@ -65,15 +66,19 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
     try:
         check_words(argv, exclude=(StreamOptions,))
         inputs = pipeline_options(argv).view_as(StorywireOptions).input
-        options = pipeline_options(argv, local_input_bytes(inputs, IN_PROCESS_BELOW_BYTES))
+        input_bytes = local_input_bytes(inputs, IN_PROCESS_BELOW_BYTES)
+        options = pipeline_options(argv, input_bytes)
         check_settings(options)
     except OptionsError as err:
         return fail("run", f"{err}; `storywire run --help` lists the options")
-    return _run_checked(options, flags, lock, keep_output, argv)
+    return _run_checked(options, flags, lock, keep_output, argv,
+                        in_process_by_size(argv, input_bytes))
 
 
-def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> int:
-    """A run whose options are checked: lock the output, run, commit, report."""
+def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
+                 small: bool = False) -> int:
+    """A run whose options are checked: lock the output, run, commit, report. `small`: a
+    small local input (RunContext.small)."""
     from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
@@ -106,7 +111,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
     if dry_run:  # builds the job and touches no storage: no lock, no recovery
         started = datetime.now(timezone.utc)
         build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),
-                                                  to_micros(started)))
+                                                  to_micros(started), small=small))
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
               file=sys.stderr, flush=True)
         pipeline.run()
@@ -157,7 +162,8 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str]) -> in
             staging = staging_folder(opts.output, started)
             build_pipeline(pipeline, opts, RunContext(
                 staging, to_micros(started), lock_token=lock.token,
-                release_lock=flags.detach, progress=progress_folder, part=part))
+                release_lock=flags.detach, progress=progress_folder, part=part,
+                small=small))
             try:
                 result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
                                            wait=not flags.detach)

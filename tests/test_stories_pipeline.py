@@ -90,10 +90,12 @@ def dated(records):
 def test_same_ids_whatever_the_order_split_and_workers(tmp_path):
     records = dated(two_similar_events(seed=5))
     records += [{"id": f"c{i}", "text": records[3]["text"], "event": "a"} for i in range(3)]
+    # Worker options given: copies and stories are grouped in rounds across workers.
     first = run_and_read(tmp_path, "ordered", [records], *FAST)
     shuffled = records[:]
     random.Random(1).shuffle(shuffled)
-    second = run_and_read(tmp_path, "shuffled", [shuffled[:9], shuffled[9:]])  # 2 processes
+    # None given, a small input: in-process, each graph solved in one place.
+    second = run_and_read(tmp_path, "shuffled", [shuffled[:9], shuffled[9:]])
     assert first == second
     assert len({v[0] for v in first.values()}) == 2
 

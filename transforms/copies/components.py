@@ -13,6 +13,9 @@ log2(n) + 4 rounds, and the groups this project links (copies of an article, art
 story) are far smaller and shallower. A last round counts the nodes whose label would still
 change (in a counter the caller names), so a graph that needed more rounds does not pass
 unnoticed.
+
+A small run's graph (`gathered`) is solved on one worker instead: its edges are few, and
+the rounds, each a step of its own, would cost more than the work they spread.
 """
 
 from __future__ import annotations
@@ -92,15 +95,22 @@ class ConnectedComponents(beam.PTransform):
 
     The label is the smallest node id of the component. Nodes on no edge are not in the
     output: they are components of their own. Nodes whose label would still change after
-    the last round are counted in the metric `unsettled_counter`.
+    the last round are counted in the metric `unsettled_counter`. `gathered`: all edges
+    are brought to one worker and solved there, for graphs known to be small.
     """
 
-    def __init__(self, unsettled_counter: str, rounds: int = DEFAULT_ROUNDS):
+    def __init__(self, unsettled_counter: str, rounds: int = DEFAULT_ROUNDS,
+                 gathered: bool = False):
         super().__init__()
         self._unsettled_counter = unsettled_counter
         self._rounds = rounds
+        self._gathered = gathered
 
     def expand(self, edges):
+        if self._gathered:
+            return (edges
+                    | "AllEdges" >> beam.combiners.ToList()
+                    | "Solve" >> beam.FlatMap(lambda all_edges: components(all_edges).items()))
         clusters = (
             edges
             | "Endpoints" >> beam.FlatMap(_endpoints)

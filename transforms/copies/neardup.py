@@ -153,10 +153,15 @@ class NearDuplicatePairs(beam.PTransform):
 
 
 class CopyGroups(beam.PTransform):
-    """Near-duplicate pairs to (article_id, smallest article id of its group)."""
+    """Near-duplicate pairs to (article_id, smallest article id of its group); `gathered`:
+    the pairs are few, and grouped on one worker (ConnectedComponents)."""
+
+    def __init__(self, gathered: bool = False):
+        super().__init__()
+        self._gathered = gathered
 
     def expand(self, pairs):
-        return pairs | ConnectedComponents(DUP_GROUPS_UNSETTLED)
+        return pairs | ConnectedComponents(DUP_GROUPS_UNSETTLED, gathered=self._gathered)
 
 
 class DupGroupIds(beam.PTransform):

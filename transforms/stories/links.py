@@ -87,11 +87,13 @@ class LinkStories(beam.PTransform):
     `vectors` holds (article_id, published_at, packed vector, candidate keys) of every
     article to compare (the run's, and those read back from the story index);
     `copy_groups` holds (article_id, smallest article id of its dup group) for articles
-    with copies. Articles missing from the output are stories of their own.
+    with copies. Articles missing from the output are stories of their own. `gathered`:
+    the links are few, and grouped on one worker (ConnectedComponents).
     """
 
-    def __init__(self, settings: StorySettings = StorySettings()):
+    def __init__(self, settings: StorySettings = StorySettings(), gathered: bool = False):
         super().__init__()
+        self._gathered = gathered
         self._links = SharedNeighbourLinks(settings.threshold, settings.neighbours,
                                            settings.min_similarity, settings.window_days,
                                            settings.max_compared)
@@ -108,7 +110,7 @@ class LinkStories(beam.PTransform):
         components = (
             vectors
             | "Links" >> self._links
-            | "Components" >> ConnectedComponents(STORIES_UNSETTLED)
+            | "Components" >> ConnectedComponents(STORIES_UNSETTLED, gathered=self._gathered)
         )
         stories = (
             {"component": components,
