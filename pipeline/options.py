@@ -119,8 +119,10 @@ RUN_SETTINGS = (
             "Average TF-IDF cosine similarity the parts of one story must keep; linked "
             "groups below it are split (average linkage).", SHARE),
     Setting("language", str, DEFAULT_LANGUAGE,
-            "Language of the word frequencies that weigh story terms (a wordfreq code: en, "
-            "de, fr, es, zh, ar, ...)."),
+            "The feed's main language (a wordfreq code: en, de, fr, es, zh, ar, ...): "
+            "story terms of an article are weighed in its own language, in this one when "
+            "its language is not known; articles in different languages never share a "
+            "story."),
     Setting("max_batch_articles", int, DEFAULT_MAX_BATCH_RECORDS,
             "A local run over more input records than this is made of parts of at most "
             "about this many, in input order, each committed before the next starts, so "

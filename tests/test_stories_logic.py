@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storywire.transforms.clean.textclean import clean_page_text
-from storywire.transforms.records import ArticleSummary
+from storywire.transforms.records import Article, ArticleSummary
 from storywire.transforms.stories.continuation import canonical_order
 from storywire.transforms.stories.grouping import average_linkage
 from storywire.transforms.stories.neighbours import (
@@ -20,6 +20,7 @@ from storywire.transforms.stories.neighbours import (
     time_buckets,
 )
 from storywire.transforms.stories.vectors import (
+    LanguageWeights,
     candidate_keys,
     cosine,
     load_word_frequencies,
@@ -27,6 +28,7 @@ from storywire.transforms.stories.vectors import (
     story_terms,
     tfidf_vector,
     unpack,
+    vectorise,
 )
 
 
@@ -40,6 +42,45 @@ def test_story_terms_drop_stop_words_and_join_thousands():
     assert terms["10000"] == 2
     assert "the" not in terms and "said" not in terms
     assert terms["pentagon"] == 1
+
+
+def article(article_id: str, text: str, language: str | None) -> Article:
+    return Article(article_id, "feed.jsonl", 1, None, None, None, None, None, text,
+                   language=language)
+
+
+MERKEL = {
+    "en": "Chancellor Angela Merkel met President Emmanuel Macron in Paris to discuss the "
+          "European Union and Brexit.",
+    "de": "Bundeskanzlerin Angela Merkel traf Präsident Emmanuel Macron in Paris, um über die "
+          "Europäische Union und den Brexit zu sprechen.",
+    "de2": "Angela Merkel und Emmanuel Macron sprachen in Paris über die Europäische Union "
+           "und den Brexit, teilte die Bundeskanzlerin mit.",
+}
+
+
+def test_articles_in_two_languages_share_no_term_not_even_names():
+    weights = LanguageWeights("en")
+    en, de, de2 = (vectorise(article(k, text, k[:2]), weights) for k, text in MERKEL.items())
+    assert cosine(unpack(en.packed), unpack(de.packed)) == 0.0
+    assert not set(en.keys) & set(de.keys)  # never even compared
+    assert cosine(unpack(de.packed), unpack(de2.packed)) > 0.5
+    # An article whose language is not known is weighed in the main language.
+    assert vectorise(article("x", MERKEL["en"], None), weights).packed == en.packed
+
+
+def test_each_language_its_words_and_stop_words():
+    weights = LanguageWeights("en")
+    chinese = story_terms("德国总理默克尔周一在巴黎会见法国总统马克龙", None, weights.of("zh"))
+    assert {"巴黎", "法国", "总统"} <= set(chinese) and "在" not in chinese
+    german = story_terms(MERKEL["de"], None, weights.of("de"))
+    assert {"merkel", "brexit", "bundeskanzlerin"} <= set(german)
+    assert not {"die", "und", "um", "zu"} & set(german)
+    # A language wordfreq has no table for: every word alike, short ones dropped.
+    swahili = weights.of("sw")
+    assert (swahili.frequencies, swahili.min_chars) == ({}, 4)
+    assert set(story_terms("Rais wa Kenya alisema leo", None, swahili)) == {
+        "rais", "kenya", "alisema"}
 
 
 def test_rare_words_weigh_more_than_common_ones(frequencies):

@@ -3,6 +3,7 @@ result does not depend on input order, file split or worker count."""
 
 import json
 import random
+from pathlib import Path
 
 from storywire.pipeline.cli import main
 from storywire.transforms.stories.neighbours import DEFAULT_MIN_SIMILARITY
@@ -107,3 +108,31 @@ def test_stories_are_local_in_time(tmp_path):
     rows = run_and_read(tmp_path, "years", [spread], *FAST)
     # Eight reports a year apart each are never compared: eight stories, not one.
     assert len({v[0] for v in rows.values()}) == len(spread)
+
+
+def test_six_languages_two_events_one_story_per_event_and_language(tmp_path):
+    """Floods in Valencia and Valencia's football club sacking its coach, each reported
+    twice in English, German, Spanish, French, Chinese and Arabic: the name is everywhere,
+    yet each event in each language is one story of its own."""
+    import duckdb
+
+    fixture = Path(__file__).parent / "fixtures" / "valencia_six_languages.jsonl"
+    records = [json.loads(line) for line in fixture.read_text(encoding="utf-8").splitlines()]
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    with open(inbox / "feed.jsonl", "w", encoding="utf-8") as handle:
+        for r in records:  # the feed does not say the language: it is detected
+            handle.write(json.dumps({k: r[k] for k in ("id", "text", "published", "source")},
+                                    ensure_ascii=False) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(inbox), "--output", str(out), *FAST]) == 0
+    found = {row[0]: row[1:] for row in duckdb.sql(
+        f"SELECT article_id, language, story_id FROM "
+        f"read_parquet('{out}/articles/**/*.parquet', hive_partitioning=true)").fetchall()}
+    assert {i: language for i, (language, _) in found.items()} == {
+        r["id"]: r["lang"] for r in records}
+    stories = {}
+    for r in records:
+        stories.setdefault(found[r["id"]][1], set()).add((r["lang"], r["event"]))
+    assert sorted(map(len, stories.values())) == [1] * 12  # no story mixes two
+    assert len(stories) == 12  # and each (language, event) is one story

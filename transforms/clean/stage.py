@@ -31,7 +31,7 @@ from storywire.transforms.records import (
     stable_id,
     storable_row,
 )
-from storywire.transforms.stories.vectors import StoryVector, load_word_frequencies, vectorise
+from storywire.transforms.stories.vectors import LanguageWeights, StoryVector, vectorise
 from storywire.transforms.write.parquet import partition_of, write_parquet
 
 STAGED_DIR = "_cleaned"
@@ -105,7 +105,7 @@ class _Stage(beam.DoFn):
         self._language = language
 
     def setup(self):
-        self._frequencies = load_word_frequencies(self._language)
+        self._weights = LanguageWeights(self._language)
 
     def start_bundle(self):
         # Per partition, the rows held and their StagedArticles (which name the file later).
@@ -113,7 +113,7 @@ class _Stage(beam.DoFn):
         self._bytes = 0
 
     def process(self, article: Article):
-        vector = vectorise(article, self._frequencies)
+        vector = vectorise(article, self._weights)
         partition = partition_of("articles", {"published_at": article.published_at})
         self._held[partition].append((staged_row(article, vector), StagedArticle(
             article.article_id, article.input_uri, article.line, "", article.simhash,

@@ -4,6 +4,13 @@ IDF comes from the language's word frequencies (the `wordfreq` tables), not from
 documents: an article's vector is then the same whatever else is in the run, a batch of
 five articles on one event weighs "Pyongyang" above "said" as a corpus of millions would,
 and incremental or streaming runs can compare new articles with old ones.
+
+Each article is weighed in its own language (its `language` column; the feed's main
+language, `--language`, when it has none): that language's words, stop words and
+frequencies. The terms of a language other than the main one carry it in their ids, so
+vectors of two languages share no term: articles in different languages never link, not
+even through the names they share (a story is of one language). The main language's
+terms keep plain ids, as vectors of earlier versions had them.
 """
 
 from __future__ import annotations
@@ -60,15 +67,82 @@ _STOPWORDS = frozenset(
 )
 
 
-def story_terms(text: str, title: str | None = None) -> Counter:
-    """Content words with their counts: no stop words, no one-letter tokens.
+# Another language's stop words are its most frequent words: Zipf 5.5 and above in its
+# wordfreq table (250 to 400 words: the function words, and the likes of "said").
+STOPWORD_MIN_FREQUENCY = 10 ** (5.5 - 9)
+# Without a frequency table, words this short are taken for function words.
+NEUTRAL_MIN_CHARS = 4
+
+
+class Weighting(NamedTuple):
+    """How the words of one language are weighed in story vectors."""
+
+    language: str                      # its code ("" when it is not known)
+    frequencies: Mapping[str, float]   # wordfreq's table; empty: every word alike
+    stopwords: frozenset[str]
+    min_chars: int                     # shorter words are dropped (numbers are kept)
+    scope: str                         # prefix of its term ids: "" for the main language
+    wordfreq_tokens: bool              # words split as wordfreq splits them (Chinese...)
+
+
+ENGLISH = Weighting("en", {}, _STOPWORDS, 3, "", False)
+
+
+def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
+    """The weighting of an article in `language` (None: the main language): English with
+    its curated stop words, another language of wordfreq with its table and most frequent
+    words, any other language-neutral (every word alike, short ones dropped)."""
+    from wordfreq import available_languages, get_frequency_dict
+
+    language = language or main
+    scope = "" if language == main else f"{language}:"
+    if language not in available_languages(wordlist="best"):
+        return Weighting(language, {}, frozenset(), NEUTRAL_MIN_CHARS, scope, False)
+    frequencies = get_frequency_dict(language, wordlist="best")
+    if language == "en":
+        return ENGLISH._replace(frequencies=frequencies, scope=scope)
+    stopwords = frozenset(w for w, f in frequencies.items() if f >= STOPWORD_MIN_FREQUENCY)
+    return Weighting(language, frequencies, stopwords, 2, scope, _wordfreq_splits(language))
+
+
+def _wordfreq_splits(language: str) -> bool:
+    """Whether wordfreq can split this language's text here (Chinese needs jieba, Japanese
+    and Korean MeCab; without them, words are runs of letters)."""
+    import logging
+    import warnings
+
+    import wordfreq
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jieba imports the deprecated pkg_resources
+        try:
+            if language == "zh":
+                import jieba  # noqa: F401 - imported first, to quieten it before it loads
+                logging.getLogger("jieba").setLevel(logging.WARNING)
+            wordfreq.tokenize("a", language)
+        except ImportError:
+            return False
+    return True
+
+
+def _tokens(text: str, weighting: Weighting) -> list[str]:
+    if not weighting.wordfreq_tokens:
+        return words(text)
+    import wordfreq
+
+    return wordfreq.tokenize(text, weighting.language)
+
+
+def story_terms(text: str, title: str | None = None, weighting: Weighting = ENGLISH) -> Counter:
+    """Content words with their counts: no stop words, no words shorter than the
+    language's minimum (but numbers).
 
     Thousands separators are dropped first, so "10,000", "10，000" and "10000" are one term.
     """
     joined = _THOUSANDS.sub("", normalise(f"{title or ''}\n{text}"))
-    return Counter(
-        w for w in words(joined) if w not in _STOPWORDS and (len(w) > 2 or w.isdigit())
-    )
+    stopwords, min_chars = weighting.stopwords, weighting.min_chars
+    return Counter(w for w in _tokens(joined, weighting)
+                   if w not in stopwords and (len(w) >= min_chars or w.isdigit()))
 
 
 def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> Mapping[str, float]:
@@ -76,6 +150,21 @@ def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> Mapping[str, floa
     from wordfreq import get_frequency_dict
 
     return get_frequency_dict(language, wordlist="best")
+
+
+class LanguageWeights:
+    """The Weighting of each language a worker meets, made on first use: a frequency table
+    is tens of megabytes, loaded once per worker and language."""
+
+    def __init__(self, main: str = DEFAULT_LANGUAGE):
+        self._main = main
+        self._known: dict[str, Weighting] = {}
+
+    def of(self, language: str | None) -> Weighting:
+        language = language or self._main
+        if language not in self._known:
+            self._known[language] = weighting(language, self._main)
+        return self._known[language]
 
 
 def idf(term: str, frequencies: Mapping[str, float]) -> float:
@@ -96,12 +185,13 @@ def tfidf_vector(terms: Mapping[str, int], frequencies: Mapping[str, float],
     return tuple(sorted((t, w / norm) for t, w in top))
 
 
-def pack(vector: Vector) -> bytes:
+def pack(vector: Vector, scope: str = "") -> bytes:
     """A vector as it travels between workers: CRC-32 term ids (uint32) then weights
-    (float32), a quarter of the size of the pickled tuple. Terms whose ids collide add up."""
+    (float32), a quarter of the size of the pickled tuple. Terms whose ids collide add up.
+    `scope` (a language's, see Weighting) goes into every id."""
     weights: dict[int, float] = {}
     for term, weight in vector:
-        term_id = zlib.crc32(term.encode("utf-8"))
+        term_id = zlib.crc32(f"{scope}{term}".encode("utf-8"))
         weights[term_id] = weights.get(term_id, 0.0) + weight
     ids = sorted(weights)
     return array("I", ids).tobytes() + array("f", [weights[i] for i in ids]).tobytes()
@@ -134,9 +224,11 @@ def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
     return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-def vectorise(article: Article, frequencies: Mapping[str, float]) -> StoryVector:
-    """An article's story vector, weighed with a language's word `frequencies`."""
-    packed = pack(tfidf_vector(story_terms(article.text, article.title), frequencies))
+def vectorise(article: Article, weights: LanguageWeights) -> StoryVector:
+    """An article's story vector, weighed in its language."""
+    weighting = weights.of(article.language)
+    terms = story_terms(article.text, article.title, weighting)
+    packed = pack(tfidf_vector(terms, weighting.frequencies), weighting.scope)
     return StoryVector(article.article_id, article.published_at, packed, candidate_keys(packed))
 
 
@@ -144,13 +236,13 @@ class _Vectorise(beam.DoFn):
     def __init__(self, language: str, with_article: bool):
         self._language = language
         self._with_article = with_article
-        self._frequencies = None
+        self._weights = None
 
     def setup(self):
-        self._frequencies = load_word_frequencies(self._language)
+        self._weights = LanguageWeights(self._language)
 
     def process(self, article: Article):
-        vector = vectorise(article, self._frequencies)
+        vector = vectorise(article, self._weights)
         yield (article, vector) if self._with_article else vector
 
 
