@@ -15,6 +15,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 
 @dataclass(frozen=True)
@@ -103,30 +104,37 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
     gold: dict[str, str] = {}
     seen: defaultdict[str, int] = defaultdict(int)
     with open(labelled, encoding="utf-8") as src, open(unlabelled, "w", encoding="utf-8") as dst:
-        try:
-            lines = list(enumerate(src, start=1))
+        try:  # line by line: a labelled feed of a million records is gigabytes
+            for number, line in enumerate(src, start=1):
+                article_id, story, record = _unlabelled(line, number, labelled, gold_field)
+                if record is None:
+                    continue
+                seen[article_id] += 1
+                if seen[article_id] > 1:
+                    raise ValueError(f"{labelled}:{number}: id {article_id!r} appears twice")
+                gold[article_id] = story
+                dst.write(json.dumps(record, ensure_ascii=False) + "\n")
         except UnicodeDecodeError:
             raise ValueError(f"{labelled}: not UTF-8 text (a compressed file? give the "
                              ".jsonl itself)") from None
-        for number, line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{labelled}:{number}: not a JSON line: {err}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{labelled}:{number}: a line must be a JSON object")
-            if gold_field not in record:
-                raise ValueError(f"{labelled}:{number}: no {gold_field!r} field")
-            story = str(record.pop(gold_field))
-            article_id = str(record.setdefault("id", f"line-{number}"))
-            seen[article_id] += 1
-            if seen[article_id] > 1:
-                raise ValueError(f"{labelled}:{number}: id {article_id!r} appears twice")
-            gold[article_id] = story
-            dst.write(json.dumps(record, ensure_ascii=False) + "\n")
     return gold
+
+
+def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
+    """(article id, gold story, the record without it) of one labelled line; a blank line
+    gives (None, None, None)."""
+    if not line.strip():
+        return None, None, None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{labelled}:{number}: not a JSON line: {err}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{labelled}:{number}: a line must be a JSON object")
+    if gold_field not in record:
+        raise ValueError(f"{labelled}:{number}: no {gold_field!r} field")
+    story = str(record.pop(gold_field))
+    return str(record.setdefault("id", f"line-{number}")), story, record
 
 
 def read_story_ids(output: str) -> dict[str, str]:
@@ -141,14 +149,16 @@ def cut_in_order(path: str, parts: int, folder: str) -> list[str]:
     """The lines of a JSONL file in `parts` files of (nearly) equal size, in file order: the
     records a feed would deliver over `parts` scheduled runs."""
     with open(path, encoding="utf-8") as src:
-        lines = src.readlines()
+        total = sum(1 for _ in src)
     paths = []
-    for n in range(parts):
-        part = os.path.join(folder, f"run-{n + 1:03d}", "input.jsonl")
-        os.makedirs(os.path.dirname(part))
-        with open(part, "w", encoding="utf-8") as dst:
-            dst.writelines(lines[n * len(lines) // parts:(n + 1) * len(lines) // parts])
-        paths.append(part)
+    with open(path, encoding="utf-8") as src:
+        for n in range(parts):
+            part = os.path.join(folder, f"run-{n + 1:03d}", "input.jsonl")
+            os.makedirs(os.path.dirname(part))
+            count = (n + 1) * total // parts - n * total // parts
+            with open(part, "w", encoding="utf-8") as dst:
+                dst.writelines(islice(src, count))
+            paths.append(part)
     return paths
 
 
