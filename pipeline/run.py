@@ -90,6 +90,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     from storywire.transforms.clean.cleaning import to_micros
     from storywire.transforms.records import storable_text
     from storywire.transforms.write.parquet import recover_commits
+    from storywire.transforms.write.settings import keep_language, language_problem
     from storywire.transforms.write.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
@@ -144,6 +145,10 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                 check_stored_tables(opts.output)
             except StoredTableError as err:
                 return fail("run", stored_table_advice(str(err)))
+        problem = language_problem(opts.output, opts.language)
+        if problem:
+            return fail("run", problem)
+        keep_language(opts.output, opts.language)
         parts = [None] if flags.detach else input_parts(options)
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
               + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "

@@ -344,3 +344,17 @@ def test_the_stories_table_follows_the_index_as_runs_touch_some_stories(tmp_path
         *FAST)
     assert [(s, n) for s, _, n, _ in stories_table(out)] == stories_of_index(out)
     assert sorted(n for _, _, n, _ in stories_table(out)) == [3, 4]
+
+
+def test_an_output_keeps_the_language_its_stories_were_weighed_in(tmp_path, capsys):
+    out = tmp_path / "out"
+    feed = inbox(tmp_path, "a", ["000", "001"])
+    run(capsys, "--input", str(feed), "--output", str(out), *FAST)
+    # Another main language would give the same articles vectors that match no stored one.
+    assert main(["run", "--input", str(inbox(tmp_path, "b", ["002"])), "--output", str(out),
+                 "--language", "de", *FAST]) == 2
+    assert "--language en" in capsys.readouterr().err
+    assert len(rows(out, "articles", "article_id")) == 2
+    summary = run(capsys, "--input", str(inbox(tmp_path, "c", ["002"])), "--output", str(out),
+                  "--language", "en", *FAST)
+    assert (summary["articles"], summary["extended"]) == (1, 1)

@@ -1,5 +1,6 @@
 """Story vectors, candidate keys, links and the canonical rule, as plain functions."""
 
+import json
 import math
 import zlib
 
@@ -263,3 +264,25 @@ def test_skipping_timeless_buckets_without_undated_articles_finds_the_same_pairs
             pruned.setdefault(key, []).append(member)
     assert sum(map(len, pruned.values())) <= sum(map(len, every.values()))
     assert pairs(pruned) == pairs(every)
+
+
+def test_close_codes_are_one_language_and_unspaced_scripts_meet_in_pairs():
+    weights = LanguageWeights("en")
+    assert weights.of("wuu") is weights.of("zh")  # Chinese with Latin words, as detected
+    assert weights.of("no").language == "nb" and weights.of("hr") is weights.of("bs")
+    # Japanese has no word splitter here: pairs of characters match across two reports.
+    a = vectorise(article("a", "バレンシアで鉄砲水が発生し、三人が死亡した。", "ja"), weights)
+    b = vectorise(article("b", "鉄砲水でバレンシアの三人が死亡、住民が避難。", "ja"), weights)
+    assert cosine(unpack(a.packed), unpack(b.packed)) > 0.3
+
+
+def test_a_record_may_say_its_language():
+    from storywire.transforms.clean.cleaning import clean_record
+    from storywire.transforms.read.inputs import parse_jsonl_line
+
+    text = ("Die Bundeskanzlerin traf am Montag in Paris den Präsidenten, um über die "
+            "Europäische Union und den Brexit zu sprechen.")
+    for said, stored in (("de-DE", "de"), ("DE", "de"), ("", "de"), (None, "de"),
+                          ("fr", "fr")):
+        line = json.dumps({"id": "x", "text": text, "language": said})
+        assert clean_record(parse_jsonl_line(line, "feed.jsonl", 1)).language == stored

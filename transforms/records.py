@@ -83,6 +83,7 @@ class RawRecord:
     source: str | None = None
     title: str | None = None
     published: str | None = None
+    language: str | None = None  # as the record gives it (JSONL `language`), unchecked
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ def clean_record(record: RawRecord) -> Article | Reject:
         simhash=simhash64(extracted.text, tokens),
         content_hash=content_hash(extracted.text, tokens),
         site_name=extracted.site_name,
-        language=extracted.language or detect_language(extracted.text),
+        language=(_language_code(record.language) or extracted.language
+                  or detect_language(extracted.text)),
         date_source=date_source,
     )

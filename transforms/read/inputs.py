@@ -262,7 +262,9 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
                                                body)
             if len(body) > MAX_BODY_CHARS:
                 return reject(body_too_long(kind, len(body)), article_id)
-            return RawRecord(article_id, input_uri, number, kind, body, **fields)
+            language = record.get("language")  # optional: one that is no code is ignored
+            return RawRecord(article_id, input_uri, number, kind, body, **fields,
+                             language=language if isinstance(language, str) else None)
     return reject("record has neither a non-empty 'text' nor 'html' field", known_id)
 
 

@@ -74,6 +74,24 @@ STOPWORD_MIN_FREQUENCY = 10 ** (5.5 - 9)
 NEUTRAL_MIN_CHARS = 4
 
 
+# Codes a detector or a feed gives for what wordfreq tables under another code: Chinese
+# varieties (py3langid says "wuu" or "yue" for Chinese with Latin words or from Hong Kong),
+# Norwegian, the Serbo-Croatian standards, Tagalog.
+WORDFREQ_CODES = {"wuu": "zh", "yue": "zh", "no": "nb", "nn": "nb", "hr": "sh", "bs": "sh",
+                  "sr": "sh", "tl": "fil"}
+# Scripts written without spaces between words: where no word splitter is at hand, their
+# runs of letters are cut into overlapping pairs of characters (Han, kana, Hangul, Thai,
+# Lao, Khmer, Myanmar).
+_UNSPACED = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{2,}")
+
+
+def wordfreq_code(language: str) -> str:
+    """The code wordfreq knows a language by."""
+    return WORDFREQ_CODES.get(language, language)
+
+
 class Weighting(NamedTuple):
     """How the words of one language are weighed in story vectors."""
 
@@ -94,15 +112,17 @@ def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
     words, any other language-neutral (every word alike, short ones dropped)."""
     from wordfreq import available_languages, get_frequency_dict
 
-    language = language or main
-    scope = "" if language == main else f"{language}:"
-    if language not in available_languages(wordlist="best"):
+    language = wordfreq_code(language or main)
+    scope = "" if language == wordfreq_code(main) else f"{language}:"
+    if language not in available_languages(wordlist="best") or not _wordfreq_splits(language):
+        # No table, or no word splitter here (Japanese and Korean need MeCab): every word
+        # alike, as a table of words would not match the pairs of characters used instead.
         return Weighting(language, {}, frozenset(), NEUTRAL_MIN_CHARS, scope, False)
     frequencies = get_frequency_dict(language, wordlist="best")
     if language == "en":
         return ENGLISH._replace(frequencies=frequencies, scope=scope)
     stopwords = frozenset(w for w, f in frequencies.items() if f >= STOPWORD_MIN_FREQUENCY)
-    return Weighting(language, frequencies, stopwords, 2, scope, _wordfreq_splits(language))
+    return Weighting(language, frequencies, stopwords, 2, scope, True)
 
 
 def _wordfreq_splits(language: str) -> bool:
@@ -118,7 +138,8 @@ def _wordfreq_splits(language: str) -> bool:
         try:
             if language == "zh":
                 import jieba  # noqa: F401 - imported first, to quieten it before it loads
-                logging.getLogger("jieba").setLevel(logging.WARNING)
+                # It logs loading its dictionary, and failing to cache it (harmless).
+                logging.getLogger("jieba").setLevel(logging.CRITICAL)
             wordfreq.tokenize("a", language)
         except ImportError:
             return False
@@ -126,11 +147,26 @@ def _wordfreq_splits(language: str) -> bool:
 
 
 def _tokens(text: str, weighting: Weighting) -> list[str]:
-    if not weighting.wordfreq_tokens:
-        return words(text)
-    import wordfreq
+    if weighting.wordfreq_tokens:
+        import wordfreq
 
-    return wordfreq.tokenize(text, weighting.language)
+        return wordfreq.tokenize(text, weighting.language)
+    return [token for word in words(text) for token in _split_unspaced(word)]
+
+
+def _split_unspaced(word: str) -> list[str]:
+    """A word, with each run of letters of a script written without spaces cut into
+    overlapping pairs of characters: the words of such a text cannot be told apart without
+    a dictionary, and pairs of characters match where words would."""
+    pieces, start = [], 0
+    for run in _UNSPACED.finditer(word):
+        if run.start() > start:
+            pieces.append(word[start:run.start()])
+        pieces += [run.group()[i:i + 2] for i in range(len(run.group()) - 1)]
+        start = run.end()
+    if start < len(word):
+        pieces.append(word[start:])
+    return pieces
 
 
 def story_terms(text: str, title: str | None = None, weighting: Weighting = ENGLISH) -> Counter:
@@ -141,8 +177,8 @@ def story_terms(text: str, title: str | None = None, weighting: Weighting = ENGL
     """
     joined = _THOUSANDS.sub("", normalise(f"{title or ''}\n{text}"))
     stopwords, min_chars = weighting.stopwords, weighting.min_chars
-    return Counter(w for w in _tokens(joined, weighting)
-                   if w not in stopwords and (len(w) >= min_chars or w.isdigit()))
+    return Counter(w for w in _tokens(joined, weighting) if w not in stopwords and (
+        len(w) >= min_chars or w.isdigit() or _UNSPACED.fullmatch(w)))
 
 
 def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> Mapping[str, float]:
@@ -161,7 +197,7 @@ class LanguageWeights:
         self._known: dict[str, Weighting] = {}
 
     def of(self, language: str | None) -> Weighting:
-        language = language or self._main
+        language = wordfreq_code(language or self._main)
         if language not in self._known:
             self._known[language] = weighting(language, self._main)
         return self._known[language]

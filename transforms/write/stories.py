@@ -1,7 +1,8 @@
 """The stories table, updated in place: a run writes the rows of the stories it made or
 changed, and rewrites each stored file that held one of those stories without it. Files
-holding none of them stay as they are, so a run's work on the table follows the stories
-it touches, not the size of the table."""
+holding none of them stay as they are, so what a run holds of the table follows the
+stories it touches (it still reads each file's story ids). The table gains about a file a
+run; nothing merges small files yet."""
 
 from __future__ import annotations
 
