@@ -444,28 +444,28 @@ def read_warc(raw, path: str, limits: Limits, start: int = 0, end: int | None = 
                      "the file holds no WARC record")
 
 
-def warc_pieces(raw, size: int | None, piece_bytes: int, limits: Limits) -> list[Piece]:
-    """A WARC file cut into pieces of at least `piece_bytes` (of the file) that start
-    where records do (in a .warc.gz, where a record's gzip member does), with the
-    responses in each. The whole file is framed once (a .warc.gz unpacked); where that
-    fails, the rest is one piece, whose reading says why."""
+def warc_pieces(raw, piece_bytes: int, limits: Limits) -> list[Piece]:
+    """A WARC file cut into pieces of at least `piece_bytes` of records (as unpacked:
+    the work of reading and cleaning a piece goes with its records' size, not with how
+    well they pack), each starting where a record does (in a .warc.gz, where a record's
+    gzip member does), with the responses in each. The whole file is framed once (a
+    .warc.gz unpacked); where that fails, the rest is one piece, whose reading says why."""
     pieces: list[Piece] = []
-    start, responses = 0, 0
+    start, held, responses = 0, 0, 0
     for unit in _units(raw, 0, None, limits, frozenset()):
         if unit.frame is None:
             if unit.last:
                 break
             continue
-        if unit.offset - start >= piece_bytes and unit.inner == 0:
+        if held >= piece_bytes and unit.inner == 0:
             pieces.append(Piece(start, unit.offset, responses))
-            start, responses = unit.offset, 0
+            start, held, responses = unit.offset, 0, 0
+        held += len(unit.frame.head) + unit.frame.length
         responses += unit.frame.record_type == RESPONSE
-    pieces.append(Piece(start, None, responses))
-    if size is not None and len(pieces) > 1 and size - pieces[-1].start < piece_bytes // 2:
-        # A short last piece joins the one before.
-        last, before = pieces.pop(), pieces.pop()
-        pieces.append(Piece(before.start, None, before.responses + last.responses))
-    return pieces
+    if pieces and held < piece_bytes // 2:  # a short last piece joins the one before
+        before = pieces.pop()
+        start, responses = before.start, before.responses + responses
+    return [*pieces, Piece(start, None, responses)]
 
 
 def content_type(value: str | None) -> tuple[str | None, str | None]:
