@@ -376,6 +376,9 @@ def hostile_warcs(folder: Path) -> None:
             "response", "dns:news.example", b"20250302080000\nnews.example. 300 IN A 1.2.3.4\n",
             ("Content-Type: text/dns",)))),
         "bad-length.warc": page.replace(b"Content-Length: ", b"Content-Length: x", 1),
+        # A Content-Length longer than the record its gzip member holds, then a good one.
+        "long-length.warc.gz": b"".join(members(
+            page.replace(b"Content-Length: ", b"Content-Length: 1", 1), response(1))),
         # Bare line feeds where the standard wants CRLF, in WARC and HTTP headers alike.
         "bare-lf.warc": bare_lf_record(),
     }
@@ -404,7 +407,8 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
         return reject
 
     assert set(articles) == {"mixed.warc.gz", "garbage.warc.gz", "caf\\xe9.warc.gz",
-                             "bare-lf.warc"}
+                             "bare-lf.warc", "long-length.warc.gz"}
+    assert articles["long-length.warc.gz"]["url"] == "https://news.example/1"
     assert articles["bare-lf.warc"]["url"] == "https://news.example/lf"
     assert longest_paragraph(2)[:80] in articles["bare-lf.warc"]["text"]
     # The tables show the byte that is not UTF-8 as \xe9; the id comes from the real name.
@@ -432,4 +436,7 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
     assert one("bad-length.warc") == (0, "parse", "WARC header has no valid Content-Length "
                                                  f"(x{length}); the rest of the file is not "
                                                  "read")
+    assert one("long-length.warc.gz") == (0, "parse", "gzip member at byte 0 ends inside its "
+                                                      "record (a Content-Length longer than "
+                                                      "the record)")
     assert rejects == {}

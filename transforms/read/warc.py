@@ -83,7 +83,11 @@ def warc_record_id(path: str, offset: int, inner: int = 0) -> str:
 
 
 class _Cut(Exception):
-    """The data ends inside a record (or a gzip member)."""
+    """The file ends inside a record (or a gzip member)."""
+
+
+class _ShortRecord(_Cut):
+    """A stream (a gzip member, or the file) ends inside a record."""
 
 
 class _NotWarc(Exception):
@@ -260,8 +264,8 @@ def _frames(stream: _Stream, wanted: frozenset[str], max_block: int,
             ) -> Iterator[_Frame]:
     """The records of a stream. The block of a record whose type is not `wanted` is passed
     over, as is one over `max_block` bytes. Ends before a record at or past stream
-    position `stop`. Raises _NotWarc for bytes that are no record and _Cut where the data
-    ends inside one."""
+    position `stop`. Raises _NotWarc for bytes that are no record and _ShortRecord where
+    the stream ends inside one."""
     while True:
         stream.skip_line_ends()  # the blank lines that end the record before
         line = stream.readline(MAX_HEADER_BYTES)
@@ -278,7 +282,7 @@ def _frames(stream: _Stream, wanted: frozenset[str], max_block: int,
         while line not in (b"\r\n", b"\n"):
             line = stream.readline(MAX_HEADER_BYTES)
             if not line:
-                raise _Cut()
+                raise _ShortRecord()
             head.append(line)
             size += len(line)
             if size > MAX_HEADER_BYTES:
@@ -290,11 +294,11 @@ def _frames(stream: _Stream, wanted: frozenset[str], max_block: int,
         if record_type in wanted and length <= max_block:
             block = stream.read(length)
             if len(block) < length:
-                raise _Cut()
+                raise _ShortRecord()
         else:
             block = None
             if stream.skip(length) < length:
-                raise _Cut()
+                raise _ShortRecord()
         yield _Frame(inner, record_type, header, length, block)
 
 
@@ -393,6 +397,11 @@ def _gzip_units(raw, start: int, end: int | None, limits: Limits, wanted: frozen
                 # Members are independent: the next one is read as if this one were fine.
                 yield _Unit(at, member.position - len(err.data), None,
                             f"gzip member at byte {at:,}: {err}", "parse", err.data)
+            except _ShortRecord:
+                # The member ended whole, its record did not: a wrong Content-Length.
+                yield _Unit(at, member.record_start, None, f"gzip member at byte {at:,} "
+                            "ends inside its record (a Content-Length longer than the "
+                            "record)", "parse")
             member.finish()
         except _Cut:
             yield _Unit(at, member.record_start, None, f"the file ends inside the gzip member "
