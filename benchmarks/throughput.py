@@ -171,6 +171,7 @@ def warc_report(pages: int, paths: dict[str, Path], readers: dict[str, dict],
 
 
 def warc_benchmark(pages: int, repeat: int, top: int) -> list[str]:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="storywire-warc-") as scratch:
         paths = build_warc_corpus(pages, Path(scratch) / "corpus")
         readers = {key: min((reader_alone(path) for _ in range(repeat)),
@@ -181,7 +182,12 @@ def warc_benchmark(pages: int, repeat: int, top: int) -> list[str]:
                 runs[key].append(pipeline_run(paths[key], Path(scratch) / f"run-{key}-{n}"))
         fastest = {key: min(results, key=lambda r: r["seconds"])
                    for key, results in runs.items()}
-        return warc_report(pages, paths, readers, fastest, top)
+        every = "; ".join(f"{key}: " + ", ".join(f"{r['seconds']:.1f}" for r in results)
+                          for key, results in runs.items())
+        return warc_report(pages, paths, readers, fastest, top) + [
+            f"  every run, seconds, in the order run (alternately): {every}",
+            f"  load average (1 min) at the start {load_before:.1f}, at the end "
+            f"{os.getloadavg()[0]:.1f} (over 2: other processes shared the cores)"]
 
 
 def corpus_files(path: Path) -> list[Path]:
