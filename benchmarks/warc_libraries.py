@@ -17,6 +17,7 @@ Writes benchmarks/results/warc-libraries.txt.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -74,10 +75,10 @@ def fastwarc_bytes(data):
     out = []
     try:
         for record in FastIterator(io.BytesIO(data), parse_http=True, auto_decode="all"):
-            out.append((str(record.record_type), record.http_headers.status_code,
-                        len(record.reader.read())))
-    except OSError as err:
-        out.append(f"error: {err}")
+            out.append((str(record.record_type), record.http_headers.status_code
+                        if record.http_headers else None, len(record.reader.read())))
+    except Exception as err:
+        out.append(f"error: {type(err).__name__}: {err}")
     return out
 
 
@@ -110,10 +111,14 @@ for library, parse in (("fastwarc", fastwarc_bytes), ("warcio", warcio_bytes)):
 page = records[1]
 text = b"this is a plain text file, no web archive\n" * 3
 body = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n<p>x</p>"
-bad_gzip = (b"WARC/1.0\r\nWARC-Type: response\r\nContent-Type: application/http; "
-            b"msgtype=response\r\nContent-Length: %d\r\n\r\n" % len(body)) + body + b"\r\n\r\n"
+bad_gzip = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2025-03-02T08:00:00Z\r\n"
+            b"WARC-Record-ID: <urn:uuid:1>\r\nWARC-Target-URI: https://example.com/\r\n"
+            b"Content-Type: application/http; msgtype=response\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body + b"\r\n\r\n"
 members = gzip.compress(records[1]) + gzip.compress(records[2])
 cut = members[:len(members) - 200]
+print(f"  (the payloads of the two records of the cut file: "
+      f"{[p[0][2] for p in map(fastwarc_bytes, records[1:3])]} bytes whole)")
 for case, sample in (("plain text named .warc", text),
                      ("gzip Content-Encoding over a body that is not gzip", bad_gzip),
                      (".warc.gz of two records cut inside the second", cut)):
@@ -147,7 +152,9 @@ def main(argv: list[str]) -> int:
         out = subprocess.run([str(venv_python()), "-c", MEASURE, str(paths["warc.gz"]),
                               str(paths["warc"])], capture_output=True, text=True, check=True)
     lines += [f"{args.pages} HTML pages (benchmarks/throughput.py's html corpus) as "
-              "responses:", *out.stdout.rstrip().splitlines()]
+              "responses:", *out.stdout.rstrip().splitlines(),
+              f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} (over 1: other "
+              "processes shared the cores)"]
     write_results(HERE / "results" / "warc-libraries.txt", lines)
     return 0
 
