@@ -42,12 +42,14 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_BODY_CHARS = 2_000_000
 # A JSONL file is read in parts of about this size, cut at line ends, so that every worker
 # reads (and then cleans, where it reads) a share of one big file instead of one worker
-# reading it all. The local runner deals the parts out evenly by number: small parts even
+# reading it all; a WARC file in parts of about this much of its records, cut where
+# records start. The local runner deals the parts out evenly by number: small parts even
 # out the work (a part is about 600 text articles, or 3 s of cleaning).
 CHUNK_BYTES = 2 * 1024 * 1024
 _SCAN_BLOCK_BYTES = 8 * 1024 * 1024
-# What a .warc.gz of news pages unpacks to, about, per byte (the benchmark's: 4.9): one
-# over CHUNK_BYTES / WARC_PACKING is framed to be cut.
+# About what a .warc.gz of news pages unpacks to, per byte (the benchmark's pages: 4.9).
+# One over CHUNK_BYTES / WARC_PACKING likely holds more than a part's records, so it is
+# framed to be cut (WARC parts are sized by their records, unpacked, as JSONL's).
 WARC_PACKING = 5
 # One JSONL line, at most, in bytes: a record whose body is MAX_BODY_CHARS long, written
 # as json.dumps writes by default (every non-ASCII character a 6-byte \uXXXX escape),
@@ -321,8 +323,7 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
 
 
 class _ChunkFiles(beam.DoFn):
-    """A file to the parts it is read in: an uncompressed JSONL file over `chunk_bytes` is
-    scanned once for line ends; anything else is one part."""
+    """A file to the parts it is read in (file_chunks)."""
 
     def __init__(self, chunk_bytes: int):
         self._chunk_bytes = chunk_bytes
