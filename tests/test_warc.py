@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FAST, rows, seed_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storywire.pipeline.cli import main
 from storywire.transforms.read.inputs import (
@@ -440,3 +442,29 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
                                                       "record (a Content-Length longer than "
                                                       "the record)")
     assert rejects == {}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.booleans(), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 10**6),
+                                         st.binary(max_size=40)), min_size=1, max_size=6))
+def test_any_damage_to_a_warc_gives_records_rejects_and_skips_and_the_same_in_pieces(
+        compressed, damage):
+    from storywire.transforms.read.warc import warc_pieces
+
+    data = bytearray(b"".join(members(*news_crawl())) if compressed
+                     else b"".join(news_crawl()))
+    for kind, at, junk in damage:  # overwrite, insert, or cut the file short
+        at %= len(data) or 1
+        if kind < 0.4:
+            data[at:at + len(junk)] = junk
+        elif kind < 0.8:
+            data[at:at] = junk
+        else:
+            del data[at:]
+    data = bytes(data)
+    whole = read(data)
+    assert all(isinstance(out, RawRecord | Reject | Skipped) for out in whole)
+    pieces = warc_pieces(io.BytesIO(data), 300, LIMITS)
+    piecewise = [out for p in pieces for out in read(data[p.start:], start=p.start, end=p.end)]
+    assert ([out for out in piecewise if not isinstance(out, Reject)]
+            == [out for out in whole if not isinstance(out, Reject)])
