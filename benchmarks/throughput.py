@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py html [--pages 1000]
     python benchmarks/throughput.py text [--sizes 10000 100000]
+    python benchmarks/throughput.py warc [--pages 1000]
 
 Corpora:
 - html: the `html` of the 92 pages in ../shared/data/aeb_dev.jsonl.gz, replicated to
@@ -9,6 +10,11 @@ Corpora:
   number), dealt into `--files` JSONL files.
 - text: plain-text articles of ../shared/data/news_articles.csv.gz with simulated
   syndication (benchmarks/syndicate.py), one JSONL file per size.
+- warc: the html corpus's pages as HTTP 200 responses in one .warc.gz (one gzip member a
+  record, as WARC writers make them, after a warcinfo record), against the same pages as
+  HTML records in one JSONL file (`html` and `url` fields): `storywire run` on each,
+  alternately, and the reader alone (framing, parsing, decoding, no cleaning) on each and
+  on the .warc uncompressed.
 
 Essential work: extraction (trafilatura for HTML, storywire's text cleaner for text) and
 the simhash fingerprint of each document, in a tight loop in one process (on the first
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import resource
@@ -66,6 +73,121 @@ def build_html_corpus(pages: int, path: Path, files: int = 1) -> None:
                                               "html": html}) + "\n")
     for out in outs:
         out.close()
+
+
+def html_pages(pages: int) -> list[dict]:
+    """The html corpus's `pages` pages: id, url, html."""
+    with gzip.open(DATA / "aeb_dev.jsonl.gz", "rt", encoding="utf-8") as handle:
+        originals = [json.loads(line) for line in handle if line.strip()]
+    out = []
+    for n in range(pages):
+        page = originals[n % len(originals)]
+        out.append({"id": f"{page['id']}-{n}",
+                    "url": f"{page.get('url') or 'https://example.com/'}#copy-{n}",
+                    "html": page["html"].replace("</body>", f"<!-- copy {n} --></body>", 1)})
+    return out
+
+
+def warc_record(kind: str, uri: str | None, block: bytes, content_type: str) -> bytes:
+    """One WARC/1.0 record."""
+    head = ["WARC/1.0", f"WARC-Type: {kind}", "WARC-Date: 2025-03-02T08:00:00Z",
+            f"WARC-Record-ID: <urn:uuid:{hashlib.md5(block).hexdigest()}>",
+            *([f"WARC-Target-URI: {uri}"] if uri else []), f"Content-Type: {content_type}",
+            f"Content-Length: {len(block)}"]
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + block + b"\r\n\r\n"
+
+
+def build_warc_corpus(pages: int, folder: Path) -> dict[str, Path]:
+    """The same pages as a .warc.gz, a .warc and a JSONL file of HTML records."""
+    folder.mkdir()
+    paths = {"warc.gz": folder / "pages.warc.gz", "warc": folder / "pages.warc",
+             "jsonl": folder / "pages.jsonl"}
+    with open(paths["warc.gz"], "wb") as packed, open(paths["warc"], "wb") as plain, \
+            open(paths["jsonl"], "w", encoding="utf-8") as records:
+        info = warc_record("warcinfo", None, b"software: storywire benchmark\r\n",
+                           "application/warc-fields")
+        packed.write(gzip.compress(info))
+        plain.write(info)
+        for page in html_pages(pages):
+            body = page["html"].encode()
+            http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
+            record = warc_record("response", page["url"], http,
+                                 "application/http; msgtype=response")
+            packed.write(gzip.compress(record, compresslevel=6))
+            plain.write(record)
+            records.write(json.dumps({"url": page["url"], "html": page["html"]}) + "\n")
+    return paths
+
+
+def reader_alone(path: Path) -> dict:
+    """Pages/s of the reader alone (framing, parsing, decoding; no cleaning), as a run
+    reads the file: cut into pieces, each piece read in turn, one process."""
+    from storywire.transforms.read.inputs import _ReadRecords, file_chunks, input_format
+    from storywire.transforms.records import RawRecord
+
+    started = time.perf_counter()
+    chunks = file_chunks(str(path), path.stat().st_size)
+    cut = time.perf_counter() - started
+    reader, pages = _ReadRecords(), 0
+    for chunk in chunks:
+        pages += sum(isinstance(out, RawRecord)
+                     for out in reader._read(chunk, input_format(str(path))))
+    return {"pages": pages, "seconds": time.perf_counter() - started, "cut": cut,
+            "pieces": len(chunks), "bytes": path.stat().st_size}
+
+
+def warc_report(pages: int, paths: dict[str, Path], readers: dict[str, dict],
+                runs: dict[str, dict], top: int) -> list[str]:
+    names = {"warc.gz": ".warc.gz", "warc": ".warc (uncompressed)",
+             "jsonl": "JSONL of HTML records"}
+    lines = [f"{pages} HTML pages (aeb_dev replicated), the same pages three ways: "
+             + ", ".join(f"{names[k]} {p.stat().st_size / MIB:.1f} MiB"
+                         for k, p in paths.items()),
+             "  reader alone, one process (pieces read in turn; framing, parsing, decoding, "
+             "no cleaning):"]
+    for key, result in readers.items():
+        lines.append(f"    {names[key]:<22} {result['pages'] / result['seconds']:7.0f} pages/s, "
+                     f"{result['bytes'] / MIB / result['seconds']:6.1f} MiB/s of file; "
+                     f"{result['pieces']} pieces, cut in {result['cut']:.2f} s")
+    for key, run in runs.items():
+        cpu = run["cpu"]
+        lines += [
+            f"  storywire run on the {names[key]}: {pages / run['seconds']:.1f} pages/s, "
+            f"{run['seconds']:.1f} s (start-up to the first stage {run['startup']:.1f} s); "
+            f"articles {run['articles']}",
+            f"    worker CPU per page {1000 * (cpu['workers'] + cpu['children']) / pages:.1f}"
+            f" ms; peak memory: largest process {run['largest'] / MIB:.0f} MiB (main "
+            f"{run['main'] / MIB:.0f}, largest worker {run['worker'] / MIB:.0f}), all "
+            f"processes {run['total'] / MIB:.0f} MiB",
+        ]
+        ordered = sorted(run["stages"].items(), key=lambda kv: -kv[1]["seconds"])
+        for label, stage in ordered[:top]:
+            lines.append(f"    {stage['seconds']:6.1f} s {stage['seconds'] / run['seconds']:6.1%}"
+                         f"  {label}")
+    warc, jsonl = runs["warc.gz"]["seconds"], runs["jsonl"]["seconds"]
+    lines.append(f"  ratio of rates, .warc.gz / JSONL: {jsonl / warc:.2f}")
+    return lines
+
+
+def warc_benchmark(pages: int, repeat: int, top: int) -> list[str]:
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="storywire-warc-") as scratch:
+        paths = build_warc_corpus(pages, Path(scratch) / "corpus")
+        readers = {key: min((reader_alone(path) for _ in range(repeat)),
+                            key=lambda r: r["seconds"]) for key, path in paths.items()}
+        runs: dict[str, list[dict]] = {"warc.gz": [], "jsonl": []}
+        for n in range(repeat):
+            for key in runs:
+                runs[key].append(pipeline_run(paths[key], Path(scratch) / f"run-{key}-{n}"))
+        fastest = {key: min(results, key=lambda r: r["seconds"])
+                   for key, results in runs.items()}
+        every = "; ".join(f"{key}: " + ", ".join(f"{r['seconds']:.1f}" for r in results)
+                          for key, results in runs.items())
+        return warc_report(pages, paths, readers, fastest, top) + [
+            f"  every run, seconds, in the order run (alternately): {every}",
+            f"  load average (1 min) at the start {load_before:.1f}, at the end "
+            f"{os.getloadavg()[0]:.1f} (over 2: other processes shared the cores)"]
 
 
 def corpus_files(path: Path) -> list[Path]:
@@ -307,7 +429,7 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", choices=["html", "text"])
+    parser.add_argument("corpus", choices=["html", "text", "warc"])
     parser.add_argument("--pages", type=int, default=1000, help="html corpus size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
                         help="text corpus sizes")
@@ -325,6 +447,10 @@ def main(argv: list[str]) -> int:
     command = "python benchmarks/throughput.py " + " ".join(argv)
     lines = [f"storywire throughput benchmark, code at {code_version()}, default settings",
              f"machine: {machine()}", f"command: {command}", ""]
+    if args.corpus == "warc":
+        lines += warc_benchmark(args.pages, args.repeat, args.stages)
+        write_results(HERE / "results" / "throughput-warc.txt", lines)
+        return 0
     sizes = [args.pages] if args.corpus == "html" else args.sizes
     seconds = {}
     for size in sizes:

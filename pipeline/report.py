@@ -20,6 +20,7 @@ from storywire.transforms.metrics import (
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
     SKIPPED_ALREADY_STORED,
+    SKIPPED_NO_PAGE,
     STORIES,
     STORIES_EXTENDED,
     STORIES_MERGED,
@@ -30,7 +31,7 @@ from storywire.transforms.write.parquet import table_files
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
-                    REJECTS_NEW, REJECTS_ALREADY_STORED, DUP_GROUPS_WITH_COPIES,
+                    SKIPPED_NO_PAGE, REJECTS_NEW, REJECTS_ALREADY_STORED, DUP_GROUPS_WITH_COPIES,
                     ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, STORIES_MERGED,
                     STORY_ARTICLES_MOVED, *BOUNDS_HIT)
 
@@ -57,9 +58,11 @@ class RunSummary:
 
     @property
     def accounted(self) -> int:
-        """Input units that ended as an article, a reject, or a skip of one already stored."""
+        """Input units that ended as an article, a reject, or a skip: of one already
+        stored, or of a WARC record that holds no page."""
         return (self.get(ARTICLES_NEW) + self.get(REJECTS_NEW)
-                + self.get(SKIPPED_ALREADY_STORED) + self.get(REJECTS_ALREADY_STORED))
+                + self.get(SKIPPED_ALREADY_STORED) + self.get(REJECTS_ALREADY_STORED)
+                + self.get(SKIPPED_NO_PAGE))
 
     @property
     def reject_fraction(self) -> float:
@@ -70,6 +73,7 @@ class RunSummary:
     def text(self) -> str:
         skipped = self.get(SKIPPED_ALREADY_STORED)
         stored_rejects = self.get(REJECTS_ALREADY_STORED)
+        no_page = self.get(SKIPPED_NO_PAGE)
         lines = [
             f"read:       {self.get(INPUT_UNITS)} input units "
             f"({self.get(FILES_MATCHED)} files matched)",
@@ -77,6 +81,8 @@ class RunSummary:
             + (f" ({skipped} already in the output, skipped)" if skipped else ""),
             f"rejects:    {self.get(REJECTS_NEW)} new"
             + (f" ({stored_rejects} already recorded)" if stored_rejects else ""),
+            *([f"skipped:    {no_page} WARC records that hold no page (request, warcinfo, "
+               "metadata, revisit ...)"] if no_page else []),
             f"dup groups: {self.dup_groups} "
             f"({self.get(DUP_GROUPS_WITH_COPIES)} with copies, "
             f"{self.get(ARTICLES_WITH_COPIES)} articles in them)",

@@ -25,7 +25,7 @@ ARTICLES = pa.schema(
     [
         _field("article_id", pa.string(), "A JSONL record's `id` when given; else a stable hash of its url, else of its title, published and body (never of its place in the file, so a rewritten feed keeps its ids); for a .txt or .html file, of its path.", False),
         _field("input_uri", pa.string(), "The file the article was read from (a byte of its name that is not UTF-8 as \\xNN).", False),
-        _field("line", pa.int64(), "Line number in a JSONL file (1-based); null for .txt and .html files."),
+        _field("line", pa.int64(), "Line number in a JSONL file (1-based); in a WARC file, the byte offset of the record (in a .warc.gz, of its gzip member); null for .txt and .html files."),
         _field("url", pa.string(), "The article's URL, when the record gives one."),
         _field("source", pa.string(), "The publisher: the record's `source`, else the page's site name, else the URL's host."),
         _field("title", pa.string(), "The record's `title`, else the headline found in the page or text."),
@@ -60,7 +60,7 @@ STORIES = pa.schema(
 REJECTS = pa.schema(
     [
         _field("input_uri", pa.string(), "The input path or file the bad input came from (a byte of its name that is not UTF-8 as \\xNN).", False),
-        _field("line", pa.int64(), "Line number in a JSONL file (1-based), when there is one."),
+        _field("line", pa.int64(), "Line number in a JSONL file (1-based), or byte offset in a WARC file, when there is one."),
         _field("article_id", pa.string(), "The article id, when it was known."),
         _field("stage", pa.string(), "Where it was rejected: match, read, decode, parse, dedupe or clean.", False),
         _field("reason", pa.string(), "Why, in words.", False),

@@ -113,3 +113,33 @@ def test_a_run_into_a_locked_cloud_output_exits_2_and_a_run_releases_its_lock(em
     first = run(capsys, "--input", f"{emulator}/raw/", "--output", f"{emulator}/out", *FAST)
     assert first["articles"] == 1
     assert not FileSystems.exists(lock)  # released when the run ended
+
+
+def test_a_warc_gz_on_cloud_storage_is_read_in_pieces(emulator, tmp_path):
+    import apache_beam as beam
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.testing.util import assert_that, equal_to
+    from test_warc import big_crawl, members, read
+
+    from storywire.transforms.read.inputs import ReadRecords, file_chunks
+    from storywire.transforms.read.matching import FindInputFiles
+    from storywire.transforms.records import RawRecord
+
+    local = tmp_path / "CC-NEWS-1.warc.gz"
+    packed = members(*big_crawl(12))
+    local.write_bytes(b"".join(packed))
+    remote = f"{emulator}/crawl-data/CC-NEWS/{local.name}"
+    # As it is: FileSystems.create would gzip a .gz name's bytes once more.
+    with FileSystems.create(remote, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        handle.write(local.read_bytes())
+    expected = [(r.line, r.url, len(r.body)) for r in read(local.read_bytes(), remote)
+                if isinstance(r, RawRecord)]
+    assert len(expected) == 12
+    pieces = file_chunks(remote, local.stat().st_size, len(packed[1]) * 4)
+    assert len(pieces) >= 4 and pieces[1].start > 0
+    with beam.Pipeline("DirectRunner",
+                       options=beam.options.pipeline_options.PipelineOptions(FAST)) as p:
+        read_ = (p | FindInputFiles([remote])).files | ReadRecords(len(packed[1]) * 4)
+        assert_that(read_.records | beam.Map(lambda r: (r.line, r.url, len(r.body))),
+                    equal_to(expected))

@@ -13,11 +13,13 @@ from apache_beam.metrics import Metrics
 
 NAMESPACE = "storywire"
 
-# Input: every input unit (a file; a non-blank JSONL line; a stream message; an input
-# path that matched nothing) ends as one article, one reject, or one skip.
+# Input: every input unit (a file; a non-blank JSONL line; a WARC record; a stream
+# message; an input path that matched nothing) ends as one article, one reject, or one
+# skip: of a record already stored, or of a WARC record that holds no page.
 INPUT_UNITS = "input_units"
 FILES_MATCHED = "files_matched"
 SKIPPED_ALREADY_STORED = "skipped_already_stored"
+SKIPPED_NO_PAGE = "skipped_no_page"
 DUPLICATE_IDS = "duplicate_ids"
 
 # Cleaning.

@@ -1,6 +1,7 @@
 """Reading input files into raw records: one for a .txt or .html file, one per line of
-JSONL, each read in bounded pieces (a line, a file, what a compressed file unpacks to),
-so no file can hold a worker's memory or time hostage. Finding the files is matching.py's.
+JSONL, one per HTML page of a WARC file (warc.py), each read in bounded pieces (a line, a
+file, a record, what a compressed file unpacks to), so no file can hold a worker's memory
+or time hostage. Finding the files is matching.py's.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.metrics import INPUT_UNITS, counter
+from storywire.transforms.metrics import INPUT_UNITS, SKIPPED_NO_PAGE, counter
 from storywire.transforms.progress import READ, Tally
+from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
 from storywire.transforms.records import (
     REJECTS,
@@ -40,10 +42,15 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_BODY_CHARS = 2_000_000
 # A JSONL file is read in parts of about this size, cut at line ends, so that every worker
 # reads (and then cleans, where it reads) a share of one big file instead of one worker
-# reading it all. The local runner deals the parts out evenly by number: small parts even
+# reading it all; a WARC file in parts of about this much of its records, cut where
+# records start. The local runner deals the parts out evenly by number: small parts even
 # out the work (a part is about 600 text articles, or 3 s of cleaning).
 CHUNK_BYTES = 2 * 1024 * 1024
 _SCAN_BLOCK_BYTES = 8 * 1024 * 1024
+# About what a .warc.gz of news pages unpacks to, per byte (the benchmark's pages: 4.9).
+# One over CHUNK_BYTES / WARC_PACKING likely holds more than a part's records, so it is
+# framed to be cut (WARC parts are sized by their records, unpacked, as JSONL's).
+WARC_PACKING = 5
 # One JSONL line, at most, in bytes: a record whose body is MAX_BODY_CHARS long, written
 # as json.dumps writes by default (every non-ASCII character a 6-byte \uXXXX escape),
 # and a megabyte for its other fields. A longer line cannot hold a record that would be
@@ -77,6 +84,8 @@ MIN_LINE_COST_BYTES = 1024
 MAX_LINES_WITHOUT_RECORD = 10_000
 
 _FORMATS = (
+    (".warc.gz", "warc"),
+    (".warc", "warc"),
     (".jsonl.gz", "jsonl"),
     (".ndjson.gz", "jsonl"),
     (".jsonl", "jsonl"),
@@ -91,7 +100,7 @@ _log = logging.getLogger(__name__)
 
 
 def input_format(path: str) -> str | None:
-    """'text', 'html' or 'jsonl' from the file name, its extension in any case
+    """'text', 'html', 'jsonl' or 'warc' from the file name, its extension in any case
     ("a.TXT", "b.Jsonl.GZ"); None for anything else."""
     lower = path.lower()
     for ext, kind in _FORMATS:
@@ -114,13 +123,15 @@ def is_compressed(path: str) -> bool:
 @dataclass(frozen=True)
 class InputChunk:
     """A file to read, or a part of one: bytes [start, end) (end None: to the end of the
-    file), whose first line is line number `first_line` of the file."""
+    file), whose first line is line number `first_line` of the file; `records`, the
+    records that could be pages in it, when the file was framed to cut it (WARC)."""
 
     path: str
     size: int | None
     start: int = 0
     end: int | None = None
     first_line: int = 1
+    records: int | None = None
 
 
 def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:
@@ -314,8 +325,7 @@ def read_whole_file(path: str, kind: str, data: bytes) -> RawRecord | Reject:
 
 
 class _ChunkFiles(beam.DoFn):
-    """A file to the parts it is read in: an uncompressed JSONL file over `chunk_bytes` is
-    scanned once for line ends; anything else is one part."""
+    """A file to the parts it is read in (file_chunks)."""
 
     def __init__(self, chunk_bytes: int):
         self._chunk_bytes = chunk_bytes
@@ -330,10 +340,14 @@ class _ChunkFiles(beam.DoFn):
 def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
                 counted: list[int] | None = None) -> list[InputChunk]:
     """The parts a file is read in: an uncompressed JSONL file over `chunk_bytes` is
-    scanned once for line ends; anything else is one part. With `counted`, the lines
-    scanned are added to it (for a file that was scanned)."""
-    if input_format(path) != "jsonl" or is_compressed(path) or \
-            size is None or size <= chunk_bytes:
+    scanned once for line ends, a WARC file over it framed once for record starts;
+    anything else is one part. With `counted`, the lines scanned are added to it (for a
+    JSONL file that was scanned)."""
+    kind = input_format(path)
+    packing = WARC_PACKING if is_compressed(path) else 1
+    if kind == "warc" and size is not None and size * packing > chunk_bytes:
+        return warc_chunks(path, size, chunk_bytes)
+    if kind != "jsonl" or is_compressed(path) or size is None or size <= chunk_bytes:
         return [InputChunk(path, size)]
     lines = 0
 
@@ -353,12 +367,35 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
     return [InputChunk(path, size, start, end, first_line) for start, end, first_line in parts]
 
 
+def warc_limits(packed_bytes: int | None) -> warc.Limits:
+    """The bounds of reading a WARC file, or a piece of one of `packed_bytes`: a record
+    as large as a .txt or .html file may be, a page as long as any article, and for a
+    .warc.gz the decompression-bomb bound of a compressed JSONL file, each record counted
+    as a line is."""
+    return warc.Limits(MAX_FILE_BYTES, MAX_BODY_CHARS, unpacked_limit(packed_bytes),
+                       MIN_LINE_COST_BYTES)
+
+
+def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChunk]:
+    """A WARC file in pieces of about `chunk_bytes` of records (unpacked, as a JSONL
+    file's) that start where records start, framed once to find them (a .warc.gz
+    unpacked once)."""
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            pieces = warc.warc_pieces(f, chunk_bytes, warc_limits(size))
+    except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
+        return [InputChunk(path, size)]
+    return [InputChunk(path, size, p.start, p.end, records=p.responses) for p in pieces]
+
+
 class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
-    for JSONL."""
+    for JSONL, one per page of a WARC file. A WARC record that holds no page is counted
+    as read and skipped."""
 
     def __init__(self, progress: str | None = None):
         self.units = counter(INPUT_UNITS)
+        self.skipped = counter(SKIPPED_NO_PAGE)
         self._progress = progress
 
     def setup(self):
@@ -373,6 +410,8 @@ class _ReadRecords(beam.DoFn):
             self._tally.add(READ)
             if isinstance(out, Reject):
                 yield beam.pvalue.TaggedOutput(REJECTS, out)
+            elif isinstance(out, warc.Skipped):
+                self.skipped.inc()
             else:
                 yield out
 
@@ -385,6 +424,9 @@ class _ReadRecords(beam.DoFn):
             return
         if kind == "jsonl":
             yield from self._read_jsonl(chunk)
+            return
+        if kind == "warc":
+            yield from self._read_warc(chunk)
             return
         if chunk.size is not None and chunk.size > MAX_FILE_BYTES:
             yield Reject(path, None, stable_id(path), "read",
@@ -401,6 +443,21 @@ class _ReadRecords(beam.DoFn):
                          f"file is over the {MAX_FILE_BYTES}-byte limit")
             return
         yield read_whole_file(path, kind, data)
+
+    @staticmethod
+    def _read_warc(chunk: InputChunk) -> Iterator[RawRecord | Reject | warc.Skipped]:
+        path = chunk.path
+        packed = None if chunk.size is None else (chunk.end or chunk.size) - chunk.start
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                if chunk.start:
+                    f.seek(chunk.start)
+                yield from warc.read_warc(f, path, warc_limits(packed), chunk.start, chunk.end)
+        except Exception as err:  # noqa: BLE001 - an unreadable file becomes a reject
+            _log.warning("%s: unreadable from byte %d: %s", path, chunk.start, err)
+            yield Reject(path, chunk.start, None, "read",
+                         f"cannot read file from byte {chunk.start:,}: "
+                         f"{type(err).__name__}: {err}")
 
     @staticmethod
     @contextlib.contextmanager

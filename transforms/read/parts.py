@@ -8,11 +8,12 @@ killed in the middle keeps the parts it committed (the next run skips their reco
 Stories continue across parts as they do across incremental runs (continuation.py).
 
 A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
-files, or line-aligned byte ranges of a big JSONL file, so a part's records are read as
-one run would read them, line numbers and ids included. A compressed JSONL file cannot be
-cut: it is one piece, its records estimated from its size. One difference with a run in
-one piece: a record whose id a record of an earlier part had is skipped as stored, not
-rejected as a duplicate.
+files, line-aligned byte ranges of a big JSONL file, or pieces of a big WARC file that
+start where records do, so a part's records are read as one run would read them, line
+numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
+records estimated from its size, as are those of a WARC file too small to cut. One
+difference with a run in one piece: a record whose id a record of an earlier part had is
+skipped as stored, not rejected as a duplicate.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ DEFAULT_MAX_BATCH_RECORDS = 50_000
 # Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
 # news JSONL 3 to 6 times, and a text record is about 4 KiB).
 _RECORDS_PER_PACKED_BYTE = 5 / 4096
+# Pages assumed per byte of a WARC file too small to cut, which is not framed: a news
+# page's response is 50 to 200 KiB, packed about 5 times in a .warc.gz.
+_WARC_PAGES_PER_BYTE = 1 / (100 * 1024)
+_WARC_PAGES_PER_PACKED_BYTE = 5 / (100 * 1024)
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,18 @@ def _lines(path: str) -> int | None:
 
 
 def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
-    """Each piece of one file with the records it holds (lines, for a JSONL file)."""
+    """Each piece of one file with the records it holds (lines, for a JSONL file; the
+    responses that may be pages, for a WARC file)."""
+    if all(chunk.records is not None for chunk in chunks):  # counted when it was cut
+        yield from ((chunk, max(1, chunk.records)) for chunk in chunks)
+        return
     if len(chunks) == 1 and lines is None:
         chunk = chunks[0]
-        if input_format(chunk.path) != "jsonl":
+        if input_format(chunk.path) == "warc":
+            per_byte = (_WARC_PAGES_PER_PACKED_BYTE if is_compressed(chunk.path)
+                        else _WARC_PAGES_PER_BYTE)
+            yield chunk, max(1, int((chunk.size or 0) * per_byte))
+        elif input_format(chunk.path) != "jsonl":
             yield chunk, 1
         elif is_compressed(chunk.path):  # not unpacked to count: estimated from its size
             yield chunk, max(1, int((chunk.size or 0) * _RECORDS_PER_PACKED_BYTE))
