@@ -26,6 +26,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from storywire.transforms.copies.fingerprint import normalise, words
+from storywire.transforms.languages import wordfreq_code
 from storywire.transforms.records import Article
 
 DEFAULT_LANGUAGE = "en"
@@ -74,22 +75,12 @@ STOPWORD_MIN_FREQUENCY = 10 ** (5.5 - 9)
 NEUTRAL_MIN_CHARS = 4
 
 
-# Codes a detector or a feed gives for what wordfreq tables under another code: Chinese
-# varieties (py3langid says "wuu" or "yue" for Chinese with Latin words or from Hong Kong),
-# Norwegian, the Serbo-Croatian standards, Tagalog.
-WORDFREQ_CODES = {"wuu": "zh", "yue": "zh", "no": "nb", "nn": "nb", "hr": "sh", "bs": "sh",
-                  "sr": "sh", "tl": "fil"}
 # Scripts written without spaces between words: where no word splitter is at hand, their
 # runs of letters are cut into overlapping pairs of characters (Han, kana, Hangul, Thai,
 # Lao, Khmer, Myanmar).
 _UNSPACED = re.compile(
     "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
     "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]{2,}")
-
-
-def wordfreq_code(language: str) -> str:
-    """The code wordfreq knows a language by."""
-    return WORDFREQ_CODES.get(language, language)
 
 
 class Weighting(NamedTuple):

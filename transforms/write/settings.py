@@ -11,7 +11,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.stories.vectors import wordfreq_code
+from storywire.transforms.languages import wordfreq_code
 
 SETTINGS_FILE = "_storywire.json"
 
