@@ -31,9 +31,10 @@ from storywire.transforms.read.inputs import (
 from storywire.transforms.read.matching import find_input
 from storywire.transforms.records import Reject
 
-# Records a part may hold, by default: at 10,000 text articles the largest process of a run
-# held 0.66 GiB, and memory grows with the part (benchmarks/results/scaling.txt).
-DEFAULT_MAX_BATCH_RECORDS = 50_000
+# Records a part may hold, by default. A part's memory follows its size, not what earlier
+# parts stored: 100,000 text articles in parts of 25,000 peaked at 1.15 GiB (in 419 s), in
+# parts of 50,000 at 1.9 to 2.35 GiB a part (benchmarks/results/scaling-1m-partial.txt).
+DEFAULT_MAX_BATCH_RECORDS = 25_000
 # Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
 # news JSONL 3 to 6 times, and a text record is about 4 KiB).
 _RECORDS_PER_PACKED_BYTE = 5 / 4096
