@@ -18,6 +18,7 @@ from storywire.transforms.clean.textclean import (
     word_count,
 )
 from storywire.transforms.copies.fingerprint import content_hash, simhash64, words
+from storywire.transforms.languages import weighed_languages, wordfreq_code
 from storywire.transforms.records import Article, RawRecord, Reject, excerpt
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -97,8 +98,6 @@ def detect_language(text: str) -> str | None:
     records or pages); None for text too short or too unlike any of them to tell."""
     if len(text) < 20:
         return None
-    from storywire.transforms.languages import wordfreq_code
-
     # Close codes are one language (Chinese is told as "zh" and "wuu" in about equal
     # shares): their probabilities add up, and the likeliest code of the likeliest
     # language is the answer.
@@ -118,8 +117,6 @@ def _language_identifier():
     languages wordfreq weighs: loaded once per process (it is read-only after this, as
     py3langid's own default identifier is)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    from storywire.transforms.languages import weighed_languages
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     weighed = weighed_languages()
