@@ -1,14 +1,21 @@
 """Fingerprints: normalisation, simhash range and robustness, content hash."""
 
+from conftest import SEEDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simhash import Simhash
 
 from storywire.transforms.copies.fingerprint import (
+    MAX_FEATURE_WEIGHT,
+    SIMHASH_BITS,
     content_hash,
     hamming,
     normalise,
     simhash64,
+    simhash_features,
+    simhash_of_features,
     to_signed64,
+    to_unsigned64,
     words,
 )
 from storywire.transforms.stories.vectors import story_terms
@@ -49,6 +56,22 @@ def test_a_word_repeated_thousands_of_times_does_not_overflow():
     # simhash 2.1.2 overflows a uint8 when one feature weighs over 255.
     assert isinstance(simhash64("spam " * 50_000), int)
     assert isinstance(simhash64("spam eggs " * 50_000), int)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1), st.integers(1, MAX_FEATURE_WEIGHT), min_size=1,
+                       max_size=400))
+def test_simhash_equals_the_simhash_package(features):
+    # Fingerprints stored by any version must keep matching new ones: storywire's simhash is
+    # the package's value, weights heavy and light, ties included.
+    assert simhash_of_features(features) == Simhash(features, f=SIMHASH_BITS).value
+
+
+def test_simhash_of_an_article_equals_the_simhash_package():
+    text = sorted(SEEDS.iterdir())[0].read_text(encoding="utf-8")
+    features = simhash_features(words(text))
+    assert len(features) > 100
+    assert to_unsigned64(simhash64(text)) == Simhash(features, f=SIMHASH_BITS).value
 
 
 def test_empty_text():

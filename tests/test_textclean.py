@@ -255,3 +255,31 @@ def test_clean_prose_paragraphs_come_through_intact(paragraph_words):
 def test_any_string_cleans_without_error(raw):
     cleaned = clean_page_text(raw)
     assert isinstance(cleaned.text, str)
+
+
+_PLAIN_ASCII = "".join(chr(c) for c in range(0x20, 0x7f) if chr(c) != "&") + "\t\n\r"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_PLAIN_ASCII, max_size=300))
+def test_text_that_skips_ftfy_is_text_ftfy_leaves_as_it_is(text):
+    # Plain ASCII without "&" skips the repair, for speed: ftfy must have nothing to do there
+    # (line breaks aside, which the cleaner unifies after it).
+    import ftfy
+
+    from storywire.transforms.clean.textclean import _NOTHING_TO_REPAIR, _REPAIR_ONLY
+
+    def lines(t):
+        return t.replace("\r\n", "\n").replace("\r", "\n")
+
+    assert _NOTHING_TO_REPAIR.fullmatch(text)
+    assert lines(ftfy.fix_text(text, config=_REPAIR_ONLY)) == lines(text)
+
+
+def test_entities_and_mojibake_in_otherwise_plain_text_are_still_repaired():
+    entity = clean_page_text("Tom &amp; Jerry met the press at the town hall on Monday, "
+                             "and the mayor said the bridge would reopen after the flood.")
+    assert entity.text.startswith("Tom & Jerry met")
+    mojibake = clean_page_text("The mayor said the CafÃ© by the river would reopen after the "
+                               "flood, once the insurers had seen the damage.")
+    assert "Café by the river" in mojibake.text

@@ -32,6 +32,10 @@ _REPAIR_ONLY = ftfy.TextFixerConfig(
     uncurl_quotes=False, fix_character_width=False, fix_latin_ligatures=False,
     normalization=None,
 )
+# Text of printable ASCII, tabs and line breaks, without "&", holds nothing ftfy repairs
+# (mojibake needs bytes above ASCII, entities an "&", escapes and controls their bytes):
+# such a text skips it (the tests check ftfy leaves any such text as it is).
+_NOTHING_TO_REPAIR = re.compile(r"[\t\n\r\x20-\x25\x27-\x7e]*")
 
 # A line that ends like a sentence (quotes and brackets may close it).
 _SENTENCE_END = re.compile(r"[.!?…:;。！？：；][\"'”’)\]」』）]*$")
@@ -160,9 +164,10 @@ MIN_PARAGRAPH_WORDS = 25
 MIN_OPENING_WORDS = 15
 
 
-def is_sentence(line: str) -> bool:
-    """A line that reads as running prose rather than a label, link or widget."""
-    n = _words(line)
+def is_sentence(line: str, n: int | None = None) -> bool:
+    """A line that reads as running prose rather than a label, link or widget. `n`: its
+    word count, when the caller has it."""
+    n = _words(line) if n is None else n
     return (n >= MIN_SENTENCE_WORDS and bool(_SENTENCE_END.search(line))) or \
         n >= MIN_PARAGRAPH_WORDS
 
@@ -205,10 +210,11 @@ def opens_with_a_sentence(line: str, title: str | None = None) -> bool:
     return n >= MIN_OPENING_WORDS or (bool(title) and not _a_version_of(line, title))
 
 
-def is_boilerplate(line: str) -> bool:
-    """A widget line (short) or a notice (a cookie banner, a syndication disclaimer)."""
+def is_boilerplate(line: str, n: int | None = None) -> bool:
+    """A widget line (short) or a notice (a cookie banner, a syndication disclaimer).
+    `n`: its word count, when the caller has it."""
     line = line.strip()
-    n = _words(line)
+    n = _words(line) if n is None else n
     return bool((n <= MAX_WIDGET_WORDS and _WIDGETS.match(line))
                 or (n <= MAX_NOTICE_WORDS and _NOTICES.match(line)))
 
@@ -226,7 +232,8 @@ def _headline_like(line: str) -> bool:
 def _split_lines(raw: str) -> list[str]:
     # Text copied through the wrong encoding ("NotÃ­cias") is repaired first: the words
     # must be right for the body, its fingerprints and its story terms.
-    raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
+    if not _NOTHING_TO_REPAIR.fullmatch(raw):
+        raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").
     return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
@@ -254,14 +261,14 @@ def read_date_line(line: str) -> tuple[datetime | None, str | None]:
     return when, who
 
 
-def line_score(line: str, junk: bool) -> float:
+def line_score(line: str, junk: bool, n: int | None = None) -> float:
     """How much a line speaks for being article body: its words if it is prose, a penalty
     if it is a label or link, a heavier one if it is `junk` (known boilerplate, or a widget
-    the page repeats)."""
+    the page repeats). `n`: its word count, when the caller has it."""
     if junk:
         return -BOILERPLATE_PENALTY
-    n = _words(line)
-    if is_sentence(line) or (n >= 4 and _SENTENCE_END.search(line)):
+    n = _words(line) if n is None else n
+    if is_sentence(line, n) or (n >= 4 and _SENTENCE_END.search(line)):
         return float(n)  # prose, or a short sentence such as a one-line paragraph
     return -SHORT_LINE_PENALTY
 
@@ -312,14 +319,16 @@ def clean_page_text(raw: str, title: str | None = None) -> CleanText:
 
     content = [line for line in lines if line]
     widgets = repeated_lines(content)
-    # Each line is judged once: junk (boilerplate or a repeated widget), then its score.
-    junk = [line in widgets or is_boilerplate(line) for line in content]
-    scores = [line_score(line, j) for line, j in zip(content, junk)]
-    sentences = [is_sentence(line) for line in content]
+    # Each line is counted and judged once: junk (boilerplate or a repeated widget), then
+    # its score.
+    counts = [_words(line) for line in content]
+    junk = [line in widgets or is_boilerplate(line, n) for line, n in zip(content, counts)]
+    scores = [line_score(line, j, n) for line, j, n in zip(content, junk, counts)]
+    sentences = [is_sentence(line, n) for line, n in zip(content, counts)]
     # A clean body's first paragraph may lack its stop; it is no headline for that.
     if content and not junk[0] and not sentences[0] and \
             opens_with_a_sentence(content[0], title):
-        sentences[0], scores[0] = True, float(_words(content[0]))
+        sentences[0], scores[0] = True, float(counts[0])
     prose = [i for i, line in enumerate(content) if sentences[i] and not junk[i]]
     if not prose:
         # No running prose at all: keep whatever is not boilerplate (short notes, briefs).

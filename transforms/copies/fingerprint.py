@@ -12,11 +12,12 @@ import re
 import unicodedata
 from collections import Counter
 
-from simhash import Simhash
+import numpy as np
 
 SIMHASH_BITS = 64
-# simhash 2.1.2 multiplies uint8 bit arrays by the feature weight: a weight over 255
-# overflows. Weights are capped here, which also keeps one repeated word from dominating.
+# The simhash package (2.1.2) multiplies uint8 bit arrays by the feature weight: a weight
+# over 255 overflows there. Weights are capped, so fingerprints equal the package's (the
+# tests compare), which also keeps one repeated word from dominating.
 MAX_FEATURE_WEIGHT = 255
 # Word bigrams are the features: word order matters, as it does between a
 # copy and a rewrite, while boilerplate differences move only a few bits.
@@ -69,13 +70,26 @@ def to_unsigned64(value: int) -> int:
     return value & ((1 << 64) - 1)
 
 
+def simhash_of_features(features: dict[str, int]) -> int:
+    """Charikar's simhash of weighted features, as the simhash package computes it (the
+    last 8 bytes of each feature's MD5 are its bits; a bit is set where the features that
+    set it outweigh half the total), unsigned. The package walks the features in Python
+    one by one; here their bits are summed in one matrix product, twice as fast, same value."""
+    md5 = hashlib.md5
+    digests = b"".join([md5(f.encode("utf-8")).digest()[-SIMHASH_BITS // 8:] for f in features])
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8)).reshape(-1, SIMHASH_BITS)
+    weights = np.fromiter(features.values(), dtype=np.int64, count=len(features))
+    set_bits = weights @ bits > weights.sum() / 2
+    return int.from_bytes(np.packbits(set_bits).tobytes(), "big")
+
+
 def simhash64(text: str, tokens: list[str] | None = None) -> int:
     """The 64-bit simhash of a text, as a signed int64 (0 for a text without words).
     `tokens`: the text's `words`, when the caller has them already."""
     features = simhash_features(words(text) if tokens is None else tokens)
     if not features:
         return 0
-    return to_signed64(Simhash(features, f=SIMHASH_BITS).value)
+    return to_signed64(simhash_of_features(features))
 
 
 def content_hash(text: str, tokens: list[str] | None = None) -> str:

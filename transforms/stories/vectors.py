@@ -142,6 +142,8 @@ def _tokens(text: str, weighting: Weighting) -> list[str]:
         import wordfreq
 
         return wordfreq.tokenize(text, weighting.language)
+    if not _UNSPACED.search(text):  # most texts: no word to cut (one search, not one a word)
+        return words(text)
     return [token for word in words(text) for token in _split_unspaced(word)]
 
 
