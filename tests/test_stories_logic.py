@@ -241,6 +241,23 @@ def test_packed_vectors_keep_the_similarity(frequencies):
     assert len(pack(a)) == 8 * len(a)
 
 
+_WEIGHTS = st.dictionaries(st.text(min_size=1, max_size=3),
+                           st.floats(0.001, 1.0, allow_nan=False), max_size=40)
+
+
+@given(_WEIGHTS, _WEIGHTS)
+def test_cosine_is_the_dot_product_over_every_term_in_term_order(a, b):
+    # The similarity thresholds compare against this float: it must not depend on how the
+    # shared terms are found. Both kinds of vector keep their terms in ascending order.
+    a, b = tuple(sorted(a.items())), tuple(sorted(b.items()))
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    every_term = sum(w * dict(large).get(t, 0.0) for t, w in small)
+    assert cosine(a, b) == every_term
+    packed_a, packed_b = unpack(pack(a)), unpack(pack(b))
+    small, large = (packed_a, packed_b) if len(packed_a) <= len(packed_b) else (packed_b, packed_a)
+    assert cosine(packed_a, packed_b) == sum(w * large.get(t, 0.0) for t, w in small.items())
+
+
 @given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 10 * DAY)),
                           st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True)),
                 min_size=1, max_size=12))

@@ -51,6 +51,10 @@ _WEB = frozenset(codecs.lookup(name).name
                  for name in ("utf_8", *WEB_SINGLE_BYTE, *WEB_MULTI_BYTE))
 
 
+# C0 controls but line breaks, tabs and form feeds; lone surrogates; the replacement character.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffd]")
+
+
 class NotText(ValueError):
     """The bytes do not decode to text."""
 
@@ -157,10 +161,7 @@ def _checked(text: str) -> str:
     # C0 controls, lone surrogates and replacement characters mark bytes that are not text.
     # C1 controls (U+0080-U+009F) do not: they are what mojibake such as "â\x80\x99" is made
     # of, in text that decoded cleanly and that the cleaner repairs.
-    control = sum(
-        1 for ch in sample
-        if ch == "\ufffd" or (ch not in "\n\r\t\f" and (ch < " " or "\ud800" <= ch <= "\udfff"))
-    )
+    control = len(_NOT_TEXT.findall(sample))
     if control / len(sample) > MAX_CONTROL_SHARE:
         raise NotText(f"{control} control characters in the first {len(sample)}: binary data")
     return text.replace("\x00", "")

@@ -240,7 +240,10 @@ def cosine(a: Vector | Mapping, b: Vector | Mapping) -> float:
     a = a if isinstance(a, Mapping) else dict(a)
     b = b if isinstance(b, Mapping) else dict(b)
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(w * large.get(t, 0.0) for t, w in small.items())
+    # Only the shared terms, found in C; added in ascending term order, the order both
+    # kinds of vector keep their terms in, so the sum is the same float a walk over every
+    # term of `small` gives.
+    return sum((small[t] * large[t] for t in sorted(small.keys() & large.keys())), 0.0)
 
 
 def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
