@@ -11,10 +11,12 @@ from storywire.schemas.tables import (
     TABLES,
     Table,
     describe,
+    null_problem,
     schema_problem,
 )
 
 __all__ = [
     "ARTICLES", "NO_DATE_PARTITION", "PARTITION_COLUMN", "REJECTS", "STAGED_ARTICLES", "STORIES",
-    "STORY_INDEX", "TABLES", "Table", "describe", "schema_problem",
+    "STORY_INDEX", "TABLES", "Table", "describe", "null_problem",
+    "schema_problem",
 ]

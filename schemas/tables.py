@@ -131,6 +131,17 @@ def schema_problem(table: str, found: pa.Schema) -> str | None:
     return None
 
 
+def null_problem(table: str, null_counts: dict[str, int]) -> str | None:
+    """What is wrong with a file of `table` whose columns hold `null_counts` empty values:
+    one in a column the table declares never empty (an id, a count); None if nothing."""
+    for field in TABLES[table].schema:
+        count = null_counts.get(field.name, 0)
+        if not field.nullable and count:
+            return (f"column {field.name} has {count} empty value{'s' * (count > 1)}, "
+                    "where the table allows none")
+    return None
+
+
 def describe(schema: pa.Schema) -> list[tuple[str, str, str]]:
     """(column, type, doc) of each field, as `storywire schema` prints them."""
     return [

@@ -64,6 +64,30 @@ def test_a_stories_file_that_is_not_parquet(output, capsys):
     assert "not a readable Parquet file" in capsys.readouterr().err
 
 
+def _emptied(table: pa.Table, name: str) -> pa.Table:
+    index = table.schema.get_field_index(name)
+    type_ = table.schema.field(index).type
+    return table.set_column(index, pa.field(name, type_), pa.nulls(table.num_rows, type_))
+
+
+def test_a_stories_file_with_empty_story_ids(output, capsys):
+    (path,) = output.glob("stories/*.parquet")
+    pq.write_table(_emptied(pq.read_table(path), "story_id"), path)
+    expected = "column story_id has 1 empty value, where the table allows none"
+    assert expected in refused(capsys, output)
+    assert main(["stories", str(output)]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and "Traceback" not in captured.err
+
+
+def test_empty_ids_are_found_when_read_if_the_footer_does_not_count_them(output, capsys):
+    (path,) = output.glob("story_index/*/*.parquet")
+    pq.write_table(_emptied(pq.read_table(path), "article_id"), path, write_statistics=False)
+    with pytest.raises(StoredTableError, match="column article_id has 1 empty value"):
+        read_rows(str(path), "story_index")
+    assert main(["stories", str(output)]) == 0  # the stories table itself is sound
+
+
 def test_a_file_with_a_column_of_no_table(output, capsys):
     (path,) = output.glob("rejects/*.parquet")
     rewrite(path, lambda t: t.append_column("note", pa.array([], pa.string())))

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.schemas import NO_DATE_PARTITION, TABLES, schema_problem
+from storywire.schemas import NO_DATE_PARTITION, TABLES, null_problem, schema_problem
 from storywire.transforms.paths import files_under, is_local
 from storywire.transforms.records import ArticleSummary, storable_row
 from storywire.transforms.stories.continuation import (
@@ -101,7 +101,25 @@ def read_arrow(path: str, table: str, columns: list[str] | None = None) -> pa.Ta
             data = parquet.read(columns=columns)
     except (pa.ArrowException, OSError) as err:
         raise StoredTableError(path, f"not a readable Parquet file: {err}") from None
+    problem = null_problem(table, {c.name: data.column(c.name).null_count for c in data.schema})
+    if problem:
+        raise StoredTableError(path, problem)
     return times_as_micros(data)
+
+
+def footer_null_counts(metadata: pq.FileMetaData) -> dict[str, int]:
+    """Empty values per column, as the file's footer counts them (columns without that
+    count are left out: their rows are checked when read)."""
+    counts: dict[str, int] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            stats = column.statistics
+            if stats is not None and stats.has_null_count:
+                counts[column.path_in_schema] = counts.get(column.path_in_schema, 0) + \
+                    stats.null_count
+    return counts
 
 
 PAIRED_TABLES = ("articles", "story_index")
@@ -130,7 +148,9 @@ def check_stored_tables(output: str) -> None:
                 raise StoredTableError(path, problem)
             try:
                 with FileSystems.open(path) as handle:
-                    problem = schema_problem(table, pq.read_schema(handle))
+                    footer = pq.ParquetFile(handle).metadata
+                problem = (schema_problem(table, footer.schema.to_arrow_schema())
+                           or null_problem(table, footer_null_counts(footer)))
             except (pa.ArrowException, OSError) as err:
                 problem = f"not a readable Parquet file: {err}"
             if problem:
