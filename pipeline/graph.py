@@ -28,6 +28,7 @@ from storywire.transforms.write.articles import WriteArticleTables
 from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.write.parquet import CommitTables, WriteTable
 from storywire.transforms.write.stored import (
+    ReadStoredIds,
     ReadStoredTable,
     ReadStoryIndex,
     ReadStoryMembers,
@@ -61,9 +62,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     revise them (continuation.py). Article text stays in the files the cleaning step
     stages (stage.py); what moves between steps is each article's StagedArticle.
     """
-    stored_ids = (p
-                  | "StoredIds" >> ReadStoredTable(opts.output, "articles", ["article_id"])
-                  | "IdValues" >> beam.Map(lambda row: row["article_id"]))
+    stored_ids = p | "StoredIds" >> ReadStoredIds(opts.output)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(REJECT_KEY))
 

@@ -22,7 +22,7 @@ from storywire.transforms.write.parquet import (
 from storywire.transforms.write.parquet import (
     to_arrow as arrow_table,
 )
-from storywire.transforms.write.stored import index_days
+from storywire.transforms.write.stored import StoredIds, id_key, id_keys, index_days
 
 
 def inbox(tmp_path: Path, name: str, prefixes: list[str]) -> Path:
@@ -358,3 +358,22 @@ def test_an_output_keeps_the_language_its_stories_were_weighed_in(tmp_path, caps
     summary = run(capsys, "--input", str(inbox(tmp_path, "c", ["002"])), "--output", str(out),
                   "--language", "en", *FAST)
     assert (summary["articles"], summary["extended"]) == (1, 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=60, unique=True), st.lists(st.text(max_size=40)))
+def test_stored_ids_tell_each_stored_id_and_no_other(stored, others):
+    # Split over the arrays of several stored files, as the run reads them.
+    ids = StoredIds([id_keys(stored[:len(stored) // 2]), id_keys(stored[len(stored) // 2:])])
+    assert len(ids) == len(stored)
+    assert all(i in ids for i in stored)
+    assert not any(o in ids for o in others if o not in stored)
+
+
+def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
+    # NumPy drops trailing zero bytes of an item taken out of the array: not compared so.
+    ending_in_zero = next(f"id{i}" for i in range(100_000) if id_key(f"id{i}").endswith(b"\0"))
+    ids = StoredIds([id_keys([ending_in_zero, "other", "\udcff surrogate"])])
+    assert ending_in_zero in ids and "\udcff surrogate" in ids
+    assert "id" not in ids
+    assert "x" not in StoredIds([])

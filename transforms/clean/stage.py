@@ -33,6 +33,7 @@ from storywire.transforms.records import (
 )
 from storywire.transforms.stories.vectors import LanguageWeights, StoryVector, vectorise
 from storywire.transforms.write.parquet import partition_of, write_parquet
+from storywire.transforms.write.stored import StoredIds
 
 STAGED_DIR = "_cleaned"
 # A staged file is written when its partition has this many rows, or when the bundle's
@@ -85,12 +86,12 @@ class _SkipStored(beam.DoFn):
 
     def __init__(self):
         self.skipped = counter(SKIPPED_ALREADY_STORED)
-        self._ids: frozenset[str] | None = None
+        self._ids: StoredIds | None = None
         self._source = None
 
     def process(self, record: RawRecord, stored_ids):
         if self._source is not stored_ids:  # the side input, read once per worker
-            self._ids, self._source = frozenset(stored_ids), stored_ids
+            self._ids, self._source = StoredIds(stored_ids), stored_ids
         if record.article_id in self._ids:
             self.skipped.inc()
             return
@@ -152,7 +153,8 @@ class StageArticles(beam.PTransform):
 
 
 class SkipStored(beam.PTransform):
-    """(raw records, stored article ids) to the records of ids not stored yet."""
+    """(raw records, stored article ids as ReadStoredIds gives them) to the records of ids
+    not stored yet."""
 
     def expand(self, pcolls):
         records, stored_ids = pcolls

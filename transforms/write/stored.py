@@ -11,6 +11,7 @@ the assignments are filtered file by file as they are read.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -213,13 +215,19 @@ class _ReadFiles(beam.PTransform):
 
     def expand(self, folders):
         table, columns = self._table, self._columns
-        return (
-            folders
-            | "Files" >> beam.FlatMap(lambda folder: [p for p in files_under(folder)
-                                                      if p.endswith(".parquet")])
-            | "Spread" >> beam.Reshuffle()
-            | "ReadRows" >> beam.FlatMap(read_rows, table, columns)
-        )
+        return (folders
+                | "Files" >> _SpreadFiles()
+                | "ReadRows" >> beam.FlatMap(read_rows, table, columns))
+
+
+class _SpreadFiles(beam.PTransform):
+    """Folders to the Parquet files in them, spread over the workers."""
+
+    def expand(self, folders):
+        return (folders
+                | "List" >> beam.FlatMap(lambda folder: [p for p in files_under(folder)
+                                                         if p.endswith(".parquet")])
+                | "Spread" >> beam.Reshuffle())
 
 
 def has_table(output: str, table: str) -> bool:
@@ -249,6 +257,59 @@ class ReadStoredTable(beam.PTransform):
         return (pbegin
                 | "Folder" >> beam.Create([self._folder])
                 | "Read" >> _ReadFiles(self._table, self._columns))
+
+
+# An article id as the runs' skip step holds it: 16 bytes of its hash. At a million stored
+# articles that is 16 MB a worker where the ids as Python strings held about 150 MB; two ids
+# sharing a hash are as unlikely as two articles sharing a 128-bit fingerprint.
+ID_KEY_BYTES = 16
+
+
+def id_key(article_id: str) -> bytes:
+    return hashlib.blake2b(article_id.encode("utf-8", "surrogatepass"),
+                           digest_size=ID_KEY_BYTES).digest()
+
+
+def id_keys(ids: list[str]) -> np.ndarray:
+    """The sorted keys of some article ids, as one array."""
+    return np.sort(np.array([id_key(i) for i in ids], dtype=f"S{ID_KEY_BYTES}"))
+
+
+class StoredIds:
+    """The ids of the stored articles, from the arrays ReadStoredIds gives (one a file):
+    `in` tells whether an article id is stored."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self._keys = np.sort(np.concatenate(arrays)) if arrays else id_keys([])
+
+    def __contains__(self, article_id: str) -> bool:
+        # Compared by NumPy, padded to the same 16 bytes (an item taken out of the array
+        # would lose trailing zero bytes).
+        key = np.array([id_key(article_id)], dtype=self._keys.dtype)
+        left, right = np.searchsorted(self._keys, key, "left"), np.searchsorted(
+            self._keys, key, "right")
+        return bool(right[0] > left[0])
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class ReadStoredIds(beam.PTransform):
+    """The ids of the articles stored in `output`, one array of keys a stored file (see
+    StoredIds); none in a first run."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self._output = output
+
+    def expand(self, pbegin):
+        if not has_table(self._output, "articles"):
+            return pbegin | "NoIds" >> beam.Create([])
+        return (pbegin
+                | "Folder" >> beam.Create([table_folder(self._output, "articles")])
+                | "Files" >> _SpreadFiles()
+                | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
+                    path, "articles", ["article_id"]).column("article_id").to_pylist())))
 
 
 def index_day(entry: StoredArticle) -> str:
