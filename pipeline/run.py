@@ -158,7 +158,8 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         for part in parts:
             if part is not None:
                 started = datetime.now(timezone.utc)
-                pipeline, _ = new_pipeline(options, runner)
+                if part.number > 1:  # (a pipeline not run would leave its temp folder)
+                    pipeline, _ = new_pipeline(options, runner)
                 print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
                       "records)", file=sys.stderr, flush=True)
                 if progress_folder:  # the progress line shows this part's figures

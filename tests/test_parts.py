@@ -2,6 +2,8 @@
 piece would write (the same articles; stories continued across the parts)."""
 
 import json
+import tempfile
+from pathlib import Path
 
 from conftest import FAST, SEEDS, rows
 
@@ -44,6 +46,7 @@ def test_a_small_input_is_one_part(tmp_path):
 
 
 def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
+    scratch = Path(tempfile.gettempdir())  # the test's own (conftest), where Beam's go
     feed = tmp_path / "feed.jsonl"
     _feed(feed, 60, filler=40_000)  # 60 records of 40 kB: parts of 2 MiB hold 50
     whole, parted = tmp_path / "whole", tmp_path / "parted"
@@ -66,6 +69,7 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
                  "--max_batch_articles", "50", *FAST]) == 0
     assert "already in the output" in capsys.readouterr().out
     assert len(rows(parted, "articles", "line")) == 60
+    assert [p.name for p in scratch.iterdir()] == []  # the runs left no folder behind
 
 
 def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_them(
