@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.metrics.metric import MetricsFilter
 
 from storywire.transforms.metrics import (
@@ -28,6 +30,7 @@ from storywire.transforms.metrics import (
     STORY_SIZE,
 )
 from storywire.transforms.write.parquet import table_files
+from storywire.transforms.write.stored import read_arrow
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
@@ -70,13 +73,15 @@ class RunSummary:
         new = self.get(ARTICLES_NEW) + self.get(REJECTS_NEW)
         return self.get(REJECTS_NEW) / new if new else 0.0
 
-    def text(self) -> str:
+    def text(self, files: str | None = None) -> str:
+        """The summary's lines; `files`: what to say of the files read (a part of a run in
+        parts reads pieces of files matched before the run)."""
         skipped = self.get(SKIPPED_ALREADY_STORED)
         stored_rejects = self.get(REJECTS_ALREADY_STORED)
         no_page = self.get(SKIPPED_NO_PAGE)
         lines = [
             f"read:       {self.get(INPUT_UNITS)} input units "
-            f"({self.get(FILES_MATCHED)} files matched)",
+            f"({files or f'{self.get(FILES_MATCHED)} files matched'})",
             f"articles:   {self.get(ARTICLES_NEW)} new"
             + (f" ({skipped} already in the output, skipped)" if skipped else ""),
             f"rejects:    {self.get(REJECTS_NEW)} new"
@@ -99,6 +104,37 @@ class RunSummary:
             lines.append(f"note:       {self.get(INPUT_UNITS)} input units read but "
                          f"{self.accounted} accounted for (articles + rejects + skipped)")
         return "\n".join(lines)
+
+
+def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
+    """What a run in parts did, as a run in one piece reports it: the parts' counts added
+    up, but its copy groups and stories counted once, from the story index (a group or
+    story that a later part extended is one the run made, not two). `since`: when the run
+    started (microseconds); its articles were ingested since."""
+    total = sum(parts[1:], parts[0])
+    index = pa.concat_tables(
+        [read_arrow(path, "story_index", ["dup_group_id", "story_id", "ingested_at"])
+         for path in table_files(output, "story_index")])
+    if not index.num_rows:
+        return total
+    new = pc.greater_equal(index.column("ingested_at"), since)
+
+    def per(key: str) -> dict[str, tuple[int, int]]:
+        """{key: (its members, its members ingested by this run)} of each key the run has."""
+        sizes = index.group_by(key).aggregate([(key, "count")])
+        mine = index.filter(new).group_by(key).aggregate([(key, "count")])
+        size_of = dict(zip(sizes.column(key).to_pylist(), sizes.column(f"{key}_count").to_pylist()))
+        return {k: (size_of[k], n) for k, n in zip(mine.column(key).to_pylist(),
+                                                    mine.column(f"{key}_count").to_pylist())}
+
+    groups, stories = per("dup_group_id"), per("story_id")
+    copied = [(size, n) for size, n in groups.values() if size > 1]
+    total.counters[DUP_GROUPS_WITH_COPIES] = len(copied)
+    total.counters[ARTICLES_WITH_COPIES] = sum(n for _, n in copied)
+    total.counters[STORIES] = sum(size == n for size, n in stories.values())
+    total.counters[STORIES_EXTENDED] = sum(size > n for size, n in stories.values())
+    total.largest_story = max((size for size, _ in stories.values()), default=0)
+    return total
 
 
 def exit_status(summary: RunSummary, max_reject_fraction: float, reasons: str

@@ -182,7 +182,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                               "a rerun skips their records)")
                 return fail("run", known)
             if part is not None:
-                summaries.append(report_part(result, started))
+                summaries.append(report_part(result, part, started))
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
             lock.hand_over(job or staging)
@@ -197,20 +197,23 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
     if summaries:
-        return report(sum(summaries[1:], summaries[0]), opts, run_started, keep_output,
-                      f"all {len(summaries)} parts")
+        from storywire.pipeline.report import whole_run
+
+        return report(whole_run(summaries, opts.output, to_micros(run_started)), opts,
+                      run_started, keep_output, f"all {len(summaries)} parts")
     from storywire.pipeline.report import run_summary
 
     return report(run_summary(result), opts, run_started, keep_output)
 
 
-def report_part(result, started: datetime):
+def report_part(result, part, started: datetime):
     """Print what one part of a run in parts did; its summary."""
     from storywire.pipeline.report import run_summary
 
     summary = run_summary(result)
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
-    print(summary.text(), flush=True)
+    files = len({chunk.path for chunk in part.chunks})
+    print(summary.text(files=f"from {files} file{'s' * (files != 1)}"), flush=True)
     print(f"storywire: part done in {elapsed:.1f} s", file=sys.stderr, flush=True)
     return summary
 

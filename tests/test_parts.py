@@ -51,11 +51,16 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
     _feed(feed, 60, filler=40_000)  # 60 records of 40 kB: parts of 2 MiB hold 50
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     assert main(["run", "--input", str(feed), "--output", str(whole), "--quiet", *FAST]) == 0
-    capsys.readouterr()
+    whole_summary = capsys.readouterr().out.splitlines()
     assert main(["run", "--input", str(feed), "--output", str(parted), "--quiet",
                  "--max_batch_articles", "50", *FAST]) == 0
     captured = capsys.readouterr()
     assert "in 2 parts" in captured.err and "part 2 of 2" in captured.err
+    # The summary of all parts says what the run in one piece says: a copy group or story
+    # that the second part extended is one, not two.
+    all_parts = captured.out.split("all 2 parts:\n")[1].splitlines()
+    assert [line.strip() for line in all_parts] == whole_summary
+    assert captured.out.count("input units (from 1 file)") == 2  # each part reads from it
     reads = [int(line.split()[1]) for line in captured.out.splitlines()
              if line.startswith("read:")]
     assert sum(reads) == 60 and len(reads) == 2
