@@ -108,33 +108,58 @@ class RunSummary:
 
 def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
     """What a run in parts did, as a run in one piece reports it: the parts' counts added
-    up, but its copy groups and stories counted once, from the story index (a group or
-    story that a later part extended is one the run made, not two). `since`: when the run
-    started (microseconds); its articles were ingested since."""
+    up, but its copy groups, stories and revisions counted from the story index before and
+    after (a story a later part extended is one the run made, not one made and one
+    extended; an article of part 1 that part 2 moved is no earlier article revised).
+    `since`: when the run started (microseconds); its articles were ingested since."""
     total = sum(parts[1:], parts[0])
-    index = pa.concat_tables(
-        [read_arrow(path, "story_index", ["dup_group_id", "story_id", "ingested_at"])
+    rows = pa.concat_tables(
+        [read_arrow(path, "story_index", ["article_id", "assigned_at", "dup_group_id",
+                                          "story_id", "ingested_at"])
          for path in table_files(output, "story_index")])
-    if not index.num_rows:
+    if not rows.num_rows:
         return total
-    new = pc.greater_equal(index.column("ingested_at"), since)
+    now = _latest(rows)
+    before = _latest(rows.filter(pc.less(rows.column("assigned_at"), since)))
+    new = now.filter(pc.greater_equal(now.column("ingested_at"), since))
 
-    def per(key: str) -> dict[str, tuple[int, int]]:
-        """{key: (its members, its members ingested by this run)} of each key the run has."""
-        sizes = index.group_by(key).aggregate([(key, "count")])
-        mine = index.filter(new).group_by(key).aggregate([(key, "count")])
-        size_of = dict(zip(sizes.column(key).to_pylist(), sizes.column(f"{key}_count").to_pylist()))
-        return {k: (size_of[k], n) for k, n in zip(mine.column(key).to_pylist(),
-                                                    mine.column(f"{key}_count").to_pylist())}
+    def sizes(key: str) -> dict[str, tuple[int, int]]:
+        """{key: (its articles, its articles of this run)} of each key the run's articles have."""
+        everyone = dict(_counts(now, key))
+        return {k: (everyone[k], n) for k, n in _counts(new, key)}
 
-    groups, stories = per("dup_group_id"), per("story_id")
+    groups, stories = sizes("dup_group_id"), sizes("story_id")
     copied = [(size, n) for size, n in groups.values() if size > 1]
-    total.counters[DUP_GROUPS_WITH_COPIES] = len(copied)
-    total.counters[ARTICLES_WITH_COPIES] = sum(n for _, n in copied)
-    total.counters[STORIES] = sum(size == n for size, n in stories.values())
-    total.counters[STORIES_EXTENDED] = sum(size > n for size, n in stories.values())
+    moved = before.join(now.select(["article_id", "story_id"]), "article_id",
+                        right_suffix="_now")
+    moved = moved.filter(pc.not_equal(moved.column("story_id"), moved.column("story_id_now")))
+    gone = pc.invert(pc.is_in(moved.column("story_id"), value_set=now.column("story_id")))
+    total.counters.update({
+        DUP_GROUPS_WITH_COPIES: len(copied),
+        ARTICLES_WITH_COPIES: sum(n for _, n in copied),
+        STORIES: sum(size == n for size, n in stories.values()),
+        STORIES_EXTENDED: sum(size > n for size, n in stories.values()),
+        STORY_ARTICLES_MOVED: moved.num_rows,
+        STORIES_MERGED: len(pc.unique(moved.column("story_id").filter(gone))),
+    })
     total.largest_story = max((size for size, _ in stories.values()), default=0)
     return total
+
+
+def _latest(rows: pa.Table) -> pa.Table:
+    """Each article's current story-index row: its latest (continuation.latest)."""
+    if not rows.num_rows:
+        return rows
+    rows = rows.sort_by([("article_id", "ascending"), ("assigned_at", "descending"),
+                         ("story_id", "descending")])
+    ids = rows.column("article_id")
+    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).combine_chunks()
+    return rows.filter(pa.concat_arrays([pa.array([True]), first]))
+
+
+def _counts(rows: pa.Table, key: str) -> list[tuple[str, int]]:
+    counted = rows.group_by(key).aggregate([(key, "count")])
+    return list(zip(counted.column(key).to_pylist(), counted.column(f"{key}_count").to_pylist()))
 
 
 def exit_status(summary: RunSummary, max_reject_fraction: float, reasons: str

@@ -125,12 +125,14 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         lock = lock_output("run", argv, opts.output, opts.wait_for_lock,
                            job_finished_checker(options))
         if lock is None:
+            _discard([pipeline])
             return 2
     # The run starts once it holds the lock. Its staging folder is named after its start;
     # the data ids never depend on it.
     started = datetime.now(timezone.utc)
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
+    pipelines = [pipeline]  # each makes a temporary folder that only running it removes
     try:
         try:
             finished, dropped = recover_commits(opts.output)
@@ -158,8 +160,9 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         for part in parts:
             if part is not None:
                 started = datetime.now(timezone.utc)
-                if part.number > 1:  # (a pipeline not run would leave its temp folder)
+                if part.number > 1:
                     pipeline, _ = new_pipeline(options, runner)
+                    pipelines.append(pipeline)
                 print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
                       "records)", file=sys.stderr, flush=True)
                 if progress_folder:  # the progress line shows this part's figures
@@ -196,6 +199,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
             lock.release()
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
+        _discard(pipelines)  # those a refusal or failure left unrun
     if summaries:
         from storywire.pipeline.report import whole_run
 
@@ -204,6 +208,13 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     from storywire.pipeline.report import run_summary
 
     return report(run_summary(result), opts, run_started, keep_output)
+
+
+def _discard(pipelines: list) -> None:
+    """Remove the temporary folders of pipelines (Beam removes a pipeline's own when it
+    runs; one refused before running would leave it)."""
+    for made in pipelines:
+        shutil.rmtree(made.local_tempdir, ignore_errors=True)
 
 
 def report_part(result, part, started: datetime):

@@ -241,6 +241,13 @@ def test_packed_vectors_keep_the_similarity(frequencies):
     assert len(pack(a)) == 8 * len(a)
 
 
+def test_hangul_in_separate_letters_with_invisible_marks_is_cut_like_syllables():
+    # The marks go, the letters join into syllables ("\u1100\u1161" is "가"), and a run of
+    # syllables is cut into pairs, as the same text typed as syllables is.
+    joined = "\u1100\u200b\u1161" * 3 + " council"
+    assert story_terms(joined) == story_terms("가가가 council") == {"가가": 2, "council": 1}
+
+
 _WEIGHTS = st.dictionaries(st.text(min_size=1, max_size=3),
                            st.floats(0.001, 1.0, allow_nan=False), max_size=40)
 

@@ -232,7 +232,8 @@ def _headline_like(line: str) -> bool:
 def _split_lines(raw: str) -> list[str]:
     # Text copied through the wrong encoding ("NotÃ­cias") is repaired first: the words
     # must be right for the body, its fingerprints and its story terms.
-    if not _NOTHING_TO_REPAIR.fullmatch(raw):
+    # (ftfy cuts longer texts into segments, a cut may fall inside a "\r\n": not skipped.)
+    if len(raw) >= _REPAIR_ONLY.max_decode_length or not _NOTHING_TO_REPAIR.fullmatch(raw):
         raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").

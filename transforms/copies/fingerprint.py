@@ -49,7 +49,12 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalised words of a text, in order."""
-    return _WORD.findall(normalise(text))
+    return words_of_normalised(normalise(text))
+
+
+def words_of_normalised(normalised: str) -> list[str]:
+    """The words of a text `normalise` returned, in order."""
+    return _WORD.findall(normalised)
 
 
 def simhash_features(tokens: list[str], shingle: int = SHINGLE_WORDS) -> dict[str, int]:

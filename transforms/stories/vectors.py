@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from storywire.transforms.copies.fingerprint import normalise, words
+from storywire.transforms.copies.fingerprint import normalise, words_of_normalised
 from storywire.transforms.languages import wordfreq_code
 from storywire.transforms.records import Article
 
@@ -142,9 +142,11 @@ def _tokens(text: str, weighting: Weighting) -> list[str]:
         import wordfreq
 
         return wordfreq.tokenize(text, weighting.language)
-    if not _UNSPACED.search(text):  # most texts: no word to cut (one search, not one a word)
-        return words(text)
-    return [token for word in words(text) for token in _split_unspaced(word)]
+    normalised = normalise(text)  # as `words` reads it (a second pass may join letters)
+    tokens = words_of_normalised(normalised)
+    if not _UNSPACED.search(normalised):  # most texts: no word to cut (one search, not one a word)
+        return tokens
+    return [token for word in tokens for token in _split_unspaced(word)]
 
 
 def _split_unspaced(word: str) -> list[str]:

@@ -109,19 +109,36 @@ def read_arrow(path: str, table: str, columns: list[str] | None = None) -> pa.Ta
     return times_as_micros(data)
 
 
-def footer_null_counts(metadata: pq.FileMetaData) -> dict[str, int]:
-    """Empty values per column, as the file's footer counts them (columns without that
-    count are left out: their rows are checked when read)."""
-    counts: dict[str, int] = {}
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            column = row_group.column(index)
+def required_null_counts(parquet: pq.ParquetFile, table: str) -> dict[str, int]:
+    """Empty values in each column that `table` allows none in: as the file's footer counts
+    them, or, for a column the footer does not count (written without statistics; a list
+    column, whose count is of its items), by reading the column."""
+    footer = parquet.metadata
+    groups = [footer.row_group(g) for g in range(footer.num_row_groups)]
+    counted: dict[str, int] = {}
+    to_read = []
+    for field in TABLES[table].schema:
+        if field.nullable or field.name not in parquet.schema_arrow.names:
+            continue
+        counts = [_footer_null_count(group, field.name) for group in groups]
+        if None in counts:
+            to_read.append(field.name)
+        else:
+            counted[field.name] = sum(counts)
+    if to_read:
+        data = parquet.read(columns=to_read)
+        counted.update((name, data.column(name).null_count) for name in to_read)
+    return counted
+
+
+def _footer_null_count(row_group, name: str) -> int | None:
+    """The empty values of a flat column in one row group, if the footer counts them."""
+    for index in range(row_group.num_columns):
+        column = row_group.column(index)
+        if column.path_in_schema == name:
             stats = column.statistics
-            if stats is not None and stats.has_null_count:
-                counts[column.path_in_schema] = counts.get(column.path_in_schema, 0) + \
-                    stats.null_count
-    return counts
+            return stats.null_count if stats is not None and stats.has_null_count else None
+    return None  # not a flat column
 
 
 PAIRED_TABLES = ("articles", "story_index")
@@ -150,9 +167,9 @@ def check_stored_tables(output: str) -> None:
                 raise StoredTableError(path, problem)
             try:
                 with FileSystems.open(path) as handle:
-                    footer = pq.ParquetFile(handle).metadata
-                problem = (schema_problem(table, footer.schema.to_arrow_schema())
-                           or null_problem(table, footer_null_counts(footer)))
+                    parquet = pq.ParquetFile(handle)
+                    problem = (schema_problem(table, parquet.schema_arrow)
+                               or null_problem(table, required_null_counts(parquet, table)))
             except (pa.ArrowException, OSError) as err:
                 problem = f"not a readable Parquet file: {err}"
             if problem:
