@@ -30,7 +30,7 @@ from storywire.transforms.metrics import (
     STORY_SIZE,
 )
 from storywire.transforms.write.parquet import table_files
-from storywire.transforms.write.stored import read_arrow
+from storywire.transforms.write.stored import latest_rows, read_arrow
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
@@ -119,8 +119,8 @@ def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
          for path in table_files(output, "story_index")])
     if not rows.num_rows:
         return total
-    now = _latest(rows)
-    before = _latest(rows.filter(pc.less(rows.column("assigned_at"), since)))
+    now = latest_rows(rows)
+    before = latest_rows(rows.filter(pc.less(rows.column("assigned_at"), since)))
     new = now.filter(pc.greater_equal(now.column("ingested_at"), since))
 
     def sizes(key: str) -> dict[str, tuple[int, int]]:
@@ -144,17 +144,6 @@ def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
     })
     total.largest_story = max((size for size, _ in stories.values()), default=0)
     return total
-
-
-def _latest(rows: pa.Table) -> pa.Table:
-    """Each article's current story-index row: its latest (continuation.latest)."""
-    if not rows.num_rows:
-        return rows
-    rows = rows.sort_by([("article_id", "ascending"), ("assigned_at", "descending"),
-                         ("story_id", "descending")])
-    ids = rows.column("article_id")
-    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).combine_chunks()
-    return rows.filter(pa.concat_arrays([pa.array([True]), first]))
 
 
 def _counts(rows: pa.Table, key: str) -> list[tuple[str, int]]:

@@ -253,27 +253,41 @@ def has_table(output: str, table: str) -> bool:
     return not is_local(output) or bool(table_files(output, table))
 
 
-class ReadStoredTable(beam.PTransform):
-    """The rows of one table already in `output` (no rows if there is none yet).
+class StoredFiles(beam.PTransform):
+    """The files of one table already in `output`, spread over the workers (none if there
+    is none yet).
 
     A local table with no file when the graph is built (a first run) is read by no step
     at all: the run holds the output's lock, so none appears before it commits. (An output
     on an object store is looked at by the job, not where the graph is built: a cloud job
     or template can be built offline.)"""
 
+    def __init__(self, output: str, table: str):
+        super().__init__()
+        self._output = output
+        self._table = table
+
+    def expand(self, pbegin):
+        if not has_table(self._output, self._table):
+            return pbegin | "None" >> beam.Create([])
+        return (pbegin
+                | "Folder" >> beam.Create([table_folder(self._output, self._table)])
+                | "Files" >> _SpreadFiles())
+
+
+class ReadStoredTable(beam.PTransform):
+    """The rows of one table already in `output` (no rows if there is none yet)."""
+
     def __init__(self, output: str, table: str, columns: list[str] | None = None):
         super().__init__()
-        self._folder = table_folder(output, table)
         self._output = output
         self._table = table
         self._columns = columns
 
     def expand(self, pbegin):
-        if not has_table(self._output, self._table):
-            return pbegin | "NoRows" >> beam.Create([])
         return (pbegin
-                | "Folder" >> beam.Create([self._folder])
-                | "Read" >> _ReadFiles(self._table, self._columns))
+                | "Files" >> StoredFiles(self._output, self._table)
+                | "ReadRows" >> beam.FlatMap(read_rows, self._table, self._columns))
 
 
 # An article id as the runs' skip step holds it: 16 bytes of its hash. At a million stored
@@ -320,11 +334,8 @@ class ReadStoredIds(beam.PTransform):
         self._output = output
 
     def expand(self, pbegin):
-        if not has_table(self._output, "articles"):
-            return pbegin | "NoIds" >> beam.Create([])
         return (pbegin
-                | "Folder" >> beam.Create([table_folder(self._output, "articles")])
-                | "Files" >> _SpreadFiles()
+                | "Files" >> StoredFiles(self._output, "articles")
                 | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
                     path, "articles", ["article_id"]).column("article_id").to_pylist())))
 
@@ -483,6 +494,18 @@ def current_assignments(output: str) -> dict[str, Assignment]:
                                      read_rows(path, "story_index", ASSIGNMENT_COLUMNS)):
             assigned.setdefault(article_id, []).append(entry)
     return {article_id: latest(entries) for article_id, entries in assigned.items()}
+
+
+def latest_rows(rows: pa.Table) -> pa.Table:
+    """Each article's current row of story-index rows, in Arrow: its latest, as `latest`
+    picks it (by assigned_at, then story_id)."""
+    if not rows.num_rows:
+        return rows
+    rows = rows.sort_by([("article_id", "ascending"), ("assigned_at", "descending"),
+                         ("story_id", "descending")])
+    ids = rows.column("article_id")
+    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).combine_chunks()
+    return rows.filter(pa.concat_arrays([pa.array([True]), first]))
 
 
 def current_story_ids(output: str) -> dict[str, str]:
