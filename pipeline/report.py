@@ -30,7 +30,7 @@ from storywire.transforms.metrics import (
     STORY_SIZE,
 )
 from storywire.transforms.write.parquet import table_files
-from storywire.transforms.write.stored import latest_rows, read_arrow
+from storywire.transforms.write.stored import latest_rows, read_columns
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
@@ -113,10 +113,8 @@ def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
     extended; an article of part 1 that part 2 moved is no earlier article revised).
     `since`: when the run started (microseconds); its articles were ingested since."""
     total = sum(parts[1:], parts[0])
-    rows = pa.concat_tables(
-        [read_arrow(path, "story_index", ["article_id", "assigned_at", "dup_group_id",
-                                          "story_id", "ingested_at"])
-         for path in table_files(output, "story_index")])
+    rows = read_columns(output, "story_index", ["article_id", "assigned_at", "dup_group_id",
+                                                "story_id", "ingested_at"])
     if not rows.num_rows:
         return total
     now = latest_rows(rows)

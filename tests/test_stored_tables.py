@@ -12,7 +12,12 @@ from conftest import FAST, SEEDS
 
 from storywire.pipeline.cli import main
 from storywire.schemas import schema_problem
-from storywire.transforms.write.stored import StoredTableError, read_rows
+from storywire.transforms.write.stored import (
+    StoredTableError,
+    current_story_ids,
+    read_matching,
+    read_rows,
+)
 
 
 @pytest.fixture
@@ -160,3 +165,32 @@ def test_a_file_out_of_place(output, capsys, where):
     target.write_bytes(source.read_bytes())
     line = refused(capsys, output)
     assert str(target) in line and "is not in a published_date=YYYY-MM-DD folder" in line
+
+
+def test_rows_are_matched_against_many_wanted_values(output):
+    (path,) = output.glob("story_index/*/*.parquet")
+    stored = read_rows(str(path), "story_index", ["article_id", "story_id"])
+    story = stored[0]["story_id"]
+    # A wanted set much larger than the file, holding one of its stories.
+    wanted = dict.fromkeys([f"other-{n}" for n in range(50_000)] + [story])
+    found = read_matching(str(path), "story_index", "story_id", wanted, ["article_id"])
+    assert found == [{"article_id": r["article_id"]} for r in stored if r["story_id"] == story]
+    assert read_matching(str(path), "story_index", "story_id", {"none": None},
+                         ["article_id"]) == []
+    assert len(read_matching(str(path), "story_index", "story_id", None,
+                             ["article_id"])) == len(stored)
+
+
+def test_an_articles_current_story_is_its_latest_index_row(output):
+    (path,) = output.glob("story_index/*/*.parquet")
+    (row,) = read_rows(str(path), "story_index")
+    assert current_story_ids(str(output)) == {row["article_id"]: row["story_id"]}
+    # A later run moved the article to another story: the index gains a row for it.
+    moved = pq.read_table(path)
+    moved = moved.set_column(moved.schema.get_field_index("story_id"), "story_id",
+                             pa.array(["moved-on"], pa.string()))
+    later = pa.scalar(row["assigned_at"] + 1, pa.timestamp("us", tz="UTC"))
+    moved = moved.set_column(moved.schema.get_field_index("assigned_at"), "assigned_at",
+                             pa.array([later]))
+    pq.write_table(moved, path.parent / "part-later-00000-of-00001.parquet")
+    assert current_story_ids(str(output)) == {row["article_id"]: "moved-on"}
