@@ -352,12 +352,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _main(argv: list[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def setup_logging() -> None:
+    """Logging as storywire's processes show it: warnings up, Beam's noise filtered."""
     logging.basicConfig(level=os.environ.get("STORYWIRE_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_ConsoleLogs())
+
+
+def _main(argv: list[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2

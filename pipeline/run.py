@@ -87,6 +87,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         job_finished_checker,
         make_runner,
     )
+    from storywire.pipeline.part import PartFailed, PartJob, run_in_own_process
     from storywire.transforms.clean.cleaning import to_micros
     from storywire.transforms.records import storable_text
     from storywire.transforms.write.parquet import recover_commits
@@ -132,7 +133,6 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     started = datetime.now(timezone.utc)
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
-    pipelines = [pipeline]  # each makes a temporary folder that only running it removes
     try:
         try:
             finished, dropped = recover_commits(opts.output)
@@ -160,35 +160,35 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         for part in parts:
             if part is not None:
                 started = datetime.now(timezone.utc)
-                if part.number > 1:
-                    pipeline, _ = new_pipeline(options, runner)
-                    pipelines.append(pipeline)
                 print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
                       "records)", file=sys.stderr, flush=True)
                 if progress_folder:  # the progress line shows this part's figures
                     shutil.rmtree(progress_folder, ignore_errors=True)
                     os.makedirs(progress_folder)
-            staging = staging_folder(opts.output, started)
-            build_pipeline(pipeline, opts, RunContext(
-                staging, to_micros(started), lock_token=lock.token,
-                release_lock=flags.detach, progress=progress_folder, part=part,
-                small=small))
+            context = RunContext(
+                staging_folder(opts.output, started), to_micros(started),
+                lock_token=lock.token, release_lock=flags.detach, progress=progress_folder,
+                part=part, small=small)
             try:
-                result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
-                                           wait=not flags.detach)
+                if part is None:
+                    build_pipeline(pipeline, opts, context)
+                    result = run_with_progress(pipeline, progress_folder, quiet=flags.quiet,
+                                               wait=not flags.detach)
+                else:  # in a process of its own (part.py), which holds the lock with us
+                    summaries.append(report_part(run_in_own_process(
+                        PartJob(options, context, flags.quiet), lock.descriptors()),
+                        part, started))
             except Exception as err:  # noqa: BLE001 - known failures get one line
-                known = known_failure(err)
+                known = str(err) if isinstance(err, PartFailed) else known_failure(err)
                 if known is None:
                     raise
                 if part is not None and part.number > 1:
                     known += (f" (parts 1 to {part.number - 1} of {part.of} are committed; "
                               "a rerun skips their records)")
                 return fail("run", known)
-            if part is not None:
-                summaries.append(report_part(result, part, started))
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
-            lock.hand_over(job or staging)
+            lock.hand_over(job or context.staging)
             own_lock = False  # the job releases it
             print(f"storywire: job submitted{f' as {job}' if job else ''}; not waiting for "
                   "it (the job holds the lock on the output until it commits)",
@@ -199,7 +199,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
             lock.release()
         if progress_folder:
             shutil.rmtree(progress_folder, ignore_errors=True)
-        _discard(pipelines)  # those a refusal or failure left unrun
+        _discard([pipeline])  # one a refusal, a failure or a run in parts left unrun
     if summaries:
         from storywire.pipeline.report import whole_run
 
@@ -217,11 +217,8 @@ def _discard(pipelines: list) -> None:
         shutil.rmtree(made.local_tempdir, ignore_errors=True)
 
 
-def report_part(result, part, started: datetime):
-    """Print what one part of a run in parts did; its summary."""
-    from storywire.pipeline.report import run_summary
-
-    summary = run_summary(result)
+def report_part(summary, part, started: datetime):
+    """Print what one part of a run in parts did (its RunSummary); the summary."""
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     files = len({chunk.path for chunk in part.chunks})
     print(summary.text(files=f"from {files} file{'s' * (files != 1)}"), flush=True)

@@ -2,7 +2,12 @@
 piece would write (the same articles; stories continued across the parts)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from conftest import FAST, SEEDS, rows
@@ -75,6 +80,72 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
     assert "already in the output" in capsys.readouterr().out
     assert len(rows(parted, "articles", "line")) == 60
     assert [p.name for p in scratch.iterdir()] == []  # the runs left no folder behind
+
+
+def _processes_of_parts(run_pid: int) -> list[int]:
+    """The pids of the part processes a run started (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(stat[1]) == run_pid and b"storywire.pipeline.part" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _start_in_parts(feed: Path, output: Path) -> tuple[subprocess.Popen, int]:
+    """A run in parts in a process of its own, once its first part's process runs."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
+         "--output", str(output), "--quiet", "--max_batch_articles", "50", *FAST],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while run.poll() is None and time.monotonic() < deadline:
+        parts = _processes_of_parts(run.pid)
+        if parts:
+            return run, parts[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no part started: {run.stderr.read().decode()}")
+
+
+def test_a_run_killed_while_a_part_runs_keeps_the_output_locked_until_the_part_ends(
+        tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)
+    out = tmp_path / "out"
+    run, part = _start_in_parts(feed, out)
+    os.kill(run.pid, signal.SIGKILL)  # the run's own process only
+    run.wait()
+    if Path(f"/proc/{part}").exists():
+        # The part still works for the killed run: no other run writes meanwhile.
+        assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
+                     *FAST]) == 2
+        assert "is being written by" in capsys.readouterr().err
+    deadline = time.monotonic() + 120
+    while Path(f"/proc/{part}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # The part ended (committed or not); a rerun finishes the input, each record once.
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    assert sorted(r["article_id"] for r in rows(out, "articles", "line")) == sorted(
+        f"r{n}" for n in range(60))
+
+
+def test_ctrl_c_stops_a_run_in_parts_and_its_part_and_frees_the_output(tmp_path, capsys):
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)
+    out = tmp_path / "out"
+    run, part = _start_in_parts(feed, out)
+    os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    assert run.wait(timeout=120) == 130
+    assert "interrupted" in run.stderr.read().decode()
+    assert not Path(f"/proc/{part}").exists() and _processes_of_parts(run.pid) == []
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0  # not locked
+    assert len(rows(out, "articles", "line")) == 60
 
 
 def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_them(

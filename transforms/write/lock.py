@@ -136,6 +136,9 @@ class _FileLock:
     def refresh(self, holder: Holder) -> bool:
         return self._fd is not None  # the kernel keeps a flock for as long as we live
 
+    def descriptors(self) -> tuple[int, ...]:
+        return () if self._fd is None else (self._fd,)
+
     def release(self) -> None:
         import fcntl
 
@@ -365,6 +368,12 @@ class OutputLock:
         self.holder = replace(self.holder, job=job, refreshed=time.time())
         self._backend.refresh(self.holder)
         self._backend = None
+
+    def descriptors(self) -> tuple[int, ...]:
+        """What a process that works for the holder inherits to hold the lock with it: a
+        local lock's descriptor (its flock lasts while any process holding it lives);
+        none for an object store's lock, which the holder's heartbeat keeps."""
+        return getattr(self._backend, "descriptors", tuple)()
 
     def release(self) -> None:
         self._stop_heartbeat()

@@ -1,0 +1,128 @@
+"""One part of a run in parts, in a process of its own (run.py runs each part so).
+
+The local runner's main process keeps, from one part to the next, memory its steps freed
+but Python's allocator did not hand back: in a million-article run made in one process,
+part 2 held 1,271 MiB, where the same part in a process of its own peaked at 893. A part
+in a fresh process hands all of it back when it ends, so a run holds what its largest part
+holds, however many parts it has.
+
+The part's process inherits the output's lock (a local lock's descriptor: the kernel keeps
+a flock while any process holding it lives, so no other run starts while the part may
+still commit, even if the run's own process was killed). It ignores Ctrl-C, as the runner's
+workers do: the run decides what stops (`storywire watch` finishes its batch first), and
+stops a part with SIGTERM, on which Beam stops the part's workers.
+
+    python -m storywire.pipeline.part JOB RESULT
+
+runs the PartJob pickled in JOB and writes to RESULT its RunSummary, or the one line that
+says why it failed (a failure storywire foresees). Anything else is raised: its traceback
+is printed, and RESULT is not written.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from storywire.pipeline.graph import RunContext
+
+# How long a part asked to stop may take before it is killed.
+STOP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """What a part's process runs: the run's checked options (PipelineOptions), the part's
+    RunContext, and whether its progress line is shown."""
+
+    options: Any
+    context: RunContext
+    quiet: bool
+
+
+class PartFailed(Exception):
+    """A part that failed; its message says why, in one line."""
+
+
+def run_part(job: PartJob):
+    """Build and run one part's pipeline here; its RunSummary."""
+    from storywire.pipeline.cli import new_pipeline
+    from storywire.pipeline.graph import build_pipeline
+    from storywire.pipeline.options import StorywireOptions, make_runner
+    from storywire.pipeline.report import run_summary
+    from storywire.pipeline.run import run_with_progress
+
+    pipeline, _ = new_pipeline(job.options, make_runner(job.options))
+    build_pipeline(pipeline, job.options.view_as(StorywireOptions), job.context)
+    result = run_with_progress(pipeline, job.context.progress, quiet=job.quiet, wait=True)
+    return run_summary(result)
+
+
+def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
+    """Run one part in a new process; its RunSummary. Raises PartFailed when it failed,
+    and stops it (then re-raises) when this process is interrupted while it runs.
+    `keep_fds`: descriptors the part's process inherits (the output's lock)."""
+    with tempfile.TemporaryDirectory(prefix="storywire-part-") as scratch:
+        job_path = os.path.join(scratch, "job.pickle")
+        result_path = os.path.join(scratch, "result.pickle")
+        with open(job_path, "wb") as handle:
+            pickle.dump(job, handle)
+        child = subprocess.Popen([sys.executable, "-m", "storywire.pipeline.part", job_path,
+                                  result_path], pass_fds=keep_fds)
+        try:
+            status = child.wait()
+        except BaseException:
+            child.terminate()
+            try:
+                child.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            raise
+        if not os.path.exists(result_path):
+            raise PartFailed(f"part {job.context.part.number} of {job.context.part.of} "
+                             f"stopped with exit status {status}")
+        with open(result_path, "rb") as handle:
+            outcome = pickle.load(handle)
+    if isinstance(outcome, str):
+        raise PartFailed(outcome)
+    return outcome
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)  # Beam stops the workers as the error unwinds
+    from storywire.pipeline.cli import setup_logging
+    from storywire.pipeline.run import known_failure
+
+    setup_logging()
+    job_path, result_path = argv
+    with open(job_path, "rb") as handle:
+        job = pickle.load(handle)
+    try:
+        outcome = run_part(job)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - known failures get one line
+        outcome = known_failure(err)
+        if outcome is None:
+            raise
+    written = result_path + ".tmp"
+    with open(written, "wb") as handle:
+        pickle.dump(outcome, handle)
+    os.replace(written, result_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
