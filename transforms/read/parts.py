@@ -31,9 +31,10 @@ from storywire.transforms.read.inputs import (
 from storywire.transforms.read.matching import find_input
 from storywire.transforms.records import Reject
 
-# Records a part may hold, by default. A part's memory follows its size, not what earlier
-# parts stored: 100,000 text articles in parts of 25,000 peaked at 1.15 GiB (in 419 s), in
-# parts of 50,000 at 1.9 to 2.35 GiB a part (benchmarks/results/scaling-1m-partial.txt).
+# Records a part may hold, by default. A part's memory follows its size, and grows more
+# slowly with what is stored: 100,000 text articles in parts of 25,000 peaked at 1.12 GiB
+# (in 453 s), a part of 25,000 at a million stored at 1.5 GiB; parts of 50,000 at 1.9 to
+# 2.35 GiB (benchmarks/results/scaling-1m.txt, scaling-1m-partial.txt).
 DEFAULT_MAX_BATCH_RECORDS = 25_000
 # Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
 # news JSONL 3 to 6 times, and a text record is about 4 KiB).
