@@ -30,7 +30,12 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from storywire.pipeline.graph import RunContext
+if __name__ == "__main__":
+    # A part's process leaves Ctrl-C to the run, from its first moment (Beam takes a while
+    # to import).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+from storywire.pipeline.graph import RunContext  # noqa: E402
 
 # How long a part asked to stop may take before it is killed.
 STOP_SECONDS = 60
@@ -78,12 +83,7 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
         try:
             status = child.wait()
         except BaseException:
-            child.terminate()
-            try:
-                child.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _stop(child)
             raise
         if not os.path.exists(result_path):
             raise PartFailed(f"part {job.context.part.number} of {job.context.part.of} "
@@ -95,13 +95,24 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
     return outcome
 
 
-def _stop(signum, frame):
+def _stop(child: subprocess.Popen) -> None:
+    """Stop a part's process and wait until it has ended: the run releases the lock next,
+    and the part must not commit after that. Asked again while waiting, it kills it."""
+    child.terminate()
+    while True:
+        try:
+            child.wait(timeout=STOP_SECONDS)
+            return
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.kill()
+
+
+def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop)  # Beam stops the workers as the error unwinds
+    signal.signal(signal.SIGTERM, _interrupt)  # Beam stops the workers as the error unwinds
     from storywire.pipeline.cli import setup_logging
     from storywire.pipeline.run import known_failure
 

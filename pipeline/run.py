@@ -10,6 +10,7 @@ scheduler how it went (see EXIT_STATUS in cli.py).
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import shutil
 import sys
@@ -103,6 +104,10 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         return fail("run", "--detach needs an --output on an object store (gs://...): a "
                            "local output is locked by this process, which must then wait "
                            "for the job")
+    # A part of a run in parts makes its own runner (part.py) from the options as given:
+    # make_runner tells them in_memory (for the local runner, whose workers it starts
+    # itself), and from those a part's runner would start no worker process.
+    given = copy.deepcopy(options)
     runner = make_runner(options)
     pipeline, problem = new_pipeline(options, runner)
     if problem:
@@ -176,7 +181,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                                                wait=not flags.detach)
                 else:  # in a process of its own (part.py), which holds the lock with us
                     summaries.append(report_part(run_in_own_process(
-                        PartJob(options, context, flags.quiet), lock.descriptors()),
+                        PartJob(given, context, flags.quiet), lock.descriptors()),
                         part, started))
             except Exception as err:  # noqa: BLE001 - known failures get one line
                 known = str(err) if isinstance(err, PartFailed) else known_failure(err)

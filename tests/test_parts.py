@@ -82,25 +82,30 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
     assert [p.name for p in scratch.iterdir()] == []  # the runs left no folder behind
 
 
-def _processes_of_parts(run_pid: int) -> list[int]:
-    """The pids of the part processes a run started (Linux's /proc)."""
+def _processes_of_parts(run_pid: int, module: bytes = b"storywire.pipeline.part") -> list[int]:
+    """The pids of the part processes a run started (Linux's /proc); or of the processes
+    another one started that run `module`, and their own children."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError):
+            parent = int(stat[1])
+            grandparent = int((Path("/proc") / str(parent) / "stat").read_text()
+                              .rsplit(")", 1)[1].split()[1]) if parent > 1 else 0
+        except (OSError, IndexError, ValueError):
             continue
-        if int(stat[1]) == run_pid and b"storywire.pipeline.part" in command:
+        if run_pid in (parent, grandparent) and module in command:
             found.append(int(entry.name))
     return found
 
 
-def _start_in_parts(feed: Path, output: Path) -> tuple[subprocess.Popen, int]:
+def _start_in_parts(feed: Path, output: Path, runner: list[str] = FAST
+                    ) -> tuple[subprocess.Popen, int]:
     """A run in parts in a process of its own, once its first part's process runs."""
     run = subprocess.Popen(
         [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
-         "--output", str(output), "--quiet", "--max_batch_articles", "50", *FAST],
+         "--output", str(output), "--quiet", "--max_batch_articles", "50", *runner],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     while run.poll() is None and time.monotonic() < deadline:
@@ -109,6 +114,23 @@ def _start_in_parts(feed: Path, output: Path) -> tuple[subprocess.Popen, int]:
             return run, parts[0]
         time.sleep(0.05)
     raise AssertionError(f"no part started: {run.stderr.read().decode()}")
+
+
+def test_a_part_runs_with_the_worker_processes_the_run_asked_for(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)
+    run, part = _start_in_parts(feed, tmp_path / "out", ["--direct_num_workers=2",
+                                                         "--direct_running_mode=multi_processing"])
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while not workers and Path(f"/proc/{part}").exists() and time.monotonic() < deadline:
+            workers = _processes_of_parts(part, b"storywire.pipeline.worker")
+            time.sleep(0.1)
+        assert workers, "the part ran without worker processes"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
 
 
 def test_a_run_killed_while_a_part_runs_keeps_the_output_locked_until_the_part_ends(
