@@ -10,6 +10,8 @@ import os
 import sys
 from datetime import datetime, timezone
 
+from storywire.pipeline.memory import hand_back_freed_memory
+
 
 class _ConsoleLogs(logging.Filter):
     """What of Beam's logging reaches the terminal, and how it reads there."""
@@ -362,6 +364,7 @@ def setup_logging() -> None:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    hand_back_freed_memory()
     setup_logging()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())

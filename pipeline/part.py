@@ -114,8 +114,10 @@ def _interrupt(signum, frame):
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # Beam stops the workers as the error unwinds
     from storywire.pipeline.cli import setup_logging
+    from storywire.pipeline.memory import hand_back_freed_memory
     from storywire.pipeline.run import known_failure
 
+    hand_back_freed_memory()
     setup_logging()
     job_path, result_path = argv
     with open(job_path, "rb") as handle:

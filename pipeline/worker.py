@@ -12,11 +12,14 @@ import logging
 import signal
 import sys
 
+from storywire.pipeline.memory import hand_back_freed_memory
+
 
 def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group; the main process decides what
     # stops (`storywire watch` finishes its batch first), so workers carry on until told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hand_back_freed_memory()
     logging.getLogger().addHandler(logging.NullHandler())
     logging.getLogger("apache_beam.runners.worker.sdk_worker_main").setLevel(logging.ERROR)
     from apache_beam.runners.worker import sdk_worker_main
