@@ -409,6 +409,11 @@ def assignment(row: dict) -> tuple[str, Assignment]:
     return row["article_id"], Assignment(row["assigned_at"], row["story_id"], summary)
 
 
+def partition_folder(path: str) -> str:
+    """The folder of a table's file: its partition's."""
+    return FileSystems.split(path)[0]
+
+
 def read_matching(path: str, table: str, column: str, wanted, columns: list[str]) -> list[dict]:
     """The rows of one file of `table` whose `column` is a key of `wanted` (every row when
     `wanted` is None), read with `columns`: rows that do not match are dropped in Arrow,
@@ -464,17 +469,30 @@ class ReadStoryMembers(beam.PTransform):
                  | "Files" >> beam.FlatMap(lambda folder: [
                      path for path in files_under(folder) if path.endswith(".parquet")])
                  | "Spread" >> beam.Reshuffle())
-        articles = (
+        found = (
             files
             | "ArticlesOfStories" >> beam.FlatMap(
-                lambda path, wanted, whole: [row["article_id"] for row in read_matching(
+                lambda path, wanted, whole: [(partition_folder(path), row["article_id"])
+                                             for row in read_matching(
                     path, "story_index", "story_id", None if whole else wanted,
                     ["article_id"])],
-                wanted, whole)
-            | "DistinctArticles" >> beam.Distinct()
-            | "Keyed" >> beam.Map(lambda article_id: (article_id, None)))
+                wanted, whole))
+        articles = (found
+                    | "Articles" >> beam.Values()
+                    | "DistinctArticles" >> beam.Distinct()
+                    | "Keyed" >> beam.Map(lambda article_id: (article_id, None)))
+        # All rows of an article are in one partition (of its date, else of the day it
+        # was ingested; a move keeps both), so only the files of the partitions where
+        # they were found are read again.
+        partitions = (found
+                      | "Partitions" >> beam.Keys()
+                      | "DistinctPartitions" >> beam.Distinct()
+                      | "PartitionKeys" >> beam.Map(lambda folder: (folder, None)))
         members = (
             files
+            | "InPartitions" >> beam.Filter(
+                lambda path, partitions: partition_folder(path) in partitions,
+                beam.pvalue.AsDict(partitions))
             | "RowsOfArticles" >> beam.FlatMap(
                 lambda path, articles: map(assignment, read_matching(
                     path, "story_index", "article_id", articles, ASSIGNMENT_COLUMNS)),
