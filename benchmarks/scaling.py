@@ -30,7 +30,8 @@ import syndicate  # noqa: E402
 from common import code_version, machine, write_results  # noqa: E402
 
 
-def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
+def run_one(size: int, scratch: Path, storywire: str, source: Path,
+            logs: Path | None = None) -> dict:
     corpus = scratch / f"corpus-{size}.jsonl"
     with open(corpus, "w", encoding="utf-8") as handle:
         import json
@@ -52,6 +53,9 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path) -> dict:
         raise SystemExit(f"storywire eval failed at {size}:\n{proc.stderr[-3000:]}")
     out = proc.stdout + proc.stderr
     corpus.unlink()
+    if logs is not None:  # each part's lines, with their times
+        logs.mkdir(parents=True, exist_ok=True)
+        (logs / f"scaling-{size}.log").write_text(out, encoding="utf-8")
 
     def number(pattern: str) -> float:
         return float(re.search(pattern, out).group(1))
@@ -80,11 +84,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.txt")
     parser.add_argument("--storywire", default=str(Path(sys.executable).parent / "storywire"))
     parser.add_argument("--source", type=Path, default=syndicate.DEFAULT_SOURCE)
+    parser.add_argument("--logs", type=Path, help="folder for each size's storywire output")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="storywire-scaling-") as scratch:
         for size in args.sizes:
-            row = run_one(size, Path(scratch), args.storywire, args.source)
+            row = run_one(size, Path(scratch), args.storywire, args.source, args.logs)
             rows.append(row)
             print(row, flush=True)
     base = rows[0]
