@@ -303,6 +303,12 @@ def test_later_reports_merge_two_stories_and_the_tables_record_it(tmp_path, caps
     assert len(moved) == 1
     (story,) = rows(out, "stories", "story_id")
     assert (story["story_id"], story["article_count"]) == (current["x"], 4)
+    # The move sits beside the article's first row, in its one partition of the index:
+    # a later run looks for an article's rows only where its story's rows are.
+    assert duckdb.sql(f"""
+        SELECT article_id, count(*), count(DISTINCT coalesce(CAST(index_date AS VARCHAR), ''))
+        FROM read_parquet('{out}/story_index/**/*.parquet', hive_partitioning=true)
+        GROUP BY article_id HAVING count(*) > 1""").fetchall() == [(moved[0], 2, 1)]
 
 
 def stories_table(output: Path) -> list[tuple]:

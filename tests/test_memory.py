@@ -5,16 +5,16 @@ import sys
 
 import pytest
 
-from storywire.pipeline.memory import HAND_BACK_SECONDS, hand_back_freed_memory
+from storywire.pipeline.memory import hand_back_freed_memory
 
 # A process that builds ~400 MB of article-sized strings from four threads, frees all but
 # every 50th (so glibc's heaps cannot simply shrink from the top), waits, and prints its
 # resident MiB before and after.
 _FREE_MOST = """
 import sys, threading, time
-from storywire.pipeline.memory import HAND_BACK_SECONDS, hand_back_freed_memory
+from storywire.pipeline import memory
 if sys.argv[1] == "on":
-    hand_back_freed_memory()
+    memory.hand_back_freed_memory()
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
 kept, held = [], []
@@ -27,7 +27,7 @@ full = rss()
 for texts in held:
     kept.extend(texts[::50])
 held.clear()
-time.sleep(3 * HAND_BACK_SECONDS)
+time.sleep(3 * memory.HAND_BACK_SECONDS)
 print(full, rss())
 """
 
