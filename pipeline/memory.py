@@ -14,7 +14,6 @@ own, which waits outside the GIL). On 25,000 text articles the largest worker we
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 
@@ -25,12 +24,11 @@ _THREAD_NAME = "storywire-hand-back-memory"
 
 
 def _glibc():
-    """The C library when it is glibc (whose mallopt and malloc_trim these are), else None."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """The C library when it is glibc (whose mallopt and malloc_trim these are), else None.
+    Looked up among the symbols the process already has (ctypes.util.find_library would
+    start a program to find it)."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     if not all(hasattr(libc, f) for f in ("gnu_get_libc_version", "mallopt", "malloc_trim")):
