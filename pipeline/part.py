@@ -87,12 +87,25 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
             raise
         if not os.path.exists(result_path):
             raise PartFailed(f"part {job.context.part.number} of {job.context.part.of} "
-                             f"stopped with exit status {status}")
+                             f"{ended(status)}")
         with open(result_path, "rb") as handle:
             outcome = pickle.load(handle)
     if isinstance(outcome, str):
         raise PartFailed(outcome)
     return outcome
+
+
+def ended(status: int) -> str:
+    """How a part's process that wrote no result ended, from its exit status."""
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"was stopped from outside ({name})"
+    if status == 130:  # its SIGTERM handler's way out (main)
+        return "was stopped from outside (SIGTERM)"
+    return f"stopped with exit status {status} (its error is printed above)"
 
 
 def _stop(child: subprocess.Popen) -> None:

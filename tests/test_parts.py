@@ -202,3 +202,12 @@ def test_a_file_named_twice_is_one_article_and_one_duplicate(tmp_path, capsys):
     assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
     assert [r["stage"] for r in rows(out_dir, "rejects", "line")] == ["dedupe"]
     assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == ["only"]
+
+
+def test_a_part_stopped_from_outside_says_by_what():
+    from storywire.pipeline.part import ended
+
+    assert ended(-signal.SIGKILL) == "was stopped from outside (SIGKILL)"
+    assert ended(-signal.SIGTERM) == "was stopped from outside (SIGTERM)"
+    assert ended(130) == "was stopped from outside (SIGTERM)"
+    assert ended(1).startswith("stopped with exit status 1")
