@@ -49,13 +49,13 @@ def run_one(size: int, scratch: Path, storywire: str, source: Path,
                           capture_output=True, text=True,
                           env=dict(os.environ, TMPDIR=str(scratch)))
     wall = time.monotonic() - started
-    if proc.returncode:
-        raise SystemExit(f"storywire eval failed at {size}:\n{proc.stderr[-3000:]}")
     out = proc.stdout + proc.stderr
-    corpus.unlink()
     if logs is not None:  # each part's lines, with their times
         logs.mkdir(parents=True, exist_ok=True)
         (logs / f"scaling-{size}.log").write_text(out, encoding="utf-8")
+    if proc.returncode:
+        raise SystemExit(f"storywire eval failed at {size}:\n{proc.stderr[-3000:]}")
+    corpus.unlink()
 
     def number(pattern: str) -> float:
         return float(re.search(pattern, out).group(1))

@@ -5,15 +5,19 @@ collections between stages, and each worker process runs its share of every stag
 stage frees, glibc's malloc keeps in the process for reuse, in up to eight heaps per core
 (one for each thread that allocates): a process's resident memory then grows stage by
 stage towards the sum of what its stages used, where the largest of them is what it needs.
-Each storywire process on glibc therefore allocates from at most `HEAPS` heaps and hands
-its heaps' free pages back every `HAND_BACK_SECONDS` (malloc_trim, from a thread of its
-own, which waits outside the GIL). On 25,000 text articles the largest worker went from
-963-1,001 MiB to about 800; see benchmarks/results/throughput-findings.md.
+Each storywire process on glibc (the run, a part, a worker) therefore allocates from at
+most `HEAPS` heaps, unless the user set glibc's own MALLOC_ARENA_MAX or GLIBC_TUNABLES,
+and hands its heaps' free pages back every `HAND_BACK_SECONDS` (malloc_trim, from a
+thread of its own; ctypes lets go of the GIL for the call). Memory outside glibc's heaps
+(Arrow's pool, Python's small-object arenas) is not concerned. On 25,000 text articles the
+largest worker went from 963-1,001 MiB to 828 (benchmarks/results/scaling.txt has the
+run's figures by size).
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 
@@ -27,9 +31,11 @@ def _glibc():
     """The C library when it is glibc (whose mallopt and malloc_trim these are), else None.
     Looked up among the symbols the process already has (ctypes.util.find_library would
     start a program to find it)."""
+    if os.name != "posix":
+        return None
     try:
         libc = ctypes.CDLL(None)
-    except OSError:
+    except (OSError, TypeError):
         return None
     if not all(hasattr(libc, f) for f in ("gnu_get_libc_version", "mallopt", "malloc_trim")):
         return None
@@ -50,7 +56,8 @@ def hand_back_freed_memory() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    libc.mallopt(_M_ARENA_MAX, HEAPS)
+    if not {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"} & set(os.environ):
+        libc.mallopt(_M_ARENA_MAX, HEAPS)
     threading.Thread(target=_hand_back_forever, args=(libc,), name=_THREAD_NAME,
                      daemon=True).start()
     return True

@@ -102,9 +102,9 @@ def ended(status: int) -> str:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
-        return f"was stopped from outside ({name})"
+        return f"was ended by {name}"
     if status == 130:  # its SIGTERM handler's way out (main)
-        return "was stopped from outside (SIGTERM)"
+        return "was ended by SIGTERM"
     return f"stopped with exit status {status} (its error is printed above)"
 
 

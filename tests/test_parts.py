@@ -204,10 +204,10 @@ def test_a_file_named_twice_is_one_article_and_one_duplicate(tmp_path, capsys):
     assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == ["only"]
 
 
-def test_a_part_stopped_from_outside_says_by_what():
+def test_a_part_ended_by_a_signal_says_which():
     from storywire.pipeline.part import ended
 
-    assert ended(-signal.SIGKILL) == "was stopped from outside (SIGKILL)"
-    assert ended(-signal.SIGTERM) == "was stopped from outside (SIGTERM)"
-    assert ended(130) == "was stopped from outside (SIGTERM)"
+    assert ended(-signal.SIGKILL) == "was ended by SIGKILL"
+    assert ended(-signal.SIGSEGV) == "was ended by SIGSEGV"
+    assert ended(130) == "was ended by SIGTERM"
     assert ended(1).startswith("stopped with exit status 1")

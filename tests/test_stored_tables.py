@@ -5,6 +5,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -194,3 +195,46 @@ def test_an_articles_current_story_is_its_latest_index_row(output):
                              pa.array([later]))
     pq.write_table(moved, path.parent / "part-later-00000-of-00001.parquet")
     assert current_story_ids(str(output)) == {row["article_id"]: "moved-on"}
+
+
+def _index_row(article_id: str, story_id: str, day: int, assigned: int) -> dict:
+    """An undated article's story-index row, ingested on `day` (days since 2024-01-01)."""
+    ingested = (1_704_067_200 + day * 86_400) * 1_000_000
+    return {"article_id": article_id, "published_at": None, "ingested_at": ingested,
+            "simhash": 1, "story_vector": b"", "dup_group_id": article_id,
+            "story_id": story_id, "assigned_at": ingested + assigned, "text_length": 10,
+            "title": None, "source": None}
+
+
+def _assert_members(output: Path, stories: list[str], expected: list[tuple[str, str]]):
+    """ReadStoryMembers gives (article_id, story_id) `expected` for stored articles of
+    `stories`."""
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from storywire.transforms.write.stored import ReadStoryMembers, StoredArticle
+
+    stored = [StoredArticle.of(_index_row(f"in-{s}", s, 0, 0)) for s in stories]
+    with TestPipeline(runner="FnApiRunner") as p:
+        members = (p | beam.Create(stored) | ReadStoryMembers(str(output)))["members"]
+        assert_that(members | beam.MapTuple(lambda article_id, a: (article_id, a.story_id)),
+                    equal_to(expected))
+
+
+def test_story_members_are_the_current_ones_wherever_a_stream_wrote_their_rows(tmp_path):
+    from storywire.transforms.write.parquet import STREAM_FILE_PREFIX, to_arrow, write_parquet
+
+    out = tmp_path / "out"
+    day0, day40 = "index_date=2024-01-01", "index_date=2024-02-10"
+    # A run's rows: s1 holds in-s1 and a; b was in s1 and moved to s2 the same day.
+    write_parquet(str(out / "story_index" / day0 / "part-run-1-0.parquet"), to_arrow(
+        "story_index", [_index_row("in-s1", "s1", 0, 0), _index_row("a", "s1", 0, 0),
+                        _index_row("b", "s1", 0, 0), _index_row("b", "s2", 0, 5),
+                        _index_row("c", "s1", 0, 0)]))
+    # c, undated, was delivered again to a stream restarted 40 days later: its newer row,
+    # in s3, is in the partition of that day.
+    write_parquet(str(out / "story_index" / day40 / f"{STREAM_FILE_PREFIX}1-j1-p0000-00000"
+                  ".parquet"), to_arrow("story_index", [_index_row("c", "s3", 40, 0)]))
+    (out / "stories").mkdir()
+    write_parquet(str(out / "stories" / "part-run-1-0.parquet"), to_arrow("stories", []))
+    _assert_members(out, ["s1"], [("in-s1", "s1"), ("a", "s1")])

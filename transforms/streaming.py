@@ -21,6 +21,7 @@ from storywire.transforms.read.inputs import is_supported, parse_jsonl_line
 from storywire.transforms.records import REJECTS, Reject, excerpt
 from storywire.transforms.write.parquet import (
     STAGING_DIR,
+    STREAM_FILE_PREFIX,
     make_parent,
     partition_of,
     to_arrow,
@@ -155,7 +156,7 @@ class _WritePane(beam.DoFn):
         start = win.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
         # The job's start is in the name: a later job writing the same window's panes
         # (after a restart) adds files, it does not replace an earlier job's.
-        name = f"part-w{start}-j{self._job}-p{pane.index:04d}-{shard:05d}.parquet"
+        name = f"{STREAM_FILE_PREFIX}{start}-j{self._job}-p{pane.index:04d}-{shard:05d}.parquet"
         relative = f"{partition}/{name}" if partition else name
         final = FileSystems.join(self._output, self._table, relative)
         aside = FileSystems.join(self._output, STAGING_DIR, "stream", self._table, relative)

@@ -23,8 +23,11 @@ def _quiet_child() -> None:
     import logging
     import signal
 
+    from storywire.pipeline.memory import hand_back_freed_memory
+
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hand_back_freed_memory()
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 

@@ -80,6 +80,14 @@ def file_name(partition: str, run: str, shard: int, shards: int) -> str:
     return f"{partition}/{name}" if partition else name
 
 
+# A stream names its files part-w<window start>-j<job>-...; a batch run part-run-<start>-...
+STREAM_FILE_PREFIX = "part-w"
+
+
+def written_by_stream(path: str) -> bool:
+    return path.rsplit("/", 1)[-1].startswith(STREAM_FILE_PREFIX)
+
+
 def keyed_file_name(partition: str, run: str, key: str) -> str:
     """A file's path within its table when its rows are chosen by `key` (packed staged
     files) rather than by shard number."""

@@ -35,7 +35,7 @@ from storywire.transforms.stories.continuation import (
     latest,
 )
 from storywire.transforms.stories.vectors import StoryVector, candidate_keys
-from storywire.transforms.write.parquet import day_of, table_files
+from storywire.transforms.write.parquet import day_of, table_files, written_by_stream
 
 
 @dataclass(frozen=True)
@@ -437,8 +437,9 @@ class ReadStoryMembers(beam.PTransform):
     index only, not the vectors).
 
     An article's rows in the index are its first assignment and each move: the rows that
-    name one of the stories find its articles, and all rows of those articles then tell
-    which assignment is current (one may have moved on to another story). The index's
+    name one of the stories find its articles, and all rows of those articles (in the
+    partitions where they were found) then tell which assignment is current (one may
+    have moved on to another story). The index's
     files are read one at a time and filtered as they are read. An output with a story
     index but no stories table (a stream's) is read whole, and every story is unlisted:
     the run makes the whole table.
@@ -469,21 +470,29 @@ class ReadStoryMembers(beam.PTransform):
                  | "Files" >> beam.FlatMap(lambda folder: [
                      path for path in files_under(folder) if path.endswith(".parquet")])
                  | "Spread" >> beam.Reshuffle())
-        found = (
+        found = (  # (partition folder, the articles of the wanted stories in one file)
             files
             | "ArticlesOfStories" >> beam.FlatMap(
-                lambda path, wanted, whole: [(partition_folder(path), row["article_id"])
-                                             for row in read_matching(
-                    path, "story_index", "story_id", None if whole else wanted,
-                    ["article_id"])],
-                wanted, whole))
+                lambda path, wanted, whole: [(partition_folder(path), [
+                    row["article_id"] for row in read_matching(
+                        path, "story_index", "story_id", None if whole else wanted,
+                        ["article_id"])])],
+                wanted, whole)
+            | "InFiles" >> beam.Filter(lambda found: bool(found[1])))
         articles = (found
-                    | "Articles" >> beam.Values()
+                    | "Articles" >> beam.FlatMap(lambda found: found[1])
                     | "DistinctArticles" >> beam.Distinct()
                     | "Keyed" >> beam.Map(lambda article_id: (article_id, None)))
-        # All rows of an article are in one partition (of its date, else of the day it
-        # was ingested; a move keeps both), so only the files of the partitions where
-        # they were found are read again.
+        # A batch run writes every row of an article, its moves too, in one partition (of
+        # its date, else of the day it was ingested), so only the partitions where the
+        # articles were found are read again. A stream may not: an undated article
+        # delivered again after the job restarts gets a row on the new job's day. An index
+        # a stream wrote to is read again whole.
+        streamed = beam.pvalue.AsSingleton(
+            p
+            | "IndexFolder" >> beam.Create([index])
+            | "FromStream" >> beam.Map(lambda folder: any(
+                written_by_stream(path) for path in files_under(folder))))
         partitions = (found
                       | "Partitions" >> beam.Keys()
                       | "DistinctPartitions" >> beam.Distinct()
@@ -491,8 +500,9 @@ class ReadStoryMembers(beam.PTransform):
         members = (
             files
             | "InPartitions" >> beam.Filter(
-                lambda path, partitions: partition_folder(path) in partitions,
-                beam.pvalue.AsDict(partitions))
+                lambda path, partitions, streamed: streamed
+                or partition_folder(path) in partitions,
+                beam.pvalue.AsDict(partitions), streamed)
             | "RowsOfArticles" >> beam.FlatMap(
                 lambda path, articles: map(assignment, read_matching(
                     path, "story_index", "article_id", articles, ASSIGNMENT_COLUMNS)),
