@@ -32,8 +32,11 @@ from typing import Any
 
 if __name__ == "__main__":
     # A part's process leaves Ctrl-C to the run, from its first moment (Beam takes a while
-    # to import).
+    # to import), and logs as the run does before Beam, which warns as it is imported.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from storywire.pipeline.cli import setup_logging
+
+    setup_logging()
 
 from storywire.pipeline.graph import RunContext  # noqa: E402
 
@@ -126,12 +129,10 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # Beam stops the workers as the error unwinds
-    from storywire.pipeline.cli import setup_logging
     from storywire.pipeline.memory import hand_back_freed_memory
     from storywire.pipeline.run import known_failure
 
     hand_back_freed_memory()
-    setup_logging()
     job_path, result_path = argv
     with open(job_path, "rb") as handle:
         job = pickle.load(handle)
