@@ -10,8 +10,7 @@ most `HEAPS` heaps, unless the user set glibc's own MALLOC_ARENA_MAX or GLIBC_TU
 and hands its heaps' free pages back every `HAND_BACK_SECONDS` (malloc_trim, from a
 thread of its own; ctypes lets go of the GIL for the call). Memory outside glibc's heaps
 (Arrow's pool, Python's small-object arenas) is not concerned. On 25,000 text articles the
-largest worker went from 963-1,001 MiB to 828 (benchmarks/results/scaling.txt has the
-run's figures by size).
+largest worker went from 963-1,001 MiB to 828 (benchmarks/results/memory-handback.txt).
 """
 
 from __future__ import annotations
