@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from datetime import datetime, timezone
 
 from storywire.pipeline.memory import hand_back_freed_memory
@@ -336,7 +338,16 @@ def local_output_problem(output: str) -> str | None:
     return None
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (a scheduler's or `timeout`'s stop) stops a run as Ctrl-C does: a part under
+    # way is stopped with it, and the run says what is committed.
+    own_signals = threading.current_thread() is threading.main_thread()
+    if own_signals:
+        before = signal.signal(signal.SIGTERM, _terminated)
     try:
         return _main(argv)
     except SystemExit as done:  # argparse's --help and usage errors: a status to return
@@ -352,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         # traceback about it. Python's advice: point stdout at devnull before exiting.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if own_signals:
+            signal.signal(signal.SIGTERM, before)
 
 
 def setup_logging() -> None:

@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from conftest import FAST, SEEDS, rows
 
 from storywire.pipeline.cli import main
@@ -156,12 +157,17 @@ def test_a_run_killed_while_a_part_runs_keeps_the_output_locked_until_the_part_e
         f"r{n}" for n in range(60))
 
 
-def test_ctrl_c_stops_a_run_in_parts_and_its_part_and_frees_the_output(tmp_path, capsys):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_a_run_in_parts_and_its_part_and_frees_the_output(
+        tmp_path, capsys, stop):
     feed = tmp_path / "feed.jsonl"
     _feed(feed, 60, filler=40_000)
     out = tmp_path / "out"
     run, part = _start_in_parts(feed, out)
-    os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    if stop == "ctrl-c":
+        os.killpg(run.pid, signal.SIGINT)  # as a terminal's: the whole process group
+    else:
+        os.kill(run.pid, signal.SIGTERM)  # as a scheduler's: the run's process only
     assert run.wait(timeout=120) == 130
     assert "interrupted" in run.stderr.read().decode()
     assert not Path(f"/proc/{part}").exists() and _processes_of_parts(run.pid) == []
