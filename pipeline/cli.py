@@ -338,7 +338,8 @@ def local_output_problem(output: str) -> str | None:
     return None
 
 
-def _terminated(signum, frame):
+def raise_interrupt(signum, frame):
+    """A signal handler that stops the process as Ctrl-C does."""
     raise KeyboardInterrupt
 
 
@@ -347,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     # way is stopped with it, and the run says what is committed.
     own_signals = threading.current_thread() is threading.main_thread()
     if own_signals:
-        before = signal.signal(signal.SIGTERM, _terminated)
+        before = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         return _main(argv)
     except SystemExit as done:  # argparse's --help and usage errors: a status to return

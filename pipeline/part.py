@@ -123,12 +123,10 @@ def _stop(child: subprocess.Popen) -> None:
             child.kill()
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # Beam stops the workers as the error unwinds
+    from storywire.pipeline.cli import raise_interrupt
+
+    signal.signal(signal.SIGTERM, raise_interrupt)  # Beam stops the workers as it unwinds
     from storywire.pipeline.memory import hand_back_freed_memory
     from storywire.pipeline.run import known_failure
 

@@ -465,11 +465,11 @@ class ReadStoryMembers(beam.PTransform):
                                     | "Stories" >> beam.Map(lambda s: s.story_id)
                                     | "DistinctStories" >> beam.Distinct()
                                     | "Wanted" >> beam.Map(lambda s: (s, None)))
-        files = (p
-                 | "Index" >> beam.Create([index])
-                 | "Files" >> beam.FlatMap(lambda folder: [
-                     path for path in files_under(folder) if path.endswith(".parquet")])
-                 | "Spread" >> beam.Reshuffle())
+        listed = (p
+                  | "Index" >> beam.Create([index])
+                  | "Files" >> beam.FlatMap(lambda folder: [
+                      path for path in files_under(folder) if path.endswith(".parquet")]))
+        files = listed | "Spread" >> beam.Reshuffle()
         found = (  # (partition folder, the articles of the wanted stories in one file)
             files
             | "ArticlesOfStories" >> beam.FlatMap(
@@ -489,10 +489,9 @@ class ReadStoryMembers(beam.PTransform):
         # delivered again after the job restarts gets a row on the new job's day. An index
         # a stream wrote to is read again whole.
         streamed = beam.pvalue.AsSingleton(
-            p
-            | "IndexFolder" >> beam.Create([index])
-            | "FromStream" >> beam.Map(lambda folder: any(
-                written_by_stream(path) for path in files_under(folder))))
+            listed
+            | "ByStream" >> beam.Map(written_by_stream)
+            | "FromStream" >> beam.CombineGlobally(any))
         partitions = (found
                       | "Partitions" >> beam.Keys()
                       | "DistinctPartitions" >> beam.Distinct()
