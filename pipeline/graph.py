@@ -30,11 +30,11 @@ from storywire.transforms.write.parquet import CommitTables, WriteTable
 from storywire.transforms.write.stored import (
     ReadStoredIds,
     ReadStoredTable,
-    ReadStoryIndex,
     ReadStoryMembers,
     stored_vector,
 )
 from storywire.transforms.write.stories import UpdateStoriesTable
+from storywire.transforms.write.window import ReadStoryIndex
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,13 @@
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from conftest import FAST, SEEDS, rows, run, seed_text
 from hypothesis import HealthCheck, example, given, settings
@@ -22,7 +26,8 @@ from storywire.transforms.write.parquet import (
 from storywire.transforms.write.parquet import (
     to_arrow as arrow_table,
 )
-from storywire.transforms.write.stored import StoredIds, id_key, id_keys, index_days
+from storywire.transforms.write.stored import StoredIds, id_key, id_keys
+from storywire.transforms.write.window import index_days
 
 
 def inbox(tmp_path: Path, name: str, prefixes: list[str]) -> Path:
@@ -247,6 +252,8 @@ def current_stories(output: Path) -> dict[str, str]:
        cuts=st.sets(st.integers(1, 4), max_size=3))
 # Undated reports in three runs, then the dated ones years before: they must still meet.
 @example(order=["001", "004", "003", "000", "002"], cuts={1, 2, 3})
+# The dated ones first, alone, then the undated ones, which meet them only by their keys.
+@example(order=["000", "002", "004", "001", "003"], cuts={1, 2})
 def test_the_seeds_are_one_story_whatever_order_and_runs_they_arrive_in(
         tmp_path_factory, capsys, order, cuts):
     base = tmp_path_factory.mktemp("seeds-in-runs")
@@ -256,6 +263,40 @@ def test_the_seeds_are_one_story_whatever_order_and_runs_they_arrive_in(
         run(capsys, "--input", str(inbox(base, f"run{n}", order[start:end])),
             "--output", str(out), *FAST)
     assert len(set(current_stories(out).values())) == 1, (order, bounds)
+    (story,) = rows(out, "stories", "story_id")
+    assert story["article_count"] == 5
+
+
+def age_story_index(output: Path, day: str) -> None:
+    """Make an output's story index look written on `day`: each row's ingestion and
+    assignment moved to that day (keeping their order), in the partition of that day."""
+    for path in sorted(output.glob("story_index/*/*.parquet")):
+        table = pq.read_table(path, partitioning=None)
+        when = datetime.fromisoformat(f"{day}T09:00:00+00:00")
+        shift = pc.subtract(pc.min(table.column("ingested_at")),
+                            pa.scalar(when, table.schema.field("ingested_at").type))
+        for name in ("ingested_at", "assigned_at"):
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     pc.subtract(table.column(name), shift))
+        folder = output / "story_index" / f"index_date={day}"
+        folder.mkdir(exist_ok=True)
+        pq.write_table(table, folder / path.name)
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+
+
+def test_undated_reports_ingested_long_before_meet_a_dated_report_of_any_day(
+        tmp_path, capsys):
+    out = tmp_path / "out"
+    run(capsys, "--input", str(inbox(tmp_path, "undated", ["001", "003", "004"])),
+        "--output", str(out), *FAST)
+    # Ingested months after the dated reports' days and months before this run's day: no
+    # day this run reads holds them.
+    age_story_index(out, "2025-06-01")
+    run(capsys, "--input", str(inbox(tmp_path, "dated", ["000", "002"])),
+        "--output", str(out), *FAST)
+    assert len(set(current_stories(out).values())) == 1
     (story,) = rows(out, "stories", "story_id")
     assert story["article_count"] == 5
 

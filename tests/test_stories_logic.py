@@ -4,6 +4,7 @@ import json
 import math
 import zlib
 
+import pyarrow as pa
 import pytest
 from conftest import seed_text
 from hypothesis import given
@@ -26,6 +27,7 @@ from storywire.transforms.stories.vectors import (
     cosine,
     load_word_frequencies,
     pack,
+    sharing_keys,
     story_terms,
     tfidf_vector,
     unpack,
@@ -110,6 +112,23 @@ def test_candidate_keys_are_the_strongest_terms():
     keys = candidate_keys(pack(vector), 3)
     assert sorted(keys[:2]) == sorted([term_id["beta"], term_id["gamma"]])
     assert keys[2] == term_id["delta"]
+
+
+# Packed vectors as the story index holds them: any number of terms, ties in weight.
+packed_vectors = st.lists(
+    st.dictionaries(st.sampled_from([f"t{i}" for i in range(40)]),
+                    st.sampled_from([0.05, 0.1, 0.3, 0.3, 0.7]) | st.floats(0.01, 1.0),
+                    max_size=30).map(lambda terms: pack(tuple(terms.items()))),
+    max_size=40)
+
+
+@given(vectors=packed_vectors, offset=st.integers(0, 3),
+       wanted=st.sets(st.sampled_from([zlib.crc32(f"t{i}".encode()) for i in range(40)])))
+def test_vectors_sharing_keys_are_those_whose_candidate_keys_meet_the_wanted_ones(
+        vectors, offset, wanted):
+    array = pa.array(vectors, pa.binary()).slice(min(offset, len(vectors)))
+    expected = [bool(set(candidate_keys(v)) & wanted) for v in array.to_pylist()]
+    assert sharing_keys(array, wanted).tolist() == expected
 
 
 DAY = 86_400 * 1_000_000

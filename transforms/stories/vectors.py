@@ -20,10 +20,12 @@ import re
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 
 from storywire.transforms.copies.fingerprint import normalise, words_of_normalised
 from storywire.transforms.languages import wordfreq_code
@@ -256,6 +258,48 @@ def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
     """
     weights = unpack(packed)
     return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def sharing_keys(packed: pa.Array, keys: Collection[int], n: int = KEY_TERMS) -> np.ndarray:
+    """Which of many packed vectors (an Arrow binary array) have a candidate key among
+    `keys`: `candidate_keys` of each, worked out in NumPy (a Python loop over a million
+    stored vectors takes a minute), vectors of one length at a time."""
+    packed = packed.combine_chunks() if isinstance(packed, pa.ChunkedArray) else packed
+    found = np.zeros(len(packed), dtype=bool)
+    if not keys or not len(packed):
+        return found
+    wanted = np.fromiter(keys, dtype=np.uint32, count=len(keys))
+    offsets = np.frombuffer(packed.buffers()[1], dtype=np.int32)[
+        packed.offset:packed.offset + len(packed) + 1].astype(np.int64)
+    data = np.frombuffer(packed.buffers()[2] or b"", dtype=np.uint8)
+    lengths = np.diff(offsets)
+    for length in np.unique(lengths):
+        terms = int(length) // 8
+        if terms == 0:
+            continue
+        rows = np.flatnonzero(lengths == length)
+        for start in range(0, len(rows), _ROWS_AT_ONCE):
+            some = rows[start:start + _ROWS_AT_ONCE]
+            found[some] = np.isin(_strongest(data, offsets[some], terms, n), wanted).any(axis=1)
+    return found
+
+
+_ROWS_AT_ONCE = 4096  # vectors unpacked together: a few megabytes of NumPy arrays
+
+
+def _strongest(data: np.ndarray, starts: np.ndarray, terms: int, n: int) -> np.ndarray:
+    """The `n` strongest term ids (ties: the smaller id) of packed vectors of `terms` terms
+    each, starting at `starts` in `data`: one row each, in no particular order."""
+    block = data[starts[:, None] + np.arange(8 * terms)]
+    ids = np.ascontiguousarray(block[:, :4 * terms]).view(np.uint32)
+    bits = np.ascontiguousarray(block[:, 4 * terms:]).view(np.uint32)
+    # Float bits made to sort as the floats do, then flipped: strongest first, and one
+    # uint64 holding (weight, id) sorts as candidate_keys sorts its pairs.
+    ordered = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
+    order = (~ordered).astype(np.uint64) << np.uint64(32) | ids
+    if terms > n:
+        order = np.partition(order, n - 1, axis=1)[:, :n]
+    return (order & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def vectorise(article: Article, weights: LanguageWeights) -> StoryVector:

@@ -12,11 +12,9 @@ the assignments are filtered file by file as they are read.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
 
 import apache_beam as beam
 import numpy as np
@@ -29,13 +27,11 @@ from storywire.schemas import NO_DATE_PARTITION, TABLES, null_problem, schema_pr
 from storywire.transforms.paths import files_under, is_local
 from storywire.transforms.records import ArticleSummary, storable_row
 from storywire.transforms.stories.continuation import (
-    CONTEXT_WINDOWS,
-    MOVABLE_WINDOWS,
     Assignment,
     latest,
 )
 from storywire.transforms.stories.vectors import StoryVector, candidate_keys
-from storywire.transforms.write.parquet import day_of, table_files, written_by_stream
+from storywire.transforms.write.parquet import table_files, written_by_stream
 
 
 @dataclass(frozen=True)
@@ -207,37 +203,7 @@ def table_folder(output: str, table: str, partition: str | None = None) -> str:
     return FileSystems.join(folder, partition) if partition else folder
 
 
-def index_days(day: str, window_days: float) -> list[str]:
-    """The index days a new article of `day` may find its story in: its own, and those
-    up to one window (rounded up) and a day either side, as dated pairs meet up to a
-    window apart."""
-    reach = math.ceil(window_days) + 1
-    center = date.fromisoformat(day)
-    days = []
-    for d in range(-reach, reach + 1):
-        try:
-            days.append((center + timedelta(days=d)).isoformat())
-        except OverflowError:  # next to year 1 or 9999: no such day to read
-            continue
-    return days
-
-
-class _ReadFiles(beam.PTransform):
-    """Folders of `table` (allowed to be missing) to the rows of the Parquet files in them."""
-
-    def __init__(self, table: str, columns: list[str] | None = None):
-        super().__init__()
-        self._table = table
-        self._columns = columns
-
-    def expand(self, folders):
-        table, columns = self._table, self._columns
-        return (folders
-                | "Files" >> _SpreadFiles()
-                | "ReadRows" >> beam.FlatMap(read_rows, table, columns))
-
-
-class _SpreadFiles(beam.PTransform):
+class SpreadFiles(beam.PTransform):
     """Folders to the Parquet files in them, spread over the workers."""
 
     def expand(self, folders):
@@ -272,7 +238,7 @@ class StoredFiles(beam.PTransform):
             return pbegin | "None" >> beam.Create([])
         return (pbegin
                 | "Folder" >> beam.Create([table_folder(self._output, self._table)])
-                | "Files" >> _SpreadFiles())
+                | "Files" >> SpreadFiles())
 
 
 class ReadStoredTable(beam.PTransform):
@@ -338,64 +304,6 @@ class ReadStoredIds(beam.PTransform):
                 | "Files" >> StoredFiles(self._output, "articles")
                 | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
                     path, "articles", ["article_id"]).column("article_id").to_pylist())))
-
-
-def index_day(entry: StoredArticle) -> str:
-    """The index day of a stored article: of its date, else of its ingestion."""
-    return day_of(entry.published_at if entry.published_at is not None else entry.ingested_at)
-
-
-class ReadStoryIndex(beam.PTransform):
-    """New articles to {"stored": the StoredArticles of the index days around theirs,
-    "movable": (article_id, True) for those near enough to move}.
-
-    The days read reach CONTEXT_WINDOWS story windows (and a day) from the new articles'
-    days: a stored article within MOVABLE_WINDOWS of them is then grouped with everything
-    it is compared with, and may move. Those further out are context: they link and claim,
-    never move.
-    An undated article's day is the run's day (`ingested_at`), as undated articles are
-    indexed by the day they were ingested.
-    """
-
-    def __init__(self, output: str, window_days: float, ingested_at: int):
-        super().__init__()
-        self._output = output
-        self._window_days = window_days
-        self._ingested_at = ingested_at
-
-    def expand(self, articles):
-        output, window_days, ingested_at = self._output, self._window_days, self._ingested_at
-        if not has_table(output, "story_index"):  # a first run: nothing to read
-            return {"stored": articles.pipeline | "NoIndex" >> beam.Create([]),
-                    "movable": articles.pipeline | "NoneMovable" >> beam.Create([])}
-        column = TABLES["story_index"].partition_column
-        # The run's own day is always one: undated articles of recent runs are indexed on
-        # it, and a single run compares undated articles with dated ones of any day.
-        days = ((articles
-                 | "Days" >> beam.Map(lambda a: day_of(
-                     a.published_at if a.published_at is not None else ingested_at)),
-                 articles.pipeline | "RunDay" >> beam.Create([day_of(ingested_at)]))
-                | "AllDays" >> beam.Flatten()
-                | "DistinctDays" >> beam.Distinct())
-        near = (days
-                | "NearDays" >> beam.FlatMap(index_days, MOVABLE_WINDOWS * window_days)
-                | "DistinctNearDays" >> beam.Distinct())
-        stored = (
-            days
-            | "ContextDays" >> beam.FlatMap(index_days, CONTEXT_WINDOWS * window_days)
-            | "DistinctContextDays" >> beam.Distinct()
-            | "Folders" >> beam.Map(
-                lambda day: table_folder(output, "story_index", f"{column}={day}"))
-            | "Read" >> _ReadFiles("story_index")
-            | "Entries" >> beam.Map(lambda row: (row["article_id"], StoredArticle.of(row)))
-            | "Latest" >> beam.CombinePerKey(latest)
-            | "Current" >> beam.Values()
-        )
-        movable = stored | "Movable" >> beam.FlatMap(
-            lambda entry, near_days: [(entry.article_id, True)]
-            if index_day(entry) in near_days else [],
-            beam.pvalue.AsList(near))
-        return {"stored": stored, "movable": movable}
 
 
 ASSIGNMENT_COLUMNS = ["article_id", "assigned_at", "story_id", "published_at", "text_length",
