@@ -6,6 +6,7 @@ import argparse
 import difflib
 import os
 import re
+import shlex
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -382,8 +383,10 @@ def make_runner(options: PipelineOptions):
     if direct.direct_running_mode == "multi_processing":
         # The same worker processes Beam's multi_processing mode starts, through our entry
         # point. FnApiRunner replaces the environment in that mode, so it is told in_memory,
-        # which only means "use the environment given".
+        # which only means "use the environment given". Beam runs the command through a
+        # shell: `exec` makes the worker the shell's process, so the worker is the child
+        # of the process that runs the pipeline, and is the process Beam stops.
         environment = SubprocessSDKEnvironment.from_command_string(
-            f"{sys.executable} -m storywire.pipeline.worker")
+            f"exec {shlex.quote(sys.executable)} -m storywire.pipeline.worker")
         direct.direct_running_mode = "in_memory"
     return fn_runner.FnApiRunner(default_environment=environment, provision_info=provision_info)

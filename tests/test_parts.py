@@ -117,7 +117,8 @@ def _start_in_parts(feed: Path, output: Path, runner: list[str] = FAST
     raise AssertionError(f"no part started: {run.stderr.read().decode()}")
 
 
-def test_a_part_runs_with_the_worker_processes_the_run_asked_for(tmp_path):
+def test_a_part_runs_with_the_worker_processes_the_run_asked_for_and_they_end_with_it(
+        tmp_path):
     feed = tmp_path / "feed.jsonl"
     _feed(feed, 60, filler=40_000)
     run, part = _start_in_parts(feed, tmp_path / "out", ["--direct_num_workers=2",
@@ -129,9 +130,27 @@ def test_a_part_runs_with_the_worker_processes_the_run_asked_for(tmp_path):
             workers = _processes_of_parts(part, b"storywire.pipeline.worker")
             time.sleep(0.1)
         assert workers, "the part ran without worker processes"
+        # Killed from outside (the kernel's out-of-memory killer, say), the part takes its
+        # workers with it: none lives on, printing the errors of its lost connection.
+        os.kill(part, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, workers)), "a worker outlived its part"
+        assert run.wait(timeout=120) != 0
+        assert "was ended by SIGKILL" in run.stderr.read().decode()
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def test_a_run_killed_while_a_part_runs_keeps_the_output_locked_until_the_part_ends(
