@@ -73,8 +73,9 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     staged = cleaned.articles | "Stage" >> StageArticles(run.staging, opts.language)
     unique = staged | "OnePerId" >> KeepFirstPerId()
     articles = unique.records
+    settings = StorySettings.of(opts)
     window = articles | "StoryIndex" >> ReadStoryIndex(
-        opts.output, opts.story_window_days, run.ingested_at)
+        opts.output, settings.window_days, run.ingested_at, settings.max_compared)
     stored = window["stored"]
     stored_stories = stored | "StoryMembers" >> ReadStoryMembers(opts.output)
 
@@ -89,7 +90,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         ((articles | "Vectors" >> beam.Map(lambda a: a.vector),
           stored | "StoredVectors" >> beam.Map(stored_vector)) | "AllVectors" >> beam.Flatten(),
          copy_groups)
-        | "LinkStories" >> LinkStories(StorySettings.of(opts), gathered=run.small))
+        | "LinkStories" >> LinkStories(settings, gathered=run.small))
     tagged = ((articles, story_labels, stored, window["movable"], stored_stories["members"],
                stored_stories["unlisted"])
               | "TagStories" >> TagStories(run.ingested_at))

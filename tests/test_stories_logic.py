@@ -22,6 +22,7 @@ from storywire.transforms.stories.neighbours import (
     time_buckets,
 )
 from storywire.transforms.stories.vectors import (
+    NO_KEY,
     LanguageWeights,
     candidate_keys,
     cosine,
@@ -29,6 +30,7 @@ from storywire.transforms.stories.vectors import (
     pack,
     sharing_keys,
     story_terms,
+    strongest_keys,
     tfidf_vector,
     unpack,
     vectorise,
@@ -124,11 +126,12 @@ packed_vectors = st.lists(
 
 @given(vectors=packed_vectors, offset=st.integers(0, 3),
        wanted=st.sets(st.sampled_from([zlib.crc32(f"t{i}".encode()) for i in range(40)])))
-def test_vectors_sharing_keys_are_those_whose_candidate_keys_meet_the_wanted_ones(
+def test_candidate_keys_of_many_vectors_at_once_are_each_ones_candidate_keys(
         vectors, offset, wanted):
     array = pa.array(vectors, pa.binary()).slice(min(offset, len(vectors)))
-    expected = [bool(set(candidate_keys(v)) & wanted) for v in array.to_pylist()]
-    assert sharing_keys(array, wanted).tolist() == expected
+    keys = [set(candidate_keys(v)) for v in array.to_pylist()]
+    assert [set(row.tolist()) - {NO_KEY} for row in strongest_keys(array)] == keys
+    assert sharing_keys(array, wanted).tolist() == [bool(k & wanted) for k in keys]
 
 
 DAY = 86_400 * 1_000_000

@@ -260,15 +260,19 @@ def candidate_keys(packed: bytes, n: int = KEY_TERMS) -> list[int]:
     return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-def sharing_keys(packed: pa.Array, keys: Collection[int], n: int = KEY_TERMS) -> np.ndarray:
-    """Which of many packed vectors (an Arrow binary array) have a candidate key among
-    `keys`: `candidate_keys` of each, worked out in NumPy (a Python loop over a million
-    stored vectors takes a minute), vectors of one length at a time."""
+# Where a vector has fewer than KEY_TERMS terms, in `strongest_keys`: no uint32 id is it.
+NO_KEY = 1 << 32
+
+
+def strongest_keys(packed: pa.Array, n: int = KEY_TERMS) -> np.ndarray:
+    """The candidate keys of many packed vectors (an Arrow binary array), one row of `n`
+    each (uint64; NO_KEY fills the row of a vector with fewer terms): `candidate_keys` of
+    each, in no particular order, worked out in NumPy (a Python loop over a million stored
+    vectors takes a minute), vectors of one length at a time."""
     packed = packed.combine_chunks() if isinstance(packed, pa.ChunkedArray) else packed
-    found = np.zeros(len(packed), dtype=bool)
-    if not keys or not len(packed):
-        return found
-    wanted = np.fromiter(keys, dtype=np.uint32, count=len(keys))
+    keys = np.full((len(packed), n), NO_KEY, dtype=np.uint64)
+    if not len(packed):
+        return keys
     offsets = np.frombuffer(packed.buffers()[1], dtype=np.int32)[
         packed.offset:packed.offset + len(packed) + 1].astype(np.int64)
     data = np.frombuffer(packed.buffers()[2] or b"", dtype=np.uint8)
@@ -280,8 +284,16 @@ def sharing_keys(packed: pa.Array, keys: Collection[int], n: int = KEY_TERMS) ->
         rows = np.flatnonzero(lengths == length)
         for start in range(0, len(rows), _ROWS_AT_ONCE):
             some = rows[start:start + _ROWS_AT_ONCE]
-            found[some] = np.isin(_strongest(data, offsets[some], terms, n), wanted).any(axis=1)
-    return found
+            top = _strongest(data, offsets[some], terms, n)
+            keys[some, :top.shape[1]] = top
+    return keys
+
+
+def sharing_keys(packed: pa.Array, keys: Collection[int] | np.ndarray,
+                 n: int = KEY_TERMS) -> np.ndarray:
+    """Which of many packed vectors have a candidate key among `keys`."""
+    wanted = np.fromiter(keys, dtype=np.uint64, count=len(keys))
+    return np.isin(strongest_keys(packed, n), wanted).any(axis=1)
 
 
 _ROWS_AT_ONCE = 4096  # vectors unpacked together: a few megabytes of NumPy arrays
@@ -289,7 +301,8 @@ _ROWS_AT_ONCE = 4096  # vectors unpacked together: a few megabytes of NumPy arra
 
 def _strongest(data: np.ndarray, starts: np.ndarray, terms: int, n: int) -> np.ndarray:
     """The `n` strongest term ids (ties: the smaller id) of packed vectors of `terms` terms
-    each, starting at `starts` in `data`: one row each, in no particular order."""
+    each, starting at `starts` in `data`: one row each (fewer columns if `terms` < n), in
+    no particular order."""
     block = data[starts[:, None] + np.arange(8 * terms)]
     ids = np.ascontiguousarray(block[:, :4 * terms]).view(np.uint32)
     bits = np.ascontiguousarray(block[:, 4 * terms:]).view(np.uint32)
@@ -299,7 +312,7 @@ def _strongest(data: np.ndarray, starts: np.ndarray, terms: int, n: int) -> np.n
     order = (~ordered).astype(np.uint64) << np.uint64(32) | ids
     if terms > n:
         order = np.partition(order, n - 1, axis=1)[:, :n]
-    return (order & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return order & np.uint64(0xFFFFFFFF)
 
 
 def vectorise(article: Article, weights: LanguageWeights) -> StoryVector:

@@ -9,24 +9,30 @@ near its new articles' days, and for the timeless bucket it also reads, from eve
 - the stored articles sharing a key with a new undated article;
 - the stored undated articles sharing a key with any new article.
 
-So articles split over several runs meet as they would in one, whichever come first.
-The second read scans the story vectors of the whole index, and runs only when there is
-an undated article on either side: a run of dated articles into an output of dated
-articles (no `published_date=__HIVE_DEFAULT_PARTITION__` in `articles/`) reads by day only.
+A key that more dated articles have than a bucket compares (`max_compared`) is left
+out of the second: its timeless bucket compares its undated articles only, in one run as
+here. So articles split over several runs meet as they would in one, whichever come first.
+The second read scans the story vectors of the whole index twice (to count, then to
+read), and runs only when there is an undated article on either side: a run of dated
+articles into an output of dated articles (no `published_date=__HIVE_DEFAULT_PARTITION__`
+in `articles/`) reads by day only.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import date, timedelta
 from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 
 from storywire.schemas import NO_DATE_PARTITION, TABLES
 from storywire.transforms.paths import files_under
 from storywire.transforms.stories.continuation import CONTEXT_WINDOWS, MOVABLE_WINDOWS, latest
-from storywire.transforms.stories.vectors import sharing_keys
+from storywire.transforms.stories.neighbours import DEFAULT_MAX_COMPARED
+from storywire.transforms.stories.vectors import strongest_keys
 from storywire.transforms.write.parquet import day_of
 from storywire.transforms.write.stored import (
     SpreadFiles,
@@ -75,57 +81,87 @@ class _ReadFiles(beam.PTransform):
 
 
 class TimelessKeys(NamedTuple):
-    """The candidate keys of a run's new articles, as the timeless bucket needs them."""
+    """The candidate keys of a run's new articles, as the timeless bucket needs them
+    (sorted arrays, as `np.isin` takes them)."""
 
-    undated: frozenset[int]  # of its undated articles: they meet stored ones of any day
-    every: frozenset[int]    # of all of them: they meet stored undated ones of any day
+    undated: np.ndarray  # of its undated articles: they meet stored ones of any day
+    every: np.ndarray    # of all of them: they meet stored undated ones of any day
+    dated: dict[int, int]  # how many new dated articles have each key of `undated`
 
 
 class _CollectKeys(beam.CombineFn):
     """New articles to their TimelessKeys."""
 
     def create_accumulator(self):
-        return set(), set()
+        return set(), set(), Counter()
 
     def add_input(self, keys, article):
-        undated, every = keys
+        undated, every, dated = keys
         every.update(article.vector.keys)
         if article.published_at is None:
             undated.update(article.vector.keys)
+        else:
+            dated.update(article.vector.keys)
         return keys
 
     def merge_accumulators(self, accumulators):
-        undated, every = set(), set()
-        for more_undated, more_every in accumulators:
+        undated, every, dated = set(), set(), Counter()
+        for more_undated, more_every, more_dated in accumulators:
             undated |= more_undated
             every |= more_every
-        return undated, every
+            dated.update(more_dated)
+        return undated, every, dated
 
     def extract_output(self, keys):
-        return TimelessKeys(frozenset(keys[0]), frozenset(keys[1]))
+        undated, every, dated = keys
+        return TimelessKeys(_sorted_array(undated), _sorted_array(every),
+                            {k: dated[k] for k in undated if k in dated})
 
 
-def timeless_rows(path: str, keys: TimelessKeys, undated_stored: bool) -> list[dict]:
+def _sorted_array(keys) -> np.ndarray:
+    return np.sort(np.fromiter(keys, dtype=np.uint64, count=len(keys)))
+
+
+def _undated_and_keys(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of a story-index file are undated, and their candidate keys."""
+    rows = read_arrow(path, "story_index", ["published_at", "story_vector"])
+    return (rows.column("published_at").is_null().to_numpy(zero_copy_only=False),
+            strongest_keys(rows.column("story_vector")))
+
+
+def stored_dated_keys(path: str, keys: TimelessKeys) -> list[tuple[int, int]]:
+    """(key, how many dated rows of one story-index file have it) for the keys of the new
+    undated articles. (An article a later run moved has a row for each assignment, and
+    counts once for each: moves are a few in a thousand articles.)"""
+    if not len(keys.undated):
+        return []
+    undated, stored = _undated_and_keys(path)
+    stored = stored[~undated]
+    found, counts = np.unique(stored[np.isin(stored, keys.undated)], return_counts=True)
+    return list(zip(found.tolist(), counts.tolist()))
+
+
+def timeless_rows(path: str, keys: TimelessKeys, crowded: np.ndarray,
+                  undated_stored: bool) -> list[dict]:
     """The rows of one story-index file that the timeless bucket pairs with the new
-    articles: sharing a key with an undated one, or undated and sharing a key with any."""
-    if not keys.undated and not (undated_stored and keys.every):
+    articles: the undated rows sharing a key with any of them, and the dated rows sharing
+    a key with an undated one, unless that key is `crowded` (more dated articles have it
+    than a bucket compares: the bucket then compares its undated articles only)."""
+    if not len(keys.undated) and not undated_stored:
         return []
-    columns = ["published_at", "story_vector"]
-    if not keys.undated:  # only the file's undated rows can match: most files have none
-        columns = ["published_at"]
-    rows = read_arrow(path, "story_index", columns)
-    undated = rows.column("published_at").is_null().to_numpy(zero_copy_only=False)
-    if not keys.undated and not undated.any():
-        return []
-    if "story_vector" not in columns:
-        rows = read_arrow(path, "story_index", ["published_at", "story_vector"])
-    vectors = rows.column("story_vector")
-    meets = sharing_keys(vectors, keys.undated)
-    if undated_stored:
-        meets |= undated & sharing_keys(vectors, keys.every)
+    undated, stored = _undated_and_keys(path)
+    meets = undated & np.isin(stored, keys.every).any(axis=1)
+    if len(keys.undated):
+        meets |= ~undated & (np.isin(stored, keys.undated)
+                             & ~np.isin(stored, crowded)).any(axis=1)
     if not meets.any():
         return []
     return read_arrow(path, "story_index").filter(meets).to_pylist()
+
+
+def _crowded(key_count: tuple[int, int], keys: TimelessKeys, max_compared: int) -> list[int]:
+    key, stored = key_count
+    return [key] if stored + keys.dated.get(key, 0) > max_compared else []
 
 
 class ReadStoryIndex(beam.PTransform):
@@ -141,11 +177,13 @@ class ReadStoryIndex(beam.PTransform):
     indexed by the day they were ingested.
     """
 
-    def __init__(self, output: str, window_days: float, ingested_at: int):
+    def __init__(self, output: str, window_days: float, ingested_at: int,
+                 max_compared: int = DEFAULT_MAX_COMPARED):
         super().__init__()
         self._output = output
         self._window_days = window_days
         self._ingested_at = ingested_at
+        self._max_compared = max_compared
 
     def expand(self, articles):
         output, window_days, ingested_at = self._output, self._window_days, self._ingested_at
@@ -179,10 +217,16 @@ class ReadStoryIndex(beam.PTransform):
                 output, "articles",
                 f"{TABLES['articles'].partition_column}={NO_DATE_PARTITION}")])
             | "HasUndated" >> beam.Map(lambda folder: bool(files_under(folder))))
-        timeless = (
-            p
-            | "IndexFiles" >> StoredFiles(output, "story_index")
-            | "Timeless" >> beam.FlatMap(timeless_rows, keys, undated_stored))
+        files = p | "IndexFiles" >> StoredFiles(output, "story_index")
+        crowded = beam.pvalue.AsSingleton(
+            files
+            | "StoredDatedKeys" >> beam.FlatMap(stored_dated_keys, keys)
+            | "CountKeys" >> beam.CombinePerKey(sum)
+            | "Crowded" >> beam.FlatMap(_crowded, keys, self._max_compared)
+            | "CrowdedKeys" >> beam.combiners.ToList()
+            | "AsArray" >> beam.Map(_sorted_array))
+        timeless = files | "Timeless" >> beam.FlatMap(timeless_rows, keys, crowded,
+                                                      undated_stored)
         stored = (
             (by_day, timeless)
             | "Both" >> beam.Flatten()
