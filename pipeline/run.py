@@ -91,7 +91,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     from storywire.pipeline.part import PartFailed, PartJob, run_in_own_process
     from storywire.transforms.clean.cleaning import to_micros
     from storywire.transforms.records import storable_text
-    from storywire.transforms.write.parquet import recover_commits
+    from storywire.transforms.write.parquet import drop_staging, recover_commits
     from storywire.transforms.write.settings import keep_language, language_problem
     from storywire.transforms.write.stored import StoredTableError, check_stored_tables
 
@@ -187,6 +187,8 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                 known = str(err) if isinstance(err, PartFailed) else known_failure(err)
                 if known is None:
                     raise
+                if known.startswith(StoredTableError.PREFIX):  # the run holds the lock still
+                    drop_staging(context.staging, opts.output)
                 if part is not None and part.number > 1:
                     known += (f" (parts 1 to {part.number - 1} of {part.of} are committed; "
                               "a rerun skips their records)")

@@ -57,6 +57,31 @@ def test_an_articles_file_missing_an_optional_column(output, capsys):
     assert "another version of storywire, or damaged" in line
 
 
+def test_a_story_index_file_whose_pages_are_damaged_behind_a_sound_footer(output, capsys):
+    # Filed under a day far from every new article's: the undated ones read it all the same.
+    (path,) = output.glob("story_index/*/*.parquet")
+    far = output / "story_index" / "index_date=2019-01-01" / path.name
+    far.parent.mkdir()
+    path.rename(far)
+    path.parent.rmdir()
+    column = next(c for c in (pq.ParquetFile(far).metadata.row_group(0).column(i)
+                              for i in range(pq.ParquetFile(far).metadata.num_columns))
+                  if c.path_in_schema == "story_vector")
+    start = column.dictionary_page_offset or column.data_page_offset
+    data = bytearray(far.read_bytes())
+    data[start:start + column.total_compressed_size] = bytes(
+        b ^ 0x5A for b in data[start:start + column.total_compressed_size])
+    far.write_bytes(bytes(data))
+    # The footer passes the check before the run; the run finds the damage and stops.
+    before = fingerprint(output)
+    assert main(["run", "--input", str(SEEDS), "--output", str(output), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    (line,) = [x for x in err.splitlines() if x.startswith("storywire run: ")]
+    assert str(far) in line and "not a readable Parquet file" in line
+    assert fingerprint(output) == before
+
+
 def test_a_story_index_file_with_a_column_of_another_type(output, capsys):
     (path,) = output.glob("story_index/*/*.parquet")
     rewrite(path, lambda t: t.set_column(t.schema.get_field_index("simhash"), "simhash",

@@ -291,6 +291,13 @@ def recover_commits(output: str) -> tuple[int, int]:
     return finished, dropped
 
 
+def drop_staging(staging: str, output: str) -> None:
+    """Drop the staging folder of a run that stopped before its commit began (it has no
+    commit plan); one whose commit began is left for the next run to finish."""
+    if not FileSystems.exists(FileSystems.join(staging, COMMIT_PLAN)):
+        _finish(staging, output)
+
+
 def _finish(staging: str, output: str) -> None:
     """Drop a run's staging folder: its files one by one (object stores such as Cloud
     Storage have no folders to delete), the commit plan last, so a commit cut short here

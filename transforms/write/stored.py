@@ -77,6 +77,9 @@ class StoredTableError(Exception):
     PREFIX = "stored table "
 
     def __init__(self, path: str, problem: str):
+        # On one line: Arrow's messages may hold line breaks (and any byte of a damaged
+        # page), and the run finds this message in a worker's error by its one line.
+        problem = " ".join(problem.split())
         super().__init__(f"{self.PREFIX}{path}: {problem} (written by another version of "
                          "storywire, or damaged)")
 
