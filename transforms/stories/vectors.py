@@ -20,7 +20,7 @@ import re
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -287,13 +287,6 @@ def strongest_keys(packed: pa.Array, n: int = KEY_TERMS) -> np.ndarray:
             top = _strongest(data, offsets[some], terms, n)
             keys[some, :top.shape[1]] = top
     return keys
-
-
-def sharing_keys(packed: pa.Array, keys: Collection[int] | np.ndarray,
-                 n: int = KEY_TERMS) -> np.ndarray:
-    """Which of many packed vectors have a candidate key among `keys`."""
-    wanted = np.fromiter(keys, dtype=np.uint64, count=len(keys))
-    return np.isin(strongest_keys(packed, n), wanted).any(axis=1)
 
 
 _ROWS_AT_ONCE = 4096  # vectors unpacked together: a few megabytes of NumPy arrays

@@ -147,8 +147,12 @@ def timeless_rows(path: str, keys: TimelessKeys, crowded: np.ndarray,
     articles: the undated rows sharing a key with any of them, and the dated rows sharing
     a key with an undated one, unless that key is `crowded` (more dated articles have it
     than a bucket compares: the bucket then compares its undated articles only)."""
-    if not len(keys.undated) and not undated_stored:
-        return []
+    if not len(keys.undated):
+        # Only the file's undated rows can match: most files have none, and their small
+        # date column tells so without their vectors being read.
+        if not undated_stored or not read_arrow(
+                path, "story_index", ["published_at"]).column("published_at").null_count:
+            return []
     undated, stored = _undated_and_keys(path)
     meets = undated & np.isin(stored, keys.every).any(axis=1)
     if len(keys.undated):
