@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from storywire.transforms.clean.stage import StagedArticle
 from storywire.transforms.copies.neardup import dup_group_id
 from storywire.transforms.metrics import ARTICLES_NEW, FILES_WRITTEN, counter
 from storywire.transforms.records import Article, stable_id, storable_text
@@ -42,6 +44,20 @@ class RowTags:
     dup_group_id: str
     story_id: str
     is_canonical: bool
+
+
+class StagedRow(NamedTuple):
+    """Where a kept article's row is staged: all the tag join needs of a StagedArticle
+    (whose vector and title would otherwise cross the shuffle again)."""
+
+    staged: str
+    input_uri: str
+    line: int
+
+
+def staged_row_of(article: StagedArticle) -> tuple[str, StagedRow]:
+    return article.article_id, StagedRow(article.staged, storable_text(article.input_uri),
+                                         article.line or 0)
 
 
 @dataclass(frozen=True)
@@ -84,10 +100,10 @@ def _row_tags(joined):
     """(staged file, RowTags) of a kept article: every one has exactly one story tag."""
     article_id, grouped = joined
     dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
-    for article in grouped["article"]:
+    for row in grouped["article"]:
         ((story_id, is_canonical),) = grouped["tag"]
-        yield article.staged, RowTags(article_id, storable_text(article.input_uri),
-                                      article.line or 0, dup_group, story_id, is_canonical)
+        yield row.staged, RowTags(article_id, row.input_uri, row.line, dup_group, story_id,
+                                  is_canonical)
 
 
 def _pieces(keyed, rows_per_file: int):
@@ -160,7 +176,7 @@ class WriteArticleTables(beam.PTransform):
     def expand(self, pcolls):
         articles, dup_groups, tags = pcolls
         per_file = (
-            {"article": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+            {"article": articles | "ById" >> beam.Map(staged_row_of),
              "dup": dup_groups, "tag": tags}
             | "JoinTags" >> beam.CoGroupByKey()
             | "ByStagedFile" >> beam.FlatMap(_row_tags)
