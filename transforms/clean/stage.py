@@ -86,13 +86,9 @@ class _SkipStored(beam.DoFn):
 
     def __init__(self):
         self.skipped = counter(SKIPPED_ALREADY_STORED)
-        self._ids: StoredIds | None = None
-        self._source = None
 
-    def process(self, record: RawRecord, stored_ids):
-        if self._source is not stored_ids:  # the side input, read once per worker
-            self._ids, self._source = StoredIds(stored_ids), stored_ids
-        if record.article_id in self._ids:
+    def process(self, record: RawRecord, stored_ids: StoredIds):
+        if record.article_id in stored_ids:
             self.skipped.inc()
             return
         yield record
@@ -153,9 +149,9 @@ class StageArticles(beam.PTransform):
 
 
 class SkipStored(beam.PTransform):
-    """(raw records, stored article ids as ReadStoredIds gives them) to the records of ids
-    not stored yet."""
+    """(raw records, the StoredIds that ReadStoredIds gives) to the records of ids not
+    stored yet."""
 
     def expand(self, pcolls):
         records, stored_ids = pcolls
-        return records | beam.ParDo(_SkipStored(), beam.pvalue.AsList(stored_ids))
+        return records | beam.ParDo(_SkipStored(), beam.pvalue.AsSingleton(stored_ids))

@@ -276,8 +276,8 @@ def id_keys(ids: list[str]) -> np.ndarray:
 
 
 class StoredIds:
-    """The ids of the stored articles, from the arrays ReadStoredIds gives (one a file):
-    `in` tells whether an article id is stored."""
+    """The ids of the stored articles, as one sorted array of keys (built from one array
+    a stored file): `in` tells whether an article id is stored."""
 
     def __init__(self, arrays: list[np.ndarray]):
         self._keys = np.sort(np.concatenate(arrays)) if arrays else id_keys([])
@@ -294,9 +294,27 @@ class StoredIds:
         return len(self._keys)
 
 
+class _AllIds(beam.CombineFn):
+    """The id keys of each stored file to one StoredIds."""
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, arrays, keys):
+        arrays.append(keys)
+        return arrays
+
+    def merge_accumulators(self, accumulators):
+        return [keys for arrays in accumulators for keys in arrays]
+
+    def extract_output(self, arrays):
+        return StoredIds(arrays)
+
+
 class ReadStoredIds(beam.PTransform):
-    """The ids of the articles stored in `output`, one array of keys a stored file (see
-    StoredIds); none in a first run."""
+    """The ids of the articles stored in `output`, as one StoredIds (empty in a first
+    run). Built once, by one worker: each worker then holds one sorted array of 16-byte
+    keys while it skips stored records, not also the arrays it was built from."""
 
     def __init__(self, output: str):
         super().__init__()
@@ -306,7 +324,8 @@ class ReadStoredIds(beam.PTransform):
         return (pbegin
                 | "Files" >> StoredFiles(self._output, "articles")
                 | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
-                    path, "articles", ["article_id"]).column("article_id").to_pylist())))
+                    path, "articles", ["article_id"]).column("article_id").to_pylist()))
+                | "AllIds" >> beam.CombineGlobally(_AllIds()))
 
 
 ASSIGNMENT_COLUMNS = ["article_id", "assigned_at", "story_id", "published_at", "text_length",
