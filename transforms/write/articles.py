@@ -46,18 +46,19 @@ class RowTags:
     is_canonical: bool
 
 
-class StagedRow(NamedTuple):
-    """Where a kept article's row is staged: all the tag join needs of a StagedArticle
-    (whose vector and title would otherwise cross the shuffle again)."""
+class RowPlace(NamedTuple):
+    """Where a kept article's row is staged (its file, and the origin the row is matched
+    by): all the tag join needs of a StagedArticle, whose vector and title would otherwise
+    cross the shuffle again."""
 
     staged: str
     input_uri: str
     line: int
 
 
-def staged_row_of(article: StagedArticle) -> tuple[str, StagedRow]:
-    return article.article_id, StagedRow(article.staged, storable_text(article.input_uri),
-                                         article.line or 0)
+def row_place(article: StagedArticle) -> tuple[str, RowPlace]:
+    return article.article_id, RowPlace(article.staged, storable_text(article.input_uri),
+                                        article.line or 0)
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,10 @@ def _row_tags(joined):
     """(staged file, RowTags) of a kept article: every one has exactly one story tag."""
     article_id, grouped = joined
     dup_group = grouped["dup"][0] if grouped["dup"] else dup_group_id(article_id)
-    for row in grouped["article"]:
+    for place in grouped["article"]:
         ((story_id, is_canonical),) = grouped["tag"]
-        yield row.staged, RowTags(article_id, row.input_uri, row.line, dup_group, story_id,
-                                  is_canonical)
+        yield place.staged, RowTags(article_id, place.input_uri, place.line, dup_group,
+                                    story_id, is_canonical)
 
 
 def _pieces(keyed, rows_per_file: int):
@@ -176,7 +177,7 @@ class WriteArticleTables(beam.PTransform):
     def expand(self, pcolls):
         articles, dup_groups, tags = pcolls
         per_file = (
-            {"article": articles | "ById" >> beam.Map(staged_row_of),
+            {"article": articles | "ById" >> beam.Map(row_place),
              "dup": dup_groups, "tag": tags}
             | "JoinTags" >> beam.CoGroupByKey()
             | "ByStagedFile" >> beam.FlatMap(_row_tags)
