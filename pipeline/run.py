@@ -273,7 +273,21 @@ def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: 
 
     The local runner runs the whole pipeline inside `pipeline.run()`: progress comes from
     the tallies its steps keep in `progress_folder` and from its stage log. Other runners
-    return at once; while waiting, progress comes from the job's metrics."""
+    return at once; while waiting, progress comes from the job's metrics. A run that fails
+    because a worker process ended raises WorkerLost (lostworkers.py), which says how."""
+    from storywire.pipeline.lostworkers import WatchWorkers, WorkerLost
+
+    with WatchWorkers() as workers:
+        try:
+            return _run_and_show(pipeline, progress_folder, quiet, wait)
+        except (Exception, KeyboardInterrupt) as err:  # the latter: see WatchWorkers
+            if workers.lost is None:
+                raise
+            raise WorkerLost(f"{workers.lost}. Run again: a rerun skips the records "
+                             "already stored") from err
+
+
+def _run_and_show(pipeline, progress_folder: str | None, quiet: bool, wait: bool):
     from storywire.transforms.progress import Progress, StageLog, read_tallies
 
     if progress_folder is not None:
@@ -326,12 +340,15 @@ def job_counts(result):
 
 def known_failure(err: BaseException) -> str | None:
     """The one line to say for a failure storywire foresees (a stored table this version
-    cannot use, a lock taken over), found in the runner's error, which carries the
-    worker's message; None for anything else."""
+    cannot use, a lock taken over, a worker process that ended), found in the runner's
+    error, which carries the worker's message; None for anything else."""
     import re
 
+    from storywire.pipeline.lostworkers import WorkerLost
     from storywire.transforms.write.stored import StoredTableError
 
+    if isinstance(err, WorkerLost):
+        return str(err)
     text = str(err)
     match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
     if match:

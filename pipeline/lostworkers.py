@@ -1,0 +1,120 @@
+"""A worker process that ends while a run goes, said in one line.
+
+When a worker process of the local runner ends in the middle of a run (the kernel's
+out-of-memory killer, a user's `kill`), Beam's threads each print the traceback of what
+they lost (the worker's exit, its control and data connections) and the run fails with
+"Channel closed prematurely", which does not say what happened. While a pipeline runs,
+`WatchWorkers` holds back the errors of Beam's threads and of its runner's logs for
+`HOLD_SECONDS`. Once one of them says a worker process exited, the run's failure is a
+WorkerLost that says how it ended, and the held errors, which follow from it, are dropped;
+without one, they are printed as they would have been, a moment later. A worker that ends
+before it has connected leaves Beam's runner waiting for it for good: if the run has not
+failed `HOLD_SECONDS` after a worker's exit, the thread that runs it is interrupted (as by
+Ctrl-C), and `lost` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+import time
+
+HOLD_SECONDS = 5.0
+# How Beam's local runner reports a worker process that ended (local_job_service.py).
+_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
+_RUNNER_LOGS = "apache_beam.runners"
+
+
+class WorkerLost(Exception):
+    """A run failed because one of its worker processes ended; the message says how."""
+
+
+def how_it_ended(code: int) -> str:
+    """A worker's end in words, from its return code (negative: the signal that ended it)."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = ("; when memory runs out, the kernel kills the largest process (`dmesg` says "
+               "whether it did), and fewer --direct_num_workers or a smaller "
+               "--max_batch_articles use less" if -code == signal.SIGKILL else "")
+        return f"a worker process was ended by {name} during the run{why}"
+    return f"a worker process ended with exit status {code} during the run"
+
+
+class WatchWorkers:
+    """While in it: errors of Beam's threads and runner logs are held back, and a worker
+    process's exit is recorded (`lost`: what to tell the user, or None)."""
+
+    def __init__(self, hold_seconds: float = HOLD_SECONDS):
+        self._hold = hold_seconds
+        self._held: list[tuple[float, object]] = []  # (when, thread hook args or log record)
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.lost: str | None = None
+
+    def __enter__(self) -> WatchWorkers:
+        self._previous_hook = threading.excepthook
+        threading.excepthook = self._thread_error
+        self._handlers = logging.getLogger().handlers
+        for handler in self._handlers:
+            handler.addFilter(self._runner_log)
+        self._releaser = threading.Thread(target=self._release_late, daemon=True,
+                                          name="storywire-held-errors")
+        self._releaser.start()
+        self._runs_in = threading.get_ident()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._releaser.join()
+        threading.excepthook = self._previous_hook
+        for handler in self._handlers:
+            handler.removeFilter(self._runner_log)
+        self._release(before=float("inf"))
+
+    def _thread_error(self, args) -> None:
+        match = _WORKER_EXIT.search(str(args.exc_value))
+        with self._lock:
+            if match and self.lost is None:
+                self.lost = how_it_ended(int(match.group(1)))
+                threading.Timer(self._hold, self._stop_waiting).start()
+            if not match and self.lost is None:
+                self._held.append((time.monotonic(), args))
+
+    def _stop_waiting(self) -> None:
+        """Interrupt a run still going long after a worker process ended. Only the main
+        thread can be (a signal's handler runs there)."""
+        if not self._done.is_set() and self._runs_in == threading.main_thread().ident:
+            signal.pthread_kill(self._runs_in, signal.SIGINT)
+
+    def _runner_log(self, record: logging.LogRecord) -> bool:
+        if (record.levelno < logging.ERROR or not record.name.startswith(_RUNNER_LOGS)
+                or getattr(record, "storywire_released", False)):
+            return True
+        with self._lock:
+            if self.lost is None:
+                self._held.append((time.monotonic(), record))
+        return False
+
+    def _release_late(self) -> None:
+        while not self._done.wait(0.5):
+            self._release(before=time.monotonic() - self._hold)
+
+    def _release(self, before: float) -> None:
+        """Print what was held since before `before`, unless a worker was lost."""
+        with self._lock:
+            due = [item for when, item in self._held if when <= before]
+            self._held = [(when, item) for when, item in self._held if when > before]
+            if self.lost is not None:
+                return
+        for item in due:
+            if isinstance(item, logging.LogRecord):
+                item.storywire_released = True
+                for handler in self._handlers:
+                    handler.handle(item)
+            else:
+                self._previous_hook(item)

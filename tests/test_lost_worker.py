@@ -1,0 +1,110 @@
+"""A worker process that ends during a run: the run fails with one line that says so (no
+wall of Beam's tracebacks), and a rerun writes every record."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+from conftest import FAST
+from test_portable import corpus
+
+from storywire.pipeline.cli import main
+from storywire.pipeline.lostworkers import WatchWorkers
+
+RUNNER_LOG = logging.getLogger("apache_beam.runners.worker.data_plane")
+
+
+def _raise_in_thread(error: Exception) -> None:
+    def fail():
+        raise error
+
+    thread = threading.Thread(target=fail)
+    thread.start()
+    thread.join()
+
+
+def _record_thread_errors(monkeypatch) -> list[str]:
+    """Thread errors as they would be printed, recorded (WatchWorkers hands on to the
+    hook it found)."""
+    printed = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: printed.append(str(args.exc_value)))
+    return printed
+
+
+def test_a_worker_exit_is_recorded_and_the_errors_that_follow_it_are_not_printed(
+        monkeypatch, caplog):
+    printed = _record_thread_errors(monkeypatch)
+    with WatchWorkers() as workers:
+        RUNNER_LOG.error("Failed to read inputs in the data plane.")
+        _raise_in_thread(ConnectionError("Socket closed"))
+        _raise_in_thread(RuntimeError("Worker subprocess exited with return code -9"))
+    assert workers.lost.startswith("a worker process was ended by SIGKILL during the run")
+    assert "dmesg" in workers.lost
+    assert printed == []
+    assert "Failed to read inputs" not in caplog.text
+
+
+def test_without_a_worker_exit_the_held_errors_are_printed_a_moment_later(
+        monkeypatch, caplog):
+    printed = _record_thread_errors(monkeypatch)
+    with WatchWorkers(hold_seconds=0.2) as workers:
+        _raise_in_thread(ConnectionError("Socket closed"))
+        RUNNER_LOG.error("Failed to read inputs in the data plane.")
+        assert printed == [] and "Failed to read inputs" not in caplog.text
+        time.sleep(1.5)  # while the run goes on
+        assert printed == ["Socket closed"]
+        assert "Failed to read inputs" in caplog.text
+    assert workers.lost is None
+    assert threading.excepthook is not None and threading.excepthook.__name__ == "<lambda>"
+    RUNNER_LOG.error("After the run.")  # no longer held
+    assert "After the run." in caplog.text
+
+
+def _workers_of(pid: int) -> list[int]:
+    children = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            children += [int(c) for c in handle.read().split()]
+    return [c for c in children
+            if b"storywire.pipeline.worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_killed_worker_fails_the_run_in_one_line_and_a_rerun_writes_everything(tmp_path):
+    feed = corpus(tmp_path / "feed")
+    output = tmp_path / "out"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
+         "--output", str(output), "--direct_num_workers=2",
+         "--direct_running_mode=multi_processing"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers = []
+    while run.poll() is None and not workers and time.monotonic() < deadline:
+        workers = _workers_of(run.pid)
+        time.sleep(0.05)
+    assert workers, "the run started no worker process"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = run.communicate(timeout=120)
+
+    assert run.returncode == 2
+    assert "Traceback" not in err
+    failure = [line for line in err.splitlines() if line.startswith("storywire run: ")]
+    assert len(failure) == 1
+    assert "a worker process was ended by SIGKILL during the run" in failure[0]
+    assert "Run again" in failure[0]
+
+    assert main(["run", "--input", str(feed), "--output", str(output), *FAST]) == 0
+    reference = tmp_path / "reference"
+    assert main(["run", "--input", str(feed), "--output", str(reference), *FAST]) == 0
+    assert _article_ids(output) == _article_ids(reference)
+
+
+def _article_ids(output: Path) -> list[tuple]:
+    return duckdb.sql(f"SELECT article_id, count(*) FROM read_parquet('{output}/articles/**/"
+                      "*.parquet') GROUP BY 1 ORDER BY 1").fetchall()
