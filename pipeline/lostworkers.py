@@ -7,10 +7,13 @@ they lost (the worker's exit, its control and data connections) and the run fail
 `WatchWorkers` holds back the errors of Beam's threads and of its runner's logs for
 `HOLD_SECONDS`. Once one of them says a worker process exited, the run's failure is a
 WorkerLost that says how it ended, and the held errors, which follow from it, are dropped;
-without one, they are printed as they would have been, a moment later. A worker that ends
-before it has connected leaves Beam's runner waiting for it for good: if the run has not
-failed `HOLD_SECONDS` after a worker's exit, the thread that runs it is interrupted (as by
-Ctrl-C), and `lost` says why.
+without one, they are printed as they would have been, a moment later.
+
+A worker that ends before it has connected leaves Beam's runner waiting for it for good:
+if the run has not failed `HOLD_SECONDS` after a worker's exit, the main thread is sent
+`ABANDON_SIGNAL`, whose handler (only while the run goes) raises RunAbandoned there. A
+signal of its own, not SIGINT: a run in parts ignores SIGINT in the part's process, and
+`storywire watch` takes it for the user's Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 import time
 
 HOLD_SECONDS = 5.0
+ABANDON_SIGNAL = signal.SIGUSR1
 # How Beam's local runner reports a worker process that ended (local_job_service.py).
 _WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
 _RUNNER_LOGS = "apache_beam.runners"
@@ -29,6 +33,11 @@ _RUNNER_LOGS = "apache_beam.runners"
 
 class WorkerLost(Exception):
     """A run failed because one of its worker processes ended; the message says how."""
+
+
+class RunAbandoned(BaseException):
+    """Raised in the main thread of a run that waits for a worker process that is gone.
+    Not an Exception: Beam's own handlers must let it through."""
 
 
 def how_it_ended(code: int) -> str:
@@ -65,15 +74,25 @@ class WatchWorkers:
         self._releaser = threading.Thread(target=self._release_late, daemon=True,
                                           name="storywire-held-errors")
         self._releaser.start()
-        self._runs_in = threading.get_ident()
+        self._timer: threading.Timer | None = None
+        self._previous_handler = None
+        if threading.current_thread() is threading.main_thread():  # where handlers run
+            self._previous_handler = signal.signal(ABANDON_SIGNAL, self._abandon)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._releaser.join()
-        threading.excepthook = self._previous_hook
-        for handler in self._handlers:
-            handler.removeFilter(self._runner_log)
+        try:
+            with self._lock:  # no signal is sent after this
+                self._done.set()
+                if self._timer is not None:
+                    self._timer.cancel()
+            self._releaser.join()
+        finally:
+            threading.excepthook = self._previous_hook
+            for handler in self._handlers:
+                handler.removeFilter(self._runner_log)
+            if self._previous_handler is not None:
+                signal.signal(ABANDON_SIGNAL, self._previous_handler)
         self._release(before=float("inf"))
 
     def _thread_error(self, args) -> None:
@@ -81,15 +100,22 @@ class WatchWorkers:
         with self._lock:
             if match and self.lost is None:
                 self.lost = how_it_ended(int(match.group(1)))
-                threading.Timer(self._hold, self._stop_waiting).start()
+                if self._previous_handler is not None and not self._done.is_set():
+                    self._timer = threading.Timer(self._hold, self._stop_waiting)
+                    self._timer.daemon = True
+                    self._timer.start()
             if not match and self.lost is None:
                 self._held.append((time.monotonic(), args))
 
     def _stop_waiting(self) -> None:
-        """Interrupt a run still going long after a worker process ended. Only the main
-        thread can be (a signal's handler runs there)."""
-        if not self._done.is_set() and self._runs_in == threading.main_thread().ident:
-            signal.pthread_kill(self._runs_in, signal.SIGINT)
+        """Abandon a run still going long after a worker process ended."""
+        with self._lock:
+            if not self._done.is_set():
+                signal.pthread_kill(threading.main_thread().ident, ABANDON_SIGNAL)
+
+    def _abandon(self, signum, frame) -> None:
+        if not self._done.is_set():  # a signal sent just as the run ended: nothing to do
+            raise RunAbandoned(self.lost)
 
     def _runner_log(self, record: logging.LogRecord) -> bool:
         if (record.levelno < logging.ERROR or not record.name.startswith(_RUNNER_LOGS)

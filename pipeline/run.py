@@ -190,8 +190,10 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                 if known.startswith(StoredTableError.PREFIX):  # the run holds the lock still
                     drop_staging(context.staging, opts.output)
                 if part is not None and part.number > 1:
-                    known += (f" (parts 1 to {part.number - 1} of {part.of} are committed; "
-                              "a rerun skips their records)")
+                    done = (f"part 1 of {part.of} is committed; a rerun skips its records"
+                            if part.number == 2 else f"parts 1 to {part.number - 1} of "
+                            f"{part.of} are committed; a rerun skips their records")
+                    known += f" ({done})"
                 return fail("run", known)
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
@@ -275,16 +277,16 @@ def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: 
     the tallies its steps keep in `progress_folder` and from its stage log. Other runners
     return at once; while waiting, progress comes from the job's metrics. A run that fails
     because a worker process ended raises WorkerLost (lostworkers.py), which says how."""
-    from storywire.pipeline.lostworkers import WatchWorkers, WorkerLost
+    from storywire.pipeline.lostworkers import RunAbandoned, WatchWorkers, WorkerLost
 
-    with WatchWorkers() as workers:
-        try:
+    workers = WatchWorkers()
+    try:
+        with workers:
             return _run_and_show(pipeline, progress_folder, quiet, wait)
-        except (Exception, KeyboardInterrupt) as err:  # the latter: see WatchWorkers
-            if workers.lost is None:
-                raise
-            raise WorkerLost(f"{workers.lost}. Run again: a rerun skips the records "
-                             "already stored") from err
+    except (Exception, RunAbandoned) as err:
+        if workers.lost is None:
+            raise
+        raise WorkerLost(f"{workers.lost}. Run again") from err
 
 
 def _run_and_show(pipeline, progress_folder: str | None, quiet: bool, wait: bool):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import FAST
 from test_portable import corpus
 
@@ -66,31 +67,50 @@ def test_without_a_worker_exit_the_held_errors_are_printed_a_moment_later(
     assert "After the run." in caplog.text
 
 
-def _workers_of(pid: int) -> list[int]:
-    children = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as handle:
-            children += [int(c) for c in handle.read().split()]
-    return [c for c in children
-            if b"storywire.pipeline.worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+def _workers_under(pid: int) -> list[int]:
+    """The worker processes among the descendants of `pid` (a run in parts starts them
+    from each part's process)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    todo += [int(c) for c in handle.read().split()]
+            if parent != pid and b"storywire.pipeline.worker" in Path(
+                    f"/proc/{parent}/cmdline").read_bytes():
+                found.append(parent)
+        except OSError:
+            continue  # a process that has just ended
+    return found
 
 
-def test_a_killed_worker_fails_the_run_in_one_line_and_a_rerun_writes_everything(tmp_path):
+@pytest.mark.parametrize("parts", [[], ["--max_batch_articles", "300"]],
+                         ids=["one-run", "in-parts"])
+def test_a_worker_killed_as_it_starts_fails_the_run_in_one_line_and_a_rerun_writes_all(
+        tmp_path, parts):
+    # Killed before it connects: the runner would wait for it for good.
     feed = corpus(tmp_path / "feed")
     output = tmp_path / "out"
     run = subprocess.Popen(
         [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
          "--output", str(output), "--direct_num_workers=2",
-         "--direct_running_mode=multi_processing"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    workers = []
-    while run.poll() is None and not workers and time.monotonic() < deadline:
-        workers = _workers_of(run.pid)
-        time.sleep(0.05)
-    assert workers, "the run started no worker process"
-    os.kill(workers[0], signal.SIGKILL)
-    _, err = run.communicate(timeout=120)
+         "--direct_running_mode=multi_processing", *parts],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while run.poll() is None and not workers and time.monotonic() < deadline:
+            workers = _workers_under(run.pid)
+            time.sleep(0.02)
+        assert workers, "the run started no worker process"
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
 
     assert run.returncode == 2
     assert "Traceback" not in err
