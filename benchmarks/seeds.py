@@ -73,9 +73,10 @@ def main() -> None:
     for exe, runs in times.items():
         shell = [t for t, _ in runs]
         reported = [r for _, r in runs if r is not None]
-        kind = "with the gcp extra" if has_gcp(exe) else "without extras (as `make demo`)"
+        kind = ("with the gcp extra, as `make test` installs" if has_gcp(exe)
+                else "without extras, as `make demo` installs")
         within = sum(t <= GOAL_SECONDS for t in shell)
-        lines += [f"{exe} ({kind}):",
+        lines += [f"{exe}: {kind}",
                   "  from the shell: " + ", ".join(f"{t:.2f}" for t in shell)
                   + f" s; median {statistics.median(shell):.2f} s; "
                   f"{within} of {len(shell)} within {GOAL_SECONDS:.0f} s",
