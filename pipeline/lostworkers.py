@@ -40,13 +40,18 @@ class RunAbandoned(BaseException):
     Not an Exception: Beam's own handlers must let it through."""
 
 
+def signal_name(number: int) -> str:
+    """A signal's name ("SIGKILL"), or "signal N" for a number without one."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def how_it_ended(code: int) -> str:
     """A worker's end in words, from its return code (negative: the signal that ended it)."""
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
+        name = signal_name(-code)
         why = ("; when memory runs out, the kernel kills the largest process (`dmesg` says "
                "whether it did), and fewer --direct_num_workers or a smaller "
                "--max_batch_articles use less" if -code == signal.SIGKILL else "")

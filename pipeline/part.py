@@ -100,12 +100,10 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
 
 def ended(status: int) -> str:
     """How a part's process that wrote no result ended, from its exit status."""
+    from storywire.pipeline.lostworkers import signal_name
+
     if status < 0:
-        try:
-            name = signal.Signals(-status).name
-        except ValueError:
-            name = f"signal {-status}"
-        return f"was ended by {name}"
+        return f"was ended by {signal_name(-status)}"
     if status == 130:  # its SIGTERM handler's way out (main)
         return "was ended by SIGTERM"
     return f"stopped with exit status {status} (its error is printed above)"
