@@ -354,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # argparse's --help and usage errors: a status to return
         return done.code if isinstance(done.code, int) else 0 if done.code is None else 2
     except KeyboardInterrupt:
-        # Ctrl-C: nothing was committed unless the commit had begun, and a commit begun is
-        # finished by the next run; no traceback for a person who asked to stop.
-        print("\nstorywire: interrupted; the tables are as they were, or as the commit under "
-              "way leaves them when the next run finishes it", file=sys.stderr)
+        # Ctrl-C: nothing more is committed (a run in parts has said which parts are), and
+        # a commit begun is finished by the next run; no traceback for a person who asked
+        # to stop.
+        print("\nstorywire: interrupted; what the run had not committed is not in the "
+              "tables (a commit under way is finished by the next run)", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (`storywire stories out/ | head`): no

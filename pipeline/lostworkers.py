@@ -119,7 +119,8 @@ class WatchWorkers:
                 signal.pthread_kill(threading.main_thread().ident, ABANDON_SIGNAL)
 
     def _abandon(self, signum, frame) -> None:
-        if not self._done.is_set():  # a signal sent just as the run ended: nothing to do
+        # Only ours: not one sent just as the run ended, nor one sent by someone else.
+        if self.lost is not None and not self._done.is_set():
             raise RunAbandoned(self.lost)
 
     def _runner_log(self, record: logging.LogRecord) -> bool:

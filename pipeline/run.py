@@ -190,11 +190,12 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                 if known.startswith(StoredTableError.PREFIX):  # the run holds the lock still
                     drop_staging(context.staging, opts.output)
                 if part is not None and part.number > 1:
-                    done = (f"part 1 of {part.of} is committed; a rerun skips its records"
-                            if part.number == 2 else f"parts 1 to {part.number - 1} of "
-                            f"{part.of} are committed; a rerun skips their records")
-                    known += f" ({done})"
+                    known += f" ({committed_before(part)})"
                 return fail("run", known)
+            except KeyboardInterrupt:
+                if part is not None and part.number > 1:
+                    print(f"\nstorywire: {committed_before(part)}", file=sys.stderr)
+                raise
         if flags.detach:
             job = getattr(result, "job_id", lambda: None)()
             lock.hand_over(job or context.staging)
@@ -224,6 +225,14 @@ def _discard(pipelines: list) -> None:
     runs; one refused before running would leave it)."""
     for made in pipelines:
         shutil.rmtree(made.local_tempdir, ignore_errors=True)
+
+
+def committed_before(part) -> str:
+    """What a run in parts stopped during `part` (not the first) has committed."""
+    if part.number == 2:
+        return f"part 1 of {part.of} is committed; a rerun skips its records"
+    return (f"parts 1 to {part.number - 1} of {part.of} are committed; a rerun skips their "
+            "records")
 
 
 def report_part(summary, part, started: datetime):

@@ -16,7 +16,7 @@ from conftest import FAST
 from test_portable import corpus
 
 from storywire.pipeline.cli import main
-from storywire.pipeline.lostworkers import WatchWorkers
+from storywire.pipeline.lostworkers import ABANDON_SIGNAL, RunAbandoned, WatchWorkers
 
 RUNNER_LOG = logging.getLogger("apache_beam.runners.worker.data_plane")
 
@@ -128,3 +128,27 @@ def test_a_worker_killed_as_it_starts_fails_the_run_in_one_line_and_a_rerun_writ
 def _article_ids(output: Path) -> list[tuple]:
     return duckdb.sql(f"SELECT article_id, count(*) FROM read_parquet('{output}/articles/**/"
                       "*.parquet') GROUP BY 1 ORDER BY 1").fetchall()
+
+
+def test_the_abandon_signal_stops_only_a_run_that_lost_a_worker(monkeypatch):
+    _record_thread_errors(monkeypatch)
+    before = signal.getsignal(ABANDON_SIGNAL)
+    with WatchWorkers() as workers:
+        os.kill(os.getpid(), ABANDON_SIGNAL)  # sent by someone else to a healthy run
+        time.sleep(0.1)  # (delivered at once; handled between two bytecodes)
+    assert workers.lost is None
+
+    with pytest.raises(RunAbandoned), WatchWorkers(hold_seconds=0.2):
+        _raise_in_thread(RuntimeError("Worker subprocess exited with return code -9"))
+        time.sleep(5)  # the runner waiting for the worker that is gone
+    assert signal.getsignal(ABANDON_SIGNAL) == before
+
+
+def test_a_run_in_parts_stopped_after_its_first_part_says_what_is_committed():
+    from storywire.pipeline.run import committed_before
+    from storywire.transforms.read.parts import InputPart
+
+    second, fourth = InputPart(2, 5, (), 100), InputPart(4, 5, (), 100)
+    assert committed_before(second) == "part 1 of 5 is committed; a rerun skips its records"
+    assert committed_before(fourth) == ("parts 1 to 3 of 5 are committed; a rerun skips "
+                                        "their records")
