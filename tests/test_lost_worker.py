@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import FAST
+from test_parts import _processes_of_parts
 from test_portable import corpus
 
 from storywire.pipeline.cli import main
@@ -67,24 +68,6 @@ def test_without_a_worker_exit_the_held_errors_are_printed_a_moment_later(
     assert "After the run." in caplog.text
 
 
-def _workers_under(pid: int) -> list[int]:
-    """The worker processes among the descendants of `pid` (a run in parts starts them
-    from each part's process)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{parent}/task"):
-                with open(f"/proc/{parent}/task/{task}/children") as handle:
-                    todo += [int(c) for c in handle.read().split()]
-            if parent != pid and b"storywire.pipeline.worker" in Path(
-                    f"/proc/{parent}/cmdline").read_bytes():
-                found.append(parent)
-        except OSError:
-            continue  # a process that has just ended
-    return found
-
-
 @pytest.mark.parametrize("parts", [[], ["--max_batch_articles", "300"]],
                          ids=["one-run", "in-parts"])
 def test_a_worker_killed_as_it_starts_fails_the_run_in_one_line_and_a_rerun_writes_all(
@@ -102,7 +85,7 @@ def test_a_worker_killed_as_it_starts_fails_the_run_in_one_line_and_a_rerun_writ
         deadline = time.monotonic() + 120
         workers = []
         while run.poll() is None and not workers and time.monotonic() < deadline:
-            workers = _workers_under(run.pid)
+            workers = _processes_of_parts(run.pid, b"storywire.pipeline.worker")
             time.sleep(0.02)
         assert workers, "the run started no worker process"
         os.kill(workers[0], signal.SIGKILL)
