@@ -103,14 +103,16 @@ class WatchWorkers:
     def _thread_error(self, args) -> None:
         match = _WORKER_EXIT.search(str(args.exc_value))
         with self._lock:
-            if match and self.lost is None:
-                self.lost = how_it_ended(int(match.group(1)))
-                if self._previous_handler is not None and not self._done.is_set():
-                    self._timer = threading.Timer(self._hold, self._stop_waiting)
-                    self._timer.daemon = True
-                    self._timer.start()
-            if not match and self.lost is None:
+            if self.lost is not None:
+                return  # what follows from the lost worker
+            if not match:
                 self._held.append((time.monotonic(), args))
+                return
+            self.lost = how_it_ended(int(match.group(1)))
+            if self._previous_handler is not None and not self._done.is_set():
+                self._timer = threading.Timer(self._hold, self._stop_waiting)
+                self._timer.daemon = True
+                self._timer.start()
 
     def _stop_waiting(self) -> None:
         """Abandon a run still going long after a worker process ended."""
