@@ -11,7 +11,7 @@ from storywire.pipeline import memory
 
 # A process that builds ~400 MB of article-sized strings from four threads, frees all but
 # every 50th (so glibc's heaps cannot simply shrink from the top), waits, and prints its
-# resident MiB before and after.
+# resident MiB before building, when built and after freeing.
 _FREE_MOST = """
 import os, sys, threading, time
 from storywire.pipeline import memory
@@ -19,6 +19,7 @@ if sys.argv[1] == "on":
     memory.hand_back_freed_memory()
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+base = rss()
 kept, held = [], []
 def build(n):
     texts = [("%08d" % i) * 440 for i in range(n)]
@@ -30,20 +31,21 @@ for texts in held:
     kept.extend(texts[::50])
 held.clear()
 time.sleep(3 * memory.HAND_BACK_SECONDS)
-print(full, rss())
+print(base, full, rss())
 """
 
 glibc_only = pytest.mark.skipif(memory._glibc() is None, reason="glibc only")
 
 
 def _resident(mode: str) -> tuple[int, int]:
+    """(MiB the strings took, MiB of them still held after freeing)."""
     # glibc's defaults, whatever this shell set
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     out = subprocess.run([sys.executable, "-c", _FREE_MOST, mode], capture_output=True,
                          text=True, check=True, env=env).stdout
-    full, after = map(int, out.split())
-    return full, after
+    base, full, after = map(int, out.split())
+    return full - base, after - base
 
 
 @glibc_only
@@ -61,3 +63,36 @@ def test_handing_back_twice_starts_one_thread():
     assert memory.hand_back_freed_memory() and memory.hand_back_freed_memory()
     names = [t.name for t in threading.enumerate() if t.name.startswith("storywire-hand")]
     assert len(names) == 1
+
+
+# Prints the Arrow pool of this process, and of a process it then starts (as a run starts
+# its workers), after storywire's memory setup.
+_POOLS = """
+import subprocess, sys
+import pyarrow
+from storywire.pipeline import memory
+memory.hand_back_freed_memory()
+child = subprocess.run([sys.executable, "-c",
+                        "import pyarrow; print(pyarrow.default_memory_pool().backend_name)"],
+                       capture_output=True, text=True, check=True).stdout.strip()
+print(pyarrow.default_memory_pool().backend_name, child)
+"""
+
+
+def _arrow_pools(env_pool: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != memory.ARROW_POOL_VARIABLE}
+    if env_pool:
+        env[memory.ARROW_POOL_VARIABLE] = env_pool
+    return subprocess.run([sys.executable, "-c", _POOLS], capture_output=True, text=True,
+                          check=True, env=env).stdout.split()
+
+
+@glibc_only
+def test_arrow_allocates_from_the_heaps_handed_back_in_the_run_and_its_workers():
+    # pyarrow was imported before the setup, as a worker imports it with a DoFn.
+    assert _arrow_pools(None) == ["system", "system"]
+
+
+@glibc_only
+def test_a_pool_the_user_chose_is_kept():
+    assert _arrow_pools("mimalloc") == ["mimalloc", "mimalloc"]
