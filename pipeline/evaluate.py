@@ -230,7 +230,7 @@ def evaluate(argv: list[str]) -> int:
                 print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
             # Only a kept output is worth pointing `storywire stories` at.
             status = run(["--input", path, "--output", output, *run_options],
-                         keep_output=args.output is not None)
+                         keep_output=args.output is not None, command="eval")
             if status:
                 return status
         seconds = time.perf_counter() - started

@@ -37,10 +37,11 @@ def launcher_flags(parser: argparse.ArgumentParser) -> None:
                         help="No progress line while the run goes on.")
 
 
-def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
+def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "run") -> int:
     """`storywire run`. `lock`: the output's lock when the caller (watch) holds it already;
     `keep_output`: False when the output is a scratch folder about to go (eval), so the
-    run does not point the user at it."""
+    run does not point the user at it; `command`: the one the user typed (watch and eval
+    run batches), which the run's failure lines name."""
     # Imported here, after logging is set up: Beam logs while it imports.
     from storywire.pipeline.options import (
         IN_PROCESS_BELOW_BYTES,
@@ -71,13 +72,13 @@ def run(argv: list[str], lock=None, keep_output: bool = True) -> int:
         options = pipeline_options(argv, input_bytes)
         check_settings(options)
     except OptionsError as err:
-        return fail("run", f"{err}; `storywire run --help` lists the options")
+        return fail(command, f"{err}; `storywire run --help` lists the options")
     return _run_checked(options, flags, lock, keep_output, argv,
-                        in_process_by_size(argv, input_bytes))
+                        in_process_by_size(argv, input_bytes), command)
 
 
 def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
-                 small: bool = False) -> int:
+                 small: bool = False, command: str = "run") -> int:
     """A run whose options are checked: lock the output, run, commit, report. `small`: a
     small local input (RunContext.small)."""
     from storywire.pipeline.graph import RunContext, build_pipeline
@@ -96,12 +97,12 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     from storywire.transforms.write.stored import StoredTableError, check_stored_tables
 
     opts = options.view_as(StorywireOptions)
-    status = check_output("run", opts.input, opts.output)
+    status = check_output(command, opts.input, opts.output)
     if status is not None:
         return status
     dry_run = bool(options.get_all_options().get("dry_run"))
     if flags.detach and is_local(opts.output) and not dry_run:
-        return fail("run", "--detach needs an --output on an object store (gs://...): a "
+        return fail(command, "--detach needs an --output on an object store (gs://...): a "
                            "local output is locked by this process, which must then wait "
                            "for the job")
     # A part of a run in parts makes its own runner (part.py) from the options as given:
@@ -111,7 +112,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     runner = make_runner(options)
     pipeline, problem = new_pipeline(options, runner)
     if problem:
-        return fail("run", problem)
+        return fail(command, problem)
     # Names as the tables store them: a name that is not UTF-8 cannot be printed as it is.
     inputs = (storable_text(" ".join(opts.input)) if len(opts.input) <= 3
               else f"{len(opts.input)} paths")
@@ -128,7 +129,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
 
     own_lock = lock is None
     if own_lock:
-        lock = lock_output("run", argv, opts.output, opts.wait_for_lock,
+        lock = lock_output(command, argv, opts.output, opts.wait_for_lock,
                            job_finished_checker(options))
         if lock is None:
             _discard([pipeline])
@@ -142,19 +143,19 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
         try:
             finished, dropped = recover_commits(opts.output)
         except (OSError, ValueError) as err:  # BeamIOError is an OSError
-            return fail("run", f"cannot finish what an interrupted run left in "
+            return fail(command, f"cannot finish what an interrupted run left in "
                                f"{opts.output}: {' '.join(str(err).split())}")
         if finished or dropped:
-            print(f"storywire run: finished {finished} interrupted commit(s) and dropped "
+            print(f"storywire {command}: finished {finished} interrupted commit(s) and dropped "
                   f"{dropped} unfinished run(s) in {opts.output}", file=sys.stderr)
         if is_local(opts.output):  # on object stores, each file is checked as it is read
             try:
                 check_stored_tables(opts.output)
             except StoredTableError as err:
-                return fail("run", stored_table_advice(str(err)))
+                return fail(command, stored_table_advice(str(err)))
         problem = language_problem(opts.output, opts.language)
         if problem:
-            return fail("run", problem)
+            return fail(command, problem)
         keep_language(opts.output, opts.language)
         parts = [None] if flags.detach else input_parts(options)
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
@@ -191,7 +192,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
                     drop_staging(context.staging, opts.output)
                 if part is not None and part.number > 1:
                     known += f" ({committed_before(part)})"
-                return fail("run", known)
+                return fail(command, known)
             except KeyboardInterrupt:
                 if part is not None and part.number > 1:
                     print(f"\nstorywire: {committed_before(part)}", file=sys.stderr)

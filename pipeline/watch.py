@@ -220,7 +220,8 @@ def _watch(args, run_options: list[str], lock, run) -> int:
                 stop.in_batch = True
                 try:
                     code = run(["--input", *ready, "--output", args.output,
-                                *batch_options(ready, listing, run_options)], lock=lock)
+                                *batch_options(ready, listing, run_options)], lock=lock,
+                               command="watch")
                 except KeyboardInterrupt:
                     print("storywire watch: batch abandoned; the output is as it was",
                           file=sys.stderr)

@@ -263,3 +263,17 @@ def test_story_members_are_the_current_ones_wherever_a_stream_wrote_their_rows(t
     (out / "stories").mkdir()
     write_parquet(str(out / "stories" / "part-run-1-0.parquet"), to_arrow("stories", []))
     _assert_members(out, ["s1"], [("in-s1", "s1"), ("a", "s1")])
+
+
+def test_watch_names_itself_when_its_batch_is_refused(output, capsys):
+    # A batch of `storywire watch` is a run; its one line names the command the user typed.
+    (path,) = output.glob("story_index/*/*.parquet")
+    rewrite(path, lambda t: t.drop_columns(["simhash"]))
+    before = fingerprint(output)
+    assert main(["watch", "--input", str(SEEDS), "--output", str(output), "--once",
+                 *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    (line,) = [x for x in err.splitlines() if "column simhash is missing" in x]
+    assert line.startswith("storywire watch: "), line
+    assert fingerprint(output) == before
