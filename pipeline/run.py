@@ -103,8 +103,8 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
     dry_run = bool(options.get_all_options().get("dry_run"))
     if flags.detach and is_local(opts.output) and not dry_run:
         return fail(command, "--detach needs an --output on an object store (gs://...): a "
-                           "local output is locked by this process, which must then wait "
-                           "for the job")
+                             "local output is locked by this process, which must then wait "
+                             "for the job")
     # A part of a run in parts makes its own runner (part.py) from the options as given:
     # make_runner tells them in_memory (for the local runner, whose workers it starts
     # itself), and from those a part's runner would start no worker process.
@@ -144,10 +144,10 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
             finished, dropped = recover_commits(opts.output)
         except (OSError, ValueError) as err:  # BeamIOError is an OSError
             return fail(command, f"cannot finish what an interrupted run left in "
-                               f"{opts.output}: {' '.join(str(err).split())}")
+                                 f"{opts.output}: {' '.join(str(err).split())}")
         if finished or dropped:
-            print(f"storywire {command}: finished {finished} interrupted commit(s) and dropped "
-                  f"{dropped} unfinished run(s) in {opts.output}", file=sys.stderr)
+            print(f"storywire {command}: finished {finished} interrupted commit(s) and "
+                  f"dropped {dropped} unfinished run(s) in {opts.output}", file=sys.stderr)
         if is_local(opts.output):  # on object stores, each file is checked as it is read
             try:
                 check_stored_tables(opts.output)
