@@ -12,8 +12,8 @@ thread of its own; ctypes lets go of the GIL for the call). On 25,000 text artic
 largest worker went from 963-1,001 MiB to 828 (benchmarks/results/memory-handback.txt).
 Arrow allocates from those heaps too (its system pool), unless the user chose its pool
 with ARROW_DEFAULT_MEMORY_POOL: its default pool, mimalloc, keeps what Arrow frees for
-reuse, which the hand-back cannot reach. A part's largest worker then holds about 50 MiB
-less, a 10,000-article run's largest process 55 to 75 MiB less (memory-handback.txt).
+reuse, which the hand-back cannot reach. The largest worker of a 10,000-article run then
+holds about 60 MiB less, of a 25,000-article run 60 to 80 (benchmarks/results/arrow-pool.txt).
 Python's small-object arenas are not concerned.
 """
 
