@@ -66,12 +66,15 @@ def test_handing_back_twice_starts_one_thread():
 
 
 # Prints the Arrow pool of this process, and of a process it then starts (as a run starts
-# its workers), after storywire's memory setup.
+# its workers), after storywire's memory setup; argv[1] "before": pyarrow is imported
+# before the setup (as a worker imports it with a DoFn), "after": once it is done.
 _POOLS = """
 import subprocess, sys
-import pyarrow
+if sys.argv[1] == "before":
+    import pyarrow
 from storywire.pipeline import memory
 memory.hand_back_freed_memory()
+import pyarrow
 child = subprocess.run([sys.executable, "-c",
                         "import pyarrow; print(pyarrow.default_memory_pool().backend_name)"],
                        capture_output=True, text=True, check=True).stdout.strip()
@@ -79,20 +82,30 @@ print(pyarrow.default_memory_pool().backend_name, child)
 """
 
 
-def _arrow_pools(env_pool: str | None) -> list[str]:
+def _arrow_pools(env_pool: str | None, imported: str = "after") -> list[str]:
     env = {k: v for k, v in os.environ.items() if k != memory.ARROW_POOL_VARIABLE}
-    if env_pool:
+    if env_pool is not None:
         env[memory.ARROW_POOL_VARIABLE] = env_pool
-    return subprocess.run([sys.executable, "-c", _POOLS], capture_output=True, text=True,
-                          check=True, env=env).stdout.split()
+    return subprocess.run([sys.executable, "-c", _POOLS, imported], capture_output=True,
+                          text=True, check=True, env=env).stdout.split()
 
 
 @glibc_only
-def test_arrow_allocates_from_the_heaps_handed_back_in_the_run_and_its_workers():
-    # pyarrow was imported before the setup, as a worker imports it with a DoFn.
-    assert _arrow_pools(None) == ["system", "system"]
+@pytest.mark.parametrize("imported", ["before", "after"])
+def test_arrow_allocates_from_the_heaps_handed_back_in_the_run_and_its_workers(imported):
+    assert _arrow_pools(None, imported) == ["system", "system"]
 
 
 @glibc_only
-def test_a_pool_the_user_chose_is_kept():
+def test_a_pool_the_user_chose_is_kept_and_an_empty_choice_is_none():
     assert _arrow_pools("mimalloc") == ["mimalloc", "mimalloc"]
+    assert _arrow_pools("") == ["system", "system"]
+
+
+def test_a_command_that_needs_no_arrow_does_not_load_it():
+    # `storywire stories --help` and the like start faster without pyarrow.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from storywire.pipeline import memory; "
+         "memory.hand_back_freed_memory(); print('pyarrow' in sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
