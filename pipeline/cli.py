@@ -118,8 +118,9 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
-def stream(argv: list[str]) -> int:
-    """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner."""
+def stream(argv: list[str], command: str = "stream") -> int:
+    """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner.
+    `command`: the one the user typed (eval replays streams), which failure lines name."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
@@ -147,10 +148,10 @@ def stream(argv: list[str]) -> int:
         check_settings(pipeline_options(argv))
         check_settings(pipeline_options(argv), STREAM_SETTINGS)
     except OptionsError as err:
-        return fail("stream", f"{err}; `storywire stream --help` lists the options")
+        return fail(command, f"{err}; `storywire stream --help` lists the options")
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
     if pipeline_options(argv).view_as(StreamOptions).replay:
-        return replay_stream(argv)
+        return replay_stream(argv, command)
     if "--runner" not in given:
         print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
               "(Flink or Spark through --runner=PortableRunner). Beam's local runners "
@@ -204,7 +205,7 @@ def holds_tables(output: str) -> bool:
     return any(table_files(output, table) for table in TABLES)
 
 
-def replay_stream(argv: list[str]) -> int:
+def replay_stream(argv: list[str], command: str = "stream") -> int:
     """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner."""
     from storywire.pipeline.graph import build_stream_pipeline
     from storywire.pipeline.options import (
@@ -220,20 +221,20 @@ def replay_stream(argv: list[str]) -> int:
     opts, stream_opts = options.view_as(StorywireOptions), options.view_as(StreamOptions)
     path = stream_opts.replay
     if stream_opts.input_subscription or stream_opts.input_topic:
-        return fail("stream", "--replay reads a file instead of Pub/Sub: give it without "
-                              "--input_subscription or --input_topic")
+        return fail(command, "--replay reads a file instead of Pub/Sub: give it without "
+                                "--input_subscription or --input_topic")
     if not os.path.isfile(path):
         what = ("is a folder, not a file" if os.path.isdir(path) else
                 "not a regular file" if os.path.exists(path) else "no such file")
-        return fail("stream", f"--replay {path}: {what}")
+        return fail(command, f"--replay {path}: {what}")
     if holds_tables(opts.output):
-        return fail("stream", f"--output {opts.output} holds tables already: a replay writes "
-                              "into a new or empty folder (it does not skip the articles "
-                              "stored there, as `storywire run` does)")
-    status = check_output("stream", [path], opts.output)
+        return fail(command, f"--output {opts.output} holds tables already: a replay writes "
+                                "into a new or empty folder (it does not skip the articles "
+                                "stored there, as `storywire run` does)")
+    status = check_output(command, [path], opts.output)
     if status is not None:
         return status
-    lock = lock_output("stream", argv, opts.output, opts.wait_for_lock)
+    lock = lock_output(command, argv, opts.output, opts.wait_for_lock)
     if lock is None:
         return 2
     started = datetime.now(timezone.utc)
@@ -241,11 +242,11 @@ def replay_stream(argv: list[str]) -> int:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
             messages, opts, stream_opts, path, to_micros(started)))
     except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
-        return fail("stream", f"--replay {path}: cannot be read: {err}")
+        return fail(command, f"--replay {path}: cannot be read: {err}")
     finally:
         lock.release()
     stories = current_story_ids(opts.output)
-    print(f"storywire stream: replayed {path} -> {opts.output} in {seconds:.1f} s: "
+    print(f"storywire {command}: replayed {path} -> {opts.output} in {seconds:.1f} s: "
           f"{len(stories)} articles in {len(set(stories.values()))} stories")
     return 0
 

@@ -222,7 +222,8 @@ def evaluate(argv: list[str]) -> int:
         if args.stream:
             from storywire.pipeline.cli import stream
 
-            status = stream(["--replay", unlabelled, "--output", output, *run_options])
+            status = stream(["--replay", unlabelled, "--output", output, *run_options],
+                            command="eval")
             if status:
                 return status
         for n, path in enumerate([] if args.stream else inputs, start=1):

@@ -96,3 +96,13 @@ def test_eval_runs_feeds_the_records_as_runs_in_file_order(tmp_path, capsys):
     # Scored again into the same tables, every article would be skipped: refused.
     assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 2
     assert "holds tables already" in capsys.readouterr().err
+
+
+def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, capsys):
+    labelled = tmp_path / "one.jsonl"
+    labelled.write_text(json.dumps({"id": "a", "text": "A short report.", "story": "s"})
+                        + "\n", encoding="utf-8")
+    for mode in ([], ["--stream"]):
+        assert main(["eval", str(labelled), *mode, "--rows_per_file", "0"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("storywire eval: --rows_per_file 0"), (mode, line)
