@@ -14,11 +14,18 @@ if the run has not failed `HOLD_SECONDS` after a worker's exit, the main thread 
 `ABANDON_SIGNAL`, whose handler (only while the run goes) raises RunAbandoned there. A
 signal of its own, not SIGINT: a run in parts ignores SIGINT in the part's process, and
 `storywire watch` takes it for the user's Ctrl-C.
+
+A run stopped while it goes (Ctrl-C, SIGTERM: whatever raises KeyboardInterrupt in the
+main thread) waits as Beam stops its workers, and Beam waits for a worker to end that
+never will when it had not connected yet (or for a busy one to finish its bundle). So
+`STOP_WORKERS_SECONDS` after the stop, the run's worker processes that are still there are
+killed: the run is abandoned anyway, and what it had not committed is not in the tables.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import threading
@@ -26,6 +33,10 @@ import time
 
 HOLD_SECONDS = 5.0
 ABANDON_SIGNAL = signal.SIGUSR1
+STOP_WORKERS_SECONDS = 2.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The command lines of the local runner's worker processes (storywire's, Beam's own).
+_WORKER_MODULES = (b"storywire.pipeline.worker", b"apache_beam.runners.worker.sdk_worker_main")
 # How Beam's local runner reports a worker process that ended (local_job_service.py).
 _WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
 _RUNNER_LOGS = "apache_beam.runners"
@@ -59,12 +70,41 @@ def how_it_ended(code: int) -> str:
     return f"a worker process ended with exit status {code} during the run"
 
 
-class WatchWorkers:
-    """While in it: errors of Beam's threads and runner logs are held back, and a worker
-    process's exit is recorded (`lost`: what to tell the user, or None)."""
+def worker_processes(parent: int) -> list[int]:
+    """The local runner's worker processes that `parent` started (from Linux's /proc;
+    none found elsewhere)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                their_parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            if their_parent != parent:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if any(module in command for module in _WORKER_MODULES):
+            found.append(int(entry))
+    return found
 
-    def __init__(self, hold_seconds: float = HOLD_SECONDS):
+
+class WatchWorkers:
+    """While in it: errors of Beam's threads and runner logs are held back, a worker
+    process's exit is recorded (`lost`: what to tell the user, or None), and a run stopped
+    by a signal ends its workers `stop_seconds` later if Beam has not."""
+
+    def __init__(self, hold_seconds: float = HOLD_SECONDS,
+                 stop_seconds: float = STOP_WORKERS_SECONDS):
         self._hold = hold_seconds
+        self._stop_seconds = stop_seconds
+        self._stopping = False  # the run was stopped: what its workers do is of no concern
         self._held: list[tuple[float, object]] = []  # (when, thread hook args or log record)
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -81,8 +121,13 @@ class WatchWorkers:
         self._releaser.start()
         self._timer: threading.Timer | None = None
         self._previous_handler = None
+        self._previous_stop: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():  # where handlers run
             self._previous_handler = signal.signal(ABANDON_SIGNAL, self._abandon)
+            for signum in _STOP_SIGNALS:  # those that stop the run: ignored ones are not
+                handler = signal.getsignal(signum)
+                if callable(handler):
+                    self._previous_stop[signum] = signal.signal(signum, self._stop_signal)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -98,13 +143,15 @@ class WatchWorkers:
                 handler.removeFilter(self._runner_log)
             if self._previous_handler is not None:
                 signal.signal(ABANDON_SIGNAL, self._previous_handler)
+            for signum, handler in self._previous_stop.items():
+                signal.signal(signum, handler)
         self._release(before=float("inf"))
 
     def _thread_error(self, args) -> None:
         match = _WORKER_EXIT.search(str(args.exc_value))
         with self._lock:
-            if self.lost is not None:
-                return  # what follows from the lost worker
+            if self.lost is not None or self._stopping:
+                return  # what follows from the lost worker, or from the stop
             if not match:
                 self._held.append((time.monotonic(), args))
                 return
@@ -125,12 +172,37 @@ class WatchWorkers:
         if self.lost is not None and not self._done.is_set():
             raise RunAbandoned(self.lost)
 
+    def _stop_signal(self, signum, frame) -> None:
+        """The handler the run had, and if it stops the run, the workers' end after
+        `stop_seconds`."""
+        try:
+            self._previous_stop[signum](signum, frame)
+        except BaseException:
+            with self._lock:
+                start = not self._stopping and not self._done.is_set()
+                self._stopping = True
+            if start:
+                threading.Thread(target=self._end_workers, daemon=True,
+                                 name="storywire-end-workers").start()
+            raise
+
+    def _end_workers(self) -> None:
+        # Until the run has unwound: a worker Beam was starting shows up a moment later.
+        wait = self._stop_seconds
+        while not self._done.wait(wait):
+            for pid in worker_processes(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass  # ended meanwhile
+            wait = 1.0
+
     def _runner_log(self, record: logging.LogRecord) -> bool:
         if (record.levelno < logging.ERROR or not record.name.startswith(_RUNNER_LOGS)
                 or getattr(record, "storywire_released", False)):
             return True
         with self._lock:
-            if self.lost is None:
+            if self.lost is None and not self._stopping:
                 self._held.append((time.monotonic(), record))
         return False
 
@@ -139,11 +211,12 @@ class WatchWorkers:
             self._release(before=time.monotonic() - self._hold)
 
     def _release(self, before: float) -> None:
-        """Print what was held since before `before`, unless a worker was lost."""
+        """Print what was held since before `before`, unless a worker was lost or the run
+        was stopped."""
         with self._lock:
             due = [item for when, item in self._held if when <= before]
             self._held = [(when, item) for when, item in self._held if when > before]
-            if self.lost is not None:
+            if self.lost is not None or self._stopping:
                 return
         for item in due:
             if isinstance(item, logging.LogRecord):

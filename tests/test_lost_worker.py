@@ -135,3 +135,67 @@ def test_a_run_in_parts_stopped_after_its_first_part_says_what_is_committed():
     assert committed_before(second) == "part 1 of 5 is committed; a rerun skips its records"
     assert committed_before(fourth) == ("parts 1 to 3 of 5 are committed; a rerun skips "
                                         "their records")
+
+
+@pytest.mark.parametrize("parts", [[], ["--max_batch_articles", "300"]],
+                         ids=["one-run", "in-parts"])
+def test_a_run_stopped_while_a_worker_cannot_connect_ends_and_says_it_was_interrupted(
+        tmp_path, parts):
+    # A worker frozen as it starts never connects: Beam, stopping the run, would wait for
+    # it for good. The run ends its workers instead.
+    feed = corpus(tmp_path / "feed")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
+         "--output", str(tmp_path / "out"), "--direct_num_workers=2",
+         "--direct_running_mode=multi_processing", *parts],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while run.poll() is None and not workers and time.monotonic() < deadline:
+            workers = _processes_of_parts(run.pid, b"storywire.pipeline.worker")
+            time.sleep(0.02)
+        assert workers, "the run started no worker process"
+        os.kill(workers[0], signal.SIGSTOP)
+        os.kill(run.pid, signal.SIGINT)  # Ctrl-C
+        _, err = run.communicate(timeout=60)
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+    assert run.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert "storywire: interrupted" in err
+    assert _processes_of_parts(run.pid, b"storywire.pipeline.worker") == []
+
+
+def _reapers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "storywire-end-workers"]
+
+
+def test_only_a_signal_that_stops_the_run_ends_its_workers(monkeypatch):
+    _record_thread_errors(monkeypatch)
+    seen = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        # `storywire watch` takes a first Ctrl-C as "finish the batch": the run goes on.
+        with WatchWorkers(stop_seconds=0.1):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+            assert seen == [signal.SIGINT] and _reapers() == []
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(KeyboardInterrupt), WatchWorkers(stop_seconds=5):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+    time.sleep(1.2)  # the run unwound: the thread that would end its workers ends first
+    assert _reapers() == []
