@@ -224,9 +224,9 @@ def replay_stream(argv: list[str], command: str = "stream") -> int:
         return fail(command, "--replay reads a file instead of Pub/Sub: give it without "
                                 "--input_subscription or --input_topic")
     if not os.path.isfile(path):
-        what = ("is a folder, not a file" if os.path.isdir(path) else
-                "not a regular file" if os.path.exists(path) else "no such file")
-        return fail(command, f"--replay {path}: {what}")
+        from storywire.transforms.read.matching import not_a_file
+
+        return fail(command, f"--replay {path}: {not_a_file(path)}")
     if holds_tables(opts.output):
         return fail(command, f"--output {opts.output} holds tables already: a replay writes "
                                 "into a new or empty folder (it does not skip the articles "

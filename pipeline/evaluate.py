@@ -193,8 +193,9 @@ def evaluate(argv: list[str]) -> int:
         print(f"storywire eval: --runs {args.runs}: give at least 1", file=sys.stderr)
         return 2
     if not os.path.isfile(args.labelled):
-        what = "is a folder, not a file" if os.path.isdir(args.labelled) else "no such file"
-        print(f"storywire eval: {args.labelled}: {what}", file=sys.stderr)
+        from storywire.transforms.read.matching import not_a_file
+
+        print(f"storywire eval: {args.labelled}: {not_a_file(args.labelled)}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="storywire-eval-") as scratch:
         unlabelled = os.path.join(scratch, "input.jsonl")
@@ -211,6 +212,9 @@ def evaluate(argv: list[str]) -> int:
                       "a new or empty folder (articles stored there would be skipped, and "
                       "the scores be those of the old tables)", file=sys.stderr)
                 return 2
+        if not gold:
+            print(f"storywire eval: {args.labelled} holds no records", file=sys.stderr)
+            return 2
         if args.runs > len(gold):
             print(f"storywire eval: --runs {args.runs}: {args.labelled} holds only "
                   f"{len(gold)} records", file=sys.stderr)

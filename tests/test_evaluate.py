@@ -106,3 +106,18 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
         assert main(["eval", str(labelled), *mode, "--rows_per_file", "0"]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("storywire eval: --rows_per_file 0"), (mode, line)
+
+
+def test_eval_says_what_its_labelled_file_is_when_it_cannot_read_it(tmp_path, capsys):
+    import os
+
+    pipe, empty, loop = tmp_path / "pipe.jsonl", tmp_path / "empty.jsonl", tmp_path / "loop"
+    os.mkfifo(pipe)
+    empty.write_text("")
+    loop.symlink_to(loop)
+    for path, says in [(pipe, "a named pipe (FIFO), not a regular file"),
+                       (loop, "symbolic link loop"), (empty, "holds no records"),
+                       (tmp_path / "gone.jsonl", "no such file")]:
+        assert main(["eval", str(path)]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"storywire eval: {path}") and says in line, line

@@ -146,6 +146,25 @@ def _link_target(path: str) -> str:
         return ""
 
 
+def not_a_file(path: str) -> str:
+    """Why a local path that is not a regular file (os.path.isfile) cannot be read as one,
+    for a command given one file (`eval`, `stream --replay`)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            return f"dangling symbolic link{_link_target(path)} (no such file)"
+        return "no such file"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop (its links never reach a file)"
+        return f"cannot look at it: {err.strerror or err}"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "an unknown kind of file")
+    return f"{kind}, not a regular file"
+
+
 def _walk_local(top: str, exclude: str | None) -> list[FileMetadata | Reject]:
     """A local file, or a folder's files recursively. Links are followed, as `find -L`
     does: a link to a file is read as that file, a link to a folder is listed, unless the
