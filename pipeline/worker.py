@@ -38,10 +38,18 @@ def end_when_orphaned(parent: int, every: float = ORPHAN_CHECK_SECONDS) -> threa
     return watcher
 
 
+# The process that cleans up after the HTML cleaning child (multiprocessing's resource
+# tracker) outlives a worker that was killed, and would then warn of the child's "leaked
+# semaphore objects" as it cleans them up: noise after the run's own line.
+QUIET_RESOURCE_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
 def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group; the main process decides what
     # stops (`storywire watch` finishes its batch first), so workers carry on until told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        filter(None, [os.environ.get("PYTHONWARNINGS"), QUIET_RESOURCE_TRACKER]))
     end_when_orphaned(os.getppid())
     hand_back_freed_memory()
     logging.getLogger().addHandler(logging.NullHandler())

@@ -411,3 +411,31 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, caps
     assert main(["run", "--input", "out/articles", "--output", "out", *FAST]) == 2
     assert ("storywire run: --input out/articles is inside --output out: files under the output "
             "folder are never read as input") in capsys.readouterr().err
+
+
+def test_the_cleaning_child_keeps_quiet_about_a_parent_that_went_away():
+    # Its report of the pipe its parent closed (a killed worker, or one tearing down)
+    # would follow the run's own line; any other crash report is the user's to see.
+    import io
+    import os
+
+    from storywire.transforms.clean.timelimit import _ParentReports
+
+    def report(last: str) -> str:
+        shown = io.StringIO()
+        stderr = _ParentReports(shown, os.getppid())
+        stderr.write("a warning\n")
+        stderr.write("Process SpawnPoolWorker-1:\n")
+        stderr.write("Traceback (most recent call last):\n")
+        stderr.write(f"{last}\n")
+        stderr.flush()
+        return shown.getvalue()
+
+    assert report("BrokenPipeError: [Errno 32] Broken pipe") == "a warning\n"
+    assert report("EOFError") == "a warning\n"
+    assert report("MemoryError").endswith("Traceback (most recent call last):\nMemoryError\n")
+    orphan = io.StringIO()
+    stderr = _ParentReports(orphan, os.getppid() + 1)  # the parent it had is gone
+    stderr.write("Process SpawnPoolWorker-1:\nMemoryError\n")
+    stderr.flush()
+    assert orphan.getvalue() == ""

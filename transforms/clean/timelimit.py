@@ -9,6 +9,7 @@ pipe, not a process start; one that overruns is killed and a fresh child started
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +20,42 @@ class TimedOut(Exception):
     """The call ran over its time limit and was abandoned."""
 
 
+class _ParentReports:
+    """The child's stderr, minus the report of a crash that only says its parent went away
+    (killed, or closing the child as it tears down): the parent has said what happened,
+    and the broken pipe's traceback would follow the run's own line."""
+
+    _LOST_PARENT = ("BrokenPipeError", "ConnectionResetError", "EOFError")
+
+    def __init__(self, stream, parent: int):
+        self._stream = stream
+        self._parent = parent
+        self._report: list[str] | None = None
+
+    def write(self, text: str) -> int:
+        if self._report is None and text.startswith("Process "):
+            self._report = []  # multiprocessing's report of a crash begins so
+        if self._report is None:
+            return self._stream.write(text)
+        self._report.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        # multiprocessing flushes stderr once the report is written, as the child ends.
+        report, self._report = "".join(self._report or []), None
+        last = report.rstrip().rsplit("\n", 1)[-1]
+        if report and os.getppid() == self._parent and not last.startswith(self._LOST_PARENT):
+            self._stream.write(report)
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _quiet_child() -> None:
     import logging
     import signal
+    import sys
 
     from storywire.pipeline.memory import hand_back_freed_memory
 
@@ -29,6 +63,7 @@ def _quiet_child() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     hand_back_freed_memory()
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    sys.stderr = _ParentReports(sys.stderr, os.getppid())
 
 
 class TimeLimited:
