@@ -1,4 +1,5 @@
 import re
+import signal
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# A shell without job control starts a background command (`make test &`, CI scripts) with
+# Ctrl-C ignored, and the runs the tests start would inherit that: the tests that press
+# Ctrl-C would press it on a run that, rightly, ignores it. The tests run as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
