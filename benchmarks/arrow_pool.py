@@ -26,39 +26,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import syndicate  # noqa: E402
-from common import code_version, machine, write_results  # noqa: E402
+from common import code_version, machine, process_tree, write_results  # noqa: E402
 
 # Unset: storywire puts Arrow on glibc's heaps. Set, it is the user's choice and kept.
 POOLS = {"system (storywire's default)": None, "mimalloc (Arrow's default)": "mimalloc"}
 SAMPLE_SECONDS = 0.3
-
-
-def _resident_mib(pid: int) -> int:
-    with open(f"/proc/{pid}/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        tree.setdefault(parent, []).append(int(entry))
-    return tree
-
-
-def _descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        kids = tree.get(todo.pop(), [])
-        found.extend(kids)
-        todo.extend(kids)
-    return found
 
 
 def measured_run(corpus: Path, scratch: Path, pool: str | None) -> dict:
@@ -75,12 +47,11 @@ def measured_run(corpus: Path, scratch: Path, pool: str | None) -> dict:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     main_peak, peaks = 0, {}
     while proc.poll() is None:
-        try:
-            main_peak = max(main_peak, _resident_mib(proc.pid))
-            for pid in _descendants(proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0), _resident_mib(pid))
-        except OSError:  # a process ended between listing and reading
-            pass
+        for pid, (role, resident, _) in process_tree(proc.pid).items():
+            if role == "run":
+                main_peak = max(main_peak, resident >> 20)
+            elif role == "worker":
+                peaks[pid] = max(peaks.get(pid, 0), resident >> 20)
         time.sleep(SAMPLE_SECONDS)
     wall = time.monotonic() - started
     if proc.returncode:

@@ -38,3 +38,43 @@ def machine() -> str:
 
     return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
             f"{platform.python_version()}, apache-beam {apache_beam.__version__}")
+
+
+def process_tree(root: int) -> dict[int, tuple[str, int, int]]:
+    """{pid: (role, resident bytes, CPU seconds x 100)} of a process and its descendants;
+    role: "run", "worker" (Beam's worker processes), "child" (their HTML cleaning
+    children) or "other" (the shells that start workers)."""
+    children: dict[int, list[int]] = {}
+    stat: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        stat[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
+                            (int(fields[11]) + int(fields[12])) * 100
+                            // os.sysconf("SC_CLK_TCK"))
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stat:
+            tree[pid] = (_role(pid, root), *stat[pid])
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _role(pid: int, root: int) -> str:
+    if pid == root:
+        return "run"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return "other"
+    if b"storywire.pipeline.worker" in command and b"/bin/sh" not in command:
+        return "worker"
+    return "child" if b"multiprocessing" in command else "other"

@@ -50,7 +50,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import code_version, machine, write_results  # noqa: E402
+from common import code_version, machine, process_tree, write_results  # noqa: E402
 
 DATA = HERE.parents[1] / "shared" / "data"
 MIB = 1024 * 1024
@@ -249,46 +249,6 @@ def _loop(path: str, limit: int | None) -> dict:
             "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def _process_tree(root: int) -> dict[int, tuple[str, int, int]]:
-    """{pid: (role, resident bytes, CPU seconds x 100)} of a process and its descendants;
-    role: "run", "worker" (Beam's worker processes), "child" (their HTML cleaning
-    children) or "other" (the shells that start workers)."""
-    children: dict[int, list[int]] = {}
-    stat: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        stat[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
-                            (int(fields[11]) + int(fields[12])) * 100
-                            // os.sysconf("SC_CLK_TCK"))
-    tree, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stat:
-            tree[pid] = (_role(pid, root), *stat[pid])
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def _role(pid: int, root: int) -> str:
-    if pid == root:
-        return "run"
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            command = handle.read()
-    except OSError:
-        return "other"
-    if b"storywire.pipeline.worker" in command and b"/bin/sh" not in command:
-        return "worker"
-    return "child" if b"multiprocessing" in command else "other"
-
-
 def pipeline_run(path: Path, scratch: Path) -> dict:
     """`storywire run` on the corpus, with memory sampled and the stage timeline recorded."""
     scratch.mkdir()
@@ -304,7 +264,7 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
 
     def sample():
         while process.poll() is None:
-            tree = _process_tree(process.pid)
+            tree = process_tree(process.pid)
             cpu.update({pid: (role, used) for pid, (role, _, used) in tree.items()})
             main = tree.pop(process.pid, (0, 0, 0))[1]
             others = [rss for _, rss, _ in tree.values()]
