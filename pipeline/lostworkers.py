@@ -20,6 +20,8 @@ main thread) waits as Beam stops its workers, and Beam waits for a worker to end
 never will when it had not connected yet (or for a busy one to finish its bundle). So
 `STOP_WORKERS_SECONDS` after the stop, the run's worker processes that are still there are
 killed: the run is abandoned anyway, and what it had not committed is not in the tables.
+A second Ctrl-C while the run stops is let go: it would break off Beam's clean-up, whose
+threads would then keep the process from exiting.
 """
 
 from __future__ import annotations
@@ -175,6 +177,12 @@ class WatchWorkers:
     def _stop_signal(self, signum, frame) -> None:
         """The handler the run had, and if it stops the run, the workers' end after
         `stop_seconds`."""
+        with self._lock:
+            if self._stopping and not self._done.is_set():
+                # Stopping already: the workers end within `stop_seconds`. Another
+                # interrupt would break off Beam's clean-up, whose threads then keep the
+                # process from ever exiting.
+                return
         try:
             self._previous_stop[signum](signum, frame)
         except BaseException:

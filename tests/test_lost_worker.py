@@ -199,3 +199,56 @@ def test_only_a_signal_that_stops_the_run_ends_its_workers(monkeypatch):
         signal.signal(signal.SIGINT, before)
     time.sleep(1.2)  # the run unwound: the thread that would end its workers ends first
     assert _reapers() == []
+
+
+def test_a_second_ctrl_c_does_not_break_off_the_clean_up_of_a_stopping_run(monkeypatch):
+    _record_thread_errors(monkeypatch)
+    cleaned_up = []
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), WatchWorkers(stop_seconds=5):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            finally:  # Beam stopping its threads and workers
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.3)
+                cleaned_up.append(True)
+        assert cleaned_up == [True]
+        with pytest.raises(KeyboardInterrupt):  # once the run has unwound, Ctrl-C stops
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_stopped_by_two_quick_ctrl_cs_ends_at_once_and_leaves_no_worker(tmp_path):
+    # The second Ctrl-C used to break off Beam's clean-up: its threads kept the process
+    # waiting for good.
+    feed = corpus(tmp_path / "feed")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
+         "--output", str(tmp_path / "out"), "--direct_num_workers=2",
+         "--direct_running_mode=multi_processing"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                 signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while (run.poll() is None and time.monotonic() < deadline
+               and not _processes_of_parts(run.pid, b"storywire.pipeline.worker")):
+            time.sleep(0.02)
+        time.sleep(1.5)  # the workers at work
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, twice, as a terminal sends it
+        time.sleep(0.1)
+        os.killpg(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+    assert run.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.count("storywire: interrupted") == 1, err
+    assert _processes_of_parts(run.pid, b"storywire.pipeline.worker") == []
