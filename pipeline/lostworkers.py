@@ -149,6 +149,11 @@ class WatchWorkers:
                 signal.signal(signum, handler)
         self._release(before=float("inf"))
 
+    @property
+    def stopped(self) -> bool:
+        """Whether a signal stopped the run (Ctrl-C, SIGTERM)."""
+        return self._stopping
+
     def _thread_error(self, args) -> None:
         match = _WORKER_EXIT.search(str(args.exc_value))
         with self._lock:

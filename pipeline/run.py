@@ -294,6 +294,10 @@ def run_with_progress(pipeline, progress_folder: str | None, quiet: bool, wait: 
         with workers:
             return _run_and_show(pipeline, progress_folder, quiet, wait)
     except (Exception, RunAbandoned) as err:
+        if workers.stopped:
+            # Beam's in-process runner reports an interrupt inside a step as a
+            # RuntimeError ("KeyboardInterrupt [while running ...]"): it is the user's stop.
+            raise KeyboardInterrupt from err
         if workers.lost is None:
             raise
         raise WorkerLost(f"{workers.lost}. Run again") from err

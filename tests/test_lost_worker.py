@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import apache_beam as beam
 import duckdb
 import pytest
 from conftest import FAST
@@ -252,3 +253,28 @@ def test_a_run_stopped_by_two_quick_ctrl_cs_ends_at_once_and_leaves_no_worker(tm
     assert "Traceback" not in err, err
     assert err.count("storywire: interrupted") == 1, err
     assert _processes_of_parts(run.pid, b"storywire.pipeline.worker") == []
+
+
+class _StopHere(beam.DoFn):
+    def process(self, element):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while a step of the run works
+        time.sleep(1)
+        yield element
+
+
+def test_ctrl_c_inside_a_step_of_an_in_process_run_is_an_interrupt(monkeypatch):
+    # Beam's in-process runner reports it as RuntimeError("KeyboardInterrupt [while
+    # running ...]"), which storywire took for a crash: exit 1 and a traceback.
+    from apache_beam.runners.portability import fn_api_runner
+
+    from storywire.pipeline.run import run_with_progress
+
+    _record_thread_errors(monkeypatch)
+    pipeline = beam.Pipeline(runner=fn_api_runner.FnApiRunner())
+    pipeline | beam.Create(["article"]) | beam.ParDo(_StopHere())
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_with_progress(pipeline, None, quiet=True, wait=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
