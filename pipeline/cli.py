@@ -215,6 +215,7 @@ def replay_stream(argv: list[str], command: str = "stream") -> int:
     )
     from storywire.pipeline.replay import replay
     from storywire.transforms.clean.cleaning import to_micros
+    from storywire.transforms.write.parquet import remove_empty_folders
     from storywire.transforms.write.stored import current_story_ids
 
     options = pipeline_options(argv)
@@ -243,7 +244,15 @@ def replay_stream(argv: list[str], command: str = "stream") -> int:
             messages, opts, stream_opts, path, to_micros(started)))
     except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
         return fail(command, f"--replay {path}: cannot be read: {err}")
+    except KeyboardInterrupt:
+        # What the windows wrote so far stays; a replay does not go on from it.
+        print(f"\nstorywire {command}: interrupted; " + (
+            f"{opts.output} holds what the replay wrote before it stopped: replay into a "
+            "new or empty folder" if holds_tables(opts.output) else "nothing was written"),
+            file=sys.stderr)
+        return 130
     finally:
+        remove_empty_folders(opts.output)
         lock.release()
     stories = current_story_ids(opts.output)
     print(f"storywire {command}: replayed {path} -> {opts.output} in {seconds:.1f} s: "

@@ -189,6 +189,36 @@ def test_replay_gives_the_seeds_one_story_and_the_batch_rows(tmp_path, capsys):
 
     # A group's id comes from the first of it written (a window before the other copy).
     assert copies(tmp_path / "stream") == copies(tmp_path / "batch")
+    # Files written aside and renamed in leave no empty folders behind.
+    assert not (tmp_path / "stream" / "_staging").exists()
+    assert [d for d in (tmp_path / "stream").rglob("*")
+            if d.is_dir() and not any(d.iterdir())] == []
+
+
+def test_an_interrupted_replay_says_whether_its_output_can_take_a_replay_again(
+        tmp_path, capsys, monkeypatch):
+    import storywire.pipeline.replay as replay_module
+
+    feed = write_feed(tmp_path / "seeds.jsonl", [seed_record(p) for p in ("003", "001")])
+    out = str(tmp_path / "out")
+    replay = replay_module.replay
+
+    def stopped_before_it_starts(*args):
+        raise KeyboardInterrupt
+
+    def stopped_as_it_ends(*args):  # Ctrl-C after the windows wrote their files
+        replay(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replay_module, "replay", stopped_before_it_starts)
+    assert main(["stream", "--replay", feed, "--output", out]) == 130
+    assert "interrupted; nothing was written" in capsys.readouterr().err
+    monkeypatch.setattr(replay_module, "replay", stopped_as_it_ends)
+    assert main(["stream", "--replay", feed, "--output", out]) == 130
+    assert (f"interrupted; {out} holds what the replay wrote before it stopped: replay "
+            "into a new or empty folder") in capsys.readouterr().err
+    assert main(["stream", "--replay", feed, "--output", out]) == 2
+    assert "holds tables already" in capsys.readouterr().err
 
 
 def test_replay_of_a_dated_feed_spread_over_years_finishes(tmp_path, capsys):

@@ -312,6 +312,12 @@ def _finish(staging: str, output: str) -> None:
         import shutil
 
         shutil.rmtree(staging)
+    remove_empty_folders(output)
+
+
+def remove_empty_folders(output: str) -> None:
+    """Remove the empty folders that moved or replaced files leave in a local output's
+    tables and staging area (object stores have none)."""
     if is_local(output):
         for table in TABLES:
             _remove_empty_dirs(FileSystems.join(output, table))
