@@ -186,6 +186,12 @@ def evaluate(argv: list[str]) -> int:
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
     args, run_options = parser.parse_known_args(argv)
+    given = {a.split("=", 1)[0] for a in run_options if a.startswith("--")}
+    for own in ("--input", "--replay"):  # the records eval feeds are the labelled file's
+        if own in given:
+            print(f"storywire eval: {own} is not an option of eval, which feeds its labelled "
+                  "file to the run: `storywire eval FILE.jsonl [options]`", file=sys.stderr)
+            return 2
     if args.stream and args.runs != 1:
         print("storywire eval: give --runs N or --stream, not both", file=sys.stderr)
         return 2

@@ -106,6 +106,14 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
         assert main(["eval", str(labelled), *mode, "--rows_per_file", "0"]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("storywire eval: --rows_per_file 0"), (mode, line)
+    # `storywire run`'s habit: --input before the file. Eval feeds its file itself.
+    for mode, given in [([], ["--input"]), (["--stream"], ["--input"]),
+                        (["--stream"], ["--replay", str(labelled)]), ([], ["--input=x"])]:
+        assert main(["eval", *given, str(labelled), *mode]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        flag = given[0].split("=")[0]
+        assert line.startswith(f"storywire eval: {flag} is not an option of eval"), line
+        assert "`storywire eval FILE.jsonl [options]`" in line
 
 
 def test_eval_says_what_its_labelled_file_is_when_it_cannot_read_it(tmp_path, capsys):
