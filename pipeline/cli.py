@@ -118,9 +118,10 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
-def stream(argv: list[str], command: str = "stream") -> int:
+def stream(argv: list[str], command: str = "stream", typed: list[str] | None = None) -> int:
     """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner.
-    `command`: the one the user typed (eval replays streams), which failure lines name."""
+    `command` and `typed`: what the user typed (eval replays streams), which failure lines
+    and the lock's holder name."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
@@ -151,7 +152,7 @@ def stream(argv: list[str], command: str = "stream") -> int:
         return fail(command, f"{err}; `storywire stream --help` lists the options")
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
     if pipeline_options(argv).view_as(StreamOptions).replay:
-        return replay_stream(argv, command)
+        return replay_stream(argv, command, typed)
     if "--runner" not in given:
         print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
               "(Flink or Spark through --runner=PortableRunner). Beam's local runners "
@@ -205,7 +206,8 @@ def holds_tables(output: str) -> bool:
     return any(table_files(output, table) for table in TABLES)
 
 
-def replay_stream(argv: list[str], command: str = "stream") -> int:
+def replay_stream(argv: list[str], command: str = "stream",
+                  typed: list[str] | None = None) -> int:
     """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner."""
     from storywire.pipeline.graph import build_stream_pipeline
     from storywire.pipeline.options import (
@@ -235,7 +237,7 @@ def replay_stream(argv: list[str], command: str = "stream") -> int:
     status = check_output(command, [path], opts.output)
     if status is not None:
         return status
-    lock = lock_output(command, argv, opts.output, opts.wait_for_lock)
+    lock = lock_output(command, typed or argv, opts.output, opts.wait_for_lock)
     if lock is None:
         return 2
     started = datetime.now(timezone.utc)

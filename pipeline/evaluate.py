@@ -233,7 +233,7 @@ def evaluate(argv: list[str]) -> int:
             from storywire.pipeline.cli import stream
 
             status = stream(["--replay", unlabelled, "--output", output, *run_options],
-                            command="eval")
+                            command="eval", typed=argv)
             if status:
                 return status
         for n, path in enumerate([] if args.stream else inputs, start=1):
@@ -241,7 +241,7 @@ def evaluate(argv: list[str]) -> int:
                 print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
             # Only a kept output is worth pointing `storywire stories` at.
             status = run(["--input", path, "--output", output, *run_options],
-                         keep_output=args.output is not None, command="eval")
+                         keep_output=args.output is not None, command="eval", typed=argv)
             if status:
                 return status
         seconds = time.perf_counter() - started

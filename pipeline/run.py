@@ -37,11 +37,12 @@ def launcher_flags(parser: argparse.ArgumentParser) -> None:
                         help="No progress line while the run goes on.")
 
 
-def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "run") -> int:
+def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "run",
+        typed: list[str] | None = None) -> int:
     """`storywire run`. `lock`: the output's lock when the caller (watch) holds it already;
     `keep_output`: False when the output is a scratch folder about to go (eval), so the
-    run does not point the user at it; `command`: the one the user typed (watch and eval
-    run batches), which the run's failure lines name."""
+    run does not point the user at it; `command` and `typed`: what the user typed (watch
+    and eval run batches), which the run's failure lines and the lock's holder name."""
     # Imported here, after logging is set up: Beam logs while it imports.
     from storywire.pipeline.options import (
         IN_PROCESS_BELOW_BYTES,
@@ -73,14 +74,15 @@ def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "ru
         check_settings(options)
     except OptionsError as err:
         return fail(command, f"{err}; `storywire run --help` lists the options")
-    return _run_checked(options, flags, lock, keep_output, argv,
+    return _run_checked(options, flags, lock, keep_output, typed or argv,
                         in_process_by_size(argv, input_bytes), command)
 
 
-def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
+def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                  small: bool = False, command: str = "run") -> int:
-    """A run whose options are checked: lock the output, run, commit, report. `small`: a
-    small local input (RunContext.small)."""
+    """A run whose options are checked: lock the output, run, commit, report. `typed`:
+    the words the lock names its holder by; `small`: a small local input
+    (RunContext.small)."""
     from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
@@ -129,7 +131,7 @@ def _run_checked(options, flags, lock, keep_output: bool, argv: list[str],
 
     own_lock = lock is None
     if own_lock:
-        lock = lock_output(command, argv, opts.output, opts.wait_for_lock,
+        lock = lock_output(command, typed, opts.output, opts.wait_for_lock,
                            job_finished_checker(options))
         if lock is None:
             _discard([pipeline])

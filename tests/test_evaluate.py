@@ -91,11 +91,42 @@ def test_eval_runs_feeds_the_records_as_runs_in_file_order(tmp_path, capsys):
     assert main(["eval", str(labelled), "--runs", "5"]) == 2
     assert "holds only 4 records" in capsys.readouterr().err
     kept = tmp_path / "kept"
-    assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 0
+    holders = _holders_while(lambda: main(["eval", str(labelled), "--output", str(kept),
+                                           *fast]), kept)
     capsys.readouterr()
+    # Another command waiting for the output names the command the user typed.
+    (holder,) = holders
+    assert holder.startswith(f"storywire eval {labelled} --output "), holder
     # Scored again into the same tables, every article would be skipped: refused.
     assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 2
     assert "holds tables already" in capsys.readouterr().err
+
+
+def _holders_while(command, output) -> set[str]:
+    """The holders the output's lock file names while `command` (exit status 0) runs."""
+    import threading
+
+    from storywire.transforms.write.lock import LOCK_NAME, Holder
+
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.wait(0.01):
+            try:
+                holder = Holder.decode((output / LOCK_NAME).read_bytes())
+            except OSError:
+                continue
+            if holder is not None:
+                seen.add(holder.command)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert command() == 0
+    finally:
+        done.set()
+        watcher.join()
+    return seen
 
 
 def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, capsys):
