@@ -434,6 +434,10 @@ def test_the_cleaning_child_keeps_quiet_about_a_parent_that_went_away():
     assert report("BrokenPipeError: [Errno 32] Broken pipe") == "a warning\n"
     assert report("EOFError") == "a warning\n"
     assert report("MemoryError").endswith("Traceback (most recent call last):\nMemoryError\n")
+    # An error of its own, and then the broken pipe while reporting it: both show.
+    chained = ("ValueError: bad page\n\nDuring handling of the above exception, another "
+               "exception occurred:\n\nTraceback (most recent call last):\nEOFError")
+    assert report(chained).endswith(chained + "\n")
     orphan = io.StringIO()
     stderr = _ParentReports(orphan, os.getppid() + 1)  # the parent it had is gone
     stderr.write("Process SpawnPoolWorker-1:\nMemoryError\n")

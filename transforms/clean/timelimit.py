@@ -26,6 +26,9 @@ class _ParentReports:
     and the broken pipe's traceback would follow the run's own line."""
 
     _LOST_PARENT = ("BrokenPipeError", "ConnectionResetError", "EOFError")
+    # How Python joins the tracebacks of an error raised while handling another.
+    _CHAINED = ("During handling of the above exception",
+                "The above exception was the direct cause")
 
     def __init__(self, stream, parent: int):
         self._stream = stream
@@ -44,7 +47,10 @@ class _ParentReports:
         # multiprocessing flushes stderr once the report is written, as the child ends.
         report, self._report = "".join(self._report or []), None
         last = report.rstrip().rsplit("\n", 1)[-1]
-        if report and os.getppid() == self._parent and not last.startswith(self._LOST_PARENT):
+        # A crash of its own that ends in a broken pipe (chained tracebacks) still shows.
+        lost_parent = last.startswith(self._LOST_PARENT) and not any(
+            chained in report for chained in self._CHAINED)
+        if report and os.getppid() == self._parent and not lost_parent:
             self._stream.write(report)
         self._stream.flush()
 
