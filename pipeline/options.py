@@ -296,10 +296,21 @@ def pipeline_options(argv: list[str], input_bytes: int | None = None) -> Pipelin
             direct.direct_num_workers = 1 if small else os.cpu_count() or 1
         if "--direct_running_mode" not in given:
             direct.direct_running_mode = "in_memory" if small else "multi_processing"
+    elif "Direct" not in str(standard.runner):
+        # A portable runner's workers start in a folder of their own (a Flink or Spark
+        # cluster's, a worker pool's): a relative path would name another file there.
+        opts = options.view_as(StorywireOptions)
+        opts.input = [_absolute(path) for path in opts.input]
+        opts.output = _absolute(opts.output)
     if "--default_sdk_harness_log_level" not in given:
         # Workers log every bundle at INFO; a user wants their warnings, not that.
         options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
+
+
+def _absolute(path: str) -> str:
+    """A local path from the folder the command was run in; any other as it is."""
+    return os.path.abspath(path) if path and "://" not in path else path
 
 
 # A Cloud Storage bucket name: 3 to 63 lower-case letters, digits, dots, dashes, underscores.

@@ -93,13 +93,20 @@ def table(output: Path, name: str) -> list[tuple]:
     return sorted(rel.fetchall(), key=repr)
 
 
-def test_portable_runner_single_and_multi_process_runs_agree(tmp_path, portable_services):
+def test_portable_runner_single_and_multi_process_runs_agree(tmp_path, portable_services,
+                                                             monkeypatch):
     inbox = corpus(tmp_path / "in")
     outputs = {}
-    for name, options in (("default", []), ("single", FAST), ("portable", portable_services)):
+    for name, options in (("default", []), ("single", FAST)):
         outputs[name] = tmp_path / name
         assert main(["run", "--input", str(inbox), "--output", str(outputs[name]),
                      *options]) == 0
+    # Paths as a user types them, from a folder other than the one the workers start in.
+    (tmp_path / "user").mkdir()
+    monkeypatch.chdir(tmp_path / "user")
+    outputs["portable"] = tmp_path / "portable"
+    assert main(["run", "--input", "../in", "--output", "../portable",
+                 *portable_services]) == 0
     articles = {name: table(out, "articles") for name, out in outputs.items()}
     assert len(articles["default"]) > 500
     assert articles["portable"] == articles["default"] == articles["single"]
