@@ -132,6 +132,7 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
         StreamOptions,
         check_settings,
         check_words,
+        flags_given,
         pipeline_options,
     )
     from storywire.transforms.clean.cleaning import to_micros
@@ -150,7 +151,7 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
         check_settings(pipeline_options(argv), STREAM_SETTINGS)
     except OptionsError as err:
         return fail(command, f"{err}; `storywire stream --help` lists the options")
-    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    given = flags_given(argv)
     if pipeline_options(argv).view_as(StreamOptions).replay:
         return replay_stream(argv, command, typed)
     if "--runner" not in given:

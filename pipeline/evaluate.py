@@ -186,7 +186,9 @@ def evaluate(argv: list[str]) -> int:
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
     args, run_options = parser.parse_known_args(argv)
-    given = {a.split("=", 1)[0] for a in run_options if a.startswith("--")}
+    from storywire.pipeline.options import flags_given
+
+    given = flags_given(run_options)
     for own in ("--input", "--replay"):  # the records eval feeds are the labelled file's
         if own in given:
             print(f"storywire eval: {own} is not an option of eval, which feeds its labelled "

@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import (
 
 from storywire.transforms.clean.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE
+from storywire.transforms.paths import is_local
 from storywire.transforms.read.parts import DEFAULT_MAX_BATCH_RECORDS
 from storywire.transforms.stories.grouping import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.stories.neighbours import (
@@ -52,7 +53,7 @@ def in_process_by_size(argv: list[str], input_bytes: int | None) -> bool:
     """Whether a run is in-process because its local input is small: no runner and no
     worker options given, and under IN_PROCESS_BELOW_BYTES of input. Such a run also
     solves its graphs, which are then few edges, in one place (components.py)."""
-    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    given = flags_given(argv)
     return (input_bytes is not None and input_bytes < IN_PROCESS_BELOW_BYTES
             and not given & {"--runner", "--direct_num_workers", "--direct_running_mode"})
 
@@ -282,12 +283,17 @@ def check_bounds(values: dict, settings) -> None:
                                f" is out of range: allowed {setting.bounds}")
 
 
+def flags_given(argv: list[str]) -> set[str]:
+    """The options among command-line words, without their values ("--input=x": "--input")."""
+    return {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+
+
 def pipeline_options(argv: list[str], input_bytes: int | None = None) -> PipelineOptions:
     """Options from command-line words; without --runner, the local runner on every core,
     or in-process when `input_bytes` (the size of a local input, when known) is small."""
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
-    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    given = flags_given(argv)
     if standard.runner is None:
         standard.runner = LOCAL_RUNNER
         direct = options.view_as(DirectOptions)
@@ -310,7 +316,7 @@ def pipeline_options(argv: list[str], input_bytes: int | None = None) -> Pipelin
 
 def _absolute(path: str) -> str:
     """A local path from the folder the command was run in; any other as it is."""
-    return os.path.abspath(path) if path and "://" not in path else path
+    return os.path.abspath(path) if path and is_local(path) else path
 
 
 # A Cloud Storage bucket name: 3 to 63 lower-case letters, digits, dots, dashes, underscores.
