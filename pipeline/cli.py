@@ -118,10 +118,12 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
-def stream(argv: list[str], command: str = "stream", typed: list[str] | None = None) -> int:
+def stream(argv: list[str], command: str = "stream", typed: list[str] | None = None,
+           keep_output: bool = True) -> int:
     """`storywire stream`: the pipeline on a Pub/Sub stream, on a streaming runner.
     `command` and `typed`: what the user typed (eval replays streams), which failure lines
-    and the lock's holder name."""
+    and the lock's holder name; `keep_output` False: a replay's output is a scratch
+    folder."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     from storywire.pipeline.graph import build_stream_pipeline
@@ -153,7 +155,7 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
         return fail(command, f"{err}; `storywire stream --help` lists the options")
     given = flags_given(argv)
     if pipeline_options(argv).view_as(StreamOptions).replay:
-        return replay_stream(argv, command, typed)
+        return replay_stream(argv, command, typed, keep_output)
     if "--runner" not in given:
         print("storywire stream: choose a streaming runner, e.g. --runner=DataflowRunner "
               "(Flink or Spark through --runner=PortableRunner). Beam's local runners "
@@ -208,9 +210,11 @@ def holds_tables(output: str) -> bool:
 
 
 def replay_stream(argv: list[str], command: str = "stream",
-                  typed: list[str] | None = None) -> int:
-    """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner."""
+                  typed: list[str] | None = None, keep_output: bool = True) -> int:
+    """`storywire stream --replay FILE.jsonl`: the stream on the local streaming runner.
+    `keep_output` False: the output is a scratch folder (eval's), not the user's."""
     from storywire.pipeline.graph import build_stream_pipeline
+    from storywire.pipeline.lostworkers import stop_signals_let_go
     from storywire.pipeline.options import (
         StorywireOptions,
         StreamOptions,
@@ -249,14 +253,17 @@ def replay_stream(argv: list[str], command: str = "stream",
         return fail(command, f"--replay {path}: cannot be read: {err}")
     except KeyboardInterrupt:
         # What the windows wrote so far stays; a replay does not go on from it.
-        print(f"\nstorywire {command}: interrupted; " + (
-            f"{opts.output} holds what the replay wrote before it stopped: replay into a "
-            "new or empty folder" if holds_tables(opts.output) else "nothing was written"),
-            file=sys.stderr)
+        with stop_signals_let_go():
+            print(f"\nstorywire {command}: interrupted; " + (
+                "nothing was kept" if not keep_output else
+                f"{opts.output} holds what the replay wrote before it stopped: replay "
+                "into a new or empty folder" if holds_tables(opts.output)
+                else "nothing was written"), file=sys.stderr)
         return 130
     finally:
-        remove_empty_folders(opts.output)
-        lock.release()
+        with stop_signals_let_go():
+            remove_empty_folders(opts.output)
+            lock.release()
     stories = current_story_ids(opts.output)
     print(f"storywire {command}: replayed {path} -> {opts.output} in {seconds:.1f} s: "
           f"{len(stories)} articles in {len(set(stories.values()))} stories")
@@ -357,11 +364,17 @@ def raise_interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    # SIGTERM (a scheduler's or `timeout`'s stop) stops a run as Ctrl-C does: a part under
-    # way is stopped with it, and the run says what is committed.
+    # SIGTERM (a scheduler's or `timeout`'s stop) and SIGHUP (the terminal closed) stop a
+    # run as Ctrl-C does: a part under way is stopped with it, and the run says what is
+    # committed. Under `nohup`, SIGHUP stays ignored.
     own_signals = threading.current_thread() is threading.main_thread()
+    before = {}
     if own_signals:
-        before = signal.signal(signal.SIGTERM, raise_interrupt)
+        before = {signum: signal.getsignal(signum)
+                  for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        signal.signal(signal.SIGTERM, raise_interrupt)
+        if before[signal.SIGHUP] is not signal.SIG_IGN:
+            signal.signal(signal.SIGHUP, raise_interrupt)
     try:
         return _main(argv)
     except SystemExit as done:  # argparse's --help and usage errors: a status to return
@@ -369,9 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl-C: nothing more is committed (a run in parts has said which parts are), and
         # a commit begun is finished by the next run; no traceback for a person who asked
-        # to stop.
-        print("\nstorywire: interrupted; what the run had not committed is not in the "
-              "tables (a commit under way is finished by the next run)", file=sys.stderr)
+        # to stop, nor for one who asks twice.
+        from storywire.pipeline.lostworkers import stop_signals_let_go
+
+        with stop_signals_let_go():
+            print("\nstorywire: interrupted; what the run had not committed is not in the "
+                  "tables (a commit under way is finished by the next run)", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (`storywire stories out/ | head`): no
@@ -379,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     finally:
-        if own_signals:
-            signal.signal(signal.SIGTERM, before)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def setup_logging() -> None:
@@ -438,5 +454,14 @@ def _main(argv: list[str] | None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The `storywire` command. Once its work is done, Ctrl-C has nothing left to stop: one
+    pressed as the process exits (Beam's threads end, files close) would end it by the
+    signal, after its last line, instead of with the status it returned."""
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

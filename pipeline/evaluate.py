@@ -235,7 +235,7 @@ def evaluate(argv: list[str]) -> int:
             from storywire.pipeline.cli import stream
 
             status = stream(["--replay", unlabelled, "--output", output, *run_options],
-                            command="eval", typed=argv)
+                            command="eval", typed=argv, keep_output=args.output is not None)
             if status:
                 return status
         for n, path in enumerate([] if args.stream else inputs, start=1):

@@ -16,10 +16,13 @@ signal of its own, not SIGINT: a run in parts ignores SIGINT in the part's proce
 `storywire watch` takes it for the user's Ctrl-C.
 
 A run stopped while it goes (Ctrl-C, SIGTERM: whatever raises KeyboardInterrupt in the
-main thread) waits as Beam stops its workers, and Beam waits for a worker to end that
-never will when it had not connected yet (or for a busy one to finish its bundle). So
-`STOP_WORKERS_SECONDS` after the stop, the run's worker processes that are still there are
-killed: the run is abandoned anyway, and what it had not committed is not in the tables.
+main thread) would wait as Beam stops its workers, and Beam waits for a worker to end that
+never will when it had not connected yet (or for a busy one to finish its bundle); one
+still starting when the run has unwound keeps the process from exiting, as Beam's thread
+waits for it. And a worker Beam stops prints the errors of the bundle it was in. So the
+run's worker processes are killed `STOP_WORKERS_SECONDS` after the stop, again while the
+run unwinds, and once more when it has: the run is abandoned anyway, and what it had not
+committed is not in the tables (a commit is made so that a kill at any point is safe).
 A second Ctrl-C while the run stops is let go: it would break off Beam's clean-up, whose
 threads would then keep the process from exiting.
 """
@@ -32,11 +35,15 @@ import re
 import signal
 import threading
 import time
+from contextlib import contextmanager
 
 HOLD_SECONDS = 5.0
 ABANDON_SIGNAL = signal.SIGUSR1
-STOP_WORKERS_SECONDS = 2.0
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_WORKERS_SECONDS = 0.0
+# How long a run that has unwound waits for Beam to take note of its killed workers.
+REAP_SECONDS = 2.0
+# The signals that stop a run (cli.main has SIGHUP, a closed terminal, stop it too).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # The command lines of the local runner's worker processes (storywire's, Beam's own).
 _WORKER_MODULES = (b"storywire.pipeline.worker", b"apache_beam.runners.worker.sdk_worker_main")
 # How Beam's local runner reports a worker process that ended (local_job_service.py).
@@ -70,6 +77,29 @@ def how_it_ended(code: int) -> str:
                "--max_batch_articles use less" if -code == signal.SIGKILL else "")
         return f"a worker process was ended by {name} during the run{why}"
     return f"a worker process ended with exit status {code} during the run"
+
+
+@contextmanager
+def stop_signals_let_go():
+    """While in it, Ctrl-C, SIGTERM and SIGHUP are ignored (set in the main thread only):
+    for the clean-up after a stop, which another such signal would break off."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # ended meanwhile
 
 
 def worker_processes(parent: int) -> list[int]:
@@ -126,7 +156,7 @@ class WatchWorkers:
         self._previous_stop: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():  # where handlers run
             self._previous_handler = signal.signal(ABANDON_SIGNAL, self._abandon)
-            for signum in _STOP_SIGNALS:  # those that stop the run: ignored ones are not
+            for signum in STOP_SIGNALS:  # those that stop the run: ignored ones are not
                 handler = signal.getsignal(signum)
                 if callable(handler):
                     self._previous_stop[signum] = signal.signal(signum, self._stop_signal)
@@ -134,6 +164,8 @@ class WatchWorkers:
 
     def __exit__(self, *exc) -> None:
         try:
+            if self._stopping:
+                self._end_lingering_workers()
             with self._lock:  # no signal is sent after this
                 self._done.set()
                 if self._timer is not None:
@@ -203,12 +235,20 @@ class WatchWorkers:
         # Until the run has unwound: a worker Beam was starting shows up a moment later.
         wait = self._stop_seconds
         while not self._done.wait(wait):
-            for pid in worker_processes(os.getpid()):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass  # ended meanwhile
-            wait = 1.0
+            _kill(worker_processes(os.getpid()))
+            wait = 0.2
+
+    def _end_lingering_workers(self) -> None:
+        """Kill the workers a stopped run left, and wait (a while) until Beam's threads
+        have seen them end: their errors are dropped only while the run is watched."""
+        left = worker_processes(os.getpid())
+        _kill(left)
+        deadline = time.monotonic() + REAP_SECONDS
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [pid for pid in left if os.path.exists(f"/proc/{pid}")]  # not reaped
+        if not left:
+            time.sleep(0.05)  # the reaping thread raises just after
 
     def _runner_log(self, record: logging.LogRecord) -> bool:
         if (record.levelno < logging.ERROR or not record.name.startswith(_RUNNER_LOGS)

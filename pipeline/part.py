@@ -8,9 +8,12 @@ holds, however many parts it has.
 
 The part's process inherits the output's lock (a local lock's descriptor: the kernel keeps
 a flock while any process holding it lives, so no other run starts while the part may
-still commit, even if the run's own process was killed). It ignores Ctrl-C, as the runner's
-workers do: the run decides what stops (`storywire watch` finishes its batch first), and
-stops a part with SIGTERM, on which Beam stops the part's workers.
+still commit, even if the run's own process was killed). It ignores Ctrl-C and SIGHUP, as
+the runner's workers do: the run decides what stops (`storywire watch` finishes its batch
+first), and stops a part with SIGTERM, on which Beam stops the part's workers. A part
+whose run's process is gone (killed, even by SIGKILL) is sent SIGTERM by the kernel: it
+stops rather than commit unseen, with no run left to go on to the next part, and removes
+the run's scratch folders, which nobody else will.
 
     python -m storywire.pipeline.part JOB RESULT
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +38,7 @@ if __name__ == "__main__":
     # A part's process leaves Ctrl-C to the run, from its first moment (Beam takes a while
     # to import), and logs as the run does before Beam, which warns as it is imported.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from storywire.pipeline.cli import setup_logging
 
     setup_logging()
@@ -42,16 +47,18 @@ from storywire.pipeline.graph import RunContext  # noqa: E402
 
 # How long a part asked to stop may take before it is killed.
 STOP_SECONDS = 60
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
 class PartJob:
     """What a part's process runs: the run's checked options (PipelineOptions), the part's
-    RunContext, and whether its progress line is shown."""
+    RunContext, whether its progress line is shown, and the run's process id."""
 
     options: Any
     context: RunContext
     quiet: bool
+    run_pid: int
 
 
 class PartFailed(Exception):
@@ -67,8 +74,11 @@ def run_part(job: PartJob):
     from storywire.pipeline.run import run_with_progress
 
     pipeline, _ = new_pipeline(job.options, make_runner(job.options))
-    build_pipeline(pipeline, job.options.view_as(StorywireOptions), job.context)
-    result = run_with_progress(pipeline, job.context.progress, quiet=job.quiet, wait=True)
+    try:
+        build_pipeline(pipeline, job.options.view_as(StorywireOptions), job.context)
+        result = run_with_progress(pipeline, job.context.progress, quiet=job.quiet, wait=True)
+    finally:  # Beam removes it as the pipeline runs: not if stopped before
+        shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
     return run_summary(result)
 
 
@@ -111,14 +121,38 @@ def ended(status: int) -> str:
 
 def _stop(child: subprocess.Popen) -> None:
     """Stop a part's process and wait until it has ended: the run releases the lock next,
-    and the part must not commit after that. Asked again while waiting, it kills it."""
-    child.terminate()
-    while True:
+    and the part must not commit after that. Another Ctrl-C or SIGTERM meanwhile is let go:
+    the part ends within seconds, and killed, it would leave its workers and temporary
+    folders behind. One that does not end within STOP_SECONDS is killed."""
+    from storywire.pipeline.lostworkers import stop_signals_let_go
+
+    with stop_signals_let_go():
+        child.terminate()
         try:
             child.wait(timeout=STOP_SECONDS)
-            return
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+
+
+def _end_with_the_run(run_pid: int) -> bool:
+    """Have the kernel send this process SIGTERM when the process that started it ends
+    (Linux); whether that process is still there."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: a part may then outlive its run
+    return os.getppid() == run_pid
+
+
+def _clean_up_for(job: PartJob, job_path: str) -> None:
+    """Remove the scratch folders of a run whose process is gone (the part's job and
+    result, the progress line's figures)."""
+    for folder in (os.path.dirname(job_path), job.context.progress):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -133,8 +167,12 @@ def main(argv: list[str]) -> int:
     with open(job_path, "rb") as handle:
         job = pickle.load(handle)
     try:
+        if not _end_with_the_run(job.run_pid):
+            raise KeyboardInterrupt
         outcome = run_part(job)
     except KeyboardInterrupt:
+        if os.getppid() != job.run_pid:
+            _clean_up_for(job, job_path)
         return 130
     except Exception as err:  # noqa: BLE001 - known failures get one line
         outcome = known_failure(err)

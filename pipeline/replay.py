@@ -118,6 +118,7 @@ def replay(options, path: str, build) -> float:
     from apache_beam.options.pipeline_options import StandardOptions
     from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
+    from storywire.pipeline.lostworkers import stop_signals_let_go
     from storywire.pipeline.options import StreamOptions
 
     options.view_as(StandardOptions).streaming = True
@@ -125,6 +126,15 @@ def replay(options, path: str, build) -> float:
     interval = stream_options.replay_interval_seconds
     lateness = stream_options.allowed_lateness_hours * 3600
     started = time.perf_counter()
-    with beam.Pipeline(runner=BundleBasedDirectRunner(), options=options) as p:
-        build(p | "Replay" >> replay_stream(path, interval, REPLAY_START, lateness))
+    pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
+    build(pipeline | "Replay" >> replay_stream(path, interval, REPLAY_START, lateness))
+    result = pipeline.run()
+    try:
+        result.wait_until_finish()
+    except BaseException:
+        # The runner's threads would go on writing windows while the caller cleans up: stop
+        # them, and wait for the work they are in to end.
+        with stop_signals_let_go():
+            result.cancel()
+        raise
     return time.perf_counter() - started

@@ -184,7 +184,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                                                wait=not flags.detach)
                 else:  # in a process of its own (part.py), which holds the lock with us
                     summaries.append(report_part(run_in_own_process(
-                        PartJob(given, context, flags.quiet), lock.descriptors()),
+                        PartJob(given, context, flags.quiet, os.getpid()), lock.descriptors()),
                         part, started))
             except Exception as err:  # noqa: BLE001 - known failures get one line
                 known = str(err) if isinstance(err, PartFailed) else known_failure(err)
