@@ -38,6 +38,11 @@ import time
 from contextlib import contextmanager
 
 HOLD_SECONDS = 5.0
+# A shell command's prefix that has the program it runs ignore Ctrl-C and SIGHUP from its
+# start (an ignored signal stays ignored across exec): the run's child processes (parts,
+# workers) leave stopping to the run, and one hit while Python starts would print a fatal
+# error of its own.
+IGNORING_CTRL_C = "trap '' INT HUP; exec "
 ABANDON_SIGNAL = signal.SIGUSR1
 STOP_WORKERS_SECONDS = 0.0
 # How long a run that has unwound waits for Beam to take note of its killed workers.

@@ -402,10 +402,10 @@ def make_runner(options: PipelineOptions):
         # point. FnApiRunner replaces the environment in that mode, so it is told in_memory,
         # which only means "use the environment given". Beam runs the command through a
         # shell: `exec` makes the worker the shell's process, so the worker is the child
-        # of the process that runs the pipeline, and is the process Beam stops. `trap`
-        # has it ignore Ctrl-C and SIGHUP from its start (the main process decides what
-        # stops): a Ctrl-C while Python starts would stop it with a fatal error of its own.
+        # of the process that runs the pipeline, and is the process Beam stops.
+        from storywire.pipeline.lostworkers import IGNORING_CTRL_C
+
         environment = SubprocessSDKEnvironment.from_command_string(
-            f"trap '' INT HUP; exec {shlex.quote(sys.executable)} -m storywire.pipeline.worker")
+            f"{IGNORING_CTRL_C}{shlex.quote(sys.executable)} -m storywire.pipeline.worker")
         direct.direct_running_mode = "in_memory"
     return fn_runner.FnApiRunner(default_environment=environment, provision_info=provision_info)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 if __name__ == "__main__":
-    # A part's process leaves Ctrl-C to the run, from its first moment (Beam takes a while
-    # to import), and logs as the run does before Beam, which warns as it is imported.
+    # A part's process leaves Ctrl-C and SIGHUP to the run, from its first moment (its
+    # command ignores them, see run_in_own_process), and logs as the run does before
+    # Beam, which warns as it is imported.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from storywire.pipeline.cli import setup_logging
@@ -91,8 +93,12 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
         result_path = os.path.join(scratch, "result.pickle")
         with open(job_path, "wb") as handle:
             pickle.dump(job, handle)
-        child = subprocess.Popen([sys.executable, "-m", "storywire.pipeline.part", job_path,
-                                  result_path], pass_fds=keep_fds)
+        from storywire.pipeline.lostworkers import IGNORING_CTRL_C
+
+        command = " ".join(map(shlex.quote, [sys.executable, "-m", "storywire.pipeline.part",
+                                             job_path, result_path]))
+        child = subprocess.Popen(["/bin/sh", "-c", IGNORING_CTRL_C + command],
+                                 pass_fds=keep_fds)
         try:
             status = child.wait()
         except BaseException:

@@ -160,6 +160,8 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
             return fail(command, problem)
         keep_language(opts.output, opts.language)
         parts = [None] if flags.detach else input_parts(options)
+        if parts != [None]:  # each part makes its own pipeline
+            _discard([pipeline])
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
               + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "
                  "records" if len(parts) > 1 else ""),

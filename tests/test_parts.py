@@ -101,13 +101,15 @@ def _processes_of_parts(run_pid: int, module: bytes = b"storywire.pipeline.part"
     return found
 
 
-def _start_in_parts(feed: Path, output: Path, runner: list[str] = FAST
-                    ) -> tuple[subprocess.Popen, int]:
-    """A run in parts in a process of its own, once its first part's process runs."""
+def _start_in_parts(feed: Path, output: Path, runner: list[str] = FAST,
+                    temp: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """A run in parts in a process of its own (with `temp` as TMPDIR), once its first
+    part's process runs."""
+    env = dict(os.environ, **({"TMPDIR": str(temp)} if temp else {}))
     run = subprocess.Popen(
         [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
          "--output", str(output), "--quiet", "--max_batch_articles", "50", *runner],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
     while run.poll() is None and time.monotonic() < deadline:
         parts = _processes_of_parts(run.pid)
@@ -153,42 +155,46 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def test_a_run_killed_while_a_part_runs_keeps_the_output_locked_until_the_part_ends(
-        tmp_path, capsys):
+def test_a_run_killed_while_a_part_runs_stops_the_part_which_leaves_no_scratch_behind(
+        tmp_path):
     feed = tmp_path / "feed.jsonl"
     _feed(feed, 60, filler=40_000)
-    out = tmp_path / "out"
-    run, part = _start_in_parts(feed, out)
-    os.kill(run.pid, signal.SIGKILL)  # the run's own process only
+    out, temp = tmp_path / "out", tmp_path / "temp"
+    temp.mkdir()
+    run, part = _start_in_parts(feed, out, temp=temp)
+    os.kill(run.pid, signal.SIGKILL)  # the run's own process only, as `kill -9` does
     run.wait()
-    if Path(f"/proc/{part}").exists():
-        # The part still works for the killed run: no other run writes meanwhile.
-        assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
-                     *FAST]) == 2
-        assert "is being written by" in capsys.readouterr().err
-    deadline = time.monotonic() + 120
-    while Path(f"/proc/{part}").exists() and time.monotonic() < deadline:
+    # Told by the kernel that its run is gone, the part stops, rather than commit unseen
+    # with no run left to go on to the next part; and removes the run's scratch folders.
+    deadline = time.monotonic() + 30
+    while _alive(part) and time.monotonic() < deadline:
         time.sleep(0.1)
-    # The part ended (committed or not); a rerun finishes the input, each record once.
+    assert not _alive(part), "the part outlived its run"
+    assert sorted(p.name for p in temp.iterdir()) == []
+    # A rerun finishes the input, each record once.
     assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
                  "--max_batch_articles", "50", *FAST]) == 0
     assert sorted(r["article_id"] for r in rows(out, "articles", "line")) == sorted(
         f"r{n}" for n in range(60))
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
-def test_ctrl_c_or_sigterm_stops_a_run_in_parts_and_its_part_and_frees_the_output(
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "hang-up", "ctrl-c twice"])
+def test_a_stop_signal_stops_a_run_in_parts_and_its_part_and_frees_the_output(
         tmp_path, capsys, stop):
     feed = tmp_path / "feed.jsonl"
     _feed(feed, 60, filler=40_000)
     out = tmp_path / "out"
     run, part = _start_in_parts(feed, out)
-    if stop == "ctrl-c":
-        os.killpg(run.pid, signal.SIGINT)  # as a terminal's: the whole process group
-    else:
+    if stop == "sigterm":
         os.kill(run.pid, signal.SIGTERM)  # as a scheduler's: the run's process only
+    else:  # as a terminal's (a key, a closed window): the whole process group
+        os.killpg(run.pid, signal.SIGHUP if stop == "hang-up" else signal.SIGINT)
+    if stop == "ctrl-c twice":  # while the part stops: it is not killed, leaving workers
+        time.sleep(0.1)
+        os.killpg(run.pid, signal.SIGINT)
     assert run.wait(timeout=120) == 130
-    assert "interrupted" in run.stderr.read().decode()
+    err = run.stderr.read().decode()
+    assert err.count("interrupted") == 1 and "Traceback" not in err, err
     assert not Path(f"/proc/{part}").exists() and _processes_of_parts(run.pid) == []
     assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
                  "--max_batch_articles", "50", *FAST]) == 0  # not locked

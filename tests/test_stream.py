@@ -2,8 +2,11 @@
 
 import gzip
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import apache_beam as beam
 import pytest
@@ -276,3 +279,37 @@ def test_replay_of_records_out_of_date_order_finishes(tmp_path, capsys):
     feed = write_feed(tmp_path / "order.jsonl", records)
     assert main(["stream", "--replay", feed, "--output", str(tmp_path / "out")]) == 0
     assert sorted(current_story_ids(str(tmp_path / "out"))) == ["ahead", "early", "later"]
+
+
+def test_ctrl_c_twice_during_a_replayed_eval_stops_it_at_once_and_leaves_nothing(tmp_path):
+    # The replay's runner threads went on writing into the scratch folder as it was
+    # removed ("Directory not empty"), and a second Ctrl-C broke off the clean-up.
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(
+        json.dumps({"id": f"r{n}-{prefix}", "text": seed_text(prefix), "story": "seeds"})
+        + "\n" for n in range(40) for prefix in ("003", "001", "004", "000", "002")))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp))
+    evaluation = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "eval", str(labelled), "--stream"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                 signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while (evaluation.poll() is None and time.monotonic() < deadline
+               and not list(temp.glob("storywire-eval-*/output/articles"))):
+            time.sleep(0.05)  # until the first window is written
+        os.killpg(evaluation.pid, signal.SIGINT)  # Ctrl-C, twice, as a terminal sends it
+        time.sleep(0.1)
+        os.killpg(evaluation.pid, signal.SIGINT)
+        out, err = evaluation.communicate(timeout=60)
+    finally:
+        if evaluation.poll() is None:
+            os.killpg(evaluation.pid, signal.SIGKILL)
+            evaluation.wait()
+    assert evaluation.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "storywire eval: interrupted; nothing was kept"
+    assert "Traceback" not in err and out == ""
+    assert list(temp.iterdir()) == []
