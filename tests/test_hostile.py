@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,43 @@ def test_a_call_over_its_time_limit_is_killed_and_the_next_one_runs():
     assert quick("abc") == 3 and quick([1, 2]) == 2
     quick.close()
     limited.close()
+
+
+def test_a_cleaning_child_that_ends_during_a_call_is_seen_at_once_not_at_the_time_limit():
+    # A child killed from outside (the kernel's out-of-memory killer, a user) used to leave
+    # its call waiting the whole time limit, and the page was rejected as too slow.
+    import multiprocessing
+    import threading
+    import time
+
+    from storywire.transforms.clean.timelimit import ChildLost, TimeLimited
+
+    limited = TimeLimited(time.sleep, seconds=60)
+    limited(0)  # the child runs
+
+    def kill_the_child():
+        time.sleep(0.5)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_the_child).start()
+    started = time.monotonic()
+    assert limited(2) is None  # made again, in a fresh child
+    assert time.monotonic() - started < 20
+    limited.close()
+    # A call that ends its child each time it is made is given up, and says why.
+    crashing = TimeLimited(os._exit, seconds=60)
+    started = time.monotonic()
+    with pytest.raises(ChildLost, match="ended \\(exit status 3\\) twice"):
+        crashing(3)
+    assert time.monotonic() - started < 20
+    crashing.close()
+    # An error of the function's own is the caller's, as if called here.
+    converting = TimeLimited(int, seconds=30)
+    with pytest.raises(ValueError):
+        converting("not a number")
+    assert converting("12") == 12
+    converting.close()
 
 
 def test_an_html_page_over_the_cleaning_time_limit_is_a_reject(tmp_path, capsys):

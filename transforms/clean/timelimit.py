@@ -3,13 +3,16 @@
 HTML extraction can stall on a pathological page. Beam runs DoFns in worker threads, where
 signal-based alarms do not work, and a thread cannot be stopped; a child process can be
 killed. The child is started once and reused, so each call costs a round trip through a
-pipe, not a process start; one that overruns is killed and a fresh child started.
+pipe, not a process start; one that overruns is killed and a fresh child started. (Not a
+multiprocessing Pool: a Pool replaces a child that died, but the call it was making is
+lost, and the caller waits for it until the time limit.)
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -72,28 +75,89 @@ def _quiet_child() -> None:
     sys.stderr = _ParentReports(sys.stderr, os.getppid())
 
 
+def _serve(function: Callable[..., Any], calls) -> None:
+    """The child's loop: call `function` with each argument tuple received on `calls`, and
+    send back (True, result) or (False, the exception), until the parent closes it."""
+    _quiet_child()
+    while True:
+        try:
+            args = calls.recv()
+        except EOFError:
+            return  # the parent closed the pipe, or is gone
+        try:
+            answer = (True, function(*args))
+        except Exception as err:  # noqa: BLE001 - the parent decides what an error means
+            answer = (False, err)
+        try:
+            calls.send(answer)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            calls.send((False, RuntimeError(f"{type(answer[1]).__name__}: {answer[1]}")))
+
+
+class ChildLost(Exception):
+    """The child process ended during a call, twice in a row: the call is given up."""
+
+
 class TimeLimited:
     """Calls `function` in a child process, at most `seconds` each. Not picklable: create
-    it in a DoFn's setup() and close() it in teardown()."""
+    it in a DoFn's setup() and close() it in teardown().
+
+    A child that ends during a call (killed by the kernel's out-of-memory killer or by a
+    user, or crashed in a C library) is seen at once, not when the time limit is up: the
+    call is made again in a fresh child, and a call that ends that one too raises
+    ChildLost."""
 
     def __init__(self, function: Callable[..., Any], seconds: float = DEFAULT_TIMEOUT_SECONDS):
         self._function = function
         self._seconds = seconds
-        self._pool = None
+        self._child = None
+        self._calls = None
 
     def __call__(self, *args: Any) -> Any:
-        if self._pool is None:
-            # spawn, not fork: a Beam worker is a multithreaded gRPC process.
-            self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_quiet_child)
-        pending = self._pool.apply_async(self._function, args)
-        try:
-            return pending.get(self._seconds)
-        except multiprocessing.TimeoutError:
-            self.close()
-            raise TimedOut(f"took over {self._seconds:g} s") from None
+        for attempt in (1, 2):
+            if self._child is None:
+                self._start()
+            try:
+                self._calls.send(args)
+                # Ready when the answer comes, or when the child ends (the pipe closes).
+                if not self._calls.poll(self._seconds):
+                    self.close()
+                    raise TimedOut(f"took over {self._seconds:g} s")
+                ok, value = self._calls.recv()
+            except (EOFError, OSError):
+                self._child.join(1)
+                ended = self._child.exitcode
+                self.close()
+                if attempt == 2:
+                    raise ChildLost(f"the cleaning process {_how_it_ended(ended)} twice on "
+                                    "this page") from None
+                continue
+            if ok:
+                return value
+            raise value
+        raise AssertionError("unreachable")
+
+    def _start(self) -> None:
+        # spawn, not fork: a Beam worker is a multithreaded gRPC process.
+        context = multiprocessing.get_context("spawn")
+        self._calls, theirs = context.Pipe()
+        self._child = context.Process(target=_serve, args=(self._function, theirs),
+                                      daemon=True, name="storywire-html-cleaning")
+        self._child.start()
+        theirs.close()  # the child's end: it alone holds it, so its end closes the pipe
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._child is not None:
+            self._calls.close()
+            self._child.kill()
+            self._child.join()
+            self._child.close()
+            self._child = self._calls = None
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        from storywire.pipeline.lostworkers import signal_name
+
+        return f"was ended by {signal_name(-exitcode)}"
+    return f"ended (exit status {exitcode})"
