@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
 
+# The run options eval gives itself: the records it feeds are the labelled file's.
+FED = ("--input", "--replay")
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -186,14 +189,20 @@ def evaluate(argv: list[str]) -> int:
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
     args, run_options = parser.parse_known_args(argv)
-    from storywire.pipeline.options import flags_given
+    from storywire.pipeline.options import OptionsError, check_words, flags_given
 
     given = flags_given(run_options)
-    for own in ("--input", "--replay"):  # the records eval feeds are the labelled file's
+    for own in FED:
         if own in given:
             print(f"storywire eval: {own} is not an option of eval, which feeds its labelled "
                   "file to the run: `storywire eval FILE.jsonl [options]`", file=sys.stderr)
             return 2
+    try:
+        check_words(run_options, not_offered=FED)
+    except OptionsError as err:
+        print(f"storywire eval: {err}; `storywire run --help` lists the run options",
+              file=sys.stderr)
+        return 2
     if args.stream and args.runs != 1:
         print("storywire eval: give --runs N or --stream, not both", file=sys.stderr)
         return 2

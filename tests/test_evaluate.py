@@ -145,6 +145,10 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
         flag = given[0].split("=")[0]
         assert line.startswith(f"storywire eval: {flag} is not an option of eval"), line
         assert "`storywire eval FILE.jsonl [options]`" in line
+    # A typo is not told to try the options eval refuses.
+    assert main(["eval", str(labelled), "--inputt", "x"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("storywire eval: unknown option --inputt") and "--input?" not in line
 
 
 def test_eval_says_what_its_labelled_file_is_when_it_cannot_read_it(tmp_path, capsys):
