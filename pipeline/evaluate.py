@@ -169,7 +169,7 @@ def evaluate(argv: list[str]) -> int:
     """storywire eval LABELLED.jsonl [--gold_field story] [run options]"""
     import argparse
 
-    from storywire.pipeline.run import run
+    from storywire.pipeline.run import launcher_flags, run
 
     parser = argparse.ArgumentParser(
         prog="storywire eval",
@@ -197,8 +197,10 @@ def evaluate(argv: list[str]) -> int:
             print(f"storywire eval: {own} is not an option of eval, which feeds its labelled "
                   "file to the run: `storywire eval FILE.jsonl [options]`", file=sys.stderr)
             return 2
+    launcher = argparse.ArgumentParser(add_help=False)
+    launcher_flags(launcher)  # --quiet: the run's own
     try:
-        check_words(run_options, not_offered=FED)
+        check_words(launcher.parse_known_args(run_options)[1], not_offered=FED)
     except OptionsError as err:
         print(f"storywire eval: {err}; `storywire run --help` lists the run options",
               file=sys.stderr)
@@ -247,14 +249,30 @@ def evaluate(argv: list[str]) -> int:
                             command="eval", typed=argv, keep_output=args.output is not None)
             if status:
                 return status
-        for n, path in enumerate([] if args.stream else inputs, start=1):
-            if len(inputs) > 1:
-                print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
-            # Only a kept output is worth pointing `storywire stories` at.
-            status = run(["--input", path, "--output", output, *run_options],
-                         keep_output=args.output is not None, command="eval", typed=argv)
-            if status:
+        lock = None
+        if len(inputs) > 1:  # one writer across the runs: no other run writes between them
+            from storywire.pipeline.cli import check_output, lock_output
+            from storywire.pipeline.options import StorywireOptions, pipeline_options
+
+            status = check_output("eval", [unlabelled], output)
+            if status is not None:
                 return status
+            wait = pipeline_options(run_options).view_as(StorywireOptions).wait_for_lock
+            lock = lock_output("eval", argv, output, wait)
+            if lock is None:
+                return 2
+        try:
+            for n, path in enumerate([] if args.stream else inputs, start=1):
+                if len(inputs) > 1:
+                    print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
+                # Only a kept output is worth pointing `storywire stories` at.
+                status = run(["--input", path, "--output", output, *run_options], lock=lock,
+                             keep_output=args.output is not None, command="eval", typed=argv)
+                if status:
+                    return status
+        finally:
+            if lock is not None:
+                lock.release()
         seconds = time.perf_counter() - started
         result = score(read_story_ids(output), gold)
     print(result.text(), flush=True)

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, rows
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.evaluate import bcubed, pairwise, score, strip_labels
@@ -100,6 +100,32 @@ def test_eval_runs_feeds_the_records_as_runs_in_file_order(tmp_path, capsys):
     # Scored again into the same tables, every article would be skipped: refused.
     assert main(["eval", str(labelled), "--output", str(kept), *fast]) == 2
     assert "holds tables already" in capsys.readouterr().err
+
+
+def test_eval_runs_keep_the_output_from_other_runs_between_them(tmp_path, capsys,
+                                                                 monkeypatch):
+    import storywire.pipeline.run as run_module
+
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(
+        json.dumps({"id": f"r{n}", "text": f"Report {n} on the harbour works. " * 6,
+                    "story": "harbour"}) + "\n" for n in range(4)), encoding="utf-8")
+    kept, feed = tmp_path / "kept", tmp_path / "other.jsonl"
+    feed.write_text(json.dumps({"id": "other", "text": "Another report. " * 8}) + "\n")
+    fast = ["--quiet", "--direct_num_workers=1", "--direct_running_mode=in_memory"]
+    real_run, others = run_module.run, []
+
+    def run_then_another_writer(argv, **kwargs):
+        status = real_run(argv, **kwargs)
+        # Between eval's runs, another command tries the same output.
+        others.append(real_run(["--input", str(feed), "--output", str(kept), *fast]))
+        return status
+
+    monkeypatch.setattr(run_module, "run", run_then_another_writer)
+    assert main(["eval", str(labelled), "--runs", "2", "--output", str(kept), *fast]) == 0
+    assert others == [2, 2]
+    assert capsys.readouterr().err.count("is being written by `storywire eval") == 2
+    assert "other" not in {r["article_id"] for r in rows(kept, "articles", "line")}
 
 
 def _holders_while(command, output) -> set[str]:
