@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
+from storywire.pipeline.lostworkers import STOP_SIGNALS
 from storywire.transforms.paths import delete_files, is_local
 from storywire.transforms.read.inputs import is_supported
 from storywire.transforms.read.matching import match_input_path
@@ -118,7 +119,7 @@ def batch_options(ready: list[str], listing: dict[str, Seen], run_options: list[
 
 
 class _Stop:
-    """SIGINT/SIGTERM: the first asks the loop to stop after the batch in flight, the
+    """SIGINT/SIGTERM/SIGHUP: the first asks the loop to stop after the batch in flight, the
     second abandons that batch."""
 
     def __init__(self):
@@ -201,7 +202,8 @@ def _watch(args, run_options: list[str], lock, run) -> int:
                              "the next watch reads every file again (what is stored is "
                              "skipped)")
     stop = _Stop()
-    previous_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous_handlers = {s: signal.signal(s, stop) for s in STOP_SIGNALS
+                         if signal.getsignal(s) is not signal.SIG_IGN}  # (nohup's SIGHUP)
     previous: dict[str, Seen] = {}
     print(f"storywire watch: {storable_text(' '.join(args.input))} -> {args.output}, every "
           f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
@@ -225,6 +227,7 @@ def _watch(args, run_options: list[str], lock, run) -> int:
                 except KeyboardInterrupt:
                     print("storywire watch: batch abandoned; the output is as it was",
                           file=sys.stderr)
+                    status = 130  # as a run stopped so
                     break
                 finally:
                     stop.in_batch = False

@@ -148,3 +148,33 @@ def test_a_damaged_record_of_ingested_files_is_one_line(tmp_path, capsys):
     assert main(["watch", "--input", str(inbox), "--output", str(out), "--once"]) == 2
     err = capsys.readouterr().err
     assert "cannot read the record of ingested files" in err and "Traceback" not in err
+
+
+def test_a_hang_up_stops_a_watch_after_its_batch_and_a_second_signal_abandons_it(
+        tmp_path, capsys, monkeypatch):
+    import storywire.pipeline.run as run_module
+
+    folder, out = tmp_path / "inbox", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], folder / "a.txt")
+    os.utime(folder / "a.txt", (time.time() - 60, time.time() - 60))  # settled
+    real_run, signals = run_module.run, []
+
+    def batch_hit_by_signals(argv, **kwargs):
+        for signum in signals:  # the terminal closes as the batch runs
+            os.kill(os.getpid(), signum)
+            time.sleep(0.1)
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(run_module, "run", batch_hit_by_signals)
+    watch = ["watch", "--input", str(folder), "--output", str(out), "--interval", "1", *FAST]
+    signals[:] = [signal.SIGHUP, signal.SIGHUP]
+    assert main(watch) == 130
+    err = capsys.readouterr().err
+    assert "SIGHUP: stopping after the batch in flight" in err
+    assert "batch abandoned; the output is as it was" in err and "0 files ingested" in err
+    assert articles(out) == []
+    signals[:] = [signal.SIGHUP]
+    assert main(watch) == 0  # the batch commits, then the watch stops
+    assert "1 files ingested" in capsys.readouterr().err
+    assert len(articles(out)) == 1
