@@ -14,10 +14,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # A shell without job control starts a background command (`make test &`, CI scripts) with
-# Ctrl-C ignored, and the runs the tests start would inherit that: the tests that press
-# Ctrl-C would press it on a run that, rightly, ignores it. The tests run as from a terminal.
+# Ctrl-C ignored, and `nohup` SIGHUP; the runs the tests start would inherit that: the tests
+# that press Ctrl-C or close the terminal would do it to a run that, rightly, ignores it.
+# The tests run as from a terminal.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
