@@ -63,3 +63,32 @@ def rows(output: Path, table: str, order: str) -> list[dict]:
     rel = duckdb.sql(f"SELECT * FROM read_parquet('{output}/{table}/{glob}', "
                      f"hive_partitioning=true) ORDER BY {order}")
     return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+
+
+def ctrl_c_twice(argv: list[str], ready, settle: float = 0.0, env=None) -> tuple[int, str, str]:
+    """Start `storywire ARGV` as from a terminal, wait (up to 120 s) until `ready()` or its
+    end, and `settle` seconds more; then press Ctrl-C twice, 0.1 s apart, as a terminal
+    sends it (to the whole process group). Its exit status, stdout and stderr."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", *argv], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline and not ready(process):
+            time.sleep(0.02)
+        time.sleep(settle)
+        for pause in (0.1, 0):
+            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(pause)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode, out, err

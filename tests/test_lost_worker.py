@@ -13,7 +13,7 @@ from pathlib import Path
 import apache_beam as beam
 import duckdb
 import pytest
-from conftest import FAST
+from conftest import FAST, ctrl_c_twice
 from test_parts import _processes_of_parts
 from test_portable import corpus
 
@@ -227,32 +227,20 @@ def test_a_run_stopped_by_two_quick_ctrl_cs_ends_at_once_and_leaves_no_worker(tm
     # The second Ctrl-C used to break off Beam's clean-up: its threads kept the process
     # waiting for good.
     feed = corpus(tmp_path / "feed")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feed),
-         "--output", str(tmp_path / "out"), "--direct_num_workers=2",
-         "--direct_running_mode=multi_processing"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
-                                                                 signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while (run.poll() is None and time.monotonic() < deadline
-               and not _processes_of_parts(run.pid, b"storywire.pipeline.worker")):
-            time.sleep(0.02)
-        time.sleep(1.5)  # the workers at work
-        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, twice, as a terminal sends it
-        time.sleep(0.1)
-        os.killpg(run.pid, signal.SIGINT)
-        _, err = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait()
+    started = []
 
-    assert run.returncode == 130, err
+    def workers_at_work(run) -> bool:
+        started.append(run.pid)
+        return bool(_processes_of_parts(run.pid, b"storywire.pipeline.worker"))
+
+    status, _, err = ctrl_c_twice(
+        ["run", "--input", str(feed), "--output", str(tmp_path / "out"),
+         "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        ready=workers_at_work, settle=1.5)
+    assert status == 130, err
     assert "Traceback" not in err, err
     assert err.count("storywire: interrupted") == 1, err
-    assert _processes_of_parts(run.pid, b"storywire.pipeline.worker") == []
+    assert _processes_of_parts(started[0], b"storywire.pipeline.worker") == []
 
 
 class _StopHere(beam.DoFn):

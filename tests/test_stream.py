@@ -3,10 +3,8 @@
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import apache_beam as beam
 import pytest
@@ -14,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.utils.timestamp import Timestamp
-from conftest import FAST, rows, run, seed_text
+from conftest import FAST, ctrl_c_twice, rows, run, seed_text
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.graph import build_stream_pipeline
@@ -290,26 +288,10 @@ def test_ctrl_c_twice_during_a_replayed_eval_stops_it_at_once_and_leaves_nothing
         + "\n" for n in range(40) for prefix in ("003", "001", "004", "000", "002")))
     temp = tmp_path / "temp"
     temp.mkdir()
-    env = dict(os.environ, TMPDIR=str(temp))
-    evaluation = subprocess.Popen(
-        [sys.executable, "-m", "storywire.pipeline.cli", "eval", str(labelled), "--stream"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
-                                                                 signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while (evaluation.poll() is None and time.monotonic() < deadline
-               and not list(temp.glob("storywire-eval-*/output/articles"))):
-            time.sleep(0.05)  # until the first window is written
-        os.killpg(evaluation.pid, signal.SIGINT)  # Ctrl-C, twice, as a terminal sends it
-        time.sleep(0.1)
-        os.killpg(evaluation.pid, signal.SIGINT)
-        out, err = evaluation.communicate(timeout=60)
-    finally:
-        if evaluation.poll() is None:
-            os.killpg(evaluation.pid, signal.SIGKILL)
-            evaluation.wait()
-    assert evaluation.returncode == 130, err
+    status, out, err = ctrl_c_twice(
+        ["eval", str(labelled), "--stream"], env=dict(os.environ, TMPDIR=str(temp)),
+        ready=lambda _: list(temp.glob("storywire-eval-*/output/articles")))  # a window
+    assert status == 130, err
     assert err.strip().splitlines()[-1] == "storywire eval: interrupted; nothing was kept"
     assert "Traceback" not in err and out == ""
     assert list(temp.iterdir()) == []
