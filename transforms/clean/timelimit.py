@@ -140,11 +140,14 @@ class TimeLimited:
     def _start(self) -> None:
         # spawn, not fork: a Beam worker is a multithreaded gRPC process.
         context = multiprocessing.get_context("spawn")
-        self._calls, theirs = context.Pipe()
-        self._child = context.Process(target=_serve, args=(self._function, theirs),
-                                      daemon=True, name="storywire-html-cleaning")
-        self._child.start()
-        theirs.close()  # the child's end: it alone holds it, so its end closes the pipe
+        ours, theirs = context.Pipe()
+        child = context.Process(target=_serve, args=(self._function, theirs), daemon=True,
+                                name="storywire-html-cleaning")
+        try:
+            child.start()
+        finally:
+            theirs.close()  # the child's end: it alone holds it, so its end closes the pipe
+        self._child, self._calls = child, ours  # started: close() ends it
 
     def close(self) -> None:
         if self._child is not None:
