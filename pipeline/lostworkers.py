@@ -41,8 +41,11 @@ HOLD_SECONDS = 5.0
 # A shell command's prefix that has the program it runs ignore Ctrl-C and SIGHUP from its
 # start (an ignored signal stays ignored across exec): the run's child processes (parts,
 # workers) leave stopping to the run, and one hit while Python starts would print a fatal
-# error of its own.
+# error of its own. Workers ignore SIGTERM too, which a service manager sends to every
+# process of the group: `storywire watch` finishes its batch on it (the run ends its
+# workers with SIGKILL, and a worker whose run is gone ends itself).
 IGNORING_CTRL_C = "trap '' INT HUP; exec "
+IGNORING_STOPS = "trap '' INT HUP TERM; exec "
 ABANDON_SIGNAL = signal.SIGUSR1
 STOP_WORKERS_SECONDS = 0.0
 # How long a run that has unwound waits for Beam to take note of its killed workers.

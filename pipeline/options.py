@@ -406,9 +406,9 @@ def make_runner(options: PipelineOptions):
         # which only means "use the environment given". Beam runs the command through a
         # shell: `exec` makes the worker the shell's process, so the worker is the child
         # of the process that runs the pipeline, and is the process Beam stops.
-        from storywire.pipeline.lostworkers import IGNORING_CTRL_C
+        from storywire.pipeline.lostworkers import IGNORING_STOPS
 
         environment = SubprocessSDKEnvironment.from_command_string(
-            f"{IGNORING_CTRL_C}{shlex.quote(sys.executable)} -m storywire.pipeline.worker")
+            f"{IGNORING_STOPS}{shlex.quote(sys.executable)} -m storywire.pipeline.worker")
         direct.direct_running_mode = "in_memory"
     return fn_runner.FnApiRunner(default_environment=environment, provision_info=provision_info)

@@ -33,23 +33,31 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any
-
-if __name__ == "__main__":
-    # A part's process leaves Ctrl-C and SIGHUP to the run, from its first moment (its
-    # command ignores them, see run_in_own_process), and logs as the run does before
-    # Beam, which warns as it is imported.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    from storywire.pipeline.cli import setup_logging
-
-    setup_logging()
-
-from storywire.pipeline.graph import RunContext  # noqa: E402
+from typing import TYPE_CHECKING, Any
 
 # How long a part asked to stop may take before it is killed.
 STOP_SECONDS = 60
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _stop_here(signum, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    # From its first moment, a part's process leaves Ctrl-C and SIGHUP to the run (its
+    # command ignores them, see run_in_own_process), stops on SIGTERM (the run's, or the
+    # kernel's when the run is gone) as it stops on Ctrl-C, and logs as the run does
+    # before Beam, which warns as it is imported.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_here)  # Beam stops the workers as it unwinds
+    from storywire.pipeline.cli import setup_logging
+
+    setup_logging()
+
+if TYPE_CHECKING:
+    from storywire.pipeline.graph import RunContext
 
 
 @dataclass(frozen=True)
@@ -141,43 +149,48 @@ def _stop(child: subprocess.Popen) -> None:
             child.wait()
 
 
-def _end_with_the_run(run_pid: int) -> bool:
+def _end_with_the_run() -> bool:
     """Have the kernel send this process SIGTERM when the process that started it ends
-    (Linux); whether that process is still there."""
+    (Linux); False if that one had ended already (this process was handed to another)."""
+    parent = os.getppid()
     try:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass  # not Linux: a part may then outlive its run
-    return os.getppid() == run_pid
+    return os.getppid() == parent and parent != 1
 
 
-def _clean_up_for(job: PartJob, job_path: str) -> None:
-    """Remove the scratch folders of a run whose process is gone (the part's job and
-    result, the progress line's figures)."""
-    for folder in (os.path.dirname(job_path), job.context.progress):
+def _clean_up_for(job: PartJob | None, job_path: str) -> None:
+    """Remove the scratch folders of a run whose process is gone (the part's job, result
+    and temporary files; the progress line's figures)."""
+    progress = job.context.progress if job is not None else None
+    for folder in (os.path.dirname(job_path), progress):
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
-    from storywire.pipeline.cli import raise_interrupt
-
-    signal.signal(signal.SIGTERM, raise_interrupt)  # Beam stops the workers as it unwinds
-    from storywire.pipeline.memory import hand_back_freed_memory
-    from storywire.pipeline.run import known_failure
-
-    hand_back_freed_memory()
     job_path, result_path = argv
-    with open(job_path, "rb") as handle:
-        job = pickle.load(handle)
+    run_is_there = _end_with_the_run()
+    job = None
     try:
-        if not _end_with_the_run(job.run_pid):
+        from storywire.pipeline.memory import hand_back_freed_memory
+        from storywire.pipeline.run import known_failure
+
+        hand_back_freed_memory()
+        with open(job_path, "rb") as handle:
+            job = pickle.load(handle)
+        if not run_is_there or os.getppid() != job.run_pid:
             raise KeyboardInterrupt
+        # What Beam and the workers make in TMPDIR goes in the run's scratch folder for
+        # this part, which the run removes even if this process is killed.
+        os.environ["TMPDIR"] = os.path.dirname(job_path)
+        tempfile.tempdir = None
         outcome = run_part(job)
     except KeyboardInterrupt:
-        if os.getppid() != job.run_pid:
+        if job is None or os.getppid() != job.run_pid:  # no run left to clean up
             _clean_up_for(job, job_path)
         return 130
     except Exception as err:  # noqa: BLE001 - known failures get one line

@@ -5,9 +5,11 @@ so Python prints every such line to the terminal, and the runner then prints it 
 time. Here the root logger gets a handler first, and the worker's start-up notices (no
 staged main session, which storywire does not use) are kept below warning level; warnings
 from storywire's own code still reach the user, once, through the runner. Workers ignore
-SIGINT: the main process stops them. A worker whose main process is gone (killed, say by
-the kernel's out-of-memory killer) ends too, within a second, instead of living on. (Its
-gRPC threads may still print the errors of the lost connection in that second.)
+Ctrl-C, SIGHUP and SIGTERM (their command has them ignored from the start, see
+options.make_runner): the main process stops them. A worker whose main process is gone
+(killed, say by the kernel's out-of-memory killer) ends too, within a second, instead of
+living on. (Its gRPC threads may still print the errors of the lost connection in that
+second.)
 """
 
 import logging
