@@ -363,6 +363,34 @@ def raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def leave_the_terminal() -> None:
+    """Point stdout and stderr, where they are a terminal, at /dev/null. After a hang-up
+    (SIGHUP: the terminal closed) every write to it fails, and nobody is there to read;
+    a file or a pipe they go to is kept."""
+    import stat
+
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # what it held was for the terminal
+            try:
+                if stat.S_ISCHR(os.fstat(stream.fileno()).st_mode):
+                    os.dup2(null, stream.fileno())
+            except (OSError, ValueError):
+                pass  # closed, or not a file
+    finally:
+        os.close(null)
+
+
+def hang_up(signum, frame):
+    """SIGHUP: the terminal closed; the run stops as on Ctrl-C, and says so to no one."""
+    leave_the_terminal()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler's or `timeout`'s stop) and SIGHUP (the terminal closed) stop a
     # run as Ctrl-C does: a part under way is stopped with it, and the run says what is
@@ -374,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                   for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         signal.signal(signal.SIGTERM, raise_interrupt)
         if before[signal.SIGHUP] is not signal.SIG_IGN:
-            signal.signal(signal.SIGHUP, raise_interrupt)
+            signal.signal(signal.SIGHUP, hang_up)
     try:
         return _main(argv)
     except SystemExit as done:  # argparse's --help and usage errors: a status to return

@@ -38,20 +38,23 @@ import time
 from contextlib import contextmanager
 
 HOLD_SECONDS = 5.0
-# A shell command's prefix that has the program it runs ignore Ctrl-C and SIGHUP from its
-# start (an ignored signal stays ignored across exec): the run's child processes (parts,
-# workers) leave stopping to the run, and one hit while Python starts would print a fatal
-# error of its own. Workers ignore SIGTERM too, which a service manager sends to every
-# process of the group: `storywire watch` finishes its batch on it (the run ends its
-# workers with SIGKILL, and a worker whose run is gone ends itself).
-IGNORING_CTRL_C = "trap '' INT HUP; exec "
+# A shell command's prefix that has the program it runs ignore Ctrl-C, SIGHUP and SIGTERM
+# from its start (an ignored signal stays ignored across exec): the run's child processes
+# (parts, workers) leave stopping to the run, whose terminal or service manager sends
+# these to every process of its group (`storywire watch` finishes its batch on the first),
+# and one hit while Python starts would print a fatal error of its own. The run ends its
+# workers with SIGKILL (a worker whose run is gone ends itself), and stops a part with
+# PART_STOP; the kernel sends a part RUN_GONE when the run's process ends.
 IGNORING_STOPS = "trap '' INT HUP TERM; exec "
+PART_STOP = signal.SIGUSR2
+RUN_GONE = signal.SIGRTMIN + 1
 ABANDON_SIGNAL = signal.SIGUSR1
 STOP_WORKERS_SECONDS = 0.0
 # How long a run that has unwound waits for Beam to take note of its killed workers.
 REAP_SECONDS = 2.0
-# The signals that stop a run (cli.main has SIGHUP, a closed terminal, stop it too).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The signals that stop a run (cli.main has SIGHUP, a closed terminal, stop it too), or a
+# part of one.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, PART_STOP, RUN_GONE)
 # The command lines of the local runner's worker processes (storywire's, Beam's own).
 _WORKER_MODULES = (b"storywire.pipeline.worker", b"apache_beam.runners.worker.sdk_worker_main")
 # How Beam's local runner reports a worker process that ended (local_job_service.py).

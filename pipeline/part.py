@@ -8,12 +8,13 @@ holds, however many parts it has.
 
 The part's process inherits the output's lock (a local lock's descriptor: the kernel keeps
 a flock while any process holding it lives, so no other run starts while the part may
-still commit, even if the run's own process was killed). It ignores Ctrl-C and SIGHUP, as
-the runner's workers do: the run decides what stops (`storywire watch` finishes its batch
-first), and stops a part with SIGTERM, on which Beam stops the part's workers. A part
-whose run's process is gone (killed, even by SIGKILL) is sent SIGTERM by the kernel: it
-stops rather than commit unseen, with no run left to go on to the next part, and removes
-the run's scratch folders, which nobody else will.
+still commit, even if the run's own process was killed). It ignores Ctrl-C, SIGTERM and
+SIGHUP, as the runner's workers do: the run decides what stops (`storywire watch`
+finishes its batch first), and stops a part with a signal of its own (PART_STOP,
+lostworkers.py), on which Beam stops the part's workers. A part whose run's process is
+gone (killed, even by SIGKILL) is sent RUN_GONE by the kernel: it stops rather than commit
+unseen, with no run left to go on to the next part, and removes the run's scratch
+folders, which nobody else will.
 
     python -m storywire.pipeline.part JOB RESULT
 
@@ -40,20 +41,32 @@ STOP_SECONDS = 60
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
+class RunGone(KeyboardInterrupt):
+    """The run's process ended: nobody is left to clean up after this part."""
+
+
 def _stop_here(signum, frame):
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
-    # From its first moment, a part's process leaves Ctrl-C and SIGHUP to the run (its
-    # command ignores them, see run_in_own_process), stops on SIGTERM (the run's, or the
-    # kernel's when the run is gone) as it stops on Ctrl-C, and logs as the run does
-    # before Beam, which warns as it is imported.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_here)  # Beam stops the workers as it unwinds
-    from storywire.pipeline.cli import setup_logging
+def _run_gone(signum, frame):
+    raise RunGone
 
+
+if __name__ == "__main__":
+    # From its first moment, a part's process leaves Ctrl-C, SIGTERM and SIGHUP to the
+    # run (its command ignores them, see run_in_own_process; after a hang-up it writes no
+    # more to the terminal), stops on the run's PART_STOP or the kernel's RUN_GONE as it
+    # would on Ctrl-C (Beam stops the workers as it unwinds), and logs as the run does
+    # before Beam, which warns as it is imported.
+    from storywire.pipeline.cli import leave_the_terminal, setup_logging
+    from storywire.pipeline.lostworkers import PART_STOP, RUN_GONE
+
+    for ignored in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(ignored, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, lambda signum, frame: leave_the_terminal())
+    signal.signal(PART_STOP, _stop_here)
+    signal.signal(RUN_GONE, _run_gone)
     setup_logging()
 
 if TYPE_CHECKING:
@@ -101,11 +114,11 @@ def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
         result_path = os.path.join(scratch, "result.pickle")
         with open(job_path, "wb") as handle:
             pickle.dump(job, handle)
-        from storywire.pipeline.lostworkers import IGNORING_CTRL_C
+        from storywire.pipeline.lostworkers import IGNORING_STOPS
 
         command = " ".join(map(shlex.quote, [sys.executable, "-m", "storywire.pipeline.part",
                                              job_path, result_path]))
-        child = subprocess.Popen(["/bin/sh", "-c", IGNORING_CTRL_C + command],
+        child = subprocess.Popen(["/bin/sh", "-c", IGNORING_STOPS + command],
                                  pass_fds=keep_fds)
         try:
             status = child.wait()
@@ -128,8 +141,10 @@ def ended(status: int) -> str:
 
     if status < 0:
         return f"was ended by {signal_name(-status)}"
-    if status == 130:  # its SIGTERM handler's way out (main)
-        return "was ended by SIGTERM"
+    if status == 130:  # its way out when stopped (main)
+        from storywire.pipeline.lostworkers import PART_STOP
+
+        return f"was stopped by {signal_name(PART_STOP)}"
     return f"stopped with exit status {status} (its error is printed above)"
 
 
@@ -138,10 +153,10 @@ def _stop(child: subprocess.Popen) -> None:
     and the part must not commit after that. Another Ctrl-C or SIGTERM meanwhile is let go:
     the part ends within seconds, and killed, it would leave its workers and temporary
     folders behind. One that does not end within STOP_SECONDS is killed."""
-    from storywire.pipeline.lostworkers import stop_signals_let_go
+    from storywire.pipeline.lostworkers import PART_STOP, stop_signals_let_go
 
     with stop_signals_let_go():
-        child.terminate()
+        child.send_signal(PART_STOP)
         try:
             child.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -150,13 +165,15 @@ def _stop(child: subprocess.Popen) -> None:
 
 
 def _end_with_the_run() -> bool:
-    """Have the kernel send this process SIGTERM when the process that started it ends
+    """Have the kernel send this process RUN_GONE when the process that started it ends
     (Linux); False if that one had ended already (this process was handed to another)."""
+    from storywire.pipeline.lostworkers import RUN_GONE
+
     parent = os.getppid()
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(RUN_GONE))
     except (OSError, AttributeError):
         pass  # not Linux: a part may then outlive its run
     return os.getppid() == parent and parent != 1
@@ -189,9 +206,9 @@ def main(argv: list[str]) -> int:
         os.environ["TMPDIR"] = os.path.dirname(job_path)
         tempfile.tempdir = None
         outcome = run_part(job)
-    except KeyboardInterrupt:
-        if job is None or os.getppid() != job.run_pid:  # no run left to clean up
-            _clean_up_for(job, job_path)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, RunGone) or job is None or os.getppid() != job.run_pid:
+            _clean_up_for(job, job_path)  # no run left to do it
         return 130
     except Exception as err:  # noqa: BLE001 - known failures get one line
         outcome = known_failure(err)

@@ -127,6 +127,10 @@ class _Stop:
         self.in_batch = False
 
     def __call__(self, signum, frame):
+        if signum == signal.SIGHUP:
+            from storywire.pipeline.cli import leave_the_terminal
+
+            leave_the_terminal()
         if self.requested or not self.in_batch:
             self.requested = True
             if self.in_batch:

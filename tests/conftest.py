@@ -92,3 +92,52 @@ def ctrl_c_twice(argv: list[str], ready, settle: float = 0.0, env=None) -> tuple
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.returncode, out, err
+
+
+def hang_up_once(argv: list[str], shown: str, env=None) -> tuple[int, str]:
+    """Start `storywire ARGV` on a terminal of its own (a pseudo-terminal, its controlling
+    terminal), close the terminal once it has shown `shown`, as closing its window does;
+    its exit status and what it showed before."""
+    import fcntl
+    import os
+    import pty
+    import subprocess
+    import sys
+    import termios
+    import threading
+    import time
+
+    master, slave = pty.openpty()
+
+    def on_the_terminal():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", *argv], stdin=slave, stdout=slave,
+        stderr=slave, env=env, start_new_session=True, preexec_fn=on_the_terminal)
+    os.close(slave)
+    seen: list[str] = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            seen.append(data.decode(errors="replace"))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline and shown not in "".join(seen):
+            time.sleep(0.05)
+        os.close(master)  # the hang-up
+        return process.wait(timeout=120), "".join(seen)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, SEEDS, rows
+from conftest import FAST, SEEDS, hang_up_once, rows
 
 from storywire.pipeline.cli import main
 from storywire.transforms.read.parts import plan_parts
@@ -240,5 +240,49 @@ def test_a_part_ended_by_a_signal_says_which():
 
     assert ended(-signal.SIGKILL) == "was ended by SIGKILL"
     assert ended(-signal.SIGSEGV) == "was ended by SIGSEGV"
-    assert ended(130) == "was ended by SIGTERM"
+    assert ended(130) == "was stopped by SIGUSR2"
     assert ended(1).startswith("stopped with exit status 1")
+
+
+def test_closing_the_terminal_of_a_run_in_parts_stops_it_and_its_part(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)
+    out, temp = tmp_path / "out", tmp_path / "temp"
+    temp.mkdir()
+    # Writing to the closed terminal failed (exit 1, with the part's work abandoned).
+    status, shown = hang_up_once(
+        ["run", "--input", str(feed), "--output", str(out), "--max_batch_articles", "50",
+         *FAST], "part 1 of", env=dict(os.environ, TMPDIR=str(temp)))
+    assert status == 130, shown
+    assert sorted(p.name for p in temp.iterdir()) == []
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    assert len(rows(out, "articles", "line")) == 60
+
+
+def test_a_sigterm_to_the_whole_group_stops_a_watch_after_its_batch_in_parts(tmp_path):
+    # A service manager stops a service so; the part and its workers took it as theirs,
+    # and the batch was lost (exit 2).
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    _feed(inbox / "feed.jsonl", 60, filler=40_000)
+    os.utime(inbox / "feed.jsonl", (time.time() - 60, time.time() - 60))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "watch", "--input", str(inbox),
+         "--output", str(out), "--interval", "1", "--max_batch_articles", "50", "--quiet",
+         *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while (watch.poll() is None and time.monotonic() < deadline
+               and not _processes_of_parts(watch.pid)):
+            time.sleep(0.05)
+        os.killpg(watch.pid, signal.SIGTERM)
+        _, err = watch.communicate(timeout=180)
+    finally:
+        if watch.poll() is None:
+            os.killpg(watch.pid, signal.SIGKILL)
+            watch.wait()
+    assert watch.returncode == 0, err
+    assert "stopping after the batch in flight" in err and "1 files ingested" in err, err
+    assert len(rows(out, "articles", "line")) == 60
