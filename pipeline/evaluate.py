@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -169,7 +170,8 @@ def evaluate(argv: list[str]) -> int:
     """storywire eval LABELLED.jsonl [--gold_field story] [run options]"""
     import argparse
 
-    from storywire.pipeline.run import launcher_flags, run
+    from storywire.pipeline.lostworkers import stop_signals_let_go
+    from storywire.pipeline.run import launcher_flags
 
     parser = argparse.ArgumentParser(
         prog="storywire eval",
@@ -216,65 +218,92 @@ def evaluate(argv: list[str]) -> int:
 
         print(f"storywire eval: {args.labelled}: {not_a_file(args.labelled)}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="storywire-eval-") as scratch:
-        unlabelled = os.path.join(scratch, "input.jsonl")
-        try:
-            gold = strip_labels(args.labelled, unlabelled, args.gold_field)
-        except (ValueError, json.JSONDecodeError) as err:
-            print(f"storywire eval: {err}", file=sys.stderr)
-            return 2
-        if args.output:
-            from storywire.pipeline.cli import holds_tables
+    scratch = tempfile.mkdtemp(prefix="storywire-eval-")
+    try:
+        return _evaluate_in(scratch, args, run_options, argv)
+    except KeyboardInterrupt:
+        with stop_signals_let_go():
+            print(f"\nstorywire eval: interrupted; {_what_is_kept(args.output)}",
+                  file=sys.stderr)
+        return 130
+    finally:
+        with stop_signals_let_go():
+            shutil.rmtree(scratch, ignore_errors=True)
 
-            if holds_tables(args.output):
-                print(f"storywire eval: --output {args.output} holds tables already: give "
-                      "a new or empty folder (articles stored there would be skipped, and "
-                      "the scores be those of the old tables)", file=sys.stderr)
-                return 2
-        if not gold:
-            print(f"storywire eval: {args.labelled} holds no records", file=sys.stderr)
-            return 2
-        if args.runs > len(gold):
-            print(f"storywire eval: --runs {args.runs}: {args.labelled} holds only "
-                  f"{len(gold)} records", file=sys.stderr)
-            return 2
-        output = args.output or os.path.join(scratch, "output")
-        inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
-                  else [unlabelled])
-        started = time.perf_counter()
-        if args.stream:
-            from storywire.pipeline.cli import stream
 
-            status = stream(["--replay", unlabelled, "--output", output, *run_options],
-                            command="eval", typed=argv, keep_output=args.output is not None)
+def _what_is_kept(output: str | None) -> str:
+    """What an interrupted eval leaves, in words."""
+    from storywire.pipeline.cli import holds_tables
+
+    if output is None:
+        return "nothing was kept"
+    if holds_tables(output):
+        return (f"{output} holds what its runs committed: score into a new or empty folder")
+    return "nothing was written"
+
+
+def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) -> int:
+    """Score the labelled file with `scratch` as eval's own folder; the exit status."""
+    from storywire.pipeline.run import run
+
+    unlabelled = os.path.join(scratch, "input.jsonl")
+    try:
+        gold = strip_labels(args.labelled, unlabelled, args.gold_field)
+    except (ValueError, json.JSONDecodeError) as err:
+        print(f"storywire eval: {err}", file=sys.stderr)
+        return 2
+    if args.output:
+        from storywire.pipeline.cli import holds_tables
+
+        if holds_tables(args.output):
+            print(f"storywire eval: --output {args.output} holds tables already: give "
+                  "a new or empty folder (articles stored there would be skipped, and "
+                  "the scores be those of the old tables)", file=sys.stderr)
+            return 2
+    if not gold:
+        print(f"storywire eval: {args.labelled} holds no records", file=sys.stderr)
+        return 2
+    if args.runs > len(gold):
+        print(f"storywire eval: --runs {args.runs}: {args.labelled} holds only "
+              f"{len(gold)} records", file=sys.stderr)
+        return 2
+    output = args.output or os.path.join(scratch, "output")
+    inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
+              else [unlabelled])
+    started = time.perf_counter()
+    if args.stream:
+        from storywire.pipeline.cli import stream
+
+        status = stream(["--replay", unlabelled, "--output", output, *run_options],
+                        command="eval", typed=argv, keep_output=args.output is not None)
+        if status:
+            return status
+    lock = None
+    if len(inputs) > 1:  # one writer across the runs: no other run writes between them
+        from storywire.pipeline.cli import check_output, lock_output
+        from storywire.pipeline.options import StorywireOptions, pipeline_options
+
+        status = check_output("eval", [unlabelled], output)
+        if status is not None:
+            return status
+        wait = pipeline_options(run_options).view_as(StorywireOptions).wait_for_lock
+        lock = lock_output("eval", argv, output, wait)
+        if lock is None:
+            return 2
+    try:
+        for n, path in enumerate([] if args.stream else inputs, start=1):
+            if len(inputs) > 1:
+                print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
+            # Only a kept output is worth pointing `storywire stories` at.
+            status = run(["--input", path, "--output", output, *run_options], lock=lock,
+                         keep_output=args.output is not None, command="eval", typed=argv)
             if status:
                 return status
-        lock = None
-        if len(inputs) > 1:  # one writer across the runs: no other run writes between them
-            from storywire.pipeline.cli import check_output, lock_output
-            from storywire.pipeline.options import StorywireOptions, pipeline_options
-
-            status = check_output("eval", [unlabelled], output)
-            if status is not None:
-                return status
-            wait = pipeline_options(run_options).view_as(StorywireOptions).wait_for_lock
-            lock = lock_output("eval", argv, output, wait)
-            if lock is None:
-                return 2
-        try:
-            for n, path in enumerate([] if args.stream else inputs, start=1):
-                if len(inputs) > 1:
-                    print(f"storywire eval: run {n} of {len(inputs)}", flush=True)
-                # Only a kept output is worth pointing `storywire stories` at.
-                status = run(["--input", path, "--output", output, *run_options], lock=lock,
-                             keep_output=args.output is not None, command="eval", typed=argv)
-                if status:
-                    return status
-        finally:
-            if lock is not None:
-                lock.release()
-        seconds = time.perf_counter() - started
-        result = score(read_story_ids(output), gold)
+    finally:
+        if lock is not None:
+            lock.release()
+    seconds = time.perf_counter() - started
+    result = score(read_story_ids(output), gold)
     print(result.text(), flush=True)
     print(f"mode:            {mode_name(args.runs, args.stream)}, {seconds:.1f} s", flush=True)
     return 0

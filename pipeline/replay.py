@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,8 +128,11 @@ def replay(options, path: str, build) -> float:
     lateness = stream_options.allowed_lateness_hours * 3600
     started = time.perf_counter()
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
-    build(pipeline | "Replay" >> replay_stream(path, interval, REPLAY_START, lateness))
-    result = pipeline.run()
+    try:
+        build(pipeline | "Replay" >> replay_stream(path, interval, REPLAY_START, lateness))
+        result = pipeline.run()
+    finally:  # Beam removes it as the pipeline runs: not if stopped before
+        shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)
     try:
         result.wait_until_finish()
     except BaseException:

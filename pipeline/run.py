@@ -131,8 +131,12 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
 
     own_lock = lock is None
     if own_lock:
-        lock = lock_output(command, typed, opts.output, opts.wait_for_lock,
-                           job_finished_checker(options))
+        try:
+            lock = lock_output(command, typed, opts.output, opts.wait_for_lock,
+                               job_finished_checker(options))
+        except KeyboardInterrupt:  # while it waited for another run
+            _discard([pipeline])
+            raise
         if lock is None:
             _discard([pipeline])
             return 2

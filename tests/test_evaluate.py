@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import SHARED_DATA, rows
+from conftest import SHARED_DATA, ctrl_c_twice, rows
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.evaluate import bcubed, pairwise, score, strip_labels
@@ -190,3 +190,23 @@ def test_eval_says_what_its_labelled_file_is_when_it_cannot_read_it(tmp_path, ca
         assert main(["eval", str(path)]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"storywire eval: {path}") and says in line, line
+
+
+def test_an_interrupted_eval_says_nothing_was_kept_and_leaves_nothing(tmp_path):
+    # It said the run's line, "a commit under way is finished by the next run", of an
+    # output about to be removed.
+    import os
+
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(
+        json.dumps({"id": f"r{n}", "text": f"Report {n} on the harbour works. " * 6,
+                    "story": "harbour"}) + "\n" for n in range(40)), encoding="utf-8")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    status, out, err = ctrl_c_twice(
+        ["eval", str(labelled), "--runs", "2"], env=dict(os.environ, TMPDIR=str(temp)),
+        ready=lambda _: list(temp.glob("storywire-eval-*/output/_storywire.lock")))
+    assert status == 130, err
+    assert err.strip().splitlines()[-1] == "storywire eval: interrupted; nothing was kept"
+    assert "Traceback" not in err and "next run" not in err
+    assert list(temp.iterdir()) == []
