@@ -202,10 +202,11 @@ def evaluate(argv: list[str]) -> int:
     launcher = argparse.ArgumentParser(add_help=False)
     launcher_flags(launcher)  # --quiet: the run's own
     try:
-        check_words(launcher.parse_known_args(run_options)[1], not_offered=FED)
+        check_words(launcher.parse_known_args(run_options)[1], not_offered=FED,
+                    offered=tuple(o for a in parser._actions for o in a.option_strings))
     except OptionsError as err:
-        print(f"storywire eval: {err}; `storywire run --help` lists the run options",
-              file=sys.stderr)
+        print(f"storywire eval: {err}; `storywire eval --help` lists eval's options, "
+              "`storywire run --help` those of its runs", file=sys.stderr)
         return 2
     if args.stream and args.runs != 1:
         print("storywire eval: give --runs N or --stream, not both", file=sys.stderr)

@@ -226,12 +226,13 @@ def _all_options_parser(exclude=()) -> argparse.ArgumentParser:
     return parser
 
 
-def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = ()) -> None:
+def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
+                offered: tuple[str, ...] = ()) -> None:
     """Raise OptionsError for a word no option takes (a typo such as --inptu, a stray
     path, an option of another command: those of the classes in `exclude`) or a value of
     the wrong type; Beam would drop the first with a warning and run on defaults. A typo
     is told the option it is closest to, other than those `not_offered` (the command's
-    caller gives them itself)."""
+    caller gives them itself), or among the caller's own `offered`."""
     parser = _all_options_parser(exclude)
     try:
         _, unknown = parser.parse_known_args(argv)
@@ -248,7 +249,7 @@ def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = ()) 
             raise OptionsError(f"unexpected argument {word!r} (input paths go after --input)")
         flag = word.split("=", 1)[0]
         known = [o for action in parser._actions for o in action.option_strings
-                 if o not in not_offered]
+                 if o not in not_offered] + list(offered)
         close = difflib.get_close_matches(flag, known, n=1, cutoff=0.7)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise OptionsError(f"unknown option {flag}{hint}")

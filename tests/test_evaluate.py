@@ -175,6 +175,9 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
     assert main(["eval", str(labelled), "--inputt", "x"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("storywire eval: unknown option --inputt") and "--input?" not in line
+    assert main(["eval", str(labelled), "--gold-field", "story"]) == 2  # eval's own, mistyped
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "unknown option --gold-field (did you mean --gold_field?)" in line
 
 
 def test_eval_says_what_its_labelled_file_is_when_it_cannot_read_it(tmp_path, capsys):
