@@ -190,6 +190,7 @@ def _clean_up_for(job: PartJob | None, job_path: str) -> None:
 
 def main(argv: list[str]) -> int:
     job_path, result_path = argv
+    run = os.getppid()
     run_is_there = _end_with_the_run()
     job = None
     try:
@@ -207,7 +208,7 @@ def main(argv: list[str]) -> int:
         tempfile.tempdir = None
         outcome = run_part(job)
     except KeyboardInterrupt as stop:
-        if isinstance(stop, RunGone) or job is None or os.getppid() != job.run_pid:
+        if isinstance(stop, RunGone) or not run_is_there or os.getppid() != run:
             _clean_up_for(job, job_path)  # no run left to do it
         return 130
     except Exception as err:  # noqa: BLE001 - known failures get one line
