@@ -191,7 +191,15 @@ def evaluate(argv: list[str]) -> int:
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
     args, run_options = parser.parse_known_args(argv)
-    from storywire.pipeline.options import OptionsError, check_words, flags_given
+    from storywire.pipeline.options import (
+        STREAM_SETTINGS,
+        OptionsError,
+        StreamOptions,
+        check_settings,
+        check_words,
+        flags_given,
+        pipeline_options,
+    )
 
     given = flags_given(run_options)
     for own in FED:
@@ -201,9 +209,14 @@ def evaluate(argv: list[str]) -> int:
             return 2
     launcher = argparse.ArgumentParser(add_help=False)
     launcher_flags(launcher)  # --quiet: the run's own
+    words = launcher.parse_known_args(run_options)[1]
     try:
-        check_words(launcher.parse_known_args(run_options)[1], not_offered=FED,
+        # Every run option is checked before the labelled file is read or a lock taken.
+        check_words(words, exclude=() if args.stream else (StreamOptions,), not_offered=FED,
                     offered=tuple(o for a in parser._actions for o in a.option_strings))
+        check_settings(pipeline_options(words))
+        if args.stream:
+            check_settings(pipeline_options(words), STREAM_SETTINGS)
     except OptionsError as err:
         print(f"storywire eval: {err}; `storywire eval --help` lists eval's options, "
               "`storywire run --help` those of its runs", file=sys.stderr)

@@ -163,6 +163,18 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
         assert main(["eval", str(labelled), *mode, "--rows_per_file", "0"]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("storywire eval: --rows_per_file 0"), (mode, line)
+    # A value out of range is told before eval copies its file or takes the output's lock
+    # (it was told once the first of the runs started, the lock taken).
+    kept = tmp_path / "kept"
+    for mode in (["--runs", "2"], ["--stream"]):
+        assert main(["eval", str(labelled), *mode, "--output", str(kept),
+                     "--wait_for_lock", "-5"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("storywire eval: --wait_for_lock -5 is out of range"), line
+        assert not kept.exists()
+    assert main(["eval", str(labelled), "--window_minutes", "5"]) == 2  # a stream's option
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("storywire eval: unknown option --window_minutes"), line
     # `storywire run`'s habit: --input before the file. Eval feeds its file itself.
     for mode, given in [([], ["--input"]), (["--stream"], ["--input"]),
                         (["--stream"], ["--replay", str(labelled)]), ([], ["--input=x"])]:
