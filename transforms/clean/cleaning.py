@@ -116,12 +116,9 @@ def _language_identifier():
     """py3langid's model, with probabilities that add up to one, choosing among the
     languages wordfreq weighs: loaded once per process (it is read-only after this, as
     py3langid's own default identifier is)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from storywire.transforms.clean.langmodel import language_identifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    weighed = weighed_languages()
-    identifier.set_languages([code for code in identifier.nb_classes if code in weighed])
-    return identifier
+    return language_identifier(weighed_languages())
 
 
 def _same_words(a: str, b: str) -> bool:
