@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
@@ -106,15 +106,13 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
     A record without an `id` is given `line-N`, so its article can be found again.
     """
     gold: dict[str, str] = {}
-    seen: defaultdict[str, int] = defaultdict(int)
     with open(labelled, encoding="utf-8") as src, open(unlabelled, "w", encoding="utf-8") as dst:
         try:  # line by line: a labelled feed of a million records is gigabytes
             for number, line in enumerate(src, start=1):
                 article_id, story, record = _unlabelled(line, number, labelled, gold_field)
                 if record is None:
                     continue
-                seen[article_id] += 1
-                if seen[article_id] > 1:
+                if article_id in gold:
                     raise ValueError(f"{labelled}:{number}: id {article_id!r} appears twice")
                 gold[article_id] = story
                 dst.write(json.dumps(record, ensure_ascii=False) + "\n")

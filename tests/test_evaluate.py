@@ -50,6 +50,12 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
     gold = strip_labels(str(labelled), str(out), "story")
     assert gold == {"a": "s1", "line-3": "s2"}
     assert "story" not in out.read_text()
+    # An id given twice would score one article against two gold stories.
+    labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n'
+                        '{"id": "b", "text": "y", "story": "s1"}\n'
+                        '{"id": "a", "text": "z", "story": "s2"}\n')
+    with pytest.raises(ValueError, match=r"l\.jsonl:3: id 'a' appears twice"):
+        strip_labels(str(labelled), str(out), "story")
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "ecbplus_dev.jsonl").exists(),
