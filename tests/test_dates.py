@@ -46,3 +46,30 @@ def test_iso_dates_read_fast_as_dateutil_reads_them(when, separator, as_z):
     assert parse_date(text) == expected
     assert parse_date(when.date().isoformat()) == datetime(
         when.year, when.month, when.day, tzinfo=timezone.utc)
+
+
+def test_zone_names_as_feeds_write_them():
+    # RSS dates name their zone: "10:00 EDT" was stored as 10:00 UTC, four hours off.
+    utc = timezone.utc
+    assert parse_date("Mon, 28 Oct 2024 10:00:00 EDT") == datetime(2024, 10, 28, 14, tzinfo=utc)
+    assert parse_date("Oct 28, 2024 10:00 AM PST") == datetime(2024, 10, 28, 18, tzinfo=utc)
+    assert parse_date("2024-10-28 10:00 CEST") == datetime(2024, 10, 28, 8, tzinfo=utc)
+    assert parse_date("28 Oct 2024 10:00 GMT") == datetime(2024, 10, 28, 10, tzinfo=utc)
+    # A name no table knows is taken as UTC, as a date without a zone is.
+    assert parse_date("28 Oct 2024 10:00 XYZ") == datetime(2024, 10, 28, 10, tzinfo=utc)
+
+
+def test_an_offset_of_a_day_or_more_is_no_date_not_an_error():
+    # It raised, and the whole article became a reject.
+    for value in ("2024-10-28T10:00:00-24:00", "28 Oct 2024 10:00 -2400",
+                  "2024-10-28T10:00:00+25:00"):
+        assert parse_date(value) is None, value
+
+
+def test_seconds_and_milliseconds_since_1970():
+    when = datetime(2024, 10, 27, 3, 33, 20, tzinfo=timezone.utc)
+    assert parse_date("1730000000") == when
+    assert parse_date("1730000000123") == when + timedelta(milliseconds=123)
+    assert parse_date("1730000000.5") == when + timedelta(milliseconds=500)
+    assert parse_date("20241028") == datetime(2024, 10, 28, tzinfo=timezone.utc)  # a date
+    assert parse_date("9999999999") is None  # 2286: out of range, as any date would be
