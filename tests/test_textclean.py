@@ -283,3 +283,18 @@ def test_entities_and_mojibake_in_otherwise_plain_text_are_still_repaired():
     mojibake = clean_page_text("The mayor said the CafÃ© by the river would reopen after the "
                                "flood, once the insurers had seen the damage.")
     assert "Café by the river" in mojibake.text
+
+
+def test_line_separators_and_vertical_tabs_stay_inside_their_sentence():
+    # A U+2028 was made a line break: the half sentence before it became the title and
+    # left the body; a vertical tab was removed, joining two words.
+    text = ("The mayor said on Monday\u2028that the bridge will reopen next week after months "
+            "of repairs to its deck.\n\nEngineers found\u2029cracks in two of the supports "
+            "last spring, and traffic was diverted.\n\nThe mayor said\u000bon Monday that it "
+            "would reopen.")
+    cleaned = clean_page_text(text)
+    assert cleaned.title is None
+    paragraphs = cleaned.text.split("\n\n")
+    assert paragraphs[0].startswith("The mayor said on Monday\u2028that the bridge")
+    assert "Engineers found\u2029cracks" in paragraphs[1]
+    assert paragraphs[2] == "The mayor said on Monday that it would reopen."

@@ -28,9 +28,12 @@ from storywire.transforms.clean.dates import parse_date
 # typographically (curly quotes, full-width "，", ligatures, the composition of accents), so
 # they are off: the stored text is what was published. Fingerprints and story terms
 # normalise on their own (fingerprint.normalise).
+# Nor are line and paragraph separators (U+2028, U+2029) made line breaks: in a record's
+# text they stand where its writer put them, often mid-sentence (a JavaScript string
+# copied), and as breaks they cut a sentence into a "headline" and a paragraph.
 _REPAIR_ONLY = ftfy.TextFixerConfig(
     uncurl_quotes=False, fix_character_width=False, fix_latin_ligatures=False,
-    normalization=None,
+    normalization=None, fix_line_breaks=False,
 )
 # Text of printable ASCII, tabs and line breaks, without "&", holds nothing ftfy repairs
 # (mojibake needs bytes above ASCII, entities an "&", escapes and controls their bytes):
@@ -234,7 +237,9 @@ def _split_lines(raw: str) -> list[str]:
     # must be right for the body, its fingerprints and its story terms.
     # (ftfy cuts longer texts into segments, a cut may fall inside a "\r\n": not skipped.)
     if len(raw) >= _REPAIR_ONLY.max_decode_length or not _NOTHING_TO_REPAIR.fullmatch(raw):
-        raw = ftfy.fix_text(raw, config=_REPAIR_ONLY)
+        # A vertical tab is layout white space, as a tab is; ftfy removes it as a control
+        # character, which joined the words on either side ("said\von" -> "saidon").
+        raw = ftfy.fix_text(raw.replace("\v", " "), config=_REPAIR_ONLY)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").
     return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
