@@ -299,6 +299,11 @@ def check_output(command: str, inputs: list[str], output: str) -> int | None:
 
         return fail(command, f"--output {storable_text(output)} is not a UTF-8 name: the "
                              "tables' paths must be; choose another folder")
+    outer = enclosing_output(output)
+    if outer:
+        return fail(command, f"--output {output} is inside the {outer[1]} table of the output "
+                             f"{outer[0]}: its files would be read as rows of that table; "
+                             f"give {outer[0]} itself, or a folder of its own")
     problem = local_output_problem(output)
     if problem:
         return fail(command, f"cannot write to --output {output}: {problem}")
@@ -339,6 +344,24 @@ def command_line(command: str, argv: list[str]) -> str:
     """The command a lock names as its holder, short enough to read."""
     words = " ".join(["storywire", command, *argv])
     return words if len(words) <= 160 else words[:159] + "…"
+
+
+def enclosing_output(output: str) -> tuple[str, str] | None:
+    """(an output folder, the table) when a local --output lies inside one of that output's
+    table folders; None otherwise."""
+    from pathlib import Path
+
+    from storywire.schemas import TABLES
+    from storywire.transforms.paths import is_local
+
+    if not is_local(output):
+        return None
+    path = Path(os.path.abspath(output))
+    for folder in (path, *path.parents):
+        if folder.name in TABLES and holds_tables(str(folder.parent)):
+            outer = str(folder.parent)
+            return (outer if os.path.isabs(output) else os.path.relpath(outer)), folder.name
+    return None
 
 
 def local_output_problem(output: str) -> str | None:

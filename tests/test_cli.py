@@ -157,6 +157,21 @@ def test_an_output_name_that_is_not_utf8_is_refused_before_any_work(tmp_path, ca
     assert os.listdir(tmp_path) == ["tmp"]  # nothing created
 
 
+def test_an_output_inside_a_table_folder_of_another_is_refused(tmp_path, capsys):
+    # It was written, and the outer output's articles table could no longer be read.
+    outer = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS), "--output", str(outer), "--quiet", *FAST]) == 0
+    capsys.readouterr()
+    for inner in (outer / "articles", outer / "stories" / "x" / "y"):
+        line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(inner), *FAST)
+        table = inner.relative_to(outer).parts[0]
+        assert f"is inside the {table} table of the output {outer}" in line, line
+        assert not inner.exists() or inner == outer / "articles"
+    assert not list((outer / "articles").glob("articles"))
+    assert main(["run", "--input", str(SEEDS), "--output", str(outer), *FAST]) == 0
+    assert "5 already in the output" in capsys.readouterr().out
+
+
 def test_schema_help_is_help(capsys):
     assert main(["schema", "--help"]) == 0
     assert "usage: storywire schema" in capsys.readouterr().out
