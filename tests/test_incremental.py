@@ -407,6 +407,38 @@ def test_an_output_keeps_the_language_its_stories_were_weighed_in(tmp_path, caps
     assert (summary["articles"], summary["extended"]) == (1, 1)
 
 
+def test_a_damaged_settings_file_stops_the_run_and_is_kept(tmp_path, capsys):
+    # It was taken as "no language said" and overwritten: an output weighed in German was
+    # silently continued in English. A folder in its place gave a traceback.
+    out = tmp_path / "out"
+    run(capsys, "--input", str(inbox(tmp_path, "a", ["000"])), "--output", str(out),
+        "--language", "de", *FAST)
+    settings_file = out / "_storywire.json"
+    assert json.loads(settings_file.read_text()) == {"language": "de"}
+    later = inbox(tmp_path, "b", ["001"])
+    for damaged, says in [('{"langu', "Unterminated string"), ("[1, 2]", "it holds [1, 2]"),
+                          ('{"language": 5}', 'it holds {"language": 5}'),
+                          ("", "Expecting value"),
+                          ('{"language": "xx"}', "its language 'xx' has no word frequencies")]:
+        settings_file.write_text(damaged)
+        assert main(["run", "--input", str(later), "--output", str(out), *FAST]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"storywire run: {settings_file} is not a settings file this "
+                               "version of storywire wrote") and says in line, (damaged, line)
+        assert 'write {"language": "CODE"} into it' in line
+        assert settings_file.read_text() == damaged
+    settings_file.unlink()
+    settings_file.mkdir()
+    assert main(["run", "--input", str(later), "--output", str(out), *FAST]) == 2
+    assert "is not a settings file" in capsys.readouterr().err
+    settings_file.rmdir()
+    settings_file.write_text('{"language": "de"}')
+    summary = run(capsys, "--input", str(later), "--output", str(out), "--language", "de",
+                  *FAST)
+    assert summary["articles"] == 1
+    assert len(rows(out, "articles", "article_id")) == 2
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(max_size=40), max_size=60, unique=True), st.lists(st.text(max_size=40)))
 def test_stored_ids_tell_each_stored_id_and_no_other(stored, others):

@@ -16,23 +16,49 @@ from storywire.transforms.languages import wordfreq_code
 SETTINGS_FILE = "_storywire.json"
 
 
+class SettingsError(ValueError):
+    """An output's settings file that this version cannot read: one line saying why."""
+
+
 def stored_language(output: str) -> str | None:
     """The main language an output's stories were weighed with; None when it does not say
-    (a new output, or one written before outputs kept it)."""
+    (a new output, or one written before outputs kept it). SettingsError for a settings
+    file that is there but not as storywire writes it: taken as "none", it would be
+    overwritten with this run's language, and an output weighed in German silently
+    continued in English."""
+    from wordfreq import available_languages
+
     path = FileSystems.join(output, SETTINGS_FILE)
     if not FileSystems.exists(path):
         return None
     try:
         with FileSystems.open(path) as handle:
-            language = json.loads(handle.read().decode("utf-8")).get("language")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return language if isinstance(language, str) else None
+            settings = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as err:  # a folder, unreadable, not JSON or not UTF-8
+        raise SettingsError(_damaged(path, " ".join(str(err).split()))) from None
+    language = settings.get("language") if isinstance(settings, dict) else None
+    if not isinstance(language, str):
+        raise SettingsError(_damaged(path, f"it holds {json.dumps(settings)[:80]}, not "
+                                           '{"language": CODE}'))
+    if wordfreq_code(language) not in available_languages(wordlist="best"):
+        raise SettingsError(_damaged(path, f"its language {language!r} has no word "
+                                           "frequencies here"))
+    return language
+
+
+def _damaged(path: str, why: str) -> str:
+    return (f"{path} is not a settings file this version of storywire wrote ({why}); it "
+            "says which --language the output's stories were weighed with: restore it, or "
+            'write {"language": "CODE"} into it with the language of the runs that wrote '
+            "the output")
 
 
 def language_problem(output: str, language: str) -> str | None:
     """Why a run with main `language` must not write into `output`; None when it may."""
-    stored = stored_language(output)
+    try:
+        stored = stored_language(output)
+    except SettingsError as err:
+        return str(err)
     if stored is None or wordfreq_code(stored) == wordfreq_code(language):
         return None
     return (f"{output} holds stories whose words were weighed with --language {stored}; "
@@ -41,7 +67,8 @@ def language_problem(output: str, language: str) -> str | None:
 
 
 def keep_language(output: str, language: str) -> None:
-    """Record the main language of an output that has none recorded yet."""
+    """Record the main language of an output that has none recorded yet (language_problem
+    found none, or the same)."""
     if stored_language(output) is not None:
         return
     path = FileSystems.join(output, SETTINGS_FILE)
