@@ -25,6 +25,12 @@ class _ConsoleLogs(logging.Filter):
         # in in_memory mode with a subprocess environment (see options.make_runner).
         if ("apitools not found" in message or "direct_running_mode should be" in message):
             return False
+        if record.name == "apache_beam.runners.common" and record.levelno >= logging.ERROR:
+            # A step's error, logged where it happened in an in-process run: a full disk or
+            # a folder it may not write to is said in one line when the run fails.
+            from storywire.pipeline.run import storage_failure
+
+            return storage_failure(message) is None
         if not (record.name.startswith("apache_beam.runners.portability")
                 and message.startswith("Worker: ")):
             return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -380,7 +381,36 @@ def known_failure(err: BaseException) -> str | None:
     match = re.search(r"the lock on [^\n]*? this run does not commit[^\n]*", text)
     if match:
         return match.group(0)
-    return None
+    return storage_failure(text)
+
+
+# What a filesystem says when it cannot take what a run writes (errno 28, 13, 30, 122), as
+# an OSError says it ("[Errno 28] No space left on device") and as Beam's BeamIOError
+# carries one of a rename ("{('from', 'to'): OSError(PermissionError(13, '...'))}").
+_ERRNOS = "(?:28|13|30|122)"
+_STORAGE_ERRORS = re.compile(
+    rf"\[Errno {_ERRNOS}\] ([^\n\[]*?)(?: \[while running|$)"
+    rf"|\('[^'\n]*', '([^'\n]*)'\): (?:\w*Error\()?\w*Error\({_ERRNOS}, '([^'\n]*)'\)",
+    re.MULTILINE)
+_STEP = re.compile(r"\[while running '([^']*)'\]")
+
+
+def storage_failure(text: str) -> str | None:
+    """One line for a run stopped because its output's filesystem would not take a write (a
+    full disk, a folder it may not write to), found in the runner's error; None when the
+    error is not that."""
+    match = _STORAGE_ERRORS.search(text)
+    if not match:
+        return None
+    what = match.group(1) or f"{match.group(3)}: '{match.group(2)}'"
+    step = _STEP.search(text, match.start())
+    if step and step.group(1).startswith("Commit"):
+        return (f"a write failed while the run committed its tables: {what.strip()}. The "
+                "tables hold part of this run until the next run finishes its commit: allow "
+                "writing (or make room), and run again")
+    where = f" (in step {step.group(1)})" if step else ""
+    return (f"a write failed: {what.strip()}{where}. Nothing of this run is in the tables: "
+            "make room (or allow writing), and run again")
 
 
 def staging_folder(output: str, started: datetime) -> str:

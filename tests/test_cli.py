@@ -6,7 +6,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import FAST, SEEDS, rows
+from conftest import FAST, SEEDS, rows, run
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.options import RUN_SETTINGS, STREAM_SETTINGS
@@ -299,3 +299,49 @@ def test_a_small_local_input_runs_in_process_unless_told_otherwise(tmp_path, cap
     assert main(["run", "--input", str(SEEDS), "--output", str(tmp_path / "out2"), "--quiet",
                  "--direct_num_workers=2"]) == 0
     assert "(local runner, 2 worker(s))" in capsys.readouterr().err
+
+
+def test_a_full_disk_or_a_folder_it_may_not_write_is_one_line(tmp_path, capsys, monkeypatch):
+    # Each gave a Beam traceback of 50 to 80 frames.
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    from storywire.transforms.clean import stage
+    from storywire.transforms.write import parquet
+
+    out = tmp_path / "out"
+
+    def full_disk(path, table):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stage, "write_parquet", full_disk)
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        "storywire run: a write failed: No space left on device (in step "
+        "Stage/ParDo(_Stage)). Nothing of this run is in the tables: make room (or allow "
+        "writing), and run again")
+    monkeypatch.undo()
+
+    class StoriesRefused(FileSystems):
+        @staticmethod
+        def rename(sources, targets):
+            if "/stories/" in targets[0]:
+                raise BeamIOError("Rename operation failed", {
+                    (sources[0], targets[0]): PermissionError(13, "Permission denied")})
+            return FileSystems.rename(sources, targets)
+
+    monkeypatch.setattr(parquet, "FileSystems", StoriesRefused)
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ERROR" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("storywire run: a write failed while the run committed its "
+                           "tables: Permission denied: '") and "/stories/" in line, line
+    assert "until the next run finishes its commit" in line
+    monkeypatch.undo()
+    summary = run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)
+    assert summary["articles"] == 0  # the commit was finished: every article stored
+    assert len(rows(out, "articles", "article_id")) == 5
+    assert len(rows(out, "stories", "story_id")) == 1
