@@ -76,7 +76,9 @@ EXIT_STATUS = """exit status:
   1  no article came out of the input, and none was in the output already
   2  the command cannot run: an unknown option or a value out of range, an --output that
      cannot be written, another run writing to the same --output, stored tables written
-     by another version of storywire or damaged; nothing is read or written
+     by another version of storywire or damaged; nothing is read or written. Also a run
+     stopped by a worker that ended or a write its output's filesystem refused: one line
+     says what, and the next run finishes or drops what it left
   3  more than --max_reject_fraction of the run's new rows are rejects (the tables are
      written all the same; the reasons are in OUTPUT/rejects/)
   4  input units were lost on the way (read is not articles + rejects + skipped): the
