@@ -103,30 +103,44 @@ def score(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Evaluation:
 def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, str]:
     """Copy the records without the gold field; return {article id: gold story}.
 
-    A record without an `id` is given `line-N`, so its article can be found again.
+    Each line is decoded and its article id made as `storywire run` does (the same id, with
+    surrounding spaces dropped, or from its url, else its title, date and body), so that
+    every article is found again. A line the run would reject (no text, not JSON) is
+    scored as an article not found.
     """
+    from storywire.transforms.read.decode import NotText, decode_bytes
+    from storywire.transforms.read.inputs import parse_jsonl_line
+
     gold: dict[str, str] = {}
-    with open(labelled, encoding="utf-8") as src, open(unlabelled, "w", encoding="utf-8") as dst:
-        try:  # line by line: a labelled feed of a million records is gigabytes
-            for number, line in enumerate(src, start=1):
-                article_id, story, record = _unlabelled(line, number, labelled, gold_field)
-                if record is None:
-                    continue
-                if article_id in gold:
-                    raise ValueError(f"{labelled}:{number}: id {article_id!r} appears twice")
-                gold[article_id] = story
-                dst.write(json.dumps(record, ensure_ascii=False) + "\n")
-        except UnicodeDecodeError:
-            raise ValueError(f"{labelled}: not UTF-8 text (a compressed file? give the "
-                             ".jsonl itself)") from None
+    with open(labelled, "rb") as src, open(unlabelled, "w", encoding="utf-8") as dst:
+        # Line by line: a labelled feed of a million records is gigabytes.
+        for number, data in enumerate(src, start=1):
+            try:
+                line = decode_bytes(data.rstrip(b"\r\n"))
+            except NotText as err:
+                raise ValueError(f"{labelled}:{number}: {err} (a compressed file? give the "
+                                 ".jsonl itself)") from None
+            story, record = _unlabelled(line, number, labelled, gold_field)
+            if record is None:
+                continue
+            copied = json.dumps(record, ensure_ascii=False)
+            article_id = parse_jsonl_line(copied, unlabelled, number).article_id
+            article_id = article_id or f"line-{number}"  # a reject without an id
+            if article_id in gold:
+                given = (f"id {article_id!r} appears twice" if record.get("id") is not None
+                         else "a record without an id whose url (or title, date and body) "
+                              "is that of an earlier one: the run would keep only one")
+                raise ValueError(f"{labelled}:{number}: {given}")
+            gold[article_id] = story
+            dst.write(copied + "\n")
     return gold
 
 
 def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
-    """(article id, gold story, the record without it) of one labelled line; a blank line
-    gives (None, None, None)."""
+    """(gold story, the record without it) of one labelled line; (None, None) for a blank
+    line."""
     if not line.strip():
-        return None, None, None
+        return None, None
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
@@ -135,8 +149,11 @@ def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
         raise ValueError(f"{labelled}:{number}: a line must be a JSON object")
     if gold_field not in record:
         raise ValueError(f"{labelled}:{number}: no {gold_field!r} field")
-    story = str(record.pop(gold_field))
-    return str(record.setdefault("id", f"line-{number}")), story, record
+    story = record.pop(gold_field)
+    if story is None or not str(story).strip():
+        raise ValueError(f"{labelled}:{number}: the {gold_field!r} field is empty: every "
+                         "record needs its gold story")
+    return str(story), record
 
 
 def read_story_ids(output: str) -> dict[str, str]:

@@ -4,10 +4,11 @@ import json
 import re
 
 import pytest
-from conftest import SHARED_DATA, ctrl_c_twice, rows
+from conftest import FAST, SHARED_DATA, ctrl_c_twice, rows
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.evaluate import bcubed, pairwise, score, strip_labels
+from storywire.transforms.records import record_id
 
 
 def test_perfect_clustering_scores_one():
@@ -48,7 +49,8 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
     labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n\n{"text": "y", "story": "s2"}\n')
     out = tmp_path / "u.jsonl"
     gold = strip_labels(str(labelled), str(out), "story")
-    assert gold == {"a": "s1", "line-3": "s2"}
+    # A record without an id is named as the run names it: from its body here.
+    assert gold == {"a": "s1", record_id(None, None, None, "y"): "s2"}
     assert "story" not in out.read_text()
     # An id given twice would score one article against two gold stories.
     labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n'
@@ -56,6 +58,25 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
                         '{"id": "a", "text": "z", "story": "s2"}\n')
     with pytest.raises(ValueError, match=r"l\.jsonl:3: id 'a' appears twice"):
         strip_labels(str(labelled), str(out), "story")
+
+
+def test_eval_finds_every_article_of_a_file_the_run_reads(tmp_path, capsys):
+    # Ids with spaces around them, an empty id, a byte order mark and a line in cp1252: the
+    # run read them all, while eval scored none of the first (0 of 60), refused the last two
+    # files, and took a null story as one gold story shared by every such record.
+    body = "The harbour authority said on Monday that the new quay will open in May. " * 3
+    lines = [json.dumps({"id": " r1 ", "text": "First. " + body, "story": "quay"}),
+             json.dumps({"id": "", "text": "Second. " + body, "story": "quay"}),
+             json.dumps({"text": "Third. " + body, "story": "other"})]
+    labelled = tmp_path / "odd.jsonl"
+    labelled.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n"
+                         + json.dumps({"id": "r4", "text": "Caf\u00e9 " + body, "story": "x"},
+                                      ensure_ascii=False).encode("cp1252") + b"\n")
+    assert main(["eval", str(labelled), *FAST]) == 0
+    assert "articles scored: 4 of 4 labelled" in capsys.readouterr().out
+    labelled.write_text(json.dumps({"id": "n", "text": body, "story": None}) + "\n")
+    assert main(["eval", str(labelled), *FAST]) == 2
+    assert "the 'story' field is empty" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "ecbplus_dev.jsonl").exists(),
