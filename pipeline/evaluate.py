@@ -289,6 +289,10 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
                   "a new or empty folder (articles stored there would be skipped, and "
                   "the scores be those of the old tables)", file=sys.stderr)
             return 2
+        if os.path.isdir(args.output) and os.listdir(args.output):
+            print(f"storywire eval: --output {args.output} holds other files: give a new "
+                  "or empty folder for the run's tables", file=sys.stderr)
+            return 2
     if not gold:
         print(f"storywire eval: {args.labelled} holds no records", file=sys.stderr)
         return 2

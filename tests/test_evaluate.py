@@ -74,6 +74,11 @@ def test_eval_finds_every_article_of_a_file_the_run_reads(tmp_path, capsys):
                                       ensure_ascii=False).encode("cp1252") + b"\n")
     assert main(["eval", str(labelled), *FAST]) == 0
     assert "articles scored: 4 of 4 labelled" in capsys.readouterr().out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["eval", str(labelled), "--output", str(other), *FAST]) == 2
+    assert f"--output {other} holds other files" in capsys.readouterr().err
     labelled.write_text(json.dumps({"id": "n", "text": body, "story": None}) + "\n")
     assert main(["eval", str(labelled), *FAST]) == 2
     assert "the 'story' field is empty" in capsys.readouterr().err
