@@ -277,3 +277,18 @@ def test_watch_names_itself_when_its_batch_is_refused(output, capsys):
     (line,) = [x for x in err.splitlines() if "column simhash is missing" in x]
     assert line.startswith("storywire watch: "), line
     assert fingerprint(output) == before
+
+
+def test_a_copy_of_a_table_file_is_refused_not_counted_twice(output, capsys):
+    # A backup put back under another name: its rows were read twice, and the stories
+    # table listed its stories twice.
+    import shutil
+
+    (path,) = output.glob("articles/*/*.parquet")
+    copy = path.with_name(path.stem + "-copy.parquet")
+    shutil.copyfile(path, copy)
+    line = refused(capsys, output)
+    assert "holds the same bytes as" in line and "counts its rows twice" in line
+    assert {str(path), str(copy)} <= set(line.replace(":", " ").split()), line
+    copy.unlink()
+    assert main(["run", "--input", str(SEEDS), "--output", str(output), "--quiet", *FAST]) == 0

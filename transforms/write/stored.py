@@ -160,6 +160,7 @@ def check_stored_tables(output: str) -> None:
         # some, so either may be missing.
         if table in PAIRED_TABLES and not files[table] and any(files[t] for t in PAIRED_TABLES):
             raise StoredTableError(folder, "has no file, while the other tables have theirs")
+        with_rows = []
         for path in files[table]:
             problem = layout_problem(table, path[len(folder):].lstrip("/"))
             if problem:
@@ -169,10 +170,40 @@ def check_stored_tables(output: str) -> None:
                     parquet = pq.ParquetFile(handle)
                     problem = (schema_problem(table, parquet.schema_arrow)
                                or null_problem(table, required_null_counts(parquet, table)))
+                    if parquet.metadata.num_rows:
+                        with_rows.append(path)
             except (pa.ArrowException, OSError) as err:
                 problem = f"not a readable Parquet file: {err}"
             if problem:
                 raise StoredTableError(path, problem)
+        copy = first_copy(with_rows)
+        if copy:
+            raise StoredTableError(copy[1], f"holds the same bytes as {copy[0]}: a copy of a "
+                                            "table file (a backup put back?) counts its rows "
+                                            "twice")
+
+
+def first_copy(paths: list[str]) -> tuple[str, str] | None:
+    """Two local files of the same bytes among `paths` (the first found), or None. No two
+    files a run writes hold the same rows, so such a pair is a copy. Only files of the same
+    size are read."""
+    by_size: dict[int, list[str]] = {}
+    for path in paths:
+        by_size.setdefault(os.path.getsize(path), []).append(path)
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for path in same_size:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            digest = digest.hexdigest()
+            if digest in seen:
+                return seen[digest], path
+            seen[digest] = path
+    return None
 
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
