@@ -506,6 +506,9 @@ def _main(argv: list[str] | None) -> int:
         parser.add_argument("output", nargs="?", default="output/")
         parser.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
         args = parser.parse_args(rest)
+        if args.limit < 0:
+            return fail("stories", f"--limit {args.limit}: give the number of rows to print "
+                                   "(0: all)")
         from storywire.pipeline.report import print_stories
 
         return print_stories(args.output, args.limit)

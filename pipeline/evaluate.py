@@ -222,17 +222,17 @@ def evaluate(argv: list[str]) -> int:
             print(f"storywire eval: {own} is not an option of eval, which feeds its labelled "
                   "file to the run: `storywire eval FILE.jsonl [options]`", file=sys.stderr)
             return 2
-    launcher = argparse.ArgumentParser(add_help=False)
+    launcher = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     launcher_flags(launcher)  # --quiet: the run's own
-    words = launcher.parse_known_args(run_options)[1]
     try:
+        words = launcher.parse_known_args(run_options)[1]
         # Every run option is checked before the labelled file is read or a lock taken.
         check_words(words, exclude=() if args.stream else (StreamOptions,), not_offered=FED,
                     offered=tuple(o for a in parser._actions for o in a.option_strings))
         check_settings(pipeline_options(words))
         if args.stream:
             check_settings(pipeline_options(words), STREAM_SETTINGS)
-    except OptionsError as err:
+    except (OptionsError, argparse.ArgumentError) as err:
         print(f"storywire eval: {err}; `storywire eval --help` lists eval's options, "
               "`storywire run --help` those of its runs", file=sys.stderr)
         return 2

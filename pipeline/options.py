@@ -237,7 +237,12 @@ def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
     try:
         _, unknown = parser.parse_known_args(argv)
     except argparse.ArgumentError as err:
-        raise OptionsError(str(err)) from None
+        message = str(err)
+        if "expected at least one argument" in message and message.startswith(
+                "argument --input"):
+            message += (" (a path that starts with a dash reads as an option: give it as "
+                        "./-name)")
+        raise OptionsError(message) from None
     ours = {f"--{name}" for name in option_names(StorywireOptions, StreamOptions)}
     given = Counter(word.split("=", 1)[0] for word in argv if word.startswith("--"))
     for flag in sorted(ours):

@@ -57,7 +57,7 @@ def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "ru
     )
     from storywire.transforms.read.matching import local_input_bytes
 
-    launcher = argparse.ArgumentParser(add_help=False)
+    launcher = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     launcher_flags(launcher)
     if any(a in ("-h", "--help") for a in argv):
         parser = help_parser("run", "Read articles, clean them, fingerprint them, group "
@@ -66,7 +66,10 @@ def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "ru
         launcher_flags(parser)
         parser.print_help()
         return 0
-    flags, argv = launcher.parse_known_args(argv)
+    try:
+        flags, argv = launcher.parse_known_args(argv)
+    except argparse.ArgumentError as err:  # "--quiet=1": a flag takes no value
+        return fail(command, f"{err}; `storywire run --help` lists the options")
     try:
         check_words(argv, exclude=(StreamOptions,))
         inputs = pipeline_options(argv).view_as(StorywireOptions).input

@@ -345,3 +345,16 @@ def test_a_full_disk_or_a_folder_it_may_not_write_is_one_line(tmp_path, capsys, 
     assert summary["articles"] == 0  # the commit was finished: every article stored
     assert len(rows(out, "articles", "article_id")) == 5
     assert len(rows(out, "stories", "story_id")) == 1
+
+
+def test_small_slips_each_get_one_line(capsys):
+    # A flag given a value printed argparse's usage of a parser named "storywire"; a
+    # negative --limit printed every story; a path starting with a dash got no hint.
+    for flag in ("--quiet=1", "--detach=yes"):
+        line = error_of(capsys, "run", flag, "--input", str(SEEDS))
+        assert line.startswith(f"storywire run: argument {flag.split('=')[0]}: ignored "
+                               "explicit argument"), line
+    line = error_of(capsys, "stories", "--limit", "-1")
+    assert line == "storywire stories: --limit -1: give the number of rows to print (0: all)"
+    line = error_of(capsys, "run", "--input", "-dash.txt")
+    assert "give it as ./-name" in line

@@ -625,3 +625,11 @@ def test_rows_store_names_that_are_not_utf8_as_escapes():
     assert row == {"input_uri": "in/bad\\xff.txt", "reason": "at in/bad\\xff.txt: no "
                    "\\ud800 here", "sources": ["in/bad\\xff.txt", "ok"], "line": 3}
     row["input_uri"].encode("utf-8")  # storable
+
+
+def test_a_jsonl_file_with_lines_ended_by_cr_alone_says_so():
+    # One reject saying "Extra data", and no word of the line ends.
+    reject = parse_jsonl_line('{"id": "a", "text": "x"}\r{"id": "b", "text": "y"}\r', "f.jsonl", 1)
+    assert reject.reason.startswith("invalid JSON: Extra data")
+    assert "if the file's lines end in \\r alone, convert them to \\n" in reject.reason
+    assert "carriage" not in parse_jsonl_line('{"id": "a"', "f.jsonl", 1).reason

@@ -250,6 +250,11 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as err:
+        if "\r" in line.rstrip("\r") and "\n" not in line:
+            # Lines ended by a carriage return alone (old Mac files) make one line of all.
+            return reject(f"invalid JSON: {err}; this line holds carriage returns (\\r) "
+                          "and no line feed: if the file's lines end in \\r alone, convert "
+                          "them to \\n")
         return reject(f"invalid JSON: {err}")
     if not isinstance(record, dict):
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
