@@ -386,6 +386,18 @@ def local_output_problem(output: str) -> str | None:
         return err.strerror or str(err)
     if not os.access(path, os.W_OK):
         return "permission denied"
+    # A run commits into every table folder (and its partition folders): one it may not
+    # write to would stop the commit half way, after all the work.
+    from storywire.schemas import TABLES
+
+    for table in TABLES:
+        folder = os.path.join(path, table)
+        if not os.path.isdir(folder):
+            continue
+        folders = [folder, *(entry.path for entry in os.scandir(folder) if entry.is_dir())]
+        for inner in folders:
+            if not os.access(inner, os.W_OK | os.X_OK):
+                return f"permission denied on its folder {os.path.relpath(inner, path)}"
     return None
 
 

@@ -358,3 +358,22 @@ def test_small_slips_each_get_one_line(capsys):
     assert line == "storywire stories: --limit -1: give the number of rows to print (0: all)"
     line = error_of(capsys, "run", "--input", "-dash.txt")
     assert "give it as ./-name" in line
+
+
+def test_a_table_folder_the_run_may_not_write_is_found_before_any_work(tmp_path, capsys,
+                                                                      monkeypatch):
+    # The run did all its work, then stopped half way through its commit. (The tests run
+    # as root, who may write anywhere: the folder's permission is what os.access says.)
+    import os
+
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), "--quiet", *FAST]) == 0
+    capsys.readouterr()
+    day = sorted((out / "articles").iterdir())[0]
+    real_access = os.access
+    for folder in (day, out / "stories"):
+        monkeypatch.setattr(os, "access", lambda p, mode, denied=str(folder):
+                            real_access(p, mode) and os.fspath(p) != denied)
+        line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
+        assert line == (f"storywire run: cannot write to --output {out}: permission denied "
+                        f"on its folder {os.path.relpath(folder, out)}"), line
