@@ -252,7 +252,7 @@ def test_eval_says_what_is_wrong_with_its_file(tmp_path, capsys):
     assert "is a folder, not a file" in error_of(capsys, "eval", str(tmp_path))
     packed = tmp_path / "l.jsonl.gz"
     packed.write_bytes(gzip.compress(b'{"text": "x", "story": "s"}\n'))
-    assert "not UTF-8 text" in error_of(capsys, "eval", str(packed))
+    assert f"{packed}:1: bytes are not text" in error_of(capsys, "eval", str(packed))
     broken = tmp_path / "l.jsonl"
     broken.write_text('{"text": "x", "story": "s"}\nnot json\n')
     assert f"{broken}:2: not a JSON line" in error_of(capsys, "eval", str(broken))
