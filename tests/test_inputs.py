@@ -633,3 +633,18 @@ def test_a_jsonl_file_with_lines_ended_by_cr_alone_says_so():
     assert reject.reason.startswith("invalid JSON: Extra data")
     assert "if the file's lines end in \\r alone, convert them to \\n" in reject.reason
     assert "carriage" not in parse_jsonl_line('{"id": "a"', "f.jsonl", 1).reason
+
+
+def test_a_file_named_twice_is_said_to_be_read_twice_not_kept_at_itself():
+    from storywire.transforms.read.unique import first_per_id
+    from storywire.transforms.records import RawRecord
+
+    same = [RawRecord("a", "in/feed.jsonl", 3, "text", "Body."),
+            RawRecord("a", "in/feed.jsonl", 3, "text", "Body.")]
+    kept, (reject,) = first_per_id(same)
+    assert reject.reason == ("duplicate article_id 'a': in/feed.jsonl:3 was read twice (its "
+                             "file is named by two --input paths); it is kept once")
+    other = RawRecord("a", "in/later.jsonl", 1, "text", "Another body.")
+    kept, (reject,) = first_per_id([other, same[0]])
+    assert kept is same[0]
+    assert reject.reason == "duplicate article_id 'a': the record at in/feed.jsonl:3 is kept"

@@ -17,9 +17,16 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
     ordered = sorted(records, key=lambda r: (r.input_uri, r.line or 0))
     kept = ordered[0]
     where = kept.input_uri + (f":{kept.line}" if kept.line else "")
+
+    def reason(r) -> str:
+        if (r.input_uri, r.line) == (kept.input_uri, kept.line):
+            # One file named twice (two --input paths, a glob and a folder): read twice.
+            return (f"duplicate article_id {r.article_id!r}: {where} was read twice (its "
+                    "file is named by two --input paths); it is kept once")
+        return f"duplicate article_id {r.article_id!r}: the record at {where} is kept"
+
     return kept, [
-        Reject(r.input_uri, r.line, r.article_id, "dedupe",
-               f"duplicate article_id {r.article_id!r}: the record at {where} is kept",
+        Reject(r.input_uri, r.line, r.article_id, "dedupe", reason(r),
                excerpt(getattr(r, "body", None) or getattr(r, "text", None)
                        or getattr(r, "excerpt", None)))
         for r in ordered[1:]
