@@ -27,6 +27,7 @@ from storywire.transforms.streaming import (
 from storywire.transforms.write.articles import WriteArticleTables
 from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStories
 from storywire.transforms.write.parquet import CommitTables, WriteTable
+from storywire.transforms.write.rejects import UpdateRejectsTable
 from storywire.transforms.write.stored import (
     ReadStoredIds,
     ReadStoredTable,
@@ -107,7 +108,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         | "WriteStories" >> UpdateStoriesTable(opts.output, staging, rows_per_file),
         tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
                                                            rows_per_file),
-        rejects | "WriteRejects" >> WriteTable("rejects", staging, rows_per_file),
+        (rejects, articles | "ArticleIds" >> beam.Map(lambda a: a.article_id), stored_rejects)
+        | "WriteRejects" >> UpdateRejectsTable(opts.output, staging, rows_per_file),
     )
     (written
      | "AllStaged" >> beam.Flatten()

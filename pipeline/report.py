@@ -21,6 +21,7 @@ from storywire.transforms.metrics import (
     NAMESPACE,
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
+    REJECTS_NOW_ARTICLES,
     SKIPPED_ALREADY_STORED,
     SKIPPED_NO_PAGE,
     STORIES,
@@ -34,7 +35,8 @@ from storywire.transforms.write.stored import latest_rows, read_columns
 
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
-                    SKIPPED_NO_PAGE, REJECTS_NEW, REJECTS_ALREADY_STORED, DUP_GROUPS_WITH_COPIES,
+                    SKIPPED_NO_PAGE, REJECTS_NEW, REJECTS_ALREADY_STORED, REJECTS_NOW_ARTICLES,
+                    DUP_GROUPS_WITH_COPIES,
                     ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, STORIES_MERGED,
                     STORY_ARTICLES_MOVED, *BOUNDS_HIT)
 
@@ -78,6 +80,7 @@ class RunSummary:
         parts reads pieces of files matched before the run)."""
         skipped = self.get(SKIPPED_ALREADY_STORED)
         stored_rejects = self.get(REJECTS_ALREADY_STORED)
+        cleared = self.get(REJECTS_NOW_ARTICLES)
         no_page = self.get(SKIPPED_NO_PAGE)
         lines = [
             f"read:       {self.get(INPUT_UNITS)} input units "
@@ -85,7 +88,9 @@ class RunSummary:
             f"articles:   {self.get(ARTICLES_NEW)} new"
             + (f" ({skipped} already in the output, skipped)" if skipped else ""),
             f"rejects:    {self.get(REJECTS_NEW)} new"
-            + (f" ({stored_rejects} already recorded)" if stored_rejects else ""),
+            + (f" ({stored_rejects} already recorded)" if stored_rejects else "")
+            + (f"; {cleared} of earlier runs removed, their records now articles"
+               if cleared else ""),
             *([f"skipped:    {no_page} WARC records that hold no page (request, warcinfo, "
                "metadata, revisit ...)"] if no_page else []),
             f"dup groups: {self.dup_groups} "

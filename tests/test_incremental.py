@@ -407,6 +407,32 @@ def test_an_output_keeps_the_language_its_stories_were_weighed_in(tmp_path, caps
     assert (summary["articles"], summary["extended"]) == (1, 1)
 
 
+def test_a_reject_goes_when_a_later_run_makes_its_record_an_article(tmp_path, capsys):
+    # A record rejected once (here: too short; a page that timed out under load alike)
+    # and an article later kept both rows: the rejects table said it did not get in.
+    def feed(name: str, records: list[dict]) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return path
+
+    out = tmp_path / "out"
+    first = feed("a.jsonl", [{"id": "x", "text": "Bridge closed."},
+                             {"id": "y", "text": "Tram late."},
+                             {"id": "z", "text": seed_text("000")}])
+    summary = run(capsys, "--input", str(first), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["articles"], summary["rejects"]) == (1, 2)
+    later = feed("b.jsonl", [{"id": "x", "text": seed_text("001")}])
+    summary = run(capsys, "--input", str(later), "--output", str(out), *FAST)
+    assert (summary["articles"], summary["rejects"], summary["rejects_cleared"]) == (1, 0, 1)
+    assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
+    assert [a["article_id"] for a in rows(out, "articles", "article_id")] == ["x", "z"]
+    # The same input again: nothing changes.
+    summary = run(capsys, "--input", str(later), "--output", str(out), *FAST)
+    assert (summary["skipped"], summary["rejects_cleared"]) == (1, 0)
+    assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
+
+
 def test_a_damaged_settings_file_stops_the_run_and_is_kept(tmp_path, capsys):
     # It was taken as "no language said" and overwritten: an output weighed in German was
     # silently continued in English. A folder in its place gave a traceback.

@@ -31,6 +31,8 @@ CLEAN_TIMEOUTS = "clean_timeouts"
 ARTICLES_NEW = "articles"
 REJECTS_NEW = "rejects"
 REJECTS_ALREADY_STORED = "rejects_already_stored"
+# Rejects of earlier runs whose record this run made an article: removed from the table.
+REJECTS_NOW_ARTICLES = "rejects_now_articles"
 FILES_WRITTEN = "files_written"
 
 # Near-duplicate groups.

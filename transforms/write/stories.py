@@ -7,56 +7,12 @@ run; nothing merges small files yet."""
 from __future__ import annotations
 
 import apache_beam as beam
-import pyarrow as pa
-import pyarrow.compute as pc
-from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.metrics import FILES_WRITTEN, counter
-from storywire.transforms.records import stable_id
-from storywire.transforms.write.parquet import (
-    StagedFile,
-    WriteTable,
-    keyed_file_name,
-    run_name,
-    table_files,
-    to_arrow,
-    write_parquet,
-)
-from storywire.transforms.write.stored import has_table, read_arrow
+from storywire.transforms.write.inplace import RewriteStoredWithout
+from storywire.transforms.write.parquet import WriteTable
+from storywire.transforms.write.stored import has_table
 
 TABLE = "stories"
-
-
-def without_stories(path: str, story_ids) -> list[dict] | None:
-    """The rows of a stored stories file whose story is not a key of `story_ids`; None
-    when the file holds none of those stories (it stays as it is)."""
-    rows = read_arrow(path, TABLE)
-    ids = pa.array(list(story_ids.keys()), pa.string())
-    rewritten = pc.is_in(rows.column("story_id"), value_set=ids)
-    if not pc.any(rewritten).as_py():
-        return None
-    return rows.filter(pc.invert(rewritten)).to_pylist()
-
-
-class _RewriteStored(beam.DoFn):
-    """A stored file of the table to StagedFile(its copy without the rewritten stories,
-    replaces=it); nothing when it holds none of them."""
-
-    def __init__(self, staging: str):
-        self._staging = staging
-        self.files = counter(FILES_WRITTEN)
-
-    def process(self, path, rewritten):
-        kept = without_stories(path, rewritten)
-        if kept is None:
-            return
-        copy = None
-        if kept:
-            name = keyed_file_name("", run_name(self._staging), stable_id(path))
-            copy = FileSystems.join(self._staging, TABLE, name)
-            write_parquet(copy, to_arrow(TABLE, kept))
-            self.files.inc()
-        yield StagedFile(TABLE, copy, path)
 
 
 class UpdateStoriesTable(beam.PTransform):
@@ -75,13 +31,6 @@ class UpdateStoriesTable(beam.PTransform):
         written = rows | "WriteRows" >> WriteTable(TABLE, self._staging, self._rows_per_file)
         if not has_table(self._output, TABLE):
             return written
-        output = self._output
-        replaced = (
-            rows.pipeline
-            | "Table" >> beam.Create([output])
-            | "StoredFiles" >> beam.FlatMap(table_files, TABLE)
-            | "Spread" >> beam.Reshuffle()
-            | "Rewrite" >> beam.ParDo(
-                _RewriteStored(self._staging),
-                beam.pvalue.AsDict(rewritten | "Keyed" >> beam.Map(lambda s: (s, None)))))
+        replaced = rewritten | "Rewrite" >> RewriteStoredWithout(
+            self._output, self._staging, TABLE, "story_id")
         return (written, replaced) | "AllFiles" >> beam.Flatten()

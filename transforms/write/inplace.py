@@ -1,0 +1,80 @@
+"""Stored table files rewritten without some rows: what a run does to a table it updates in
+place (stories it changed, rejects of records that are now articles). Only the files that
+hold such rows are rewritten, each as a staged copy that replaces it at the commit."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
+
+from storywire.transforms.metrics import FILES_WRITTEN, counter
+from storywire.transforms.records import stable_id
+from storywire.transforms.write.parquet import (
+    StagedFile,
+    keyed_file_name,
+    run_name,
+    table_files,
+    to_arrow,
+    write_parquet,
+)
+from storywire.transforms.write.stored import read_arrow
+
+
+def without_keys(path: str, table: str, column: str, keys) -> list[dict] | None:
+    """The rows of a stored file of `table` whose `column` is not a key of `keys`; None
+    when the file holds none of those (it stays as it is)."""
+    rows = read_arrow(path, table)
+    ids = pa.array(list(keys.keys()), pa.string())
+    dropped = pc.is_in(rows.column(column), value_set=ids)
+    if not pc.any(dropped).as_py():
+        return None
+    return rows.filter(pc.invert(pc.fill_null(dropped, False))).to_pylist()
+
+
+class _RewriteWithout(beam.DoFn):
+    """A stored file of a table to StagedFile(its copy without the rows of the given keys,
+    replaces=it); nothing when it holds none of them."""
+
+    def __init__(self, staging: str, table: str, column: str):
+        self._staging = staging
+        self._table = table
+        self._column = column
+        self.files = counter(FILES_WRITTEN)
+
+    def process(self, path, keys):
+        kept = without_keys(path, self._table, self._column, keys)
+        if kept is None:
+            return
+        copy = None
+        if kept:
+            name = keyed_file_name("", run_name(self._staging), stable_id(path))
+            copy = FileSystems.join(self._staging, self._table, name)
+            write_parquet(copy, to_arrow(self._table, kept))
+            self.files.inc()
+        yield StagedFile(self._table, copy, path)
+
+
+class RewriteStoredWithout(beam.PTransform):
+    """Keys (a PCollection of strings) to StagedFiles: each stored file of `table` whose
+    `column` holds one of them, rewritten without those rows (or removed when none is
+    left); files that hold none stay as they are. Unpartitioned tables only (the copy is
+    written at the top of the table)."""
+
+    def __init__(self, output: str, staging: str, table: str, column: str):
+        super().__init__()
+        self._output = output
+        self._staging = staging
+        self._table = table
+        self._column = column
+
+    def expand(self, keys):
+        return (
+            keys.pipeline
+            | "Table" >> beam.Create([self._output])
+            | "StoredFiles" >> beam.FlatMap(table_files, self._table)
+            | "Spread" >> beam.Reshuffle()
+            | "Rewrite" >> beam.ParDo(
+                _RewriteWithout(self._staging, self._table, self._column),
+                beam.pvalue.AsDict(keys | "Keyed" >> beam.Map(lambda k: (k, None)))))
