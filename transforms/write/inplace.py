@@ -13,13 +13,14 @@ from storywire.transforms.metrics import FILES_WRITTEN, counter
 from storywire.transforms.records import stable_id
 from storywire.transforms.write.parquet import (
     StagedFile,
+    WriteTable,
     keyed_file_name,
     run_name,
     table_files,
     to_arrow,
     write_parquet,
 )
-from storywire.transforms.write.stored import read_arrow
+from storywire.transforms.write.stored import has_table, read_arrow
 
 
 def without_keys(path: str, table: str, column: str, keys) -> list[dict] | None:
@@ -78,3 +79,28 @@ class RewriteStoredWithout(beam.PTransform):
             | "Rewrite" >> beam.ParDo(
                 _RewriteWithout(self._staging, self._table, self._column),
                 beam.pvalue.AsDict(keys | "Keyed" >> beam.Map(lambda k: (k, None)))))
+
+
+class UpdateTableInPlace(beam.PTransform):
+    """(new rows of `table`, keys whose stored rows go) to StagedFiles: the new rows, and
+    each stored file holding rows whose `column` is one of the keys, rewritten without
+    them."""
+
+    def __init__(self, table: str, column: str, output: str, staging: str,
+                 rows_per_file: int):
+        super().__init__()
+        self._table = table
+        self._column = column
+        self._output = output
+        self._staging = staging
+        self._rows_per_file = rows_per_file
+
+    def expand(self, pcolls):
+        rows, keys = pcolls
+        written = rows | "WriteRows" >> WriteTable(self._table, self._staging,
+                                                   self._rows_per_file)
+        if not has_table(self._output, self._table):
+            return written
+        replaced = keys | "Rewrite" >> RewriteStoredWithout(
+            self._output, self._staging, self._table, self._column)
+        return (written, replaced) | "AllFiles" >> beam.Flatten()

@@ -8,9 +8,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from storywire.transforms.metrics import REJECTS_NOW_ARTICLES, counter
-from storywire.transforms.write.inplace import RewriteStoredWithout
-from storywire.transforms.write.parquet import WriteTable
-from storywire.transforms.write.stored import has_table
+from storywire.transforms.write.inplace import UpdateTableInPlace
 
 TABLE = "rejects"
 
@@ -36,15 +34,10 @@ class UpdateRejectsTable(beam.PTransform):
 
     def __init__(self, output: str, staging: str, rows_per_file: int):
         super().__init__()
-        self._output = output
-        self._staging = staging
-        self._rows_per_file = rows_per_file
+        self._update = UpdateTableInPlace(TABLE, "article_id", output, staging, rows_per_file)
 
     def expand(self, pcolls):
         rows, article_ids, stored = pcolls
-        written = rows | "WriteRows" >> WriteTable(TABLE, self._staging, self._rows_per_file)
-        if not has_table(self._output, TABLE):
-            return written
         now_articles = (
             {"new": article_ids | "NewById" >> beam.Map(lambda i: (i, None)),
              "rejected": (stored
@@ -52,6 +45,4 @@ class UpdateRejectsTable(beam.PTransform):
                           | "StoredById" >> beam.Map(lambda r: (r["article_id"], None)))}
             | "JoinIds" >> beam.CoGroupByKey()
             | "NowArticles" >> beam.ParDo(_NowArticles()))
-        replaced = now_articles | "Remove" >> RewriteStoredWithout(
-            self._output, self._staging, TABLE, "article_id")
-        return (written, replaced) | "AllFiles" >> beam.Flatten()
+        return (rows, now_articles) | "Update" >> self._update
