@@ -71,5 +71,11 @@ def test_seconds_and_milliseconds_since_1970():
     assert parse_date("1730000000") == when
     assert parse_date("1730000000123") == when + timedelta(milliseconds=123)
     assert parse_date("1730000000.5") == when + timedelta(milliseconds=500)
-    assert parse_date("20241028") == datetime(2024, 10, 28, tzinfo=timezone.utc)  # a date
+    assert parse_date("1730000000123.0") == when + timedelta(milliseconds=123)  # a JS float
     assert parse_date("9999999999") is None  # 2286: out of range, as any date would be
+    assert parse_date("0000000000") is None  # a placeholder, not 1970
+    assert parse_date("０１７３００００００００") is None  # full-width digits are no count
+    # Compact dates stay dates: they were read as milliseconds (1976) or seconds (2034).
+    assert parse_date("20241028") == datetime(2024, 10, 28, tzinfo=timezone.utc)
+    assert parse_date("202410281030") == datetime(2024, 10, 28, 10, 30, tzinfo=timezone.utc)
+    assert parse_date("2024102810") is None  # a date and hour no parser reads: not 2034

@@ -14,10 +14,11 @@ _LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
-# Seconds (or milliseconds) since 1970, as feeds export them: "1730000000", "1730000000.5",
-# "1730000000123". Shorter runs of digits are no such count ("20241028" is a date).
-_EPOCH_SECONDS = re.compile(r"\d{9,10}(\.\d+)?")
-_EPOCH_MILLISECONDS = re.compile(r"\d{12,13}")
+# Seconds or milliseconds since 1970, as feeds export them: "1730000000", "1730000000.5",
+# "1730000000123", "1730000000123.0" (JavaScript's Date.now()). Ten digits that read as a
+# compact date and hour ("2024102810") are no such count (nor a date any parser reads),
+# and other lengths are dates or nothing ("20241028", "202410281030" are dates).
+_EPOCH = re.compile(r"([0-9]{9,10}|[0-9]{13})(\.[0-9]+)?")
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -30,8 +31,11 @@ def parse_date(value: str | None) -> datetime | None:
     if not value or not isinstance(value, str) or len(value) > 100:
         return None
     text = value.strip()
-    if _EPOCH_SECONDS.fullmatch(text) or _EPOCH_MILLISECONDS.fullmatch(text):
-        seconds = float(text) / (1000 if _EPOCH_MILLISECONDS.fullmatch(text) else 1)
+    epoch = _EPOCH.fullmatch(text)
+    if epoch and not _compact_date(epoch.group(1)):
+        seconds = float(text) / (1000 if len(epoch.group(1)) == 13 else 1)
+        if not seconds:
+            return None  # 0: a placeholder, not 1970
         parsed = datetime.fromtimestamp(seconds, timezone.utc)
         return parsed if _EARLIEST <= parsed < _LATEST else None
     try:
@@ -49,6 +53,14 @@ def parse_date(value: str | None) -> datetime | None:
     except (ValueError, OverflowError):  # an offset of a day or more ("-24:00"): no zone
         return None
     return parsed if _EARLIEST <= parsed < _LATEST else None
+
+
+def _compact_date(digits: str) -> bool:
+    """Whether ten digits read as a date and hour, YYYYMMDDHH, in the years dates are kept."""
+    if len(digits) != 10:
+        return False
+    year, month, day, hour = (int(digits[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10)))
+    return 1900 <= year < 2100 and 1 <= month <= 12 and 1 <= day <= 31 and hour < 24
 
 
 def _zone(name: str, offset: int | None):
