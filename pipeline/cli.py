@@ -364,11 +364,12 @@ def enclosing_output(output: str) -> tuple[str, str] | None:
 
     if not is_local(output):
         return None
-    path = Path(os.path.abspath(output))
-    for folder in (path, *path.parents):
-        if folder.name in TABLES and holds_tables(str(folder.parent)):
-            outer = str(folder.parent)
-            return (outer if os.path.isabs(output) else os.path.relpath(outer)), folder.name
+    # As written and with links resolved: a link into a table folder is inside it too.
+    for path in dict.fromkeys([Path(os.path.abspath(output)), Path(os.path.realpath(output))]):
+        for folder in (path, *path.parents):
+            if folder.name in TABLES and holds_tables(str(folder.parent)):
+                outer = str(folder.parent)
+                return (outer if os.path.isabs(output) else os.path.relpath(outer)), folder.name
     return None
 
 
@@ -386,11 +387,12 @@ def local_output_problem(output: str) -> str | None:
         return err.strerror or str(err)
     if not os.access(path, os.W_OK):
         return "permission denied"
-    # A run commits into every table folder (and its partition folders): one it may not
-    # write to would stop the commit half way, after all the work.
+    # A run stages its files in _staging and commits them into every table folder (and its
+    # partition folders): one it may not write to would stop it after all the work.
     from storywire.schemas import TABLES
+    from storywire.transforms.write.parquet import STAGING_DIR
 
-    for table in TABLES:
+    for table in (*TABLES, STAGING_DIR):
         folder = os.path.join(path, table)
         if not os.path.isdir(folder):
             continue
