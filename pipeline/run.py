@@ -387,33 +387,34 @@ def known_failure(err: BaseException) -> str | None:
     return storage_failure(text)
 
 
-# What a filesystem says when it cannot take what a run writes (errno 28, 13, 30, 122), as
-# an OSError says it ("[Errno 28] No space left on device") and as Beam's BeamIOError
-# carries one of a rename ("{('from', 'to'): OSError(PermissionError(13, '...'))}").
+# What a filesystem says when it refuses what a run does (errno 28, 13, 30, 122), as an
+# OSError says it ("[Errno 28] No space left on device: 'path'") and as Beam's
+# BeamIOError carries one of a rename ("{('from', 'to'): OSError(PermissionError(13,
+# '...'))}"; a path holding a quote is written in double quotes).
 _ERRNOS = "(?:28|13|30|122)"
 _STORAGE_ERRORS = re.compile(
-    rf"\[Errno {_ERRNOS}\] ([^\n\[]*?)(?: \[while running|$)"
-    rf"|\('[^'\n]*', '([^'\n]*)'\): (?:\w*Error\()?\w*Error\({_ERRNOS}, '([^'\n]*)'\)",
+    rf"\[Errno {_ERRNOS}\] (.*?)(?= \[while running '|$)"
+    rf"""|\((['"]).*?\2, (['"])(.*?)\3\): (?:\w*Error\()?\w*Error\({_ERRNOS}, '([^'\n]*)'\)""",
     re.MULTILINE)
-_STEP = re.compile(r"\[while running '([^']*)'\]")
+_STEP = re.compile(r"\[while running '(.*?)'\]")
 
 
 def storage_failure(text: str) -> str | None:
-    """One line for a run stopped because its output's filesystem would not take a write (a
-    full disk, a folder it may not write to), found in the runner's error; None when the
-    error is not that."""
+    """One line for a run stopped because the filesystem refused what it did (a full disk,
+    a folder it may not write to), found in the runner's error; None when the error is not
+    that."""
     match = _STORAGE_ERRORS.search(text)
     if not match:
         return None
-    what = match.group(1) or f"{match.group(3)}: '{match.group(2)}'"
+    what = match.group(1) or f"{match.group(5)}: '{match.group(4)}'"
     step = _STEP.search(text, match.start())
     if step and step.group(1).startswith("Commit"):
-        return (f"a write failed while the run committed its tables: {what.strip()}. The "
-                "tables hold part of this run until the next run finishes its commit: allow "
-                "writing (or make room), and run again")
+        return (f"the filesystem refused a write while the run committed its tables: "
+                f"{what.strip()}. The tables hold part of this run until the next run "
+                "finishes its commit: allow writing (or make room), and run again")
     where = f" (in step {step.group(1)})" if step else ""
-    return (f"a write failed: {what.strip()}{where}. Nothing of this run is in the tables: "
-            "make room (or allow writing), and run again")
+    return (f"the filesystem refused: {what.strip()}{where}. Nothing of this run is in the "
+            "tables: make room (or fix the permissions), and run again")
 
 
 def staging_folder(output: str, started: datetime) -> str:

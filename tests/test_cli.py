@@ -322,9 +322,9 @@ def test_a_full_disk_or_a_folder_it_may_not_write_is_one_line(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "Traceback" not in err and "ERROR" not in err, err
     assert err.strip().splitlines()[-1] == (
-        "storywire run: a write failed: No space left on device (in step "
-        "Stage/ParDo(_Stage)). Nothing of this run is in the tables: make room (or allow "
-        "writing), and run again")
+        "storywire run: the filesystem refused: No space left on device (in step "
+        "Stage/ParDo(_Stage)). Nothing of this run is in the tables: make room (or fix the "
+        "permissions), and run again")
     monkeypatch.undo()
 
     class StoriesRefused(FileSystems):
@@ -340,8 +340,8 @@ def test_a_full_disk_or_a_folder_it_may_not_write_is_one_line(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "Traceback" not in err and "ERROR" not in err, err
     line = err.strip().splitlines()[-1]
-    assert line.startswith("storywire run: a write failed while the run committed its "
-                           "tables: Permission denied: '") and "/stories/" in line, line
+    assert line.startswith("storywire run: the filesystem refused a write while the run "
+                           "committed its tables: Permission denied: '") and "/stories/" in line
     assert "until the next run finishes its commit" in line
     monkeypatch.undo()
     summary = run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)
@@ -381,3 +381,19 @@ def test_a_table_folder_the_run_may_not_write_is_found_before_any_work(tmp_path,
         line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
         assert line == (f"storywire run: cannot write to --output {out}: permission denied "
                         f"on its folder {os.path.relpath(folder, out)}"), line
+
+
+def test_a_refused_write_is_told_whatever_the_output_is_named():
+    # A "[" or a quote in the output's name gave the traceback instead.
+    from storywire.pipeline.run import storage_failure
+
+    plain = ("OSError: [Errno 13] Permission denied: 'E[1]/_staging/x.parquet' "
+             "[while running 'Stage/ParDo(_Stage)']")
+    assert storage_failure(plain).startswith(
+        "the filesystem refused: Permission denied: 'E[1]/_staging/x.parquet' (in step "
+        "Stage/ParDo(_Stage))")
+    renamed = ("BeamIOError: Rename operation failed with exceptions {(\"John's/_staging/a\", "
+               "\"John's/stories/a\"): OSError(PermissionError(13, 'Permission denied'))} "
+               "[while running 'Commit/Commit'] with exceptions None")
+    assert "Permission denied: 'John's/stories/a'." in storage_failure(renamed)
+    assert storage_failure("ValueError: [Errno 2] No such file or directory") is None
