@@ -70,3 +70,39 @@ def test_processes_writing_the_copy_at_once_leave_one_whole_copy(tmp_path):
     assert [p.communicate()[0].strip() for p in started] == ["de"] * 3
     (copy,) = (tmp_path / "cache").iterdir()
     assert copy.name.startswith("py3langid-") and copy.suffix == ".npz"
+
+
+def test_a_copy_of_other_languages_is_not_read_as_this_one(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    languages = weighed_languages()
+    few = frozenset({"en", "de"})
+    language_identifier(few)
+    copy_path(few).rename(copy_path(languages))  # under the name of all the languages
+    spanish = "El banco central volvió a subir los tipos de interés el jueves."
+    assert language_identifier(languages).rank(spanish)[0][0] == "es"
+
+
+def test_the_cache_folder_is_one_of_this_user_or_none(tmp_path, monkeypatch):
+    import time
+
+    from storywire.transforms.clean import langmodel
+
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as XDG says
+    assert langmodel.cache_folder() == tmp_path / "home" / ".cache" / "storywire"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert langmodel.cache_folder() == tmp_path / "xdg" / "storywire"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "")
+    assert langmodel.cache_folder() is None  # no home: the packaged model, nothing written
+    assert language_identifier(weighed_languages()).rank(TEXTS[0])[0][0] == "en"
+    # A copy half written by a process killed as it wrote goes once it is old.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    old, recent = tmp_path / "cache" / ".langid-old.npz", tmp_path / "cache" / ".langid-new.npz"
+    for half in (old, recent):
+        half.write_bytes(b"PK half")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    language_identifier(frozenset({"en", "fr"}))
+    assert not old.exists() and recent.exists()  # one being written now is left alone
