@@ -291,7 +291,7 @@ def test_line_separators_and_vertical_tabs_stay_inside_their_sentence():
     text = ("The mayor said on Monday\u2028that the bridge will reopen next week after months "
             "of repairs to its deck.\n\nEngineers found\u2029cracks in two of the supports "
             "last spring, and traffic was diverted.\n\nThe mayor said\u000bon Monday that it "
-            "would reopen.")
+            "would\x1creopen.")
     cleaned = clean_page_text(text)
     assert cleaned.title is None
     paragraphs = cleaned.text.split("\n\n")

@@ -38,6 +38,7 @@ _REPAIR_ONLY = ftfy.TextFixerConfig(
 # Text of printable ASCII, tabs and line breaks, without "&", holds nothing ftfy repairs
 # (mojibake needs bytes above ASCII, entities an "&", escapes and controls their bytes):
 # such a text skips it (the tests check ftfy leaves any such text as it is).
+_SPACING_CONTROLS = str.maketrans(dict.fromkeys("\v\x1c\x1d\x1e\x1f", " "))
 _NOTHING_TO_REPAIR = re.compile(r"[\t\n\r\x20-\x25\x27-\x7e]*")
 
 # A line that ends like a sentence (quotes and brackets may close it).
@@ -237,9 +238,10 @@ def _split_lines(raw: str) -> list[str]:
     # must be right for the body, its fingerprints and its story terms.
     # (ftfy cuts longer texts into segments, a cut may fall inside a "\r\n": not skipped.)
     if len(raw) >= _REPAIR_ONLY.max_decode_length or not _NOTHING_TO_REPAIR.fullmatch(raw):
-        # A vertical tab is layout white space, as a tab is; ftfy removes it as a control
-        # character, which joined the words on either side ("said\von" -> "saidon").
-        raw = ftfy.fix_text(raw.replace("\v", " "), config=_REPAIR_ONLY)
+        # A vertical tab and the separators U+001C to U+001F are white space, as a tab is;
+        # ftfy removes them as control characters, which joined the words on either side
+        # ("said\von" -> "saidon").
+        raw = ftfy.fix_text(raw.translate(_SPACING_CONTROLS), config=_REPAIR_ONLY)
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     # Runs of spaces and tabs are layout; a non-breaking space is the writer's ("10 000").
     return [re.sub(r"[ \t]+", " ", line).strip() for line in raw.split("\n")]
