@@ -105,8 +105,8 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
 
     Each line is decoded and its article id made as `storywire run` does (the same id, with
     surrounding spaces dropped, or from its url, else its title, date and body), so that
-    every article is found again. A line the run would reject (no text, not JSON) is
-    scored as an article not found.
+    every article is found again. A record the run would reject (no text) is scored as an
+    article not found; a line that is no JSON object, or has no gold story, is an error.
     """
     from storywire.transforms.read.decode import NotText, decode_bytes
     from storywire.transforms.read.inputs import parse_jsonl_line
@@ -129,7 +129,8 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
             if article_id in gold:
                 given = (f"id {article_id!r} appears twice" if record.get("id") is not None
                          else "a record without an id whose url (or title, date and body) "
-                              "is that of an earlier one: the run would keep only one")
+                              "is that of an earlier one: the run would keep only one; give "
+                              "each record an id")
                 raise ValueError(f"{labelled}:{number}: {given}")
             gold[article_id] = story
             dst.write(copied + "\n")
@@ -150,7 +151,10 @@ def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
     if gold_field not in record:
         raise ValueError(f"{labelled}:{number}: no {gold_field!r} field")
     story = record.pop(gold_field)
-    if story is None or not str(story).strip():
+    if isinstance(story, bool) or not isinstance(story, (str, int, float)):
+        raise ValueError(f"{labelled}:{number}: the {gold_field!r} field is "
+                         f"{json.dumps(story)[:40]}: a gold story is a string or a number")
+    if not str(story).strip():
         raise ValueError(f"{labelled}:{number}: the {gold_field!r} field is empty: every "
                          "record needs its gold story")
     return str(story), record

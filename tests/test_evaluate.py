@@ -79,9 +79,12 @@ def test_eval_finds_every_article_of_a_file_the_run_reads(tmp_path, capsys):
     (other / "notes.txt").write_text("mine")
     assert main(["eval", str(labelled), "--output", str(other), *FAST]) == 2
     assert f"--output {other} holds other files" in capsys.readouterr().err
-    labelled.write_text(json.dumps({"id": "n", "text": body, "story": None}) + "\n")
-    assert main(["eval", str(labelled), *FAST]) == 2
-    assert "the 'story' field is empty" in capsys.readouterr().err
+    for story, says in ((None, "is null: a gold story is a string or a number"),
+                        (["a", "b"], 'is ["a", "b"]: a gold story'), (False, "is false"),
+                        (" ", "the 'story' field is empty")):
+        labelled.write_text(json.dumps({"id": "n", "text": body, "story": story}) + "\n")
+        assert main(["eval", str(labelled), *FAST]) == 2
+        assert says in capsys.readouterr().err, story
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "ecbplus_dev.jsonl").exists(),
