@@ -433,6 +433,21 @@ def test_a_reject_goes_when_a_later_run_makes_its_record_an_article(tmp_path, ca
     assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
 
 
+def test_an_output_that_stored_no_article_takes_the_next_runs_language(tmp_path, capsys):
+    # A first run over a mistyped --input stored nothing but its language, and a run with
+    # --language de was then refused, though no story had been weighed in English.
+    out = tmp_path / "out"
+    assert main(["run", "--input", str(tmp_path / "typo"), "--output", str(out), *FAST]) == 1
+    capsys.readouterr()
+    summary = run(capsys, "--input", str(inbox(tmp_path, "a", ["000"])), "--output", str(out),
+                  "--language", "de", *FAST)
+    assert summary["articles"] == 1
+    assert json.loads((out / "_storywire.json").read_text()) == {"language": "de"}
+    assert main(["run", "--input", str(inbox(tmp_path, "b", ["001"])), "--output", str(out),
+                 *FAST]) == 2  # now it holds stories weighed in German
+    assert "--language de" in capsys.readouterr().err
+
+
 def test_a_damaged_settings_file_stops_the_run_and_is_kept(tmp_path, capsys):
     # It was taken as "no language said" and overwritten: an output weighed in German was
     # silently continued in English. A folder in its place gave a traceback.

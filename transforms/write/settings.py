@@ -59,17 +59,33 @@ def language_problem(output: str, language: str) -> str | None:
         stored = stored_language(output)
     except SettingsError as err:
         return str(err)
-    if stored is None or wordfreq_code(stored) == wordfreq_code(language):
+    if (stored is None or wordfreq_code(stored) == wordfreq_code(language)
+            or not _holds_stories(output)):
         return None
     return (f"{output} holds stories whose words were weighed with --language {stored}; "
             f"with --language {language} no new article would continue them. Run with "
             f"--language {stored}, or write to a new --output")
 
 
+def _holds_stories(output: str) -> bool:
+    """Whether an output holds articles weighed in its language: a first run that stored
+    nothing (a mistyped --input) leaves the language free."""
+    import pyarrow.parquet as pq
+
+    from storywire.transforms.paths import is_local
+    from storywire.transforms.write.parquet import table_files
+
+    if not is_local(output):
+        return True  # an object store's output is not listed here: taken as holding some
+    # The first file with a row answers; a run that stored nothing left empty files.
+    return any(pq.ParquetFile(path).metadata.num_rows
+               for path in table_files(output, "story_index"))
+
+
 def keep_language(output: str, language: str) -> None:
-    """Record the main language of an output that has none recorded yet (language_problem
-    found none, or the same)."""
-    if stored_language(output) is not None:
+    """Record the main language of an output (language_problem found none recorded, the
+    same, or one that no stored article was weighed with)."""
+    if stored_language(output) == language:
         return
     path = FileSystems.join(output, SETTINGS_FILE)
     with FileSystems.create(path + ".tmp") as handle:
