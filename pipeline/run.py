@@ -378,7 +378,8 @@ def known_failure(err: BaseException) -> str | None:
     if isinstance(err, WorkerLost):
         return str(err)
     text = str(err)
-    match = re.search(re.escape(StoredTableError.PREFIX) + r"[^\n]*?or damaged\)", text)
+    causes = "|".join(re.escape(c) for c in StoredTableError.CAUSES.values())
+    match = re.search(re.escape(StoredTableError.PREFIX) + rf"[^\n]*? \((?:{causes})\)", text)
     if match:
         return stored_table_advice(match.group(0))
     match = re.search(r"the lock on [^\n]*? this run does not commit[^\n]*", text)

@@ -288,7 +288,32 @@ def test_a_copy_of_a_table_file_is_refused_not_counted_twice(output, capsys):
     copy = path.with_name(path.stem + "-copy.parquet")
     shutil.copyfile(path, copy)
     line = refused(capsys, output)
-    assert "holds the same bytes as" in line and "counts its rows twice" in line
+    assert "holds the same bytes as" in line and "would count twice" in line
+    assert line.endswith("(a copy: move one of the two aside); nothing was read or written. "
+                         "Write to a new --output, or move that file aside (or restore it) and "
+                         "run again"), line
     assert {str(path), str(copy)} <= set(line.replace(":", " ").split()), line
     copy.unlink()
     assert main(["run", "--input", str(SEEDS), "--output", str(output), "--quiet", *FAST]) == 0
+
+
+def test_a_table_file_this_user_may_not_read_says_so(output, capsys, monkeypatch):
+    # It was told "written by another version of storywire, or damaged". (The tests run
+    # as root, who may read anything: the refusal is the filesystem's, simulated.)
+    from apache_beam.io.filesystems import FileSystems
+
+    from storywire.transforms.write import stored
+
+    (path,) = output.glob("articles/*/*.parquet")
+
+    class Refusing(FileSystems):
+        @staticmethod
+        def open(name, *args, **kwargs):
+            if name == str(path):
+                raise PermissionError(13, "Permission denied", name)
+            return FileSystems.open(name, *args, **kwargs)
+
+    monkeypatch.setattr(stored, "FileSystems", Refusing)
+    line = refused(capsys, output)
+    assert f"{path}: cannot be read: permission denied (this user may not read it)" in line
+    assert "another version" not in line

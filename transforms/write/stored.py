@@ -75,13 +75,23 @@ class StoredTableError(Exception):
     as they were; the message names the file (or folder) and what is wrong with it."""
 
     PREFIX = "stored table "
+    CAUSES = {"other": "written by another version of storywire, or damaged",
+              "copy": "a copy: move one of the two aside",
+              "unreadable": "this user may not read it"}
 
-    def __init__(self, path: str, problem: str):
+    def __init__(self, path: str, problem: str, cause: str = "other"):
         # On one line: Arrow's messages may hold line breaks (and any byte of a damaged
         # page), and the run finds this message in a worker's error by its one line.
         problem = " ".join(problem.split())
-        super().__init__(f"{self.PREFIX}{path}: {problem} (written by another version of "
-                         "storywire, or damaged)")
+        super().__init__(f"{self.PREFIX}{path}: {problem} ({self.CAUSES[cause]})")
+
+
+def unreadable_problem(err: BaseException) -> tuple[str, str]:
+    """(problem, cause) of a stored file that could not be read: for lack of permission, or
+    no readable Parquet."""
+    if isinstance(err, PermissionError) or "Permission denied" in str(err):
+        return "cannot be read: permission denied", "unreadable"
+    return f"not a readable Parquet file: {err}", "other"
 
 
 def read_rows(path: str, table: str, columns: list[str] | None = None) -> list[dict]:
@@ -101,7 +111,7 @@ def read_arrow(path: str, table: str, columns: list[str] | None = None) -> pa.Ta
                 raise StoredTableError(path, problem)
             data = parquet.read(columns=columns)
     except (pa.ArrowException, OSError) as err:
-        raise StoredTableError(path, f"not a readable Parquet file: {err}") from None
+        raise StoredTableError(path, *unreadable_problem(err)) from None
     problem = null_problem(table, {c.name: data.column(c.name).null_count for c in data.schema})
     if problem:
         raise StoredTableError(path, problem)
@@ -165,6 +175,7 @@ def check_stored_tables(output: str) -> None:
             problem = layout_problem(table, path[len(folder):].lstrip("/"))
             if problem:
                 raise StoredTableError(path, problem)
+            cause = "other"
             try:
                 with FileSystems.open(path) as handle:
                     parquet = pq.ParquetFile(handle)
@@ -173,14 +184,13 @@ def check_stored_tables(output: str) -> None:
                     if parquet.metadata.num_rows:
                         with_rows.append(path)
             except (pa.ArrowException, OSError) as err:
-                problem = f"not a readable Parquet file: {err}"
+                problem, cause = unreadable_problem(err)
             if problem:
-                raise StoredTableError(path, problem)
+                raise StoredTableError(path, problem, cause)
         copy = first_copy(with_rows)
         if copy:
-            raise StoredTableError(copy[1], f"holds the same bytes as {copy[0]}: a copy of a "
-                                            "table file (a backup put back?) counts its rows "
-                                            "twice")
+            raise StoredTableError(copy[1], f"holds the same bytes as {copy[0]}: its rows "
+                                            "would count twice (a backup put back?)", "copy")
 
 
 def first_copy(paths: list[str]) -> tuple[str, str] | None:
