@@ -396,7 +396,10 @@ def local_output_problem(output: str) -> str | None:
         folder = os.path.join(path, table)
         if not os.path.isdir(folder):
             continue
-        folders = [folder, *(entry.path for entry in os.scandir(folder) if entry.is_dir())]
+        try:
+            folders = [folder, *(entry.path for entry in os.scandir(folder) if entry.is_dir())]
+        except OSError as err:  # a folder it may not even list
+            return f"{err.strerror or err} on its folder {table}"
         for inner in folders:
             if not os.access(inner, os.W_OK | os.X_OK):
                 return f"permission denied on its folder {os.path.relpath(inner, path)}"
