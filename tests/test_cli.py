@@ -381,6 +381,18 @@ def test_a_table_folder_the_run_may_not_write_is_found_before_any_work(tmp_path,
         line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
         assert line == (f"storywire run: cannot write to --output {out}: permission denied "
                         f"on its folder {os.path.relpath(folder, out)}"), line
+    monkeypatch.undo()
+    real_scandir = os.scandir
+
+    def unlistable(path):
+        if os.fspath(path) == str(out / "stories"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", unlistable)
+    line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
+    assert line == (f"storywire run: cannot write to --output {out}: Permission denied on its "
+                    "folder stories"), line
 
 
 def test_a_refused_write_is_told_whatever_the_output_is_named():
