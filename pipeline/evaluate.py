@@ -124,6 +124,11 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
             if record is None:
                 continue
             copied = json.dumps(record, ensure_ascii=False)
+            if not copied.isascii():
+                try:
+                    copied.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate ("\udcff"): kept as its escape
+                    copied = json.dumps(record)
             article_id = parse_jsonl_line(copied, unlabelled, number).article_id
             article_id = article_id or f"line-{number}"  # a reject without an id
             if article_id in gold:

@@ -72,8 +72,10 @@ def test_eval_finds_every_article_of_a_file_the_run_reads(tmp_path, capsys):
     labelled.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n"
                          + json.dumps({"id": "r4", "text": "Caf\u00e9 " + body, "story": "x"},
                                       ensure_ascii=False).encode("cp1252") + b"\n")
+    with labelled.open("a") as more:  # an escaped lone surrogate, which the run reads
+        more.write('{"id": "r5", "text": "Flood \\udcff update. ' + body + '", "story": "x"}\n')
     assert main(["eval", str(labelled), *FAST]) == 0
-    assert "articles scored: 4 of 4 labelled" in capsys.readouterr().out
+    assert "articles scored: 5 of 5 labelled" in capsys.readouterr().out
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
