@@ -109,7 +109,7 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
     article not found; a line that is no JSON object, or has no gold story, is an error.
     """
     from storywire.transforms.read.decode import NotText, decode_bytes
-    from storywire.transforms.read.inputs import parse_jsonl_line
+    from storywire.transforms.read.inputs import record_of_object
 
     gold: dict[str, str] = {}
     with open(labelled, "rb") as src, open(unlabelled, "w", encoding="utf-8") as dst:
@@ -129,7 +129,7 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
                     copied.encode("utf-8")
                 except UnicodeEncodeError:  # a lone surrogate ("\udcff"): kept as its escape
                     copied = json.dumps(record)
-            article_id = parse_jsonl_line(copied, unlabelled, number).article_id
+            article_id = record_of_object(record, copied, unlabelled, number).article_id
             article_id = article_id or f"line-{number}"  # a reject without an id
             if article_id in gold:
                 given = (f"id {article_id!r} appears twice" if record.get("id") is not None

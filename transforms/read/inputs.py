@@ -258,6 +258,17 @@ def parse_jsonl_line(line: str, input_uri: str, number: int) -> RawRecord | Reje
         return reject(f"invalid JSON: {err}")
     if not isinstance(record, dict):
         return reject(f"a JSONL line must be an object, not {type(record).__name__}")
+    return record_of_object(record, line, input_uri, number)
+
+
+def record_of_object(record: dict, line: str, input_uri: str, number: int
+                     ) -> RawRecord | Reject:
+    """A JSONL line's object (parsed from `line`) to a raw record, or a reject saying what is
+    wrong with it."""
+
+    def reject(reason: str, article_id: str | None = None) -> Reject:
+        return Reject(input_uri, number, article_id, "parse", reason, excerpt(line))
+
     try:
         given_id = _record_field(record, "id")
         fields = {k: _record_field(record, k) for k in ("url", "source", "title", "published")}
