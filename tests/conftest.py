@@ -28,7 +28,7 @@ if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
 def own_cache(tmp_path_factory):
     """storywire keeps a copy of the language model in the user's cache folder: the tests
     keep theirs in a folder of their own, shared by every run of the session."""
-    from storywire.transforms.clean.langmodel import CACHE_ENV
+    from storywire.transforms.cache import CACHE_ENV
 
     before = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("cache"))

@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
-from storywire.transforms.clean.langmodel import CACHE_ENV, copy_path, language_identifier
+from storywire.transforms import cache
+from storywire.transforms.cache import CACHE_ENV, cached_path
+from storywire.transforms.clean.langmodel import copy_name, language_identifier
 from storywire.transforms.languages import weighed_languages
 
 TEXTS = [
@@ -18,6 +20,10 @@ TEXTS = [
     "Центральный банк в четверг снова повысил процентные ставки.",
     "ok",
 ]
+
+
+def copy_path(languages):
+    return cached_path(copy_name(languages))
 
 
 def _packaged():
@@ -85,17 +91,16 @@ def test_a_copy_of_other_languages_is_not_read_as_this_one(tmp_path, monkeypatch
 def test_the_cache_folder_is_one_of_this_user_or_none(tmp_path, monkeypatch):
     import time
 
-    from storywire.transforms.clean import langmodel
 
     monkeypatch.delenv(CACHE_ENV)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as XDG says
-    assert langmodel.cache_folder() == tmp_path / "home" / ".cache" / "storywire"
+    assert cache.cache_folder() == tmp_path / "home" / ".cache" / "storywire"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert langmodel.cache_folder() == tmp_path / "xdg" / "storywire"
+    assert cache.cache_folder() == tmp_path / "xdg" / "storywire"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", "")
-    assert langmodel.cache_folder() is None  # no home: the packaged model, nothing written
+    assert cache.cache_folder() is None  # no home: the packaged model, nothing written
     assert language_identifier(weighed_languages()).rank(TEXTS[0])[0][0] == "en"
     # A copy half written by a process killed as it wrote goes once it is old.
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
