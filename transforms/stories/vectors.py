@@ -30,6 +30,11 @@ import pyarrow as pa
 from storywire.transforms.copies.fingerprint import normalise, words_of_normalised
 from storywire.transforms.languages import wordfreq_code
 from storywire.transforms.records import Article
+from storywire.transforms.stories.frequencies import (
+    FrequencyTable,
+    frequencies_of,
+    frequency_table,
+)
 
 DEFAULT_LANGUAGE = "en"
 # Frequency assumed for words the language table lacks: names and rare words are
@@ -103,7 +108,7 @@ def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
     """The weighting of an article in `language` (None: the main language): English with
     its curated stop words, another language of wordfreq with its table and most frequent
     words, any other language-neutral (every word alike, short ones dropped)."""
-    from wordfreq import available_languages, get_frequency_dict
+    from wordfreq import available_languages
 
     language = wordfreq_code(language or main)
     scope = "" if language == wordfreq_code(main) else f"{language}:"
@@ -111,11 +116,11 @@ def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
         # No table, or no word splitter here (Japanese and Korean need MeCab): every word
         # alike, as a table of words would not match the pairs of characters used instead.
         return Weighting(language, {}, frozenset(), NEUTRAL_MIN_CHARS, scope, False)
-    frequencies = get_frequency_dict(language, wordlist="best")
+    frequencies = frequency_table(language)
     if language == "en":
         return ENGLISH._replace(frequencies=frequencies, scope=scope)
-    stopwords = frozenset(w for w, f in frequencies.items() if f >= STOPWORD_MIN_FREQUENCY)
-    return Weighting(language, frequencies, stopwords, 2, scope, True)
+    return Weighting(language, frequencies, frequencies.at_least(STOPWORD_MIN_FREQUENCY), 2,
+                     scope, True)
 
 
 def _wordfreq_splits(language: str) -> bool:
@@ -178,11 +183,9 @@ def story_terms(text: str, title: str | None = None, weighting: Weighting = ENGL
         len(w) >= min_chars or w.isdigit() or _UNSPACED.fullmatch(w)))
 
 
-def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> Mapping[str, float]:
+def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> FrequencyTable:
     """The language's word frequencies (a few hundred thousand words; load once per worker)."""
-    from wordfreq import get_frequency_dict
-
-    return get_frequency_dict(language, wordlist="best")
+    return frequency_table(language)
 
 
 class LanguageWeights:
@@ -200,10 +203,11 @@ class LanguageWeights:
         return self._known[language]
 
 
-def idf(term: str, frequencies: Mapping[str, float]) -> float:
-    """-log of the term's frequency in the language: high for rare, informative words."""
+def idf(term: str, frequency: float | None) -> float:
+    """-log of the term's frequency in the language (None: not in its table): high for
+    rare, informative words."""
     default = UNSEEN_NUMBER_FREQUENCY if term.isdigit() else UNSEEN_WORD_FREQUENCY
-    return -math.log(frequencies.get(term) or default)
+    return -math.log(frequency or default)
 
 
 def tfidf_vector(terms: Mapping[str, int], frequencies: Mapping[str, float],
@@ -212,7 +216,8 @@ def tfidf_vector(terms: Mapping[str, int], frequencies: Mapping[str, float],
 
     Ties break by term, so the vector is the same on every worker.
     """
-    weights = {t: (1.0 + math.log(c)) * idf(t, frequencies) for t, c in terms.items()}
+    weights = {t: (1.0 + math.log(c)) * idf(t, f)
+               for (t, c), f in zip(terms.items(), frequencies_of(frequencies, terms))}
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     return tuple(sorted((t, w / norm) for t, w in top))
