@@ -47,6 +47,7 @@ def from_copy(name: str, writing_prefix: str, read: Callable[[dict], T],
     `writing_prefix` names this kind of copy's temporary files."""
     path = cached_path(name)
     if path is not None:
+        _remove_stale(path.parent, writing_prefix)
         try:
             return read(read_arrays(path))
         except Exception:  # noqa: BLE001 - none yet, or unreadable: a cache never stops a run
@@ -70,6 +71,8 @@ def read_arrays(path: Path) -> dict:
     """The arrays of a copy, by name (raises if it is missing or damaged)."""
     import numpy as np
 
+    if not path.is_file():  # a pipe or a device would block or never end
+        raise FileNotFoundError(f"{path} is not a file")
     with np.load(path, allow_pickle=False) as data:
         return {name: data[name] for name in data.files}
 
@@ -92,8 +95,14 @@ def write_arrays(path: Path, stale_prefix: str, **arrays) -> None:
 
 
 def _remove_stale(folder: Path, prefix: str) -> None:
+    """Removes the half-written copies of this kind that are old enough (on every read as
+    well as every write: once every copy is whole, nothing would be written again)."""
     now = time.time()
-    for stale in folder.glob(f"{prefix}*.npz"):
+    try:
+        found = list(folder.glob(f"{prefix}*.npz"))
+    except OSError:
+        return  # a folder that cannot be listed: nothing to tidy
+    for stale in found:
         try:
             if now - stale.stat().st_mtime > STALE_SECONDS:
                 stale.unlink()

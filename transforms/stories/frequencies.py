@@ -21,8 +21,11 @@ from storywire.transforms.cache import from_copy
 # array's items are all as wide as its longest word.
 _ARRAY_SHARE = 99.5
 # Words looked up that a table remembers (with their frequency, or that it has none),
-# before it forgets them all: a bound on a long-running worker's memory.
+# before it forgets them all: a bound on a long-running worker's memory (tens of MB).
 MAX_REMEMBERED = 200_000
+# Longer words are looked up each time they come, not remembered: no language's table has
+# many, and a feed's odd long tokens (codes, base64) would fill the memory.
+MAX_REMEMBERED_CHARS = 40
 # Temporary files of copies being written (cache.py removes those left by killed writers).
 _WRITING = ".wordfreq-"
 
@@ -31,7 +34,9 @@ class FrequencyTable(Mapping):
     """Word -> frequency in the language, for the words of a sorted array of UTF-8 bytes
     (fixed width) and a dictionary of the longer ones."""
 
-    def __init__(self, words: np.ndarray, frequencies: np.ndarray, long: Mapping[str, float]):
+    def __init__(self, language: str, words: np.ndarray, frequencies: np.ndarray,
+                 long: Mapping[str, float]):
+        self.language = language
         self._words = words
         self._frequencies = frequencies
         self._long = dict(long)
@@ -39,7 +44,7 @@ class FrequencyTable(Mapping):
         self._remembered: dict[str, float | None] = {}
 
     @classmethod
-    def of(cls, frequencies: Mapping[str, float]) -> FrequencyTable:
+    def of(cls, frequencies: Mapping[str, float], language: str = "") -> FrequencyTable:
         """The table of a dictionary of frequencies."""
         encoded = {word: word.encode("utf-8") for word in frequencies}
         lengths = [len(b) for b in encoded.values()]
@@ -49,18 +54,23 @@ class FrequencyTable(Mapping):
         values = np.array([frequencies[w] for w in short], dtype=np.float64)
         order = np.argsort(words, kind="stable")
         long = {w: frequencies[w] for w, b in encoded.items() if not _fits(b, width)}
-        return cls(words[order], values[order], long)
+        return cls(language, words[order], values[order], long)
 
     def frequencies_of(self, words: Iterable[str]) -> list[float | None]:
         """The frequency of each word (None: not in the language's table), in order."""
         words = words if isinstance(words, (list, tuple, Mapping)) else list(words)
         remembered = self._remembered
         unknown = [word for word in words if word not in remembered]
-        if unknown:
-            if len(remembered) + len(unknown) > MAX_REMEMBERED:
-                remembered.clear()
-            remembered.update(zip(unknown, self._look_up(unknown)))
-        return [remembered[word] for word in words]
+        if not unknown:
+            return [remembered[word] for word in words]
+        found = dict(zip(unknown, self._look_up(unknown)))
+        answers = [found[word] if word in found else remembered[word] for word in words]
+        kept = {w: f for w, f in found.items() if len(w) <= MAX_REMEMBERED_CHARS}
+        if len(remembered) + len(kept) > MAX_REMEMBERED:
+            remembered.clear()
+        if len(kept) <= MAX_REMEMBERED:
+            remembered.update(kept)
+        return answers
 
     def _look_up(self, words: list[str]) -> list[float | None]:
         found: list[float | None] = [None] * len(words)
@@ -99,19 +109,34 @@ class FrequencyTable(Mapping):
         return len(self._words) + len(self._long)
 
     def arrays(self) -> dict:
-        """The table as the arrays of its cached copy."""
-        return {"words": self._words, "frequencies": self._frequencies,
-                "long_words": np.array(list(self._long), dtype=str),
+        """The table as the arrays of its cached copy. The long words are one run of UTF-8
+        bytes and their lengths: NumPy's fixed-width strings would drop trailing NULs."""
+        encoded = [word.encode("utf-8", "surrogatepass") for word in self._long]
+        return {"language": np.array(self.language), "words": self._words,
+                "frequencies": self._frequencies,
+                "long_words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                "long_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
                 "long_frequencies": np.array(list(self._long.values()), dtype=np.float64)}
 
     @classmethod
-    def from_arrays(cls, arrays: dict) -> FrequencyTable:
+    def from_arrays(cls, arrays: dict, language: str) -> FrequencyTable:
+        """The table of a cached copy's arrays; raises ValueError for a copy that is not
+        this language's whole table (another language's, words out of order, ...)."""
         words, frequencies = arrays["words"], arrays["frequencies"]
-        long_words, long_frequencies = arrays["long_words"], arrays["long_frequencies"]
-        if (words.dtype.kind != "S" or frequencies.dtype != np.float64
-                or len(words) != len(frequencies) or len(long_words) != len(long_frequencies)):
-            raise ValueError("not a table of word frequencies")
-        return cls(words, frequencies, dict(zip(long_words.tolist(), long_frequencies.tolist())))
+        blob, lengths = arrays["long_words"], arrays["long_lengths"]
+        long_frequencies = arrays["long_frequencies"]
+        if (arrays["language"].tolist() != language or words.dtype.kind != "S"
+                or frequencies.dtype != np.float64 or blob.dtype != np.uint8
+                or lengths.dtype != np.int64 or long_frequencies.dtype != np.float64
+                or any(a.ndim != 1 for a in (words, frequencies, blob, lengths, long_frequencies))
+                or len(words) != len(frequencies) or len(lengths) != len(long_frequencies)
+                or not len(words) or lengths.min(initial=0) < 0
+                or lengths.sum() != len(blob) or not bool(np.all(words[:-1] < words[1:]))):
+            raise ValueError("not this language's table of word frequencies")
+        data, ends = blob.tobytes(), np.cumsum(lengths).tolist()
+        long = [data[start:end].decode("utf-8", "surrogatepass")
+                for start, end in zip([0, *ends], ends)]
+        return cls(language, words, frequencies, dict(zip(long, long_frequencies.tolist())))
 
 
 def _fits(encoded: bytes, width: int) -> bool:
@@ -133,7 +158,8 @@ def frequency_table(language: str) -> FrequencyTable:
     def make() -> FrequencyTable:
         from wordfreq import get_frequency_dict
 
-        return FrequencyTable.of(get_frequency_dict(language, wordlist="best"))
+        return FrequencyTable.of(get_frequency_dict(language, wordlist="best"), language)
 
     return from_copy(f"wordfreq-{version('wordfreq')}-{language}.npz", _WRITING,
-                     FrequencyTable.from_arrays, make, FrequencyTable.arrays)
+                     lambda arrays: FrequencyTable.from_arrays(arrays, language), make,
+                     FrequencyTable.arrays)
