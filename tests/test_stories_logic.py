@@ -309,6 +309,33 @@ def test_skipping_timeless_buckets_without_undated_articles_finds_the_same_pairs
     assert pairs(pruned) == pairs(every)
 
 
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 240).map(lambda h: h * DAY // 24)),
+                          st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True),
+                          st.lists(st.integers(0, 5), min_size=1, max_size=4, unique=True)),
+                min_size=1, max_size=14),
+       st.integers(1, 4))
+def test_pairs_left_to_the_bucket_before_are_the_same_pairs(articles, max_compared):
+    """Two articles of one time bucket meet again in the next; comparing them only in
+    theirs finds the same pairs and similarities, bound on comparisons included."""
+    def found(skip):
+        pairs = set()
+        for (_, bucket), members in buckets.items():
+            for a, b, similarity in similar_pairs(
+                    members, bucket is None, 0.1, 3.0, max_compared,
+                    bucket if skip else None)[0]:
+                pairs.add((min(a, b), max(a, b), similarity))
+        return pairs
+
+    buckets: dict = {}
+    vectors = [(f"a{n}", published, pack(tuple((f"t{t}", 0.5) for t in terms)), keys)
+               for n, (published, keys, terms) in enumerate(articles)]
+    undated_keys = {term for v in vectors if v[1] is None for term in v[3]}
+    for v in vectors:
+        for key, member in bucket_keys(v, 3.0, undated_keys):
+            buckets.setdefault(key, []).append(member)
+    assert found(skip=True) == found(skip=False)
+
+
 def test_close_codes_are_one_language_and_unspaced_scripts_meet_in_pairs():
     weights = LanguageWeights("en")
     assert weights.of("wuu") is weights.of("zh")  # Chinese with Latin words, as detected

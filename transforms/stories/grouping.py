@@ -131,7 +131,7 @@ def story_links(vectors: list[StoryVector], settings: StorySettings
     candidates: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (_, bucket), members in buckets.items():
         pairs, _ = similar_pairs(members, bucket is None, settings.min_similarity,
-                                 settings.window_days, settings.max_compared)
+                                 settings.window_days, settings.max_compared, bucket)
         for a, b, similarity in pairs:
             candidates[a].append((b, similarity))
             candidates[b].append((a, similarity))

@@ -36,6 +36,11 @@ DEFAULT_MAX_COMPARED = 100    # neighbours in time compared per article within o
 _DAY_US = 86_400 * 1_000_000
 
 
+def own_bucket(published_at: int, window_days: float) -> int:
+    """The time bucket a dated article belongs to (it also visits the next one)."""
+    return int(published_at // (window_days * _DAY_US))
+
+
 def time_buckets(published_at: int | None, window_days: float) -> list[int | None]:
     """The time buckets an article is keyed into.
 
@@ -45,7 +50,7 @@ def time_buckets(published_at: int | None, window_days: float) -> list[int | Non
     """
     if published_at is None:
         return [None]
-    bucket = int(published_at // (window_days * _DAY_US))
+    bucket = own_bucket(published_at, window_days)
     return [bucket, bucket + 1, None]
 
 
@@ -71,10 +76,14 @@ def bucket_keys(vector: tuple[str, int | None, bytes, list[int]], window_days: f
 
 def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bool,
                   min_similarity: float, window_days: float,
-                  max_compared: int = DEFAULT_MAX_COMPARED
+                  max_compared: int = DEFAULT_MAX_COMPARED, bucket: int | None = None
                   ) -> tuple[list[tuple[str, str, float]], bool]:
     """(a, b, cosine) for the pairs of one key bucket of (article_id, published_at, packed
     vector).
+
+    Given the time `bucket`, the pairs of two articles that both belong to the bucket
+    before it (and visit this one) are left out: they are compared in their own bucket,
+    with the same articles between them in time, so with the same result.
 
     In a time bucket, members in time order are each compared with the next members within
     the time window, at most `max_compared` of them. In the timeless bucket, undated
@@ -102,10 +111,15 @@ def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bo
         window = window_days * _DAY_US
         ordered = sorted(members, key=lambda m: (m[1], m[0]))
         candidates, over = [], False
+        visitors = set() if bucket is None else {
+            m[0] for m in ordered if own_bucket(m[1], window_days) == bucket - 1}
         for i, a in enumerate(ordered):
             near = [b for b in ordered[i + 1:i + 2 + max_compared] if b[1] - a[1] <= window]
             over = over or len(near) > max_compared
-            candidates.append((a, near[:max_compared]))
+            near = near[:max_compared]
+            if a[0] in visitors:  # compared in the bucket before, with the visitors there
+                near = [b for b in near if b[0] not in visitors]
+            candidates.append((a, near))
     vectors: dict[str, dict] = {}
 
     def vector(member):
@@ -156,7 +170,7 @@ class _SimilarInBucket(beam.DoFn):
         members = [(article_id, published_at, packed[article_id])
                    for article_id, published_at in members]
         pairs, over = similar_pairs(members, bucket is None, self._min_similarity,
-                                    self._window_days, self._max_compared)
+                                    self._window_days, self._max_compared, bucket)
         if over:
             self.over.inc()
         for a, b, similarity in pairs:
