@@ -129,6 +129,8 @@ def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bo
 
     pairs = []
     for a, others in candidates:
+        if not others:
+            continue  # its vector is not unpacked: the last of a bucket meets none after it
         id_a, vec_a = a[0], vector(a)
         for b in others:
             id_b = b[0]
