@@ -28,6 +28,9 @@ MAX_REMEMBERED = 200_000
 MAX_REMEMBERED_CHARS = 40
 # Temporary files of copies being written (cache.py removes those left by killed writers).
 _WRITING = ".wordfreq-"
+# The layout of a copy's arrays, in its name: versions of storywire that lay them out
+# differently keep copies of their own instead of each remaking the other's.
+_LAYOUT = 2
 
 
 class FrequencyTable(Mapping):
@@ -160,6 +163,6 @@ def frequency_table(language: str) -> FrequencyTable:
 
         return FrequencyTable.of(get_frequency_dict(language, wordlist="best"), language)
 
-    return from_copy(f"wordfreq-{version('wordfreq')}-{language}.npz", _WRITING,
+    return from_copy(f"wordfreq-{version('wordfreq')}-{language}.v{_LAYOUT}.npz", _WRITING,
                      lambda arrays: FrequencyTable.from_arrays(arrays, language), make,
                      FrequencyTable.arrays)
