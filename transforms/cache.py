@@ -22,7 +22,8 @@ T = TypeVar("T")
 CACHE_ENV = "STORYWIRE_CACHE"
 
 # A half-written copy of a process killed while writing it (a worker is killed without
-# clean-up): removed by the next writer once it is this old.
+# clean-up): removed by the next process that reads or writes a copy of its kind, once it
+# is this old.
 STALE_SECONDS = 600
 
 
