@@ -84,7 +84,7 @@ def _copy_of(language, cache):
 
 
 @pytest.mark.parametrize("damage", ["other language", "unsorted", "two-dimensional",
-                                    "no long words"])
+                                    "no long words", "fewer words", "not frequencies"])
 def test_a_copy_that_is_not_the_languages_table_is_made_again(tmp_path, monkeypatch, damage):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     expected = frequency_table("it")["della"]
@@ -97,6 +97,11 @@ def test_a_copy_that_is_not_the_languages_table_is_made_again(tmp_path, monkeypa
                   for k, v in read_arrays(copy).items()}
     elif damage == "no long words":
         arrays = {k: v for k, v in read_arrays(copy).items() if k != "long_lengths"}
+    elif damage == "fewer words":
+        arrays = {k: v[::2] if k in ("words", "frequencies") else v
+                  for k, v in read_arrays(copy).items()}
+    elif damage == "not frequencies":
+        arrays = {**read_arrays(copy), "frequencies": -read_arrays(copy)["frequencies"]}
     os.unlink(copy)
     write_arrays(copy, ".test-", **arrays)  # the Portuguese table under the Italian name
     assert frequency_table("it")["della"] == expected

@@ -30,7 +30,7 @@ MAX_REMEMBERED_CHARS = 40
 _WRITING = ".wordfreq-"
 # The layout of a copy's arrays, in its name: versions of storywire that lay them out
 # differently keep copies of their own instead of each remaking the other's.
-_LAYOUT = 2
+_LAYOUT = 3
 
 
 class FrequencyTable(Mapping):
@@ -115,7 +115,8 @@ class FrequencyTable(Mapping):
         """The table as the arrays of its cached copy. The long words are one run of UTF-8
         bytes and their lengths: NumPy's fixed-width strings would drop trailing NULs."""
         encoded = [word.encode("utf-8", "surrogatepass") for word in self._long]
-        return {"language": np.array(self.language), "words": self._words,
+        return {"language": np.array(self.language), "count": np.array(len(self)),
+                "words": self._words,
                 "frequencies": self._frequencies,
                 "long_words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
                 "long_lengths": np.array([len(b) for b in encoded], dtype=np.int64),
@@ -124,7 +125,8 @@ class FrequencyTable(Mapping):
     @classmethod
     def from_arrays(cls, arrays: dict, language: str) -> FrequencyTable:
         """The table of a cached copy's arrays; raises ValueError for a copy that is not
-        this language's whole table (another language's, words out of order, ...)."""
+        a whole table of this language (another language's, fewer words than it was
+        written with, words out of order, frequencies that are none)."""
         words, frequencies = arrays["words"], arrays["frequencies"]
         blob, lengths = arrays["long_words"], arrays["long_lengths"]
         long_frequencies = arrays["long_frequencies"]
@@ -134,12 +136,19 @@ class FrequencyTable(Mapping):
                 or any(a.ndim != 1 for a in (words, frequencies, blob, lengths, long_frequencies))
                 or len(words) != len(frequencies) or len(lengths) != len(long_frequencies)
                 or not len(words) or lengths.min(initial=0) < 0
-                or lengths.sum() != len(blob) or not bool(np.all(words[:-1] < words[1:]))):
+                or lengths.sum() != len(blob) or not bool(np.all(words[:-1] < words[1:]))
+                or arrays["count"].tolist() != len(words) + len(lengths)
+                or not _frequencies(frequencies) or not _frequencies(long_frequencies)):
             raise ValueError("not this language's table of word frequencies")
         data, ends = blob.tobytes(), np.cumsum(lengths).tolist()
         long = [data[start:end].decode("utf-8", "surrogatepass")
                 for start, end in zip([0, *ends], ends)]
         return cls(language, words, frequencies, dict(zip(long, long_frequencies.tolist())))
+
+
+def _frequencies(values: np.ndarray) -> bool:
+    """Whether these are frequencies: above 0 and at most 1 (NaN is not)."""
+    return bool(np.all((values > 0) & (values <= 1)))
 
 
 def _fits(encoded: bytes, width: int) -> bool:
