@@ -160,6 +160,14 @@ def test_time_bucket_bounds_comparisons_per_article():
     assert ("a000", "a003", 1.0) not in pairs
 
 
+def test_a_bucket_leaves_to_the_one_before_only_pairs_both_of_it():
+    # Bucket 1 holds V and one X from bucket 0, and another X of its own: V meets that X.
+    members = [("X", 2 * DAY, VEC), ("V", 1 * DAY, VEC), ("X", 4 * DAY, VEC)]
+    assert [p[:2] for p in similar_pairs(members, False, 0.5, 3.0, bucket=1)[0]] == [
+        ("V", "X")]
+    assert similar_pairs(members[:2], False, 0.5, 3.0, bucket=1)[0] == []  # met in bucket 0
+
+
 def test_timeless_bucket_pairs_undated_with_everything_but_not_dated_with_dated():
     members = [("d1", 0, VEC), ("d2", 100 * DAY, VEC), ("u1", None, VEC), ("u2", None, VEC)]
     pairs, over = similar_pairs(members, True, 0.5, window_days=3.0)

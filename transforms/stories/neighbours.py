@@ -111,15 +111,17 @@ def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bo
         window = window_days * _DAY_US
         ordered = sorted(members, key=lambda m: (m[1], m[0]))
         candidates, over = [], False
-        visitors = set() if bucket is None else {
-            m[0] for m in ordered if own_bucket(m[1], window_days) == bucket - 1}
+        # Members from the bucket before, by place (an id could be there twice).
+        visiting = [bucket is not None and own_bucket(m[1], window_days) == bucket - 1
+                    for m in ordered]
         for i, a in enumerate(ordered):
-            near = [b for b in ordered[i + 1:i + 2 + max_compared] if b[1] - a[1] <= window]
+            near = [j for j in range(i + 1, min(i + 2 + max_compared, len(ordered)))
+                    if ordered[j][1] - a[1] <= window]
             over = over or len(near) > max_compared
             near = near[:max_compared]
-            if a[0] in visitors:  # compared in the bucket before, with the visitors there
-                near = [b for b in near if b[0] not in visitors]
-            candidates.append((a, near))
+            if visiting[i]:  # compared in the bucket before, with the visitors there
+                near = [j for j in near if not visiting[j]]
+            candidates.append((a, [ordered[j] for j in near]))
     vectors: dict[str, dict] = {}
 
     def vector(member):
