@@ -101,6 +101,9 @@ class Setting:
 
 
 SHARE = Bounds(0.0, 1.0)  # a similarity, overlap or fraction
+# About a minute and a half: a window of less tells nothing of news, and one of no width
+# at all cannot cut time into buckets.
+MIN_WINDOW_DAYS = 0.001
 RUN_SETTINGS = (
     Setting("dup_max_distance", int, DEFAULT_MAX_DISTANCE,
             "Simhash bits two articles may differ in and still be near-duplicates (more "
@@ -116,7 +119,7 @@ RUN_SETTINGS = (
             "TF-IDF cosine similarity below which an article is no neighbour.", SHARE),
     Setting("story_window_days", float, DEFAULT_WINDOW_DAYS,
             "Dated articles further apart than this are not compared directly.",
-            Bounds(0.0, 366.0, above=True)),
+            Bounds(MIN_WINDOW_DAYS, 366.0)),
     Setting("story_refine_similarity", float, DEFAULT_REFINE_SIMILARITY,
             "Average TF-IDF cosine similarity the parts of one story must keep; linked "
             "groups below it are split (average linkage).", SHARE),

@@ -40,6 +40,7 @@ def test_a_stray_word_or_another_commands_option_is_an_error(capsys):
 
 @pytest.mark.parametrize("option, value", [
     ("--rows_per_file", "0"), ("--story_window_days", "0"), ("--story_window_days", "nan"),
+    ("--story_window_days", "1e-320"),
     ("--dup_max_distance", "-1"), ("--story_threshold", "1.5"), ("--story_neighbours", "0"),
     ("--clean_timeout_seconds", "0"), ("--max_reject_fraction", "2"),
     ("--wait_for_lock", "-3"),
