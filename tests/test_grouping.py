@@ -11,12 +11,12 @@ from conftest import SHARED_DATA, seed_text
 
 from storywire.transforms.copies.fingerprint import simhash64
 from storywire.transforms.copies.neardup import CopyGroups, NearDuplicatePairs
+from storywire.transforms.stories.frequencies import frequency_table
 from storywire.transforms.stories.grouping import StorySettings, copy_groups, story_groups
 from storywire.transforms.stories.links import LinkStories
 from storywire.transforms.stories.vectors import (
     StoryVector,
     candidate_keys,
-    load_word_frequencies,
     pack,
     story_terms,
     tfidf_vector,
@@ -39,7 +39,7 @@ def articles() -> list[tuple[str, str, int | None]]:
 
 @pytest.fixture(scope="module")
 def window():
-    frequencies = load_word_frequencies("en")
+    frequencies = frequency_table("en")
     vectors, fingerprints = [], []
     for article_id, text, published_at in articles():
         packed = pack(tfidf_vector(story_terms(text), frequencies))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from storywire.transforms.clean.textclean import clean_page_text
 from storywire.transforms.records import Article, ArticleSummary
 from storywire.transforms.stories.continuation import canonical_order
+from storywire.transforms.stories.frequencies import frequency_table
 from storywire.transforms.stories.grouping import average_linkage
 from storywire.transforms.stories.neighbours import (
     bucket_keys,
@@ -26,7 +27,6 @@ from storywire.transforms.stories.vectors import (
     LanguageWeights,
     candidate_keys,
     cosine,
-    load_word_frequencies,
     pack,
     story_terms,
     strongest_keys,
@@ -38,7 +38,7 @@ from storywire.transforms.stories.vectors import (
 
 @pytest.fixture(scope="module")
 def frequencies():
-    return load_word_frequencies("en")
+    return frequency_table("en")
 
 
 def test_story_terms_drop_stop_words_and_join_thousands():

@@ -6,10 +6,10 @@ import random
 from pathlib import Path
 
 from storywire.pipeline.cli import main
+from storywire.transforms.stories.frequencies import frequency_table
 from storywire.transforms.stories.neighbours import DEFAULT_MIN_SIMILARITY
 from storywire.transforms.stories.vectors import (
     cosine,
-    load_word_frequencies,
     story_terms,
     tfidf_vector,
 )
@@ -62,7 +62,7 @@ def run_and_read(tmp_path, name, files, *options):
 
 def test_events_that_share_names_are_candidates_yet_stay_apart(tmp_path, capsys):
     records = two_similar_events()
-    frequencies = load_word_frequencies("en")
+    frequencies = frequency_table("en")
     vectors = {r["id"]: tfidf_vector(story_terms(r["text"]), frequencies) for r in records}
     across = [cosine(vectors[f"a{i}"], vectors[f"b{j}"]) for i in range(8) for j in range(8)]
     # The premise: linking every similar pair would lump the two events together.

@@ -119,7 +119,7 @@ def similar_pairs(members: Iterable[tuple[str, int | None, bytes]], timeless: bo
                     if ordered[j][1] - a[1] <= window]
             over = over or len(near) > max_compared
             near = near[:max_compared]
-            if visiting[i]:  # compared in the bucket before, with the visitors there
+            if visiting[i]:  # its pairs with other visitors were made in their own bucket
                 near = [j for j in near if not visiting[j]]
             candidates.append((a, [ordered[j] for j in near]))
     vectors: dict[str, dict] = {}

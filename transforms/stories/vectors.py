@@ -30,11 +30,7 @@ import pyarrow as pa
 from storywire.transforms.copies.fingerprint import normalise, words_of_normalised
 from storywire.transforms.languages import wordfreq_code
 from storywire.transforms.records import Article
-from storywire.transforms.stories.frequencies import (
-    FrequencyTable,
-    frequencies_of,
-    frequency_table,
-)
+from storywire.transforms.stories.frequencies import frequencies_of, frequency_table
 
 DEFAULT_LANGUAGE = "en"
 # Frequency assumed for words the language table lacks: names and rare words are
@@ -181,11 +177,6 @@ def story_terms(text: str, title: str | None = None, weighting: Weighting = ENGL
     stopwords, min_chars = weighting.stopwords, weighting.min_chars
     return Counter(w for w in _tokens(joined, weighting) if w not in stopwords and (
         len(w) >= min_chars or w.isdigit() or _UNSPACED.fullmatch(w)))
-
-
-def load_word_frequencies(language: str = DEFAULT_LANGUAGE) -> FrequencyTable:
-    """The language's word frequencies (a few hundred thousand words; load once per worker)."""
-    return frequency_table(language)
 
 
 class LanguageWeights:
