@@ -269,9 +269,9 @@ def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
     check_bounds(values, settings)
     language = values.get("language")
     if language is not None:
-        from wordfreq import available_languages
+        from storywire.transforms.languages import wordfreq_languages
 
-        known = available_languages(wordlist="best")
+        known = wordfreq_languages()
         if language not in known:
             raise OptionsError(f"--language {language!r} has no word frequencies; one of "
                                f"{', '.join(sorted(known))}")

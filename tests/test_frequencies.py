@@ -132,3 +132,21 @@ def test_half_written_copies_go_once_old_though_every_copy_is_whole(tmp_path, mo
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     assert frequency_table("pt")["de"] > 0.01  # read from its copy: nothing written
     assert not old.exists() and recent.exists()
+
+
+def test_the_languages_with_frequencies_are_wordfreqs(monkeypatch):
+    from importlib import metadata
+
+    from wordfreq import available_languages
+
+    from storywire.transforms import languages
+
+    expected = frozenset(available_languages(wordlist="best"))
+    assert languages.wordfreq_languages() == expected and "en" in expected
+    # An install without a record of its files: wordfreq itself is asked.
+    for missing in (lambda name: None,
+                    lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError(name))):
+        languages.wordfreq_languages.cache_clear()
+        monkeypatch.setattr(languages.metadata, "files", missing)
+        assert languages.wordfreq_languages() == expected
+    languages.wordfreq_languages.cache_clear()

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from storywire.transforms.copies.fingerprint import normalise, words_of_normalised
-from storywire.transforms.languages import wordfreq_code
+from storywire.transforms.languages import wordfreq_code, wordfreq_languages
 from storywire.transforms.records import Article
 from storywire.transforms.stories.frequencies import frequencies_of, frequency_table
 
@@ -104,11 +104,9 @@ def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
     """The weighting of an article in `language` (None: the main language): English with
     its curated stop words, another language of wordfreq with its table and most frequent
     words, any other language-neutral (every word alike, short ones dropped)."""
-    from wordfreq import available_languages
-
     language = wordfreq_code(language or main)
     scope = "" if language == wordfreq_code(main) else f"{language}:"
-    if language not in available_languages(wordlist="best") or not _wordfreq_splits(language):
+    if language not in wordfreq_languages() or not _wordfreq_splits(language):
         # No table, or no word splitter here (Japanese and Korean need MeCab): every word
         # alike, as a table of words would not match the pairs of characters used instead.
         return Weighting(language, {}, frozenset(), NEUTRAL_MIN_CHARS, scope, False)
@@ -119,9 +117,16 @@ def weighting(language: str | None, main: str = DEFAULT_LANGUAGE) -> Weighting:
                      scope, True)
 
 
+# Languages whose text wordfreq splits with a library of its extras; any other it splits
+# with regular expressions.
+_SPLIT_BY_EXTRAS = frozenset({"zh", "ja", "ko"})
+
+
 def _wordfreq_splits(language: str) -> bool:
     """Whether wordfreq can split this language's text here (Chinese needs jieba, Japanese
     and Korean MeCab; without them, words are runs of letters)."""
+    if language not in _SPLIT_BY_EXTRAS:
+        return True
     import logging
     import warnings
 

@@ -11,7 +11,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from storywire.transforms.languages import wordfreq_code
+from storywire.transforms.languages import wordfreq_code, wordfreq_languages
 
 SETTINGS_FILE = "_storywire.json"
 
@@ -26,8 +26,6 @@ def stored_language(output: str) -> str | None:
     file that is there but not as storywire writes it: taken as "none", it would be
     overwritten with this run's language, and an output weighed in German silently
     continued in English."""
-    from wordfreq import available_languages
-
     path = FileSystems.join(output, SETTINGS_FILE)
     if not FileSystems.exists(path):
         return None
@@ -40,7 +38,7 @@ def stored_language(output: str) -> str | None:
     if not isinstance(language, str):
         raise SettingsError(_damaged(path, f"it holds {json.dumps(settings)[:80]}, not "
                                            '{"language": CODE}'))
-    if wordfreq_code(language) not in available_languages(wordlist="best"):
+    if wordfreq_code(language) not in wordfreq_languages():
         raise SettingsError(_damaged(path, f"its language {language!r} has no word "
                                            "frequencies here"))
     return language
