@@ -21,6 +21,10 @@ the simhash fingerprint of each document, in a tight loop in one process (on the
 `--loop-sample` documents of a text corpus: the loop's rate does not depend on corpus size).
 Pipeline: `storywire run` with default settings on the same files, Beam start-up included,
 run through benchmarks/stages.py, which records the local runner's stage timeline.
+Fixed cost: `storywire run` on the corpus's first `--fixed-cost-documents` documents with
+as many worker processes as the whole corpus gets (Python and Beam starting in each
+process, every stage set up): what a run costs whatever its size. Worker CPU beyond it,
+per further document, is what the pipeline adds to each document's essential work.
 Peer (html): datatrove's equivalent pipeline (benchmarks/peer_datatrove.py: its JSONL
 reader, Trafilatura extractor and Parquet writer, `--peer-tasks` local tasks) on the same
 files, in a virtual environment of its own (benchmarks/.venv-datatrove, made on first use
@@ -267,12 +271,13 @@ def make_cached_copies() -> None:
     subprocess.run([sys.executable, "-c", MAKE_COPIES], check=True)
 
 
-def pipeline_run(path: Path, scratch: Path) -> dict:
-    """`storywire run` on the corpus, with memory sampled and the stage timeline recorded."""
+def pipeline_run(path: Path, scratch: Path, options: tuple[str, ...] = ()) -> dict:
+    """`storywire run` on the corpus (with `options`), with memory sampled and the stage
+    timeline recorded."""
     scratch.mkdir()
     timeline = scratch / "timeline.jsonl"
     command = [sys.executable, str(HERE / "stages.py"), str(timeline), "run",
-               "--input", str(path), "--output", str(scratch / "output")]
+               "--input", str(path), "--output", str(scratch / "output"), *options]
     before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     errors = open(scratch / "stderr.txt", "w+")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
@@ -283,7 +288,9 @@ def pipeline_run(path: Path, scratch: Path) -> dict:
     def sample():
         while process.poll() is None:
             tree = process_tree(process.pid)
-            cpu.update({pid: (role, used) for pid, (role, _, used) in tree.items()})
+            # A process that has ended shows no command line: it keeps the role it had.
+            cpu.update({pid: (cpu[pid][0] if role == "other" and pid in cpu else role, used)
+                        for pid, (role, _, used) in tree.items()})
             main = tree.pop(process.pid, (0, 0, 0))[1]
             others = [rss for _, rss, _ in tree.values()]
             samples.append((time.time(), main, max(others, default=0), main + sum(others)))
@@ -355,6 +362,47 @@ def peer_run(folder: Path, scratch: Path, tasks: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# The options of the run on the corpus's first few documents that measures what a run
+# costs whatever its size: the worker processes a run of the whole corpus has, which a run
+# this small would otherwise not start (pipeline/options.py, IN_PROCESS_BELOW_BYTES).
+FIXED_COST_OPTIONS = ("--direct_num_workers", str(os.cpu_count() or 1),
+                      "--direct_running_mode", "multi_processing")
+
+
+def first_documents(corpus: Path, count: int, path: Path) -> int:
+    """The corpus's first `count` documents in one file at `path`; returns how many."""
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for file in corpus_files(corpus):
+            with open(file, encoding="utf-8") as handle:
+                for line in handle:
+                    if written == count:
+                        return written
+                    out.write(line)
+                    written += 1
+    return written
+
+
+def fixed_cost_lines(size: int, loop: dict, run: dict, small: dict) -> list[str]:
+    """What a run costs whatever its size (a run of a few documents), and what each
+    further document costs beyond it, against the loop's CPU per document."""
+    docs, fixed = small["documents"], small["cpu"]
+    loop_ms = 1000 * (loop["extraction"] + loop["fingerprinting"]) / loop["documents"]
+
+    def worker_cpu(cpu: dict) -> float:
+        return cpu["workers"] + cpu["children"]
+
+    further = 1000 * (worker_cpu(run["cpu"]) - worker_cpu(fixed)) / (size - docs)
+    return [
+        f"  a run of the first {docs} documents (the same {FIXED_COST_OPTIONS[1]} worker "
+        f"processes), CPU seconds: {fixed['all']:.1f} in all; main process "
+        f"{fixed['main']:.1f}, worker processes {fixed['workers']:.1f}, their HTML cleaning "
+        f"children {fixed['children']:.1f}; {small['seconds']:.1f} s",
+        f"  worker CPU per further document, beyond that run's: {further:.1f} ms (the loop: "
+        f"{loop_ms:.1f} ms), ratio {further / loop_ms:.2f}",
+    ]
+
+
 def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
     docs = loop["documents"]
     loop_seconds = loop["extraction"] + loop["fingerprinting"]
@@ -414,6 +462,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--loop-sample", type=int, default=5000,
                         help="text documents the essential loop runs on")
     parser.add_argument("--stages", type=int, default=8, help="stages listed per run")
+    parser.add_argument("--fixed-cost-documents", type=int, default=30,
+                        help="documents of the run that measures a run's fixed cost")
     parser.add_argument("--files", type=int, default=8,
                         help="html corpus files (the peer's tasks each take whole files)")
     parser.add_argument("--peer-tasks", type=int, default=os.cpu_count() or 1,
@@ -443,20 +493,27 @@ def main(argv: list[str]) -> int:
             else:
                 build_text_corpus(size, corpus)
                 name, limit = "plain-text articles (news_articles syndicated)", args.loop_sample
-            loops, runs, peers = [], [], []
+            first = Path(scratch) / "first.jsonl"
+            first_count = first_documents(corpus, args.fixed_cost_documents, first)
+            loops, runs, peers, smalls = [], [], [], []
             for n in range(args.repeat):
                 loops.append(essential_loop(corpus, limit))
                 runs.append(pipeline_run(corpus, Path(scratch) / f"run{n}"))
+                smalls.append(pipeline_run(first, Path(scratch) / f"first{n}",
+                                           FIXED_COST_OPTIONS))
                 if args.corpus == "html":
                     peers.append(peer_run(corpus, Path(scratch) / f"peer{n}", args.peer_tasks))
             loop = min(loops, key=lambda lp: lp["extraction"] + lp["fingerprinting"])
             run = min(runs, key=lambda r: r["seconds"])
+            small = min(smalls, key=lambda r: r["cpu"]["all"])
+            small["documents"] = first_count
             run["corpus_bytes"] = sum(f.stat().st_size for f in corpus_files(corpus))
             if peers:
                 run["peer"] = min(peers, key=lambda r: r["seconds"])
                 run["peer_tasks"] = args.peer_tasks
         seconds[size] = run["seconds"]
-        lines += report(name, size, loop, run, args.stages) + [""]
+        lines += report(name, size, loop, run, args.stages)
+        lines += fixed_cost_lines(size, loop, run, small) + [""]
         print("\n".join(lines), flush=True)
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
