@@ -5,6 +5,7 @@ import os
 import threading
 import time
 
+import numpy as np
 import pytest
 from wordfreq import get_frequency_dict
 
@@ -132,6 +133,22 @@ def test_half_written_copies_go_once_old_though_every_copy_is_whole(tmp_path, mo
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     assert frequency_table("pt")["de"] > 0.01  # read from its copy: nothing written
     assert not old.exists() and recent.exists()
+
+
+def test_copies_are_readable_by_others_as_the_umask_allows(tmp_path, monkeypatch):
+    # A shared cache folder: a copy only its writer could read would be made again, and
+    # replaced, by every other user.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    before = os.umask(0o022)
+    try:
+        frequency_table("it")
+        os.umask(0o077)
+        write_arrays(tmp_path / "private.npz", ".test-", words=np.array([b"a"]))
+    finally:
+        os.umask(before)
+    (copy,) = tmp_path.glob("wordfreq-*-it.*.npz")
+    assert copy.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.npz").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_languages_with_frequencies_are_wordfreqs(monkeypatch):

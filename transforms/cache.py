@@ -10,7 +10,7 @@ writable folder the data is made from the library each time.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -85,7 +85,7 @@ def write_arrays(path: Path, stale_prefix: str, **arrays) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path.parent, stale_prefix)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=stale_prefix, suffix=".npz")
+    handle, temporary = _new_file(path.parent, stale_prefix)
     try:
         with os.fdopen(handle, "wb") as out:
             np.savez(out, **arrays)
@@ -93,6 +93,18 @@ def write_arrays(path: Path, stale_prefix: str, **arrays) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _new_file(folder: Path, prefix: str) -> tuple[int, Path]:
+    """A new file in `folder`, open for writing, that others may read as far as the umask
+    lets them: a cache folder may be shared, and a copy only its writer could read
+    (mkstemp's files are) would be made again, and replaced, by every other user."""
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(8)}.npz"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
 
 
 def _remove_stale(folder: Path, prefix: str) -> None:
