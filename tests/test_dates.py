@@ -55,6 +55,9 @@ def test_zone_names_as_feeds_write_them():
     assert parse_date("Oct 28, 2024 10:00 AM PST") == datetime(2024, 10, 28, 18, tzinfo=utc)
     assert parse_date("2024-10-28 10:00 CEST") == datetime(2024, 10, 28, 8, tzinfo=utc)
     assert parse_date("28 Oct 2024 10:00 GMT") == datetime(2024, 10, 28, 10, tzinfo=utc)
+    # IST as the Indian press prints it (India, +5:30), not Israel's (+2); IDT is Israel's.
+    assert parse_date("Oct 29, 2024 10:00 AM IST") == datetime(2024, 10, 29, 4, 30, tzinfo=utc)
+    assert parse_date("Oct 29, 2024 10:00 AM IDT") == datetime(2024, 10, 29, 7, tzinfo=utc)
     # A name no table knows is taken as UTC, as a date without a zone is.
     assert parse_date("28 Oct 2024 10:00 XYZ") == datetime(2024, 10, 28, 10, tzinfo=utc)
 

@@ -63,14 +63,23 @@ def _compact_date(digits: str) -> bool:
     return 1900 <= year < 2100 and 1 <= month <= 12 and 1 <= day <= 31 and hour < 24
 
 
+# Abbreviations that name several zones, read as news means them where dateparser's table
+# says otherwise: "IST" is India's, Israel's and Ireland's; the table says Israel, but
+# it is the Indian press that prints every time in IST.
+NEWS_ZONES = {"IST": timezone(timedelta(hours=5, minutes=30))}
+
+
 def _zone(name: str, offset: int | None):
     """The zone dateutil found named in a date ("EDT"), from dateparser's table of zone
-    abbreviations; None (taken as UTC) for a name it does not know. dateutil alone knows
-    only UTC and the machine's own zone, and took "10:00 EDT" as 10:00 UTC."""
+    abbreviations (NEWS_ZONES first); None (taken as UTC) for a name it does not know.
+    dateutil alone knows only UTC and the machine's own zone, and took "10:00 EDT" as
+    10:00 UTC."""
     if offset is not None:
         return timezone(timedelta(seconds=offset))
     if not name:
         return None  # no zone given: taken as UTC
+    if name.upper() in NEWS_ZONES:
+        return NEWS_ZONES[name.upper()]
     from dateparser.timezone_parser import pop_tz_offset_from_string
 
     rest, zone = pop_tz_offset_from_string(f" {name}")  # it finds names after a space
