@@ -151,8 +151,8 @@ def test_copies_are_readable_by_others_as_the_umask_allows(tmp_path, monkeypatch
     assert (tmp_path / "private.npz").stat().st_mode & 0o777 == 0o600
 
 
-def test_the_languages_with_frequencies_are_wordfreqs(monkeypatch):
-    from importlib import metadata
+def test_the_languages_with_frequencies_are_wordfreqs(tmp_path, monkeypatch):
+    from types import SimpleNamespace
 
     from wordfreq import available_languages
 
@@ -160,10 +160,21 @@ def test_the_languages_with_frequencies_are_wordfreqs(monkeypatch):
 
     expected = frozenset(available_languages(wordlist="best"))
     assert languages.wordfreq_languages() == expected and "en" in expected
-    # An install without a record of its files: wordfreq itself is asked.
-    for missing in (lambda name: None,
-                    lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError(name))):
-        languages.wordfreq_languages.cache_clear()
-        monkeypatch.setattr(languages.metadata, "files", missing)
-        assert languages.wordfreq_languages() == expected
+    # The files that are there count, as for wordfreq: a data file removed from an
+    # install (its record still lists it) is a language without frequencies.
+    data = tmp_path / "wordfreq" / "data"
+    data.mkdir(parents=True)
+    for name in ("large_en.msgpack.gz", "small_en.msgpack.gz", "small_zh-Hant.msgpack.gz",
+                 "_chinese_mapping.msgpack.gz", "jieba_zh.txt", "small_vi.msgpack.gz.part"):
+        (data / name).write_bytes(b"")
+    found = SimpleNamespace(submodule_search_locations=[str(data.parent)])
+    monkeypatch.setattr(languages.importlib.util, "find_spec", lambda name: found)
     languages.wordfreq_languages.cache_clear()
+    try:
+        assert languages.wordfreq_languages() == {"en", "zh-Hant"}
+        # No wordfreq to be found without importing it: wordfreq itself is asked.
+        monkeypatch.setattr(languages.importlib.util, "find_spec", lambda name: None)
+        languages.wordfreq_languages.cache_clear()
+        assert languages.wordfreq_languages() == expected
+    finally:
+        languages.wordfreq_languages.cache_clear()
