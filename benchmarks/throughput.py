@@ -369,6 +369,15 @@ FIXED_COST_OPTIONS = ("--direct_num_workers", str(os.cpu_count() or 1),
                       "--direct_running_mode", "multi_processing")
 
 
+def fixed_cost_options(corpus: Path) -> tuple[str, ...]:
+    """Options that run the first documents as the whole corpus runs: with worker
+    processes, unless the corpus is small enough to run in one process itself."""
+    from storywire.pipeline.options import IN_PROCESS_BELOW_BYTES
+
+    size = sum(f.stat().st_size for f in corpus_files(corpus))
+    return FIXED_COST_OPTIONS if size >= IN_PROCESS_BELOW_BYTES else ()
+
+
 def first_documents(corpus: Path, count: int, path: Path) -> int:
     """The corpus's first `count` documents in one file at `path`; returns how many."""
     written = 0
@@ -383,19 +392,24 @@ def first_documents(corpus: Path, count: int, path: Path) -> int:
     return written
 
 
+def worker_cpu(cpu: dict) -> float:
+    """CPU seconds of the processes that do the steps' work: the worker processes and
+    their cleaning children, or for a run in one process, that process."""
+    return cpu["children"] + (cpu["workers"] if cpu["workers"] else cpu["main"])
+
+
 def fixed_cost_lines(size: int, loop: dict, run: dict, small: dict) -> list[str]:
     """What a run costs whatever its size (a run of a few documents), and what each
     further document costs beyond it, against the loop's CPU per document."""
     docs, fixed = small["documents"], small["cpu"]
     loop_ms = 1000 * (loop["extraction"] + loop["fingerprinting"]) / loop["documents"]
 
-    def worker_cpu(cpu: dict) -> float:
-        return cpu["workers"] + cpu["children"]
-
     further = 1000 * (worker_cpu(run["cpu"]) - worker_cpu(fixed)) / (size - docs)
+    how = (f"the same {FIXED_COST_OPTIONS[1]} worker processes" if small["options"]
+           else "in one process, as the whole corpus")
     return [
-        f"  a run of the first {docs} documents (the same {FIXED_COST_OPTIONS[1]} worker "
-        f"processes), CPU seconds: {fixed['all']:.1f} in all; main process "
+        f"  a run of the first {docs} documents ({how}), CPU seconds: "
+        f"{fixed['all']:.1f} in all; main process "
         f"{fixed['main']:.1f}, worker processes {fixed['workers']:.1f}, their HTML cleaning "
         f"children {fixed['children']:.1f}; {small['seconds']:.1f} s",
         f"  worker CPU per further document, beyond that run's: {further:.1f} ms (the loop: "
@@ -426,7 +440,7 @@ def report(name: str, size: int, loop: dict, run: dict, top: int) -> list[str]:
            f"{run['peer']['seconds']:.1f} s, {size / run['peer']['seconds']:.1f} docs/s; "
            f"ratio peer / loop: {size / run['peer']['seconds'] / loop_rate:.2f}; storywire / "
            f"peer: {run['peer']['seconds'] / run['seconds']:.2f}"] if "peer" in run else []),
-        f"  worker CPU per document: {1000 * (cpu['workers'] + cpu['children']) / size:.1f} "
+        f"  worker CPU per document: {1000 * worker_cpu(cpu) / size:.1f} "
         f"ms (the loop: {1000 * loop_seconds / docs:.1f} ms)",
         f"  peak memory: largest process {run['largest'] / MIB:.0f} MiB (main process "
         f"{run['main'] / MIB:.0f}, largest worker {run['worker'] / MIB:.0f}), all processes "
@@ -472,6 +486,10 @@ def main(argv: list[str]) -> int:
                         help="measure loop and run this many times each, alternately; "
                              "the fastest of each is reported (this machine's speed varies)")
     args = parser.parse_args(argv)
+    smallest = args.pages if args.corpus == "html" else min(args.sizes)
+    if args.corpus != "warc" and not 0 < args.fixed_cost_documents < smallest:
+        parser.error(f"--fixed-cost-documents must be at least 1 and fewer than the "
+                     f"corpus's {smallest} documents")
     command = "python benchmarks/throughput.py " + " ".join(argv)
     lines = [f"storywire throughput benchmark, code at {code_version()}, default settings",
              f"machine: {machine()}", f"command: {command}",
@@ -500,13 +518,13 @@ def main(argv: list[str]) -> int:
                 loops.append(essential_loop(corpus, limit))
                 runs.append(pipeline_run(corpus, Path(scratch) / f"run{n}"))
                 smalls.append(pipeline_run(first, Path(scratch) / f"first{n}",
-                                           FIXED_COST_OPTIONS))
+                                           fixed_cost_options(corpus)))
                 if args.corpus == "html":
                     peers.append(peer_run(corpus, Path(scratch) / f"peer{n}", args.peer_tasks))
             loop = min(loops, key=lambda lp: lp["extraction"] + lp["fingerprinting"])
             run = min(runs, key=lambda r: r["seconds"])
             small = min(smalls, key=lambda r: r["cpu"]["all"])
-            small["documents"] = first_count
+            small["documents"], small["options"] = first_count, fixed_cost_options(corpus)
             run["corpus_bytes"] = sum(f.stat().st_size for f in corpus_files(corpus))
             if peers:
                 run["peer"] = min(peers, key=lambda r: r["seconds"])
