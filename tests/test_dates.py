@@ -55,6 +55,22 @@ def test_zone_names_as_feeds_write_them():
     assert parse_date("Oct 28, 2024 10:00 AM PST") == datetime(2024, 10, 28, 18, tzinfo=utc)
     assert parse_date("2024-10-28 10:00 CEST") == datetime(2024, 10, 28, 8, tzinfo=utc)
     assert parse_date("28 Oct 2024 10:00 GMT") == datetime(2024, 10, 28, 10, tzinfo=utc)
+    # A name with its offset means the offset: dateutil read "GMT+5:30" as 5:30 behind.
+    assert parse_date("Oct 29, 2024 10:00 GMT+5:30") == datetime(2024, 10, 29, 4, 30, tzinfo=utc)
+    assert parse_date("2024-10-29 10:00 IST+0530") == datetime(2024, 10, 29, 4, 30, tzinfo=utc)
+    assert parse_date("29 Oct 2024 10:15:00 UTC+2") == datetime(2024, 10, 29, 8, 15, tzinfo=utc)
+    # JavaScript's Date.toString(), its long zone name and all.
+    for js in ("Tue Oct 29 2024 10:15:00 GMT-0400",
+               "Tue Oct 29 2024 10:15:00 GMT-0400 (Eastern Daylight Time)"):
+        assert parse_date(js) == datetime(2024, 10, 29, 14, 15, tzinfo=utc)
+    # Zones in brackets; months and AM/PM before a dash are no zone names.
+    for bracketed in ("Tuesday, October 29, 2024 10:15 AM (IST)",
+                      "Oct 29, 2024 10:15 AM IST (GMT+5:30)"):
+        assert parse_date(bracketed) == datetime(2024, 10, 29, 4, 45, tzinfo=utc)
+    assert parse_date("Oct 29, 2024 10:00 PM-05:00") == datetime(2024, 10, 30, 3, tzinfo=utc)
+    assert parse_date("29-OCT-2024 10:00") == datetime(2024, 10, 29, 10, tzinfo=utc)
+    # A long name alone is no zone storywire knows: no date rather than a guess.
+    assert parse_date("29 Oct 2024 10:15 (Eastern Time)") is None
     # IST as the Indian press prints it (India, +5:30), not Israel's (+2); IDT is Israel's.
     assert parse_date("Oct 29, 2024 10:00 AM IST") == datetime(2024, 10, 29, 4, 30, tzinfo=utc)
     assert parse_date("Oct 29, 2024 10:00 AM IDT") == datetime(2024, 10, 29, 7, tzinfo=utc)

@@ -298,3 +298,13 @@ def test_line_separators_and_vertical_tabs_stay_inside_their_sentence():
     assert paragraphs[0].startswith("The mayor said on Monday\u2028that the bridge")
     assert "Engineers found\u2029cracks" in paragraphs[1]
     assert paragraphs[2] == "The mayor said on Monday that it would reopen."
+
+
+def test_a_header_date_line_as_news_sites_word_it():
+    # "Last Updated" is no author; an Indian site's time is in IST (UTC+5:30).
+    header = ("Floods close the coastal highway\n"
+              "Last Updated : 29 Oct 2024, 10:15:32 AM IST\n"
+              + "The coastal highway was closed on Tuesday after heavy rain flooded it. " * 3)
+    cleaned = clean_page_text(header)
+    assert cleaned.published == datetime(2024, 10, 29, 4, 45, 32, tzinfo=timezone.utc)
+    assert cleaned.author is None and cleaned.title == "Floods close the coastal highway"

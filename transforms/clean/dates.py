@@ -86,9 +86,31 @@ def _zone(name: str, offset: int | None):
     return zone if zone is not None and not rest.strip() else None
 
 
+# Zones as feeds and pages write them, made plain for dateutil, which reads a name
+# followed by an offset the POSIX way ("GMT+3" three hours behind, "GMT-0400" four ahead):
+# - a name with its offset ("GMT+5:30", "UTC-4", "IST+0530", "IST GMT+5:30"): the offset;
+# - in brackets ("(IST)", "(GMT+5:30)"): without them;
+# - JavaScript's "GMT-0400 (Eastern Daylight Time)": the offset, the long name dropped.
+_OFFSET = r"[+-]\d{1,2}(?::?\d{2})?(?!\d)"
+_BRACKETED_ZONE = re.compile(rf"\(\s*([A-Z]{{1,5}}(?:\s*{_OFFSET})?|{_OFFSET})\s*\)")
+_LONG_NAME_AFTER_OFFSET = re.compile(rf"({_OFFSET})\s*\([A-Za-z][A-Za-z .'-]*\)\s*$")
+_NOT_ZONES = ("AM|PM|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC|"
+              "MON|TUES?|WED|THU|THURS|FRI|SAT|SUN")  # "29-OCT-2024", "10:00 PM-05:00"
+_NAMES_BEFORE_OFFSET = re.compile(
+    rf"\b(?:(?!(?:{_NOT_ZONES})\b)[A-Z]{{1,5}}\s*)+(?={_OFFSET})")
+
+
+def plain_zone(text: str) -> str:
+    """A date string with its zone written as dateutil reads it right (see above)."""
+    if "(" in text:
+        text = _LONG_NAME_AFTER_OFFSET.sub(r"\1", _BRACKETED_ZONE.sub(r" \1", text))
+    return _NAMES_BEFORE_OFFSET.sub("", text)
+
+
 def parse_loose_date(text: str) -> datetime | None:
     """Any date format dateutil reads ("Nov 20, 2024 10:00 AM"), as given (naive or
     aware); None for a string that is no complete date."""
+    text = plain_zone(text)
     try:
         # Parsed against two different defaults: a string that lacks its year, month or
         # day ("10:00 AM", "Nov 20") takes them from the default, and is no date.

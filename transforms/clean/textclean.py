@@ -117,7 +117,8 @@ _DATE_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _DATE_LINE = re.compile(
-    r"^(?P<who>.*?)\s*\b(?:published|posted|updated|date)(?:\s+on)?\s*:?\s+(?P<when>.+)$",
+    r"^(?P<who>.*?)\s*\b(?:(?:last|first|originally)\s+)?(?:published|posted|updated|date)"
+    r"(?:\s+on)?\s*:?\s+(?P<when>.+)$",
     re.IGNORECASE,
 )
 # Penalties of lines that are not prose, in words of prose they outweigh.
