@@ -46,6 +46,9 @@ def hostile_inbox(folder: Path) -> Path:
                      "<a href='/sport'>Sport</a></nav><footer>(c) Daily</footer></body>"
                      "</html>").encode(),
         "notgzip.jsonl.gz": b'{"id": "plain", "text": "not compressed"}\n',
+        "empty.jsonl": b"",
+        "empty.jsonl.gz": gzip.compress(b""),
+        "blank.jsonl": b"\n  \n\r\n",
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -107,6 +110,11 @@ def test_bad_files_are_rejected_with_their_reason(hostile_run):
     _, _, arts, rejects = hostile_run
     assert reasons(rejects, "empty.txt") == [(None, "read", "empty file")]
     assert reasons(rejects, "blank.txt") == [(None, "read", "file holds only white space")]
+    # A JSONL file with no line to read says so, as a .txt file does.
+    for name in ("empty.jsonl", "empty.jsonl.gz"):
+        assert reasons(rejects, name) == [(None, "read", "empty file")]
+    assert reasons(rejects, "blank.jsonl") == [
+        (None, "read", "file holds only blank lines (3 lines)")]
     for name in ("binary.txt", "binary.html"):
         ((_, stage, _),) = reasons(rejects, name)
         assert stage == "decode"

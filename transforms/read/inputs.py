@@ -496,6 +496,7 @@ class _ReadRecords(beam.DoFn):
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
                  if is_compressed(path) else None)
         without = 0  # lines in a row, up to `number`, that gave no record
+        gave = False  # whether any line gave a record or a reject
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit, chunk.first_line, chunk.start,
@@ -512,7 +513,14 @@ class _ReadRecords(beam.DoFn):
                     out = jsonl_line(line, path, max_line)
                     without = 0 if isinstance(out, RawRecord) else without + 1
                     if out is not None:
+                        gave = True
                         yield out
+            if not gave and chunk.start == 0 and chunk.end is None:
+                # A file with nothing to read is a reject, as an empty .txt file is: the
+                # run then says why it has no article.
+                yield Reject(path, None, None, "read",
+                             "empty file" if number < chunk.first_line
+                             else f"file holds only blank lines ({number:,} lines)")
         except UnpackedTooLarge as err:
             # A decompression bomb: the lines read so far stand, the rest is one reject.
             _log.warning("%s: %s; not read further", path, err)
