@@ -433,6 +433,21 @@ def test_a_reject_goes_when_a_later_run_makes_its_record_an_article(tmp_path, ca
     assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
 
 
+def test_the_language_an_output_asks_for_is_one_the_option_takes(tmp_path, monkeypatch):
+    # Settings written by hand with another code of a language ("no" for Norwegian): the
+    # advice names the code --language takes ("nb"), not one it refuses.
+    from storywire.pipeline.options import OptionsError, check_settings, pipeline_options
+    from storywire.transforms.write import settings
+
+    (tmp_path / "_storywire.json").write_text('{"language": "no"}')
+    monkeypatch.setattr(settings, "_holds_stories", lambda output: True)
+    problem = settings.language_problem(str(tmp_path), "en")
+    assert problem.endswith("Run with --language nb, or write to a new --output")
+    check_settings(pipeline_options(["--language", "nb"]))
+    with pytest.raises(OptionsError):
+        check_settings(pipeline_options(["--language", "no"]))
+
+
 def test_an_output_that_stored_no_article_takes_the_next_runs_language(tmp_path, capsys):
     # A first run over a mistyped --input stored nothing but its language, and a run with
     # --language de was then refused, though no story had been weighed in English.

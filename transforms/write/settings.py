@@ -62,7 +62,7 @@ def language_problem(output: str, language: str) -> str | None:
         return None
     return (f"{output} holds stories whose words were weighed with --language {stored}; "
             f"with --language {language} no new article would continue them. Run with "
-            f"--language {stored}, or write to a new --output")
+            f"--language {wordfreq_code(stored)}, or write to a new --output")
 
 
 def _holds_stories(output: str) -> bool:
