@@ -163,6 +163,19 @@ def test_a_declared_charset_is_trusted_only_if_the_bytes_decode_in_it():
     assert decode_bytes(cp1252_page("utf-8"), html=True, declared="utf-8") == page
 
 
+def test_utf8_with_a_stray_windows_1252_byte_keeps_its_letters():
+    # One "’" typed in a Windows editor into a UTF-8 text: the text was sent to detection
+    # and read whole in another encoding ("côtière" as "cﾃｴtiﾃｨre").
+    text = "La côtière déborde après la pluie, et la rivière aussi"
+    assert decode_bytes(text.encode() + b" : l\x92eau monte.") == text + " : l’eau monte."
+    page = f"<html><body><p>{text}.</p><p>Caf\xe9</p></body></html>"
+    data = page.encode().replace("Caf\xe9".encode(), b"Caf\xe9")
+    assert decode_bytes(data, html=True) == page
+    # Bytes of a legacy encoding are not "mostly UTF-8" for a pair that happens to be.
+    assert decode_bytes("Ã© Café, São Paulo, Zürich.".encode("cp1252")) == \
+        "Ã© Café, São Paulo, Zürich."
+
+
 def test_binary_is_not_text():
     with pytest.raises(NotText):
         decode_bytes(bytes(range(256)) * 40)

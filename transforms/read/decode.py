@@ -1,7 +1,8 @@
 """Bytes to text without ever crashing, and without inventing characters.
 
 The order is a browser's (the WHATWG Encoding Standard): a byte order mark, then UTF-8,
-then a declared charset, then detection (charset-normalizer). Every decode is strict: a
+then a declared charset, then detection (charset-normalizer); UTF-8 with a few stray bytes
+of windows-1252 in it is read as UTF-8, each stray byte as windows-1252 reads it. Every decode is strict: a
 declaration that the bytes contradict (cp1252 or GB18030 bytes under `<meta
 charset="utf-8">`, a common lie) is passed over, never decoded with U+FFFD in place of
 what it could not read. Bytes that decode in no encoding are NotText.
@@ -73,6 +74,8 @@ def decode_bytes(data: bytes, html: bool = False, declared: str | None = None) -
             data = data[len(bom):]  # a mark the bytes after it contradict: read those alone
             break
     text = _strict(data, "utf-8")
+    if text is None:
+        text = mostly_utf8(data)
     if text is not None:
         return _checked(text)
     labels = [declared]
@@ -88,6 +91,33 @@ def decode_bytes(data: bytes, html: bool = False, declared: str | None = None) -
         if text is not None:
             return _checked(text)
     return _checked(detect(data))
+
+
+# UTF-8 text with a few stray bytes of another encoding (a "’" or an "é" typed in a
+# Windows editor into a UTF-8 feed): its characters of more than one byte outnumber the
+# stray bytes at least this many times. A text in a legacy encoding has few such characters
+# by chance (an accented capital before a "»") against many stray bytes, and is detected.
+MIN_UTF8_PER_STRAY_BYTE = 2
+_STRAY = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape keeps them
+_MULTI_BYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a few stray bytes, each read as windows-1252 reads it (what such a
+    byte nearly always is); None for bytes that are not such a text. Without this, one
+    stray byte sent the whole text to detection, which read every accented letter wrong
+    ("côtière" as "cﾃｴtiﾃｨre")."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    stray = len(_STRAY.findall(text))
+    if not stray or len(_MULTI_BYTE.findall(text)) < MIN_UTF8_PER_STRAY_BYTE * stray:
+        return None
+    return _STRAY.sub(_as_windows_1252, text)
+
+
+def _as_windows_1252(match: re.Match) -> str:
+    byte = bytes([ord(match.group()) - 0xDC00])
+    # The five bytes windows-1252 leaves undefined are read as Latin-1 reads them.
+    return byte.decode(BROWSER_DEFAULT, errors="ignore") or byte.decode("latin-1")
 
 
 def web_encoding(label: str | None) -> str | None:
