@@ -71,6 +71,22 @@ def test_zone_names_as_feeds_write_them():
     assert parse_date("29-OCT-2024 10:00") == datetime(2024, 10, 29, 10, tzinfo=utc)
     # A long name alone is no zone storywire knows: no date rather than a guess.
     assert parse_date("29 Oct 2024 10:15 (Eastern Time)") is None
+    # Email's offset with its zone in brackets; months in capitals; brackets that hold no
+    # zone; a dateline's place before a date is no zone.
+    assert parse_date("Tue, 29 Oct 2024 10:00:00 -0700 (PDT)") == datetime(2024, 10, 29, 17,
+                                                                           tzinfo=utc)
+    assert parse_date("29 Oct 2024 10:00:00 +0530 (IST)") == datetime(2024, 10, 29, 4, 30,
+                                                                      tzinfo=utc)
+    for capitals in ("29-OCTOBER-2024 10:00", "OCTOBER-29-2024 10:00"):
+        assert parse_date(capitals) == datetime(2024, 10, 29, 10, tzinfo=utc)
+    assert parse_date("JUNE-29-2024 10:00") == datetime(2024, 6, 29, 10, tzinfo=utc)
+    assert parse_date("29 Oct 2024 10:00 (AP)") is None
+    assert parse_date("NEW DELHI-29.10.2024 10:00") is None
+    # Runs of capitals are read once through: each of these took seconds (each two more
+    # capitals four times longer), and a longer one would stall a worker.
+    for shouting in ("BREAKING NEWS FROM THE WHITE HOUSE TODAY",
+                     "29 Oct 2024 " + "A" * 24 + "+", "A B C D E F G H I J K L M N O P+"):
+        assert parse_date(shouting) is None
     # IST as the Indian press prints it (India, +5:30), not Israel's (+2); IDT is Israel's.
     assert parse_date("Oct 29, 2024 10:00 AM IST") == datetime(2024, 10, 29, 4, 30, tzinfo=utc)
     assert parse_date("Oct 29, 2024 10:00 AM IDT") == datetime(2024, 10, 29, 7, tzinfo=utc)

@@ -89,22 +89,34 @@ def _zone(name: str, offset: int | None):
 # Zones as feeds and pages write them, made plain for dateutil, which reads a name
 # followed by an offset the POSIX way ("GMT+3" three hours behind, "GMT-0400" four ahead):
 # - a name with its offset ("GMT+5:30", "UTC-4", "IST+0530", "IST GMT+5:30"): the offset;
-# - in brackets ("(IST)", "(GMT+5:30)"): without them;
-# - JavaScript's "GMT-0400 (Eastern Daylight Time)": the offset, the long name dropped.
-_OFFSET = r"[+-]\d{1,2}(?::?\d{2})?(?!\d)"
-_BRACKETED_ZONE = re.compile(rf"\(\s*([A-Z]{{1,5}}(?:\s*{_OFFSET})?|{_OFFSET})\s*\)")
-_LONG_NAME_AFTER_OFFSET = re.compile(rf"({_OFFSET})\s*\([A-Za-z][A-Za-z .'-]*\)\s*$")
-_NOT_ZONES = ("AM|PM|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC|"
-              "MON|TUES?|WED|THU|THURS|FRI|SAT|SUN")  # "29-OCT-2024", "10:00 PM-05:00"
-_NAMES_BEFORE_OFFSET = re.compile(
-    rf"\b(?:(?!(?:{_NOT_ZONES})\b)[A-Z]{{1,5}}\s*)+(?={_OFFSET})")
+# - an offset with a name in brackets (email's "+0000 (UTC)", JavaScript's "GMT-0400
+#   (Eastern Daylight Time)"): the offset;
+# - a zone in brackets ("(IST)", "(GMT+5:30)"): without them, when it is a zone.
+# A name is a word of one to five capitals, never a month, a day, AM or PM ("29-OCT-2024",
+# "10:00 PM-05:00"); an offset ends the string or is followed by a space, a bracket or a
+# comma ("DELHI-29.10.2024" holds none). Each pattern matches a string one way only, so it
+# takes time in proportion to the string's length.
+_OFFSET = r"[+-]\d{1,2}(?::?\d{2})?(?=[\s),;]|$)"
+_NOT_ZONES = ("AM|PM|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC|MARCH|APRIL|JUNE|"
+              "JULY|MON|TUES?|WED|THU|THURS|FRI|SAT|SUN")
+_NAME = rf"(?!(?:{_NOT_ZONES})\b)[A-Z]{{1,5}}\b"
+_NAME_AFTER_OFFSET = re.compile(rf"({_OFFSET})\s*\([A-Za-z][A-Za-z .'-]*\)")
+_BRACKETED_ZONE = re.compile(rf"\(\s*((?:GMT|UTC)?\s*{_OFFSET}|{_NAME})\s*\)")
+_NAMES_BEFORE_OFFSET = re.compile(rf"\b(?:{_NAME}\s*)+(?={_OFFSET})")
 
 
 def plain_zone(text: str) -> str:
     """A date string with its zone written as dateutil reads it right (see above)."""
     if "(" in text:
-        text = _LONG_NAME_AFTER_OFFSET.sub(r"\1", _BRACKETED_ZONE.sub(r" \1", text))
+        text = _NAME_AFTER_OFFSET.sub(r"\1", text)
+        text = _BRACKETED_ZONE.sub(_unbracketed, text)
     return _NAMES_BEFORE_OFFSET.sub("", text)
+
+
+def _unbracketed(match: re.Match) -> str:
+    zone = match.group(1).strip()
+    offset = zone[-1].isdigit()
+    return f" {zone}" if offset or zone in ("UTC", "GMT") or _zone(zone, None) else match.group()
 
 
 def parse_loose_date(text: str) -> datetime | None:
