@@ -166,14 +166,23 @@ def test_a_declared_charset_is_trusted_only_if_the_bytes_decode_in_it():
 def test_utf8_with_a_stray_windows_1252_byte_keeps_its_letters():
     # One "’" typed in a Windows editor into a UTF-8 text: the text was sent to detection
     # and read whole in another encoding ("côtière" as "cﾃｴtiﾃｨre").
-    text = "La côtière déborde après la pluie, et la rivière aussi"
+    text = ("La côtière déborde après la pluie, et la rivière aussi : à Sète, les écoles "
+            "sont fermées, et le préfet a évacué le quartier de la gare dès jeudi")
     assert decode_bytes(text.encode() + b" : l\x92eau monte.") == text + " : l’eau monte."
     page = f"<html><body><p>{text}.</p><p>Caf\xe9</p></body></html>"
     data = page.encode().replace("Caf\xe9".encode(), b"Caf\xe9")
     assert decode_bytes(data, html=True) == page
-    # Bytes of a legacy encoding are not "mostly UTF-8" for a pair that happens to be.
+    # Bytes of a legacy encoding are not "mostly UTF-8" for the pairs that happen to be:
+    # in mac_roman every "’é" of French is one.
     assert decode_bytes("Ã© Café, São Paulo, Zürich.".encode("cp1252")) == \
         "Ã© Café, São Paulo, Zürich."
+    french = "L’été, l’école, d’être et l’élève."
+    assert decode_bytes(french.encode("mac_roman")) == french
+    page = f'<html><head><meta charset="macintosh"></head><body>{french}</body></html>'
+    assert decode_bytes(page.encode("mac_roman"), html=True) == page
+    for text, encoding in (("πρωθυπουργός", "gb18030"), ("ΚΥΒΕΡΝΗΣΗ", "euc_kr"),
+                           ("は会見", "cp932")):
+        assert decode_bytes(text.encode(encoding)) == text, encoding
 
 
 def test_binary_is_not_text():

@@ -1,8 +1,9 @@
 """Bytes to text without ever crashing, and without inventing characters.
 
 The order is a browser's (the WHATWG Encoding Standard): a byte order mark, then UTF-8,
-then a declared charset, then detection (charset-normalizer); UTF-8 with a few stray
-bytes of windows-1252 in it is read as UTF-8, each stray byte as windows-1252 reads it.
+then a declared charset, then detection (charset-normalizer); before detection, UTF-8
+with a few stray bytes of windows-1252 in it is read as UTF-8, each stray byte as
+windows-1252 reads it.
 Every decode is strict: a declaration that the bytes contradict (cp1252 or GB18030 bytes
 under `<meta charset="utf-8">`, a common lie) is passed over, never decoded with U+FFFD in
 place of what it could not read. Bytes that decode in no encoding are NotText.
@@ -74,8 +75,6 @@ def decode_bytes(data: bytes, html: bool = False, declared: str | None = None) -
             data = data[len(bom):]  # a mark the bytes after it contradict: read those alone
             break
     text = _strict(data, "utf-8")
-    if text is None:
-        text = mostly_utf8(data)
     if text is not None:
         return _checked(text)
     labels = [declared]
@@ -90,14 +89,16 @@ def decode_bytes(data: bytes, html: bool = False, declared: str | None = None) -
         text = _strict(data, encoding) if encoding else None
         if text is not None:
             return _checked(text)
-    return _checked(detect(data))
+    text = mostly_utf8(data)
+    return _checked(text if text is not None else detect(data))
 
 
 # UTF-8 text with a few stray bytes of another encoding (a "’" or an "é" typed in a
 # Windows editor into a UTF-8 feed): its characters of more than one byte outnumber the
-# stray bytes at least this many times. A text in a legacy encoding has few such characters
-# by chance (an accented capital before a "»") against many stray bytes, and is detected.
-MIN_UTF8_PER_STRAY_BYTE = 2
+# stray bytes at least this many times. A text in a legacy encoding makes such characters
+# by chance, but about as many as its stray bytes or fewer (French in mac_roman: every
+# "’é" is one; Greek in GBK or EUC-KR, about one pair in twelve), and is detected.
+MIN_UTF8_PER_STRAY_BYTE = 10
 _STRAY = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape keeps them
 _MULTI_BYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
