@@ -16,6 +16,8 @@ from storywire.transforms.read.decode import NotText, decode_bytes
 from storywire.transforms.read.inputs import (
     Line,
     UnpackedTooLarge,
+    _ReadRecords,
+    file_chunks,
     input_format,
     line_chunks,
     parse_jsonl_line,
@@ -670,3 +672,20 @@ def test_a_file_named_twice_is_said_to_be_read_twice_not_kept_at_itself():
     kept, (reject,) = first_per_id([other, same[0]])
     assert kept is same[0]
     assert reject.reason == "duplicate article_id 'a': the record at in/feed.jsonl:3 is kept"
+
+
+def test_a_jsonl_file_or_piece_with_nothing_to_read_is_a_reject(tmp_path):
+    # A blank file cut into pieces: each piece says so (none started the file whole).
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes((b" " * 99 + b"\n") * 30)
+    chunks = file_chunks(str(blank), blank.stat().st_size, chunk_bytes=1000)
+    assert len(chunks) == 3
+    reasons = [(r.line, r.reason) for chunk in chunks
+               for r in _ReadRecords()._read_jsonl(chunk)]
+    assert reasons == [(1, "lines 1 to 10 of the file are all blank"),
+                       (11, "lines 11 to 20 of the file are all blank"),
+                       (21, "lines 21 to 30 of the file are all blank")]
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(b"\n")
+    ((reject,),) = [list(_ReadRecords()._read_jsonl(c)) for c in file_chunks(str(one), 1)]
+    assert reject.reason == "file holds only blank lines (1 line)"

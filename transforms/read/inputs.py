@@ -319,6 +319,16 @@ def no_articles_in_a_row(lines: int, first: int, end: int | None) -> str:
             f"{first + lines - 1:,}, each blank or rejected): {rest}")
 
 
+def nothing_to_read(chunk: InputChunk, last_line: int) -> str:
+    """The reason of the reject of a JSONL file, or a piece of one, that ends at line
+    `last_line` and held no line to read."""
+    lines = last_line - chunk.first_line + 1
+    if chunk.start == 0 and chunk.end is None:
+        return ("empty file" if lines == 0 else
+                f"file holds only blank lines ({lines:,} line{'s' if lines > 1 else ''})")
+    return f"lines {chunk.first_line:,} to {last_line:,} of the file are all blank"
+
+
 def body_too_long(kind: str, chars: int) -> str:
     return (f"{kind} is {chars:,} characters, over the limit of {MAX_BODY_CHARS:,} for one "
             "article")
@@ -515,12 +525,12 @@ class _ReadRecords(beam.DoFn):
                     if out is not None:
                         gave = True
                         yield out
-            if not gave and chunk.start == 0 and chunk.end is None:
-                # A file with nothing to read is a reject, as an empty .txt file is: the
-                # run then says why it has no article.
-                yield Reject(path, None, None, "read",
-                             "empty file" if number < chunk.first_line
-                             else f"file holds only blank lines ({number:,} lines)")
+            if not gave:
+                # Nothing to read is a reject, as an empty .txt file is: the run then says
+                # why it has no article.
+                whole = chunk.start == 0 and chunk.end is None
+                yield Reject(path, None if whole else chunk.first_line, None, "read",
+                             nothing_to_read(chunk, number))
         except UnpackedTooLarge as err:
             # A decompression bomb: the lines read so far stand, the rest is one reject.
             _log.warning("%s: %s; not read further", path, err)
