@@ -4,9 +4,9 @@ The order is a browser's (the WHATWG Encoding Standard): a byte order mark, then
 then a declared charset, then detection (charset-normalizer); before detection, UTF-8
 with a few stray bytes of windows-1252 in it is read as UTF-8, each stray byte as
 windows-1252 reads it.
-Every decode is strict: a declaration that the bytes contradict (cp1252 or GB18030 bytes
-under `<meta charset="utf-8">`, a common lie) is passed over, never decoded with U+FFFD in
-place of what it could not read. Bytes that decode in no encoding are NotText.
+Every other decode is strict: a declaration that the bytes contradict (cp1252 or GB18030
+bytes under `<meta charset="utf-8">`, a common lie) is passed over, never decoded with
+U+FFFD in place of what it could not read. Bytes that decode in no encoding are NotText.
 """
 
 from __future__ import annotations
