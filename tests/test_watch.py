@@ -91,9 +91,14 @@ def test_watch_once_ingests_each_file_once_across_restarts(tmp_path, capsys):
     for seed in sorted(SEEDS.glob("*.txt"))[:2]:
         shutil.copy(seed, folder / seed.name)
     watch = ["watch", "--input", str(folder), "--output", str(out), "--once", "--interval", "1"]
-    assert main([*watch, *FAST]) == 0  # just copied: not settled yet
+    # Touched within the last interval however long the run takes to start (a file's time
+    # ahead of the clock is such a time too), then long untouched.
+    for copied in folder.iterdir():
+        os.utime(copied, (time.time() + 3600, time.time() + 3600))
+    assert main([*watch, *FAST]) == 0  # just written: not settled yet
     assert "new file" not in capsys.readouterr().err
-    time.sleep(1.5)
+    for copied in folder.iterdir():
+        os.utime(copied, (time.time() - 60, time.time() - 60))
     assert main([*watch, *FAST]) == 0
     assert "2 new file(s)" in capsys.readouterr().err
     assert main([*watch, *FAST]) == 0
