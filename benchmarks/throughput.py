@@ -513,18 +513,18 @@ def main(argv: list[str]) -> int:
                 name, limit = "plain-text articles (news_articles syndicated)", args.loop_sample
             first = Path(scratch) / "first.jsonl"
             first_count = first_documents(corpus, args.fixed_cost_documents, first)
+            first_options = fixed_cost_options(corpus)
             loops, runs, peers, smalls = [], [], [], []
             for n in range(args.repeat):
                 loops.append(essential_loop(corpus, limit))
                 runs.append(pipeline_run(corpus, Path(scratch) / f"run{n}"))
-                smalls.append(pipeline_run(first, Path(scratch) / f"first{n}",
-                                           fixed_cost_options(corpus)))
+                smalls.append(pipeline_run(first, Path(scratch) / f"first{n}", first_options))
                 if args.corpus == "html":
                     peers.append(peer_run(corpus, Path(scratch) / f"peer{n}", args.peer_tasks))
             loop = min(loops, key=lambda lp: lp["extraction"] + lp["fingerprinting"])
             run = min(runs, key=lambda r: r["seconds"])
             small = min(smalls, key=lambda r: r["cpu"]["all"])
-            small["documents"], small["options"] = first_count, fixed_cost_options(corpus)
+            small["documents"], small["options"] = first_count, first_options
             run["corpus_bytes"] = sum(f.stat().st_size for f in corpus_files(corpus))
             if peers:
                 run["peer"] = min(peers, key=lambda r: r["seconds"])
