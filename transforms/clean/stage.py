@@ -149,9 +149,12 @@ class StageArticles(beam.PTransform):
 
 
 class SkipStored(beam.PTransform):
-    """(raw records, the StoredIds that ReadStoredIds gives) to the records of ids not
-    stored yet."""
+    """Raw records to those whose ids are not stored yet. `stored_ids`: the view of one
+    StoredIds that ReadStoredIds gives."""
 
-    def expand(self, pcolls):
-        records, stored_ids = pcolls
-        return records | beam.ParDo(_SkipStored(), beam.pvalue.AsSingleton(stored_ids))
+    def __init__(self, stored_ids: beam.pvalue.AsSingleton):
+        super().__init__()
+        self._stored_ids = stored_ids
+
+    def expand(self, records):
+        return records | beam.ParDo(_SkipStored(), self._stored_ids)

@@ -109,7 +109,9 @@ class ConnectedComponents(beam.PTransform):
     def expand(self, edges):
         if self._gathered:
             return (edges
-                    | "AllEdges" >> beam.combiners.ToList()
+                    # No edges, no components: nothing to solve.
+                    | "AllEdges" >> beam.CombineGlobally(
+                        beam.combiners.ToListCombineFn()).without_defaults()
                     | "Solve" >> beam.FlatMap(lambda all_edges: components(all_edges).items()))
         clusters = (
             edges

@@ -353,9 +353,9 @@ class _AllIds(beam.CombineFn):
 
 
 class ReadStoredIds(beam.PTransform):
-    """The ids of the articles stored in `output`, as one StoredIds (empty in a first
-    run). Built once, by one worker: each worker then holds one sorted array of 16-byte
-    keys while it skips stored records, not also the arrays it was built from."""
+    """The ids of the articles stored in `output`, as a side input of one StoredIds (empty
+    in a first run). Built once, by one worker: each worker then holds one sorted array of
+    16-byte keys while it skips stored records, not also the arrays it was built from."""
 
     def __init__(self, output: str):
         super().__init__()
@@ -366,7 +366,7 @@ class ReadStoredIds(beam.PTransform):
                 | "Files" >> StoredFiles(self._output, "articles")
                 | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
                     path, "articles", ["article_id"]).column("article_id").to_pylist()))
-                | "AllIds" >> beam.CombineGlobally(_AllIds()))
+                | "AllIds" >> beam.CombineGlobally(_AllIds()).as_singleton_view())
 
 
 ASSIGNMENT_COLUMNS = ["article_id", "assigned_at", "story_id", "published_at", "text_length",
@@ -459,10 +459,9 @@ class ReadStoryMembers(beam.PTransform):
         # articles were found are read again. A stream may not: an undated article
         # delivered again after the job restarts gets a row on the new job's day. An index
         # a stream wrote to is read again whole.
-        streamed = beam.pvalue.AsSingleton(
-            listed
-            | "ByStream" >> beam.Map(written_by_stream)
-            | "FromStream" >> beam.CombineGlobally(any))
+        streamed = (listed
+                    | "ByStream" >> beam.Map(written_by_stream)
+                    | "FromStream" >> beam.CombineGlobally(any).as_singleton_view())
         partitions = (found
                       | "Partitions" >> beam.Keys()
                       | "DistinctPartitions" >> beam.Distinct()

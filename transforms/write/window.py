@@ -214,7 +214,7 @@ class ReadStoryIndex(beam.PTransform):
             | "Folders" >> beam.Map(
                 lambda day: table_folder(output, "story_index", f"{column}={day}"))
             | "Read" >> _ReadFiles("story_index"))
-        keys = beam.pvalue.AsSingleton(articles | "Keys" >> beam.CombineGlobally(_CollectKeys()))
+        keys = articles | "Keys" >> beam.CombineGlobally(_CollectKeys()).as_singleton_view()
         undated_stored = beam.pvalue.AsSingleton(
             p
             | "UndatedFolder" >> beam.Create([table_folder(
