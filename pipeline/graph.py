@@ -108,7 +108,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         | "WriteStories" >> UpdateStoriesTable(opts.output, staging, rows_per_file),
         tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
                                                            rows_per_file),
-        (rejects, articles | "ArticleIds" >> beam.Map(lambda a: a.article_id), stored_rejects)
+        (rejects, articles, read.records, stored_rejects)
         | "WriteRejects" >> UpdateRejectsTable(opts.output, staging, rows_per_file),
     )
     (written

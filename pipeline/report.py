@@ -22,6 +22,7 @@ from storywire.transforms.metrics import (
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
     REJECTS_NOW_ARTICLES,
+    REJECTS_NOW_READ,
     SKIPPED_ALREADY_STORED,
     SKIPPED_NO_PAGE,
     STORIES,
@@ -36,7 +37,7 @@ from storywire.transforms.write.stored import latest_rows, read_columns
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
                     SKIPPED_NO_PAGE, REJECTS_NEW, REJECTS_ALREADY_STORED, REJECTS_NOW_ARTICLES,
-                    DUP_GROUPS_WITH_COPIES,
+                    REJECTS_NOW_READ, DUP_GROUPS_WITH_COPIES,
                     ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, STORIES_MERGED,
                     STORY_ARTICLES_MOVED, *BOUNDS_HIT)
 
@@ -81,6 +82,7 @@ class RunSummary:
         skipped = self.get(SKIPPED_ALREADY_STORED)
         stored_rejects = self.get(REJECTS_ALREADY_STORED)
         cleared = self.get(REJECTS_NOW_ARTICLES)
+        read_now = self.get(REJECTS_NOW_READ)
         no_page = self.get(SKIPPED_NO_PAGE)
         lines = [
             f"read:       {self.get(INPUT_UNITS)} input units "
@@ -90,7 +92,9 @@ class RunSummary:
             f"rejects:    {self.get(REJECTS_NEW)} new"
             + (f" ({stored_rejects} already recorded)" if stored_rejects else "")
             + (f"; {cleared} of earlier runs removed, their records now articles"
-               if cleared else ""),
+               if cleared else "")
+            + (f"; {read_now} of earlier runs removed, their line or file now read"
+               if read_now else ""),
             *([f"skipped:    {no_page} WARC records that hold no page (request, warcinfo, "
                "metadata, revisit ...)"] if no_page else []),
             f"dup groups: {self.dup_groups} "

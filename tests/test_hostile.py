@@ -49,6 +49,7 @@ def hostile_inbox(folder: Path) -> Path:
         "empty.jsonl": b"",
         "empty.jsonl.gz": gzip.compress(b""),
         "blank.jsonl": b"\n  \n\r\n",
+        "bom.jsonl": b"\xef\xbb\xbf\n",  # a Windows editor's empty file: its byte order mark
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -115,6 +116,8 @@ def test_bad_files_are_rejected_with_their_reason(hostile_run):
         assert reasons(rejects, name) == [(None, "read", "empty file")]
     assert reasons(rejects, "blank.jsonl") == [
         (None, "read", "file holds only blank lines (3 lines)")]
+    assert reasons(rejects, "bom.jsonl") == [
+        (None, "read", "file holds only blank lines (1 line)")]
     for name in ("binary.txt", "binary.html"):
         ((_, stage, _),) = reasons(rejects, name)
         assert stage == "decode"

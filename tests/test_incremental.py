@@ -433,6 +433,39 @@ def test_a_reject_goes_when_a_later_run_makes_its_record_an_article(tmp_path, ca
     assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
 
 
+def test_a_reject_without_an_id_goes_when_its_line_or_file_gives_a_record(tmp_path, capsys):
+    # An empty feed file and a line that was not JSON are rejects without an article id.
+    # They stayed after the file got records and the line was mended: the rejects table
+    # said that input had not got in.
+    def lines(*records) -> str:
+        return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+    out, feeds = tmp_path / "out", tmp_path / "feeds"
+    feeds.mkdir()
+    first = {"id": "a", "text": seed_text("000")}
+    (feeds / "empty.jsonl").write_text("")
+    (feeds / "broken.jsonl").write_text(lines(first, '{"id": "c", "text": '))
+    (feeds / "still.jsonl").write_text("")  # stays empty: its reject stays
+    summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["articles"], summary["rejects"]) == (1, 3)
+
+    (feeds / "empty.jsonl").write_text(lines({"id": "b", "text": seed_text("001")}))
+    (feeds / "broken.jsonl").write_text(lines(first, {"id": "c", "text": seed_text("002")}))
+    summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
+    assert (summary["articles"], summary["rejects"], summary["rejects_read"]) == (2, 0, 2)
+    assert summary["rejects_stored"] == 1
+    left = [(Path(r["input_uri"]).name, r["line"], r["reason"])
+            for r in rows(out, "rejects", "input_uri")]
+    assert left == [("still.jsonl", None, "empty file")]
+    assert [a["article_id"] for a in rows(out, "articles", "article_id")] == ["a", "b", "c"]
+
+    # The same input again: nothing changes.
+    summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
+    assert (summary["skipped"], summary["rejects_read"], summary["rejects_cleared"]) == (3, 0, 0)
+    assert len(rows(out, "rejects", "input_uri")) == 1
+
+
 def test_the_language_an_output_asks_for_is_one_the_option_takes(tmp_path, monkeypatch):
     # Settings written by hand with another code of a language ("no" for Norwegian): the
     # advice names the code --language takes ("nb"), not one it refuses.

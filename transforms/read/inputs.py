@@ -6,6 +6,7 @@ or time hostage. Finding the files is matching.py's.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import json
@@ -301,7 +302,9 @@ def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
     if not line.whole:
         return Reject(input_uri, line.number, None, "read",
                       line_too_long(line.size, max_line_bytes), excerpt(line.data))
-    if not line.data.strip():
+    # A line of white space is blank, and so is one that holds only the byte order mark
+    # with which a Windows editor saves even an empty file.
+    if not line.data.removeprefix(codecs.BOM_UTF8).strip():
         return None
     try:
         text = decode_bytes(line.data.rstrip(b"\r\n"))

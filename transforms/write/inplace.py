@@ -23,22 +23,28 @@ from storywire.transforms.write.parquet import (
 from storywire.transforms.write.stored import has_table, read_arrow
 
 
-def without_keys(path: str, table: str, column: str, keys) -> list[dict] | None:
-    """The rows of a stored file of `table` whose `column` is not a key of `keys`; None
-    when the file holds none of those (it stays as it is)."""
+def without_keys(path: str, table: str, column: str | tuple[str, ...],
+                 keys) -> list[dict] | None:
+    """The rows of a stored file of `table` whose `column` (or tuple of the values of
+    several columns) is not a key of `keys`; None when the file holds none of those (it
+    stays as it is)."""
     rows = read_arrow(path, table)
-    ids = pa.array(list(keys.keys()), pa.string())
-    dropped = pc.is_in(rows.column(column), value_set=ids)
+    if isinstance(column, str):
+        ids = pa.array(list(keys.keys()), pa.string())
+        dropped = pc.fill_null(pc.is_in(rows.column(column), value_set=ids), False)
+    else:
+        values = zip(*(rows.column(c).to_pylist() for c in column))
+        dropped = pa.array([value in keys for value in values], pa.bool_())
     if not pc.any(dropped).as_py():
         return None
-    return rows.filter(pc.invert(pc.fill_null(dropped, False))).to_pylist()
+    return rows.filter(pc.invert(dropped)).to_pylist()
 
 
 class _RewriteWithout(beam.DoFn):
     """A stored file of a table to StagedFile(its copy without the rows of the given keys,
     replaces=it); nothing when it holds none of them."""
 
-    def __init__(self, staging: str, table: str, column: str):
+    def __init__(self, staging: str, table: str, column: str | tuple[str, ...]):
         self._staging = staging
         self._table = table
         self._column = column
@@ -58,12 +64,12 @@ class _RewriteWithout(beam.DoFn):
 
 
 class RewriteStoredWithout(beam.PTransform):
-    """Keys (a PCollection of strings) to StagedFiles: each stored file of `table` whose
-    `column` holds one of them, rewritten without those rows (or removed when none is
-    left); files that hold none stay as they are. Unpartitioned tables only (the copy is
-    written at the top of the table)."""
+    """Keys (a PCollection of strings, or of tuples for a tuple of columns) to StagedFiles:
+    each stored file of `table` whose `column` holds one of them, rewritten without those
+    rows (or removed when none is left); files that hold none stay as they are.
+    Unpartitioned tables only (the copy is written at the top of the table)."""
 
-    def __init__(self, output: str, staging: str, table: str, column: str):
+    def __init__(self, output: str, staging: str, table: str, column: str | tuple[str, ...]):
         super().__init__()
         self._output = output
         self._staging = staging
@@ -84,9 +90,9 @@ class RewriteStoredWithout(beam.PTransform):
 class UpdateTableInPlace(beam.PTransform):
     """(new rows of `table`, keys whose stored rows go) to StagedFiles: the new rows, and
     each stored file holding rows whose `column` is one of the keys, rewritten without
-    them."""
+    them. New rows alone, when nothing is `stored` yet: to StagedFiles of them."""
 
-    def __init__(self, table: str, column: str, output: str, staging: str,
+    def __init__(self, table: str, column: str | tuple[str, ...], output: str, staging: str,
                  rows_per_file: int):
         super().__init__()
         self._table = table
@@ -94,12 +100,13 @@ class UpdateTableInPlace(beam.PTransform):
         self._output = output
         self._staging = staging
         self._rows_per_file = rows_per_file
+        self.stored = has_table(output, table)  # the table is in the output already
 
     def expand(self, pcolls):
-        rows, keys = pcolls
+        rows, keys = pcolls if isinstance(pcolls, tuple) else (pcolls, None)
         written = rows | "WriteRows" >> WriteTable(self._table, self._staging,
                                                    self._rows_per_file)
-        if not has_table(self._output, self._table):
+        if keys is None or not self.stored:
             return written
         replaced = keys | "Rewrite" >> RewriteStoredWithout(
             self._output, self._staging, self._table, self._column)
