@@ -545,3 +545,30 @@ def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
     assert ending_in_zero in ids and "\udcff surrogate" in ids
     assert "id" not in ids
     assert "x" not in StoredIds([])
+
+
+def test_a_record_supersedes_the_id_less_rejects_of_its_line_and_of_its_whole_file():
+    from collections import defaultdict
+
+    from storywire.transforms.records import RawRecord
+    from storywire.transforms.write.rejects import superseded_by
+
+    rejected = defaultdict(list, {
+        ("feed.jsonl", None): [("feed.jsonl", None, None, "read")],
+        ("feed.jsonl", 3): [("feed.jsonl", 3, None, "parse")],
+        ("bad\\xff.jsonl", None): [("bad\\xff.jsonl", None, None, "read")],
+        ("page.html", None): [("page.html", None, None, "match")]})
+
+    def record(uri: str, line: int | None) -> RawRecord:
+        return RawRecord("id", uri, line, "text", "body")
+
+    assert superseded_by(record("feed.jsonl", 3), rejected) == [
+        ("feed.jsonl", 3, None, "parse"), ("feed.jsonl", None, None, "read")]
+    assert superseded_by(record("feed.jsonl", 4), rejected) == [
+        ("feed.jsonl", None, None, "read")]
+    assert superseded_by(record("other.jsonl", 3), rejected) == []
+    # A name that is not UTF-8, as the rejects table stores it.
+    name = b"bad\xff.jsonl".decode("utf-8", "surrogateescape")
+    assert superseded_by(record(name, 1), rejected) == [("bad\\xff.jsonl", None, None, "read")]
+    assert superseded_by(record("page.html", None), rejected) == [
+        ("page.html", None, None, "match")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from storywire.transforms.metrics import REJECTS_NOW_ARTICLES, REJECTS_NOW_READ, counter
-from storywire.transforms.records import RawRecord
+from storywire.transforms.records import RawRecord, storable_text
 from storywire.transforms.write.assemble import REJECT_KEY, reject_key
 from storywire.transforms.write.inplace import UpdateTableInPlace
 
@@ -42,8 +42,10 @@ def superseded_by(record: RawRecord, rejected) -> list[tuple]:
     those of its line, and those of its whole file. `rejected`: (input_uri, line or None)
     to the keys of the stored id-less rejects there, none for a place without (as Beam's
     AsMultiMap gives, or a defaultdict(list))."""
-    places = dict.fromkeys([(record.input_uri, record.line), (record.input_uri, None)])
-    return [key for place in places for key in rejected[place]]
+    # As the rejects table stores it: a file name that is not UTF-8 is escaped there.
+    uri = storable_text(record.input_uri)
+    of_file = list(rejected[(uri, None)])
+    return of_file if record.line is None else [*rejected[(uri, record.line)], *of_file]
 
 
 class _NowRead(beam.DoFn):
