@@ -96,10 +96,9 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
                stored_stories["unlisted"])
               | "TagStories" >> TagStories(run.ingested_at))
 
-    rejects = (
-        ((files.rejects, read.rejects, cleaned.rejects, unique.rejects)
-         | "AllRejects" >> beam.Flatten(), stored_rejects)
-        | "RejectRows" >> RejectRows())
+    all_rejects = ((files.rejects, read.rejects, cleaned.rejects, unique.rejects)
+                   | "AllRejects" >> beam.Flatten())
+    rejects = (all_rejects, stored_rejects) | "RejectRows" >> RejectRows()
     staging, rows_per_file = run.staging, opts.rows_per_file
     written = (
         (articles, dup_groups, tagged["tags"])
@@ -108,7 +107,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         | "WriteStories" >> UpdateStoriesTable(opts.output, staging, rows_per_file),
         tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
                                                            rows_per_file),
-        (rejects, articles, read.records, stored_rejects)
+        (rejects, all_rejects, articles, read.spans, stored_rejects)
         | "WriteRejects" >> UpdateRejectsTable(opts.output, staging, rows_per_file),
     )
     (written

@@ -93,7 +93,7 @@ class RunSummary:
             + (f" ({stored_rejects} already recorded)" if stored_rejects else "")
             + (f"; {cleared} of earlier runs removed, their records now articles"
                if cleared else "")
-            + (f"; {read_now} of earlier runs removed, their line or file now read"
+            + (f"; {read_now} of earlier runs removed, their input now read without them"
                if read_now else ""),
             *([f"skipped:    {no_page} WARC records that hold no page (request, warcinfo, "
                "metadata, revisit ...)"] if no_page else []),

@@ -68,7 +68,7 @@ def run(capsys, *args) -> dict:
     for key, pattern in (("skipped", r"(\d+) already in the output"),
                          ("rejects_stored", r"(\d+) already recorded"),
                          ("rejects_cleared", r"(\d+) of earlier runs removed, their records"),
-                         ("rejects_read", r"(\d+) of earlier runs removed, their line"),
+                         ("rejects_read", r"(\d+) of earlier runs removed, their input"),
                          ("extended", r"(\d+) extended")):
         m = re.search(pattern, out)
         summary[key] = int(m.group(1)) if m else 0

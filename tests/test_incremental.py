@@ -446,23 +446,26 @@ def test_a_reject_without_an_id_goes_when_its_line_or_file_gives_a_record(tmp_pa
     (feeds / "empty.jsonl").write_text("")
     (feeds / "broken.jsonl").write_text(lines(first, '{"id": "c", "text": '))
     (feeds / "still.jsonl").write_text("")  # stays empty: its reject stays
+    (feeds / "cut.jsonl").write_text(lines({"id": "d", "text": seed_text("003")}, "{oops"))
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
                   "--max_reject_fraction", "1")
-    assert (summary["articles"], summary["rejects"]) == (1, 3)
+    assert (summary["articles"], summary["rejects"]) == (2, 4)
 
     (feeds / "empty.jsonl").write_text(lines({"id": "b", "text": seed_text("001")}))
     (feeds / "broken.jsonl").write_text(lines(first, {"id": "c", "text": seed_text("002")}))
+    (feeds / "cut.jsonl").write_text(lines({"id": "d", "text": seed_text("003")}))  # removed
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
-    assert (summary["articles"], summary["rejects"], summary["rejects_read"]) == (2, 0, 2)
+    assert (summary["articles"], summary["rejects"], summary["rejects_read"]) == (2, 0, 3)
     assert summary["rejects_stored"] == 1
     left = [(Path(r["input_uri"]).name, r["line"], r["reason"])
             for r in rows(out, "rejects", "input_uri")]
     assert left == [("still.jsonl", None, "empty file")]
-    assert [a["article_id"] for a in rows(out, "articles", "article_id")] == ["a", "b", "c"]
+    assert [a["article_id"] for a in rows(out, "articles", "article_id")] == [
+        "a", "b", "c", "d"]
 
     # The same input again: nothing changes.
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
-    assert (summary["skipped"], summary["rejects_read"], summary["rejects_cleared"]) == (3, 0, 0)
+    assert (summary["skipped"], summary["rejects_read"], summary["rejects_cleared"]) == (4, 0, 0)
     assert len(rows(out, "rejects", "input_uri")) == 1
 
 
@@ -547,28 +550,35 @@ def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
     assert "x" not in StoredIds([])
 
 
-def test_a_record_supersedes_the_id_less_rejects_of_its_line_and_of_its_whole_file():
-    from collections import defaultdict
+def test_a_read_span_covers_the_rejects_of_what_was_read():
+    from storywire.transforms.records import ReadSpan
+    from storywire.transforms.write.rejects import read_again
 
-    from storywire.transforms.records import RawRecord
-    from storywire.transforms.write.rejects import superseded_by
+    def row(line):
+        return {"input_uri": "feed.jsonl", "line": line, "article_id": None, "stage": "parse"}
 
-    rejected = defaultdict(list, {
-        ("feed.jsonl", None): [("feed.jsonl", None, None, "read")],
-        ("feed.jsonl", 3): [("feed.jsonl", 3, None, "parse")],
-        ("bad\\xff.jsonl", None): [("bad\\xff.jsonl", None, None, "read")],
-        ("page.html", None): [("page.html", None, None, "match")]})
+    whole = ReadSpan("feed.jsonl", whole=True)
+    assert whole.covers(None) and whole.covers(7)
+    part = ReadSpan("feed.jsonl", False, 10, 19)
+    assert [part.covers(line) for line in (None, 9, 10, 19, 20)] == [False, False, True,
+                                                                       True, False]
+    assert ReadSpan("feed.jsonl", False, 20).covers(10**9)  # the last part: to the end
+    assert read_again([part], [row(None), row(12), row(25)]) == [
+        ("feed.jsonl", 12, None, "parse")]
+    assert read_again([part, ReadSpan("feed.jsonl", False, 20)], [row(25)]) == [
+        ("feed.jsonl", 25, None, "parse")]
+    assert read_again([], [row(12)]) == []
 
-    def record(uri: str, line: int | None) -> RawRecord:
-        return RawRecord("id", uri, line, "text", "body")
 
-    assert superseded_by(record("feed.jsonl", 3), rejected) == [
-        ("feed.jsonl", 3, None, "parse"), ("feed.jsonl", None, None, "read")]
-    assert superseded_by(record("feed.jsonl", 4), rejected) == [
-        ("feed.jsonl", None, None, "read")]
-    assert superseded_by(record("other.jsonl", 3), rejected) == []
-    # A name that is not UTF-8, as the rejects table stores it.
-    name = b"bad\xff.jsonl".decode("utf-8", "surrogateescape")
-    assert superseded_by(record(name, 1), rejected) == [("bad\\xff.jsonl", None, None, "read")]
-    assert superseded_by(record("page.html", None), rejected) == [
-        ("page.html", None, None, "match")]
+def test_the_parts_of_a_big_jsonl_file_cover_its_lines_once(tmp_path):
+    from storywire.transforms.read.inputs import file_chunks
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"".join(b'{"id": "%d", "text": "%s"}\n' % (i, b"x" * 200)
+                              for i in range(1000)))
+    spans = [chunk.span("jsonl") for chunk in file_chunks(str(path), path.stat().st_size,
+                                                          chunk_bytes=20_000)]
+    assert len(spans) > 5 and not any(span.whole for span in spans)
+    for line in (1, 500, 1000):
+        assert sum(span.covers(line) for span in spans) == 1
+    assert spans[-1].last is None

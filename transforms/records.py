@@ -9,6 +9,8 @@ from dataclasses import dataclass
 EXCERPT_CHARS = 200
 # The tag of every reject output.
 REJECTS = "rejects"
+# The tag of the ReadSpans a reader outputs.
+SPANS = "spans"
 
 
 def stable_id(*parts: object) -> str:
@@ -68,6 +70,25 @@ def excerpt(value: str | bytes | None, limit: int = EXCERPT_CHARS) -> str | None
         value = value[: limit * 4].decode("utf-8", "replace")
     value = "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in value[:limit])
     return value
+
+
+@dataclass(frozen=True)
+class ReadSpan:
+    """Where a run read a file: all of it (`whole`), or a part from place `first` to place
+    `last` (None: to the end). A place is what the rejects table's `line` column holds: a
+    JSONL line number, a WARC byte offset."""
+
+    input_uri: str  # as the tables store it (storable_text)
+    whole: bool
+    first: int = 1
+    last: int | None = None
+
+    def covers(self, line: int | None) -> bool:
+        """Whether a reject at `line` (None: of the whole file) is of what was read."""
+        if self.whole:
+            return True
+        return line is not None and self.first <= line and (self.last is None
+                                                            or line <= self.last)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
 from storywire.transforms.records import (
     REJECTS,
+    SPANS,
     RawRecord,
+    ReadSpan,
     Reject,
     excerpt,
     record_id,
@@ -124,8 +126,9 @@ def is_compressed(path: str) -> bool:
 @dataclass(frozen=True)
 class InputChunk:
     """A file to read, or a part of one: bytes [start, end) (end None: to the end of the
-    file), whose first line is line number `first_line` of the file; `records`, the
-    records that could be pages in it, when the file was framed to cut it (WARC)."""
+    file), whose first line is line number `first_line` of the file (and last line
+    `last_line`, for a JSONL part that ends before the file does); `records`, the records
+    that could be pages in it, when the file was framed to cut it (WARC)."""
 
     path: str
     size: int | None
@@ -133,6 +136,16 @@ class InputChunk:
     end: int | None = None
     first_line: int = 1
     records: int | None = None
+    last_line: int | None = None
+
+    def span(self, kind: str | None) -> ReadSpan:
+        """Where reading this chunk reads the file, in the places its rejects are at."""
+        uri = storable_text(self.path)
+        if self.start == 0 and self.end is None:
+            return ReadSpan(uri, whole=True)
+        if kind == "warc":  # a WARC file's places are byte offsets
+            return ReadSpan(uri, False, self.start, None if self.end is None else self.end - 1)
+        return ReadSpan(uri, False, self.first_line, self.last_line)
 
 
 def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:
@@ -393,7 +406,10 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
         parts = [(0, None, 1)]
     if counted is not None:
         counted.append(lines)
-    return [InputChunk(path, size, start, end, first_line) for start, end, first_line in parts]
+    # A part's last line is the line before the next part's first.
+    last_lines = [first_line - 1 for _, _, first_line in parts[1:]] + [None]
+    return [InputChunk(path, size, start, end, first_line, last_line=last)
+            for (start, end, first_line), last in zip(parts, last_lines)]
 
 
 def warc_limits(packed_bytes: int | None) -> warc.Limits:
@@ -420,7 +436,7 @@ def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChun
 class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
     for JSONL, one per page of a WARC file. A WARC record that holds no page is counted
-    as read and skipped."""
+    as read and skipped. Each file or part read gives its ReadSpan too (tagged SPANS)."""
 
     def __init__(self, progress: str | None = None):
         self.units = counter(INPUT_UNITS)
@@ -443,6 +459,7 @@ class _ReadRecords(beam.DoFn):
                 self.skipped.inc()
             else:
                 yield out
+        yield beam.pvalue.TaggedOutput(SPANS, chunk.span(input_format(chunk.path)))
 
     def _read(self, chunk: InputChunk, kind: str | None) -> Iterator[RawRecord | Reject]:
         path = chunk.path
@@ -553,7 +570,8 @@ class _ReadRecords(beam.DoFn):
 
 
 class ReadRecords(beam.PTransform):
-    """File metadata to raw records (main output) and rejects (tagged `rejects`).
+    """File metadata to raw records (main output), rejects (tagged `rejects`), and where
+    each file was read (ReadSpans, tagged `spans`: the rejects table's update needs them).
 
     Big JSONL files are read in parts of about `chunk_bytes`; with `spread`, the parts are
     shuffled so that all workers read, and clean, a share of them. With a `progress`
@@ -572,4 +590,4 @@ class ReadRecords(beam.PTransform):
         if self._spread:
             chunks = chunks | "Spread" >> beam.Reshuffle()
         return chunks | "Parse" >> beam.ParDo(_ReadRecords(self._progress)).with_outputs(
-            REJECTS, main="records")
+            REJECTS, SPANS, main="records")

@@ -4,85 +4,81 @@ its input supersedes.
 - A reject whose record this run made an article: a page that timed out under load, or a
   record whose feed later sent its full text, is a reject of one run and an article of a
   later one.
-- A reject without an article id, where this run read a record: a line that was not JSON
-  and was mended, or a whole file that gave nothing (empty, blank lines only, a path that
-  named no file) and now gives records.
+- A reject without an article id, of a file or a part of one that this run read again
+  and found no longer bad there: a line that was not JSON and was mended or removed, a
+  whole file that gave nothing (empty, blank lines only, a path that named no file) and
+  now gives records.
 
-The rejects table holds the input that did not get in, as it stands now, so such a row
-goes."""
+A reject that the run makes again stays. The rejects table holds the input that did not
+get in, as it stands now, so the others go."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import apache_beam as beam
 
 from storywire.transforms.metrics import REJECTS_NOW_ARTICLES, REJECTS_NOW_READ, counter
-from storywire.transforms.records import RawRecord, storable_text
+from storywire.transforms.records import ReadSpan
 from storywire.transforms.write.assemble import REJECT_KEY, reject_key
 from storywire.transforms.write.inplace import UpdateTableInPlace
 
 TABLE = "rejects"
+# Why a stored reject goes.
+NOW_ARTICLE, NOW_READ = "article", "read"
 
 
-class _NowArticles(beam.DoFn):
+def _now_articles(joined):
     """(article id, {"new": ..., "rejected": keys of its stored rejects}) to those keys,
-    when the id is a new article of this run, counting them."""
+    when the id is a new article of this run."""
+    _, grouped = joined
+    if grouped["new"]:
+        for key in grouped["rejected"]:
+            yield key, NOW_ARTICLE
+
+
+def read_again(spans: Iterable[ReadSpan], rejected: Iterable[dict]) -> list[tuple]:
+    """The keys of the stored reject rows without an article id of one file (`rejected`)
+    that are of what this run read of it (`spans`)."""
+    spans = list(spans)
+    return [reject_key(row) for row in rejected
+            if any(span.covers(row["line"]) for span in spans)]
+
+
+def _read_again(joined):
+    _, grouped = joined
+    for key in read_again(grouped["span"], grouped["rejected"]):
+        yield key, NOW_READ
+
+
+class _Gone(beam.DoFn):
+    """(reject key, {"why": why it is superseded, "again": ...}) to the key of a stored
+    reject that goes: one the run did not make again. Counted by why."""
 
     def __init__(self):
-        self.cleared = counter(REJECTS_NOW_ARTICLES)
+        self.now_articles = counter(REJECTS_NOW_ARTICLES)
+        self.now_read = counter(REJECTS_NOW_READ)
 
     def process(self, joined):
-        _, grouped = joined
-        if grouped["new"] and grouped["rejected"]:
-            self.cleared.inc(len(grouped["rejected"]))
-            yield from grouped["rejected"]
-
-
-def superseded_by(record: RawRecord, rejected) -> list[tuple]:
-    """The keys of the stored rejects without an article id that `record` supersedes:
-    those of its line, and those of its whole file. `rejected`: (input_uri, line or None)
-    to the keys of the stored id-less rejects there, none for a place without (as Beam's
-    AsMultiMap gives, or a defaultdict(list))."""
-    # As the rejects table stores it: a file name that is not UTF-8 is escaped there.
-    uri = storable_text(record.input_uri)
-    of_file = list(rejected[(uri, None)])
-    return of_file if record.line is None else [*rejected[(uri, record.line)], *of_file]
-
-
-class _NowRead(beam.DoFn):
-    """Raw records of this run to the keys of the stored rejects they supersede
-    (superseded_by), each once per bundle: a file that gave nothing before and a million
-    records now would otherwise name its reject a million times."""
-
-    def start_bundle(self):
-        self._named = set()
-
-    def process(self, record: RawRecord, rejected):
-        for key in superseded_by(record, rejected):
-            if key not in self._named:
-                self._named.add(key)
-                yield key
-
-
-class _CountNowRead(beam.DoFn):
-    def __init__(self):
-        self.removed = counter(REJECTS_NOW_READ)
-
-    def process(self, key):
-        self.removed.inc()
-        yield key
+        key, grouped = joined
+        why = list(grouped["why"])
+        if why and not grouped["again"]:
+            (self.now_articles if NOW_ARTICLE in why else self.now_read).inc()
+            yield key
 
 
 class UpdateRejectsTable(beam.PTransform):
-    """(the run's new reject rows, its new articles (StagedArticles), its raw records, the
-    stored reject rows) to StagedFiles: the new rows, and each stored file holding a reject that
-    the run supersedes rewritten without it."""
+    """(the run's new reject rows, all its Rejects (new or already recorded), its new
+    articles (StagedArticles), its ReadSpans, the stored reject rows) to StagedFiles: the
+    new rows, and each stored file holding a reject that the run supersedes rewritten
+    without it."""
 
     def __init__(self, output: str, staging: str, rows_per_file: int):
         super().__init__()
         self._update = UpdateTableInPlace(TABLE, REJECT_KEY, output, staging, rows_per_file)
 
     def expand(self, pcolls):
-        rows, articles, records, stored = pcolls
+        rows, rejects, articles, spans, stored = pcolls
         if not self._update.stored:  # a first run: nothing to supersede
             return rows | "Update" >> self._update
         now_articles = (
@@ -91,14 +87,17 @@ class UpdateRejectsTable(beam.PTransform):
                           | "StoredWithId" >> beam.Filter(lambda r: r["article_id"] is not None)
                           | "StoredById" >> beam.Map(lambda r: (r["article_id"], reject_key(r))))}
             | "JoinIds" >> beam.CoGroupByKey()
-            | "NowArticles" >> beam.ParDo(_NowArticles()))
-        without_id = beam.pvalue.AsMultiMap(
-            stored
-            | "StoredWithoutId" >> beam.Filter(lambda r: r["article_id"] is None)
-            | "ByPlace" >> beam.Map(lambda r: ((r["input_uri"], r["line"]), reject_key(r))))
-        now_read = (records
-                    | "NowRead" >> beam.ParDo(_NowRead(), without_id)
-                    | "DistinctNowRead" >> beam.Distinct()
-                    | "CountNowRead" >> beam.ParDo(_CountNowRead()))
-        superseded = (now_articles, now_read) | "Superseded" >> beam.Flatten()
-        return (rows, superseded) | "Update" >> self._update
+            | "NowArticles" >> beam.FlatMap(_now_articles))
+        now_read = (
+            {"span": spans | "SpansByFile" >> beam.Map(lambda s: (s.input_uri, s)),
+             "rejected": (stored
+                          | "StoredWithoutId" >> beam.Filter(lambda r: r["article_id"] is None)
+                          | "StoredByFile" >> beam.Map(lambda r: (r["input_uri"], r)))}
+            | "JoinFiles" >> beam.CoGroupByKey()
+            | "NowRead" >> beam.FlatMap(_read_again))
+        gone = (
+            {"why": (now_articles, now_read) | "Superseded" >> beam.Flatten(),
+             "again": rejects | "Again" >> beam.Map(lambda r: (reject_key(r.as_row()), None))}
+            | "JoinAgain" >> beam.CoGroupByKey()
+            | "Gone" >> beam.ParDo(_Gone()))
+        return (rows, gone) | "Update" >> self._update
