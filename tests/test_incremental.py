@@ -433,10 +433,11 @@ def test_a_reject_goes_when_a_later_run_makes_its_record_an_article(tmp_path, ca
     assert [r["article_id"] for r in rows(out, "rejects", "article_id")] == ["y"]
 
 
-def test_a_reject_without_an_id_goes_when_its_line_or_file_gives_a_record(tmp_path, capsys):
+def test_a_reject_made_in_reading_goes_when_its_file_is_read_without_it(tmp_path, capsys):
     # An empty feed file and a line that was not JSON are rejects without an article id.
-    # They stayed after the file got records and the line was mended: the rejects table
-    # said that input had not got in.
+    # They stayed after the file got records and the line was mended or removed, as did an
+    # empty .txt file's beside the reject of the words it later held: the rejects table
+    # said that input had not got in, or was what it no longer is.
     def lines(*records) -> str:
         return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
 
@@ -447,26 +448,30 @@ def test_a_reject_without_an_id_goes_when_its_line_or_file_gives_a_record(tmp_pa
     (feeds / "broken.jsonl").write_text(lines(first, '{"id": "c", "text": '))
     (feeds / "still.jsonl").write_text("")  # stays empty: its reject stays
     (feeds / "cut.jsonl").write_text(lines({"id": "d", "text": seed_text("003")}, "{oops"))
+    (feeds / "note.txt").write_text("")
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
                   "--max_reject_fraction", "1")
-    assert (summary["articles"], summary["rejects"]) == (2, 4)
+    assert (summary["articles"], summary["rejects"]) == (2, 5)
 
     (feeds / "empty.jsonl").write_text(lines({"id": "b", "text": seed_text("001")}))
     (feeds / "broken.jsonl").write_text(lines(first, {"id": "c", "text": seed_text("002")}))
     (feeds / "cut.jsonl").write_text(lines({"id": "d", "text": seed_text("003")}))  # removed
+    (feeds / "note.txt").write_text("Bridge closed.")
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
-    assert (summary["articles"], summary["rejects"], summary["rejects_read"]) == (2, 0, 3)
+    assert (summary["articles"], summary["rejects"], summary["rejects_read"]) == (2, 1, 4)
     assert summary["rejects_stored"] == 1
-    left = [(Path(r["input_uri"]).name, r["line"], r["reason"])
+    left = [(Path(r["input_uri"]).name, r["line"], r["stage"], r["reason"][:13])
             for r in rows(out, "rejects", "input_uri")]
-    assert left == [("still.jsonl", None, "empty file")]
+    assert sorted(left) == [("note.txt", None, "clean", "only 2 word(s"),
+                            ("still.jsonl", None, "read", "empty file")]
     assert [a["article_id"] for a in rows(out, "articles", "article_id")] == [
         "a", "b", "c", "d"]
 
     # The same input again: nothing changes.
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST)
     assert (summary["skipped"], summary["rejects_read"], summary["rejects_cleared"]) == (4, 0, 0)
-    assert len(rows(out, "rejects", "input_uri")) == 1
+    assert (summary["rejects"], summary["rejects_stored"]) == (0, 2)
+    assert len(rows(out, "rejects", "input_uri")) == 2
 
 
 def test_the_language_an_output_asks_for_is_one_the_option_takes(tmp_path, monkeypatch):

@@ -33,8 +33,8 @@ REJECTS_NEW = "rejects"
 REJECTS_ALREADY_STORED = "rejects_already_stored"
 # Rejects of earlier runs whose record this run made an article: removed from the table.
 REJECTS_NOW_ARTICLES = "rejects_now_articles"
-# Rejects of earlier runs without an article id, of a file or part of one this run read
-# again and did not reject there again (a line mended, a file that was empty): removed.
+# Rejects of earlier runs made in reading a file or part of one that this run read again
+# and did not reject there again (a line mended, a file that was empty): removed.
 REJECTS_NOW_READ = "rejects_now_read"
 FILES_WRITTEN = "files_written"
 

@@ -4,10 +4,10 @@ its input supersedes.
 - A reject whose record this run made an article: a page that timed out under load, or a
   record whose feed later sent its full text, is a reject of one run and an article of a
   later one.
-- A reject without an article id, of a file or a part of one that this run read again
-  and found no longer bad there: a line that was not JSON and was mended or removed, a
-  whole file that gave nothing (empty, blank lines only, a path that named no file) and
-  now gives records.
+- A reject made in reading (READ_STAGES), of a file or a part of one that this run read
+  again and found no longer bad there: a line that was not JSON and was mended or
+  removed, a whole file that gave nothing (empty, blank lines only, a path that named no
+  file) and now gives records.
 
 A reject that the run makes again stays. The rejects table holds the input that did not
 get in, as it stands now, so the others go."""
@@ -24,6 +24,10 @@ from storywire.transforms.write.assemble import REJECT_KEY, reject_key
 from storywire.transforms.write.inplace import UpdateTableInPlace
 
 TABLE = "rejects"
+# The stages whose rejects a run makes again whenever it reads their input: they come
+# before records whose ids are stored are skipped (stage.py). The rejects at clean and
+# dedupe are of records, which a later run skips once their id is stored.
+READ_STAGES = frozenset({"match", "read", "decode", "parse"})
 # Why a stored reject goes.
 NOW_ARTICLE, NOW_READ = "article", "read"
 
@@ -38,8 +42,8 @@ def _now_articles(joined):
 
 
 def read_again(spans: Iterable[ReadSpan], rejected: Iterable[dict]) -> list[tuple]:
-    """The keys of the stored reject rows without an article id of one file (`rejected`)
-    that are of what this run read of it (`spans`)."""
+    """The keys of the stored reject rows made in reading one file (`rejected`) that are
+    of what this run read of it (`spans`)."""
     spans = list(spans)
     return [reject_key(row) for row in rejected
             if any(span.covers(row["line"]) for span in spans)]
@@ -91,7 +95,7 @@ class UpdateRejectsTable(beam.PTransform):
         now_read = (
             {"span": spans | "SpansByFile" >> beam.Map(lambda s: (s.input_uri, s)),
              "rejected": (stored
-                          | "StoredWithoutId" >> beam.Filter(lambda r: r["article_id"] is None)
+                          | "StoredInReading" >> beam.Filter(lambda r: r["stage"] in READ_STAGES)
                           | "StoredByFile" >> beam.Map(lambda r: (r["input_uri"], r)))}
             | "JoinFiles" >> beam.CoGroupByKey()
             | "NowRead" >> beam.FlatMap(_read_again))
