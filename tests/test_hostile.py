@@ -49,7 +49,9 @@ def hostile_inbox(folder: Path) -> Path:
         "empty.jsonl": b"",
         "empty.jsonl.gz": gzip.compress(b""),
         "blank.jsonl": b"\n  \n\r\n",
-        "bom.jsonl": b"\xef\xbb\xbf\n",  # a Windows editor's empty file: its byte order mark
+        # A Windows editor's empty file, its byte order mark alone; then two files joined.
+        "bom.jsonl": b"\xef\xbb\xbf\n",
+        "boms.jsonl": b"\xef\xbb\xbf\n\t\xef\xbb\xbf\xef\xbb\xbf\r\n",
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
@@ -118,6 +120,8 @@ def test_bad_files_are_rejected_with_their_reason(hostile_run):
         (None, "read", "file holds only blank lines (3 lines)")]
     assert reasons(rejects, "bom.jsonl") == [
         (None, "read", "file holds only blank lines (1 line)")]
+    assert reasons(rejects, "boms.jsonl") == [
+        (None, "read", "file holds only blank lines (2 lines)")]
     for name in ("binary.txt", "binary.html"):
         ((_, stage, _),) = reasons(rejects, name)
         assert stage == "decode"

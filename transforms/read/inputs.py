@@ -316,8 +316,9 @@ def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
         return Reject(input_uri, line.number, None, "read",
                       line_too_long(line.size, max_line_bytes), excerpt(line.data))
     # A line of white space is blank, and so is one that holds only the byte order mark
-    # with which a Windows editor saves even an empty file.
-    if not line.data.removeprefix(codecs.BOM_UTF8).strip():
+    # with which a Windows editor saves even an empty file (or marks, where files were
+    # joined).
+    if not line.data.replace(codecs.BOM_UTF8, b"").strip():
         return None
     try:
         text = decode_bytes(line.data.rstrip(b"\r\n"))
