@@ -474,6 +474,28 @@ def test_a_reject_made_in_reading_goes_when_its_file_is_read_without_it(tmp_path
     assert len(rows(out, "rejects", "input_uri")) == 2
 
 
+def test_a_reject_made_in_reading_stays_though_its_id_became_an_article(tmp_path, capsys):
+    # A line without text is rejected in reading, whatever became of its id: it was
+    # removed when another file made that id an article, and the next run over the same
+    # input wrote it again, as a new reject.
+    out = tmp_path / "out"
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps({"id": "y", "text": seed_text("001")}) + "\n"
+        + json.dumps({"url": "https://example.com/x"}) + "\n")
+    (tmp_path / "b.jsonl").write_text(
+        json.dumps({"url": "https://example.com/x", "text": seed_text("000")}) + "\n")
+    summary = run(capsys, "--input", str(tmp_path / "a.jsonl"), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["articles"], summary["rejects"]) == (1, 1)
+    both = ["--input", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]
+    summary = run(capsys, *both, "--output", str(out), *FAST, "--max_reject_fraction", "1")
+    assert (summary["articles"], summary["rejects_cleared"], summary["rejects_stored"]) == (
+        1, 0, 1)
+    summary = run(capsys, *both, "--output", str(out), *FAST)
+    assert (summary["rejects"], summary["rejects_stored"], summary["skipped"]) == (0, 1, 2)
+    assert [r["stage"] for r in rows(out, "rejects", "line")] == ["parse"]
+
+
 def test_the_language_an_output_asks_for_is_one_the_option_takes(tmp_path, monkeypatch):
     # Settings written by hand with another code of a language ("no" for Norwegian): the
     # advice names the code --language takes ("nb"), not one it refuses.
@@ -573,6 +595,8 @@ def test_a_read_span_covers_the_rejects_of_what_was_read():
     assert read_again([part, ReadSpan("feed.jsonl", False, 20)], [row(25)]) == [
         ("feed.jsonl", 25, None, "parse")]
     assert read_again([], [row(12)]) == []
+    assert read_again([ReadSpan("feed.jsonl", False, 1, 9, from_start=True)], [row(None)]) == [
+        ("feed.jsonl", None, None, "parse")]
 
 
 def test_the_parts_of_a_big_jsonl_file_cover_its_lines_once(tmp_path):
@@ -587,3 +611,5 @@ def test_the_parts_of_a_big_jsonl_file_cover_its_lines_once(tmp_path):
     for line in (1, 500, 1000):
         assert sum(span.covers(line) for span in spans) == 1
     assert spans[-1].last is None
+    # A reject of the whole file (an empty file's, before it grew) is of its first part.
+    assert [span.covers(None) for span in spans] == [True] + [False] * (len(spans) - 1)

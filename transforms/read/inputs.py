@@ -143,9 +143,11 @@ class InputChunk:
         uri = storable_text(self.path)
         if self.start == 0 and self.end is None:
             return ReadSpan(uri, whole=True)
+        from_start = self.start == 0
         if kind == "warc":  # a WARC file's places are byte offsets
-            return ReadSpan(uri, False, self.start, None if self.end is None else self.end - 1)
-        return ReadSpan(uri, False, self.first_line, self.last_line)
+            return ReadSpan(uri, False, self.start, None if self.end is None else self.end - 1,
+                            from_start)
+        return ReadSpan(uri, False, self.first_line, self.last_line, from_start)
 
 
 def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:

@@ -1,9 +1,10 @@
 """The rejects table: a run appends its new rejects, and removes those of earlier runs that
 its input supersedes.
 
-- A reject whose record this run made an article: a page that timed out under load, or a
-  record whose feed later sent its full text, is a reject of one run and an article of a
-  later one.
+- A reject of a record that this run made an article: a page that timed out under load,
+  or a record whose feed later sent its full text, is a reject of one run and an article
+  of a later one. (Not one made in reading, which reading the same input makes again
+  whatever became of its id: the rule below is theirs.)
 - A reject made in reading (READ_STAGES), of a file or a part of one that this run read
   again and found no longer bad there: a line that was not JSON and was mended or
   removed, a whole file that gave nothing (empty, blank lines only, a path that named no
@@ -88,7 +89,9 @@ class UpdateRejectsTable(beam.PTransform):
         now_articles = (
             {"new": articles | "NewById" >> beam.Map(lambda a: (a.article_id, None)),
              "rejected": (stored
-                          | "StoredWithId" >> beam.Filter(lambda r: r["article_id"] is not None)
+                          | "StoredOfRecords" >> beam.Filter(
+                              lambda r: r["article_id"] is not None
+                              and r["stage"] not in READ_STAGES)
                           | "StoredById" >> beam.Map(lambda r: (r["article_id"], reject_key(r))))}
             | "JoinIds" >> beam.CoGroupByKey()
             | "NowArticles" >> beam.FlatMap(_now_articles))
