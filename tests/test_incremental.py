@@ -584,18 +584,18 @@ def test_a_read_span_covers_the_rejects_of_what_was_read():
     def row(line):
         return {"input_uri": "feed.jsonl", "line": line, "article_id": None, "stage": "parse"}
 
-    whole = ReadSpan("feed.jsonl", whole=True)
+    whole = ReadSpan("feed.jsonl", from_start=True)
     assert whole.covers(None) and whole.covers(7)
-    part = ReadSpan("feed.jsonl", False, 10, 19)
+    part = ReadSpan("feed.jsonl", 10, 19)
     assert [part.covers(line) for line in (None, 9, 10, 19, 20)] == [False, False, True,
                                                                        True, False]
-    assert ReadSpan("feed.jsonl", False, 20).covers(10**9)  # the last part: to the end
+    assert ReadSpan("feed.jsonl", 20).covers(10**9)  # the last part: to the end
     assert read_again([part], [row(None), row(12), row(25)]) == [
         ("feed.jsonl", 12, None, "parse")]
-    assert read_again([part, ReadSpan("feed.jsonl", False, 20)], [row(25)]) == [
+    assert read_again([part, ReadSpan("feed.jsonl", 20)], [row(25)]) == [
         ("feed.jsonl", 25, None, "parse")]
     assert read_again([], [row(12)]) == []
-    assert read_again([ReadSpan("feed.jsonl", False, 1, 9, from_start=True)], [row(None)]) == [
+    assert read_again([ReadSpan("feed.jsonl", 1, 9, from_start=True)], [row(None)]) == [
         ("feed.jsonl", None, None, "parse")]
 
 

@@ -74,25 +74,28 @@ def excerpt(value: str | bytes | None, limit: int = EXCERPT_CHARS) -> str | None
 
 @dataclass(frozen=True)
 class ReadSpan:
-    """Where a run read a file: all of it (`whole`), or a part from place `first` to place
-    `last` (None: to the end). A place is what the rejects table's `line` column holds: a
-    JSONL line number, a WARC byte offset. `from_start`: the part the file starts with."""
+    """Where a run read a file: the part from place `first` to place `last` (None: to the
+    end), which the file starts with when `from_start` (then `first` is not a bound). A
+    place is what the rejects table's `line` column holds: a JSONL line number, a WARC
+    byte offset."""
 
     input_uri: str  # as the tables store it (storable_text)
-    whole: bool
     first: int = 1
     last: int | None = None
     from_start: bool = False
+
+    @property
+    def whole(self) -> bool:
+        return self.from_start and self.last is None
 
     def covers(self, line: int | None) -> bool:
         """Whether a reject at `line` (None: of the whole file) is of what was read. A
         reject of the whole file is of the part it starts with too: a file read in parts
         gives no such reject, and one read at all is there to read."""
-        if self.whole:
-            return True
         if line is None:
             return self.from_start
-        return self.first <= line and (self.last is None or line <= self.last)
+        return ((self.from_start or self.first <= line)
+                and (self.last is None or line <= self.last))
 
 
 @dataclass(frozen=True)

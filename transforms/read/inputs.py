@@ -140,14 +140,11 @@ class InputChunk:
 
     def span(self, kind: str | None) -> ReadSpan:
         """Where reading this chunk reads the file, in the places its rejects are at."""
-        uri = storable_text(self.path)
-        if self.start == 0 and self.end is None:
-            return ReadSpan(uri, whole=True)
-        from_start = self.start == 0
         if kind == "warc":  # a WARC file's places are byte offsets
-            return ReadSpan(uri, False, self.start, None if self.end is None else self.end - 1,
-                            from_start)
-        return ReadSpan(uri, False, self.first_line, self.last_line, from_start)
+            first, last = self.start, None if self.end is None else self.end - 1
+        else:
+            first, last = self.first_line, self.last_line
+        return ReadSpan(storable_text(self.path), first, last, from_start=self.start == 0)
 
 
 def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:
@@ -453,7 +450,8 @@ class _ReadRecords(beam.DoFn):
         self._tally.flush()
 
     def process(self, chunk: InputChunk):
-        for out in self._read(chunk, input_format(chunk.path)):
+        kind = input_format(chunk.path)
+        for out in self._read(chunk, kind):
             self.units.inc()
             self._tally.add(READ)
             if isinstance(out, Reject):
@@ -462,7 +460,7 @@ class _ReadRecords(beam.DoFn):
                 self.skipped.inc()
             else:
                 yield out
-        yield beam.pvalue.TaggedOutput(SPANS, chunk.span(input_format(chunk.path)))
+        yield beam.pvalue.TaggedOutput(SPANS, chunk.span(kind))
 
     def _read(self, chunk: InputChunk, kind: str | None) -> Iterator[RawRecord | Reject]:
         path = chunk.path
