@@ -13,10 +13,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # The run options eval gives itself: the records it feeds are the labelled file's.
 FED = ("--input", "--replay")
@@ -33,35 +35,79 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def bcubed(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
-    """B-cubed precision, recall and F1 (Bagga and Baldwin, 1998) over the gold items.
+def clusters(predicted: pa.Table, gold: pa.Table) -> pa.Table:
+    """One row a gold item (`gold`: article_id, story): its gold story and the cluster the
+    run put it in (`predicted`: article_id, story_id). An item the run did not tag is a
+    cluster of its own, named by the item, with `found` false.
 
-    Items missing from `predicted` count as clusters of their own.
-    """
-    if not gold:
+    In Arrow, not dictionaries: a million labels as Python objects held several hundred
+    MiB more than the run that made them."""
+    ids = predicted.column("article_id")
+    if pc.count_distinct(ids).as_py() < len(ids):  # an id given twice: its last story
+        predicted = predicted.group_by("article_id", use_threads=False).aggregate(
+            [("story_id", "last")]).rename_columns(["article_id", "story_id"])
+    joined = gold.select(["article_id", "story"]).join(
+        predicted.select(["article_id", "story_id"]), "article_id", join_type="left outer")
+    found = pc.is_valid(joined.column("story_id"))
+    return pa.table({
+        "found": found,
+        "cluster": pc.if_else(found, joined.column("story_id"), joined.column("article_id")),
+        "gold": joined.column("story"),
+    })
+
+
+def _sizes(items: pa.Table, keys: list[str]) -> pa.Table:
+    return items.group_by(keys).aggregate([([], "count_all")]).rename_columns(
+        [*keys, "size"])
+
+
+def _weighed(cells: pa.Table, sizes: pa.Table, keys: list[str]) -> float:
+    """The sum over cells of n * n / the size of the cell's cluster (by `keys`)."""
+    joined = cells.join(sizes, keys)
+    n = pc.cast(joined.column("n"), pa.float64())
+    return pc.sum(pc.divide(pc.multiply(n, n), joined.column("size"))).as_py() or 0.0
+
+
+def _pairs(counts: pa.ChunkedArray) -> int:
+    return pc.sum(pc.divide(pc.multiply(counts, pc.subtract(counts, 1)), 2)).as_py() or 0
+
+
+def bcubed_of(items: pa.Table) -> Scores:
+    """B-cubed precision, recall and F1 (Bagga and Baldwin, 1998) of `clusters` rows."""
+    if not items.num_rows:
         return Scores(0.0, 0.0, 0.0)
-    pred = {item: predicted.get(item, ("missing", item)) for item in gold}
-    cells = Counter((pred[item], gold[item]) for item in gold)
-    pred_sizes = Counter(pred.values())
-    gold_sizes = Counter(gold.values())
-    precision = sum(n * n / pred_sizes[p] for (p, _), n in cells.items()) / len(gold)
-    recall = sum(n * n / gold_sizes[g] for (_, g), n in cells.items()) / len(gold)
+    cells = _sizes(items, ["found", "cluster", "gold"]).rename_columns(
+        ["found", "cluster", "gold", "n"])
+    precision = _weighed(cells, _sizes(items, ["found", "cluster"]),
+                         ["found", "cluster"]) / items.num_rows
+    recall = _weighed(cells, _sizes(items, ["gold"]), ["gold"]) / items.num_rows
     return Scores(precision, recall, _f1(precision, recall))
 
 
-def pairwise(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
+def pairwise_of(items: pa.Table) -> Scores:
     """Precision, recall and F1 over the pairs of items put in one cluster."""
-    pred = {item: predicted.get(item, ("missing", item)) for item in gold}
-
-    def pairs(counts) -> int:
-        return sum(n * (n - 1) // 2 for n in counts)
-
-    together = pairs(Counter((pred[i], gold[i]) for i in gold).values())
-    pred_pairs = pairs(Counter(pred.values()).values())
-    gold_pairs = pairs(Counter(gold.values()).values())
+    together = _pairs(_sizes(items, ["found", "cluster", "gold"]).column("size"))
+    pred_pairs = _pairs(_sizes(items, ["found", "cluster"]).column("size"))
+    gold_pairs = _pairs(_sizes(items, ["gold"]).column("size"))
     precision = together / pred_pairs if pred_pairs else 1.0
     recall = together / gold_pairs if gold_pairs else 1.0
     return Scores(precision, recall, _f1(precision, recall))
+
+
+def _table(mapping: Mapping[str, str], value: str) -> pa.Table:
+    return pa.table({"article_id": pa.array(list(mapping), pa.string()),
+                     value: pa.array(list(mapping.values()), pa.string())})
+
+
+def bcubed(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
+    """B-cubed scores of {item: cluster} against {item: gold story}. Items missing from
+    `predicted` count as clusters of their own."""
+    return bcubed_of(clusters(_table(predicted, "story_id"), _table(gold, "story")))
+
+
+def pairwise(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
+    """Pairwise scores of {item: cluster} against {item: gold story}."""
+    return pairwise_of(clusters(_table(predicted, "story_id"), _table(gold, "story")))
 
 
 @dataclass(frozen=True)
@@ -88,30 +134,41 @@ class Evaluation:
 
 
 def score(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Evaluation:
-    found = Counter(predicted[i] for i in gold if i in predicted)
+    """Scores of {item: cluster} against {item: gold story}."""
+    return score_tables(_table(predicted, "story_id"), _table(gold, "story"))
+
+
+def score_tables(predicted: pa.Table, gold: pa.Table) -> Evaluation:
+    """Scores of the run's stories (article_id, story_id) against the gold stories
+    (article_id, story)."""
+    items = clusters(predicted, gold)
+    found = items.filter(items.column("found"))
+    found_sizes = _sizes(found, ["cluster"]).column("size")
     return Evaluation(
-        articles=len(gold),
-        scored=sum(1 for i in gold if i in predicted),
-        gold_stories=len(set(gold.values())),
-        found_stories=len(found) + sum(1 for i in gold if i not in predicted),
-        largest_found=max(found.values(), default=0),
-        bcubed=bcubed(predicted, gold),
-        pairwise=pairwise(predicted, gold),
+        articles=items.num_rows,
+        scored=found.num_rows,
+        gold_stories=pc.count_distinct(items.column("gold")).as_py(),
+        found_stories=len(found_sizes) + items.num_rows - found.num_rows,
+        largest_found=pc.max(found_sizes).as_py() or 0,
+        bcubed=bcubed_of(items),
+        pairwise=pairwise_of(items),
     )
 
 
-def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, str]:
-    """Copy the records without the gold field; return {article id: gold story}.
+def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> pa.Table:
+    """Copy the records without the gold field; return the gold stories, as a table of
+    article_id and story, one row a record copied.
 
     Each line is decoded and its article id made as `storywire run` does (the same id, with
     surrounding spaces dropped, or from its url, else its title, date and body), so that
     every article is found again. A record the run would reject (no text) is scored as an
-    article not found; a line that is no JSON object, or has no gold story, is an error.
+    article not found; a line that is no JSON object, or has no gold story, is an error, as
+    is an article id two records share.
     """
     from storywire.transforms.read.decode import NotText, decode_bytes
     from storywire.transforms.read.inputs import record_of_object
 
-    gold: dict[str, str] = {}
+    gold = _GoldColumns()
     with open(labelled, "rb") as src, open(unlabelled, "w", encoding="utf-8") as dst:
         # Line by line: a labelled feed of a million records is gigabytes.
         for number, data in enumerate(src, start=1):
@@ -130,16 +187,61 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> dict[str, s
                 except UnicodeEncodeError:  # a lone surrogate ("\udcff"): kept as its escape
                     copied = json.dumps(record)
             article_id = record_of_object(record, copied, unlabelled, number).article_id
-            article_id = article_id or f"line-{number}"  # a reject without an id
-            if article_id in gold:
-                given = (f"id {article_id!r} appears twice" if record.get("id") is not None
-                         else "a record without an id whose url (or title, date and body) "
-                              "is that of an earlier one: the run would keep only one; give "
-                              "each record an id")
-                raise ValueError(f"{labelled}:{number}: {given}")
-            gold[article_id] = story
+            gold.add(article_id or f"line-{number}",  # a reject without an id
+                     story, number, record.get("id") is not None)
             dst.write(copied + "\n")
-    return gold
+    table = gold.table()
+    _check_ids_once(table, labelled)
+    return table.select(["article_id", "story"])
+
+
+class _GoldColumns:
+    """The gold table as it is read, gathered into Arrow arrays every _BATCH rows: a
+    million records' ids and stories as Python strings would hold hundreds of MiB."""
+
+    _BATCH = 65_536
+
+    def __init__(self):
+        self._rows: list[tuple[str, str, int, bool]] = []
+        self._batches: list[pa.RecordBatch] = []
+
+    def add(self, article_id: str, story: str, line: int, id_given: bool) -> None:
+        self._rows.append((article_id, story, line, id_given))
+        if len(self._rows) >= self._BATCH:
+            self._gather()
+
+    def _gather(self) -> None:
+        if self._rows:
+            ids, stories, lines, given = zip(*self._rows)
+            self._batches.append(pa.RecordBatch.from_arrays(
+                [pa.array(ids, pa.string()), pa.array(stories, pa.string()),
+                 pa.array(lines, pa.int64()), pa.array(given, pa.bool_())],
+                names=["article_id", "story", "line", "id_given"]))
+            self._rows = []
+
+    def table(self) -> pa.Table:
+        self._gather()
+        schema = pa.schema([("article_id", pa.string()), ("story", pa.string()),
+                            ("line", pa.int64()), ("id_given", pa.bool_())])
+        return pa.Table.from_batches(self._batches, schema)
+
+
+def _check_ids_once(gold: pa.Table, labelled: str) -> None:
+    """A ValueError naming the first line whose article id an earlier line has: one
+    article would be scored against two gold stories."""
+    ids = gold.column("article_id")
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return
+    seen: set[str] = set()
+    for article_id, line, id_given in zip(ids.to_pylist(), gold.column("line").to_pylist(),
+                                          gold.column("id_given").to_pylist()):
+        if article_id in seen:
+            given = (f"id {article_id!r} appears twice" if id_given
+                     else "a record without an id whose url (or title, date and body) "
+                          "is that of an earlier one: the run would keep only one; give "
+                          "each record an id")
+            raise ValueError(f"{labelled}:{line}: {given}")
+        seen.add(article_id)
 
 
 def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
@@ -165,12 +267,12 @@ def _unlabelled(line: str, number: int, labelled: str, gold_field: str):
     return str(story), record
 
 
-def read_story_ids(output: str) -> dict[str, str]:
-    """{article_id: current story_id} of an output: the story each article has now (a later
-    run may have moved it from the one in the articles table)."""
-    from storywire.transforms.write.stored import current_story_ids
+def read_story_ids(output: str) -> pa.Table:
+    """The article_id and current story_id of each article of an output: the story each
+    article has now (a later run may have moved it from the one in the articles table)."""
+    from storywire.transforms.write.stored import current_story_table
 
-    return current_story_ids(output)
+    return current_story_table(output)
 
 
 def cut_in_order(path: str, parts: int, folder: str) -> list[str]:
@@ -302,12 +404,12 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
             print(f"storywire eval: --output {args.output} holds other files: give a new "
                   "or empty folder for the run's tables", file=sys.stderr)
             return 2
-    if not gold:
+    if not gold.num_rows:
         print(f"storywire eval: {args.labelled} holds no records", file=sys.stderr)
         return 2
-    if args.runs > len(gold):
+    if args.runs > gold.num_rows:
         print(f"storywire eval: --runs {args.runs}: {args.labelled} holds only "
-              f"{len(gold)} records", file=sys.stderr)
+              f"{gold.num_rows} records", file=sys.stderr)
         return 2
     output = args.output or os.path.join(scratch, "output")
     inputs = (cut_in_order(unlabelled, args.runs, scratch) if args.runs > 1
@@ -345,7 +447,7 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
         if lock is not None:
             lock.release()
     seconds = time.perf_counter() - started
-    result = score(read_story_ids(output), gold)
+    result = score_tables(read_story_ids(output), gold)
     print(result.text(), flush=True)
     print(f"mode:            {mode_name(args.runs, args.stream)}, {seconds:.1f} s", flush=True)
     return 0

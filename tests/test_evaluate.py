@@ -5,6 +5,8 @@ import re
 
 import pytest
 from conftest import FAST, SHARED_DATA, ctrl_c_twice, rows
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.evaluate import bcubed, pairwise, score, strip_labels
@@ -44,13 +46,42 @@ def test_missing_predictions_count_as_singletons():
     assert result.bcubed.recall == pytest.approx(0.5)
 
 
+@given(st.dictionaries(st.sampled_from("abcdefghij"), st.sampled_from("123"), min_size=1),
+       st.dictionaries(st.sampled_from("abcdefghijk"), st.sampled_from("xyz")))
+def test_scores_are_those_of_their_definition_item_by_item(gold, predicted):
+    # Each item's cluster: its predicted one, or itself alone when it has none.
+    def cluster(item):
+        return {i for i in gold if i in predicted and predicted[i] == predicted.get(item)} \
+            if item in predicted else {item}
+
+    def story(item):
+        return {i for i in gold if gold[i] == gold[item]}
+
+    precision = sum(len(cluster(i) & story(i)) / len(cluster(i)) for i in gold) / len(gold)
+    recall = sum(len(cluster(i) & story(i)) / len(story(i)) for i in gold) / len(gold)
+    b3 = bcubed(predicted, gold)
+    assert b3.precision == pytest.approx(precision) and b3.recall == pytest.approx(recall)
+    pairs = [(i, j) for i in gold for j in gold if i < j]
+    together = [(i, j) for i, j in pairs if j in cluster(i)]
+    same = [(i, j) for i, j in pairs if gold[i] == gold[j]]
+    both = [p for p in together if p in same]
+    pw = pairwise(predicted, gold)
+    assert pw.precision == pytest.approx(len(both) / len(together) if together else 1.0)
+    assert pw.recall == pytest.approx(len(both) / len(same) if same else 1.0)
+    result = score(predicted, gold)
+    assert result.scored == sum(1 for i in gold if i in predicted)
+    assert result.found_stories == len({frozenset(cluster(i)) for i in gold})
+    assert result.gold_stories == len(set(gold.values()))
+
+
 def test_strip_labels_removes_the_gold_field(tmp_path):
     labelled = tmp_path / "l.jsonl"
     labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n\n{"text": "y", "story": "s2"}\n')
     out = tmp_path / "u.jsonl"
     gold = strip_labels(str(labelled), str(out), "story")
     # A record without an id is named as the run names it: from its body here.
-    assert gold == {"a": "s1", record_id(None, None, None, "y"): "s2"}
+    assert gold.to_pylist() == [{"article_id": "a", "story": "s1"},
+                                {"article_id": record_id(None, None, None, "y"), "story": "s2"}]
     assert "story" not in out.read_text()
     # An id given twice would score one article against two gold stories.
     labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n'
@@ -213,11 +244,11 @@ def test_eval_names_itself_when_its_run_or_replay_refuses_an_option(tmp_path, ca
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("storywire eval: unknown option --window_minutes"), line
     # `storywire run`'s habit: --input before the file. Eval feeds its file itself.
-    for mode, given in [([], ["--input"]), (["--stream"], ["--input"]),
+    for mode, flags in [([], ["--input"]), (["--stream"], ["--input"]),
                         (["--stream"], ["--replay", str(labelled)]), ([], ["--input=x"])]:
-        assert main(["eval", *given, str(labelled), *mode]) == 2
+        assert main(["eval", *flags, str(labelled), *mode]) == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
-        flag = given[0].split("=")[0]
+        flag = flags[0].split("=")[0]
         assert line.startswith(f"storywire eval: {flag} is not an option of eval"), line
         assert "`storywire eval FILE.jsonl [options]`" in line
     # A typo is not told to try the options eval refuses.

@@ -509,11 +509,11 @@ def latest_rows(rows: pa.Table) -> pa.Table:
     return rows.filter(pa.concat_arrays([pa.array([True]), first]))
 
 
-def current_story_ids(output: str) -> dict[str, str]:
-    """{article_id: current story_id} of the articles of an output: the articles table's
-    story (as first assigned), replaced by the story-index assignment that is current.
-    Worked out in Arrow: at a million articles, Python objects for every row of the index
-    would hold several times the memory of the answer."""
+def current_story_table(output: str) -> pa.Table:
+    """The article_id and current story_id of each article of an output: the articles
+    table's story (as first assigned), replaced by the story-index assignment that is
+    current. Worked out in Arrow: at a million articles, Python objects for every row of
+    the index would hold several times the memory of the answer."""
     articles = read_columns(output, "articles", ["article_id", "story_id"])
     index = read_columns(output, "story_index", ["article_id", "assigned_at", "story_id"])
     if index.num_rows:
@@ -523,8 +523,14 @@ def current_story_ids(output: str) -> dict[str, str]:
         articles = articles.set_column(
             articles.schema.get_field_index("story_id"), "story_id",
             pc.coalesce(articles.column("story_id_now"), articles.column("story_id")))
-    return dict(zip(articles.column("article_id").to_pylist(),
-                    articles.column("story_id").to_pylist()))
+    return articles.select(["article_id", "story_id"])
+
+
+def current_story_ids(output: str) -> dict[str, str]:
+    """{article_id: current story_id} of the articles of an output (current_story_table)."""
+    table = current_story_table(output)
+    return dict(zip(table.column("article_id").to_pylist(),
+                    table.column("story_id").to_pylist()))
 
 
 def read_columns(output: str, table: str, columns: list[str]) -> pa.Table:
