@@ -43,7 +43,8 @@ def machine() -> str:
 def process_tree(root: int) -> dict[int, tuple[str, int, int]]:
     """{pid: (role, resident bytes, CPU seconds x 100)} of a process and its descendants;
     role: "run", "worker" (Beam's worker processes), "child" (their HTML cleaning
-    children) or "other" (the shells that start workers)."""
+    children), "part" (the process of each part of a run in parts) or "other" (the shells
+    that start workers, and any other)."""
     children: dict[int, list[int]] = {}
     stat: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
@@ -77,4 +78,6 @@ def _role(pid: int, root: int) -> str:
         return "other"
     if b"storywire.pipeline.worker" in command and b"/bin/sh" not in command:
         return "worker"
+    if b"storywire.pipeline.part" in command:
+        return "part"
     return "child" if b"multiprocessing" in command else "other"
