@@ -46,7 +46,9 @@ def clusters(predicted: pa.Table, gold: pa.Table) -> pa.Table:
     if pc.count_distinct(ids).as_py() < len(ids):  # an id given twice: its last story
         predicted = predicted.group_by("article_id", use_threads=False).aggregate(
             [("story_id", "last")]).rename_columns(["article_id", "story_id"])
-    joined = gold.select(["article_id", "story"]).join(
+    # Gold stories as numbers: a story's name may be long, and is compared, not copied.
+    stories = pc.dictionary_encode(gold.column("story").combine_chunks()).indices
+    joined = pa.table({"article_id": gold.column("article_id"), "story": stories}).join(
         predicted.select(["article_id", "story_id"]), "article_id", join_type="left outer")
     found = pc.is_valid(joined.column("story_id"))
     return pa.table({
@@ -95,8 +97,17 @@ def pairwise_of(items: pa.Table) -> Scores:
 
 
 def _table(mapping: Mapping[str, str], value: str) -> pa.Table:
-    return pa.table({"article_id": pa.array(list(mapping), pa.string()),
-                     value: pa.array(list(mapping.values()), pa.string())})
+    values = (pa.array([story_bytes(s) for s in mapping.values()], GOLD_STORY)
+              if value == "story" else pa.array(list(mapping.values()), pa.string()))
+    return pa.table({"article_id": pa.array(list(mapping), pa.string()), value: values})
+
+
+# A gold story as given: any JSON string, a lone surrogate ("\ud800") too, so as bytes.
+GOLD_STORY = pa.large_binary()
+
+
+def story_bytes(story: str) -> bytes:
+    return story.encode("utf-8", "surrogatepass")
 
 
 def bcubed(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
@@ -187,61 +198,55 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> pa.Table:
                 except UnicodeEncodeError:  # a lone surrogate ("\udcff"): kept as its escape
                     copied = json.dumps(record)
             article_id = record_of_object(record, copied, unlabelled, number).article_id
-            gold.add(article_id or f"line-{number}",  # a reject without an id
-                     story, number, record.get("id") is not None)
+            article_id = article_id or f"line-{number}"  # a reject without an id
+            if article_id in gold:
+                given = (f"id {article_id!r} appears twice" if record.get("id") is not None
+                         else "a record without an id whose url (or title, date and body) "
+                              "is that of an earlier one: the run would keep only one; give "
+                              "each record an id")
+                raise ValueError(f"{labelled}:{number}: {given}")
+            gold.add(article_id, story)
             dst.write(copied + "\n")
-    table = gold.table()
-    _check_ids_once(table, labelled)
-    return table.select(["article_id", "story"])
+    return gold.table()
 
 
 class _GoldColumns:
     """The gold table as it is read, gathered into Arrow arrays every _BATCH rows: a
-    million records' ids and stories as Python strings would hold hundreds of MiB."""
+    million records' ids and stories as Python strings would hold hundreds of MiB. Which
+    ids it holds is told by their hashes, checked against the ids themselves on a match."""
 
     _BATCH = 65_536
 
     def __init__(self):
-        self._rows: list[tuple[str, str, int, bool]] = []
+        self._rows: list[tuple[str, bytes]] = []
         self._batches: list[pa.RecordBatch] = []
+        self._hashes: set[int] = set()
 
-    def add(self, article_id: str, story: str, line: int, id_given: bool) -> None:
-        self._rows.append((article_id, story, line, id_given))
+    def __contains__(self, article_id: str) -> bool:
+        if hash(article_id) not in self._hashes:
+            return False
+        return (any(row[0] == article_id for row in self._rows)
+                or any(pc.any(pc.equal(b.column(0), article_id)).as_py()
+                       for b in self._batches))
+
+    def add(self, article_id: str, story: str) -> None:
+        self._hashes.add(hash(article_id))
+        self._rows.append((article_id, story_bytes(story)))
         if len(self._rows) >= self._BATCH:
             self._gather()
 
     def _gather(self) -> None:
         if self._rows:
-            ids, stories, lines, given = zip(*self._rows)
+            ids, stories = zip(*self._rows)
             self._batches.append(pa.RecordBatch.from_arrays(
-                [pa.array(ids, pa.string()), pa.array(stories, pa.string()),
-                 pa.array(lines, pa.int64()), pa.array(given, pa.bool_())],
-                names=["article_id", "story", "line", "id_given"]))
+                [pa.array(ids, pa.string()), pa.array(stories, GOLD_STORY)],
+                names=["article_id", "story"]))
             self._rows = []
 
     def table(self) -> pa.Table:
         self._gather()
-        schema = pa.schema([("article_id", pa.string()), ("story", pa.string()),
-                            ("line", pa.int64()), ("id_given", pa.bool_())])
+        schema = pa.schema([("article_id", pa.string()), ("story", GOLD_STORY)])
         return pa.Table.from_batches(self._batches, schema)
-
-
-def _check_ids_once(gold: pa.Table, labelled: str) -> None:
-    """A ValueError naming the first line whose article id an earlier line has: one
-    article would be scored against two gold stories."""
-    ids = gold.column("article_id")
-    if pc.count_distinct(ids).as_py() == len(ids):
-        return
-    seen: set[str] = set()
-    for article_id, line, id_given in zip(ids.to_pylist(), gold.column("line").to_pylist(),
-                                          gold.column("id_given").to_pylist()):
-        if article_id in seen:
-            given = (f"id {article_id!r} appears twice" if id_given
-                     else "a record without an id whose url (or title, date and body) "
-                          "is that of an earlier one: the run would keep only one; give "
-                          "each record an id")
-            raise ValueError(f"{labelled}:{line}: {given}")
-        seen.add(article_id)
 
 
 def _unlabelled(line: str, number: int, labelled: str, gold_field: str):

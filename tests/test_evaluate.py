@@ -80,8 +80,8 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
     out = tmp_path / "u.jsonl"
     gold = strip_labels(str(labelled), str(out), "story")
     # A record without an id is named as the run names it: from its body here.
-    assert gold.to_pylist() == [{"article_id": "a", "story": "s1"},
-                                {"article_id": record_id(None, None, None, "y"), "story": "s2"}]
+    assert gold.to_pylist() == [{"article_id": "a", "story": b"s1"},
+                                {"article_id": record_id(None, None, None, "y"), "story": b"s2"}]
     assert "story" not in out.read_text()
     # An id given twice would score one article against two gold stories.
     labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n'
@@ -89,6 +89,21 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
                         '{"id": "a", "text": "z", "story": "s2"}\n')
     with pytest.raises(ValueError, match=r"l\.jsonl:3: id 'a' appears twice"):
         strip_labels(str(labelled), str(out), "story")
+    # The first mistake in the file is the one named, not a later one.
+    labelled.write_text('{"id": "a", "text": "x", "story": "s1"}\n'
+                        '{"id": "a", "text": "y", "story": "s1"}\n'
+                        'not json\n')
+    with pytest.raises(ValueError, match=r"l\.jsonl:2: id 'a' appears twice"):
+        strip_labels(str(labelled), str(out), "story")
+
+
+def test_a_gold_story_is_any_json_string_however_long():
+    # A lone surrogate is valid JSON; a story's name may be a whole headline, or longer.
+    odd, long = "\ud800x", "Flood " * 100_000
+    gold = {"a": odd, "b": odd, "c": long, "d": long, "e": "\ud800y"}
+    predicted = {"a": "s1", "b": "s1", "c": "s2", "d": "s2", "e": "s3"}
+    assert bcubed(predicted, gold).f1 == 1.0
+    assert score(predicted, gold).gold_stories == 3
 
 
 def test_eval_finds_every_article_of_a_file_the_run_reads(tmp_path, capsys):
