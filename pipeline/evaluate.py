@@ -452,7 +452,15 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
         if lock is not None:
             lock.release()
     seconds = time.perf_counter() - started
-    result = score_tables(read_story_ids(output), gold)
+    predicted = read_story_ids(output)
+    if not predicted.num_rows:  # a batch run says so itself (exit 1); a stream does not
+        print(f"storywire eval: no article came out of {gold.num_rows} records: nothing to "
+              f"score (the rejects table of {output} says why)"
+              if args.output else f"storywire eval: no article came out of {gold.num_rows} "
+              "records: nothing to score (keep the tables with --output to see why)",
+              file=sys.stderr)
+        return 1
+    result = score_tables(predicted, gold)
     print(result.text(), flush=True)
     print(f"mode:            {mode_name(args.runs, args.stream)}, {seconds:.1f} s", flush=True)
     return 0

@@ -308,3 +308,15 @@ def test_an_interrupted_eval_says_nothing_was_kept_and_leaves_nothing(tmp_path):
     assert err.strip().splitlines()[-1] == "storywire eval: interrupted; nothing was kept"
     assert "Traceback" not in err and "next run" not in err
     assert list(temp.iterdir()) == []
+
+
+def test_a_replayed_stream_with_no_article_scores_nothing(tmp_path, capsys):
+    # Every record is rejected: a stream writes only rejects, and there is nothing to score.
+    labelled = tmp_path / "rejected.jsonl"
+    labelled.write_text("".join(json.dumps({"id": f"r{i}", "text": "", "story": "s"}) + "\n"
+                                for i in range(3)))
+    assert main(["eval", str(labelled), "--stream", "--replay_interval_seconds", "0.01",
+                 *FAST]) == 1
+    captured = capsys.readouterr()
+    assert "no article came out of 3 records: nothing to score" in captured.err
+    assert "B-cubed" not in captured.out
