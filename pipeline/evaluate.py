@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -58,50 +59,6 @@ def clusters(predicted: pa.Table, gold: pa.Table) -> pa.Table:
     })
 
 
-def _sizes(items: pa.Table, keys: list[str]) -> pa.Table:
-    return items.group_by(keys).aggregate([([], "count_all")]).rename_columns(
-        [*keys, "size"])
-
-
-def _weighed(cells: pa.Table, sizes: pa.Table, keys: list[str]) -> float:
-    """The sum over cells of n * n / the size of the cell's cluster (by `keys`)."""
-    joined = cells.join(sizes, keys)
-    n = pc.cast(joined.column("n"), pa.float64())
-    return pc.sum(pc.divide(pc.multiply(n, n), joined.column("size"))).as_py() or 0.0
-
-
-def _pairs(counts: pa.ChunkedArray) -> int:
-    return pc.sum(pc.divide(pc.multiply(counts, pc.subtract(counts, 1)), 2)).as_py() or 0
-
-
-def bcubed_of(items: pa.Table) -> Scores:
-    """B-cubed precision, recall and F1 (Bagga and Baldwin, 1998) of `clusters` rows."""
-    if not items.num_rows:
-        return Scores(0.0, 0.0, 0.0)
-    cells = _sizes(items, ["found", "cluster", "gold"]).rename_columns(
-        ["found", "cluster", "gold", "n"])
-    precision = _weighed(cells, _sizes(items, ["found", "cluster"]),
-                         ["found", "cluster"]) / items.num_rows
-    recall = _weighed(cells, _sizes(items, ["gold"]), ["gold"]) / items.num_rows
-    return Scores(precision, recall, _f1(precision, recall))
-
-
-def pairwise_of(items: pa.Table) -> Scores:
-    """Precision, recall and F1 over the pairs of items put in one cluster."""
-    together = _pairs(_sizes(items, ["found", "cluster", "gold"]).column("size"))
-    pred_pairs = _pairs(_sizes(items, ["found", "cluster"]).column("size"))
-    gold_pairs = _pairs(_sizes(items, ["gold"]).column("size"))
-    precision = together / pred_pairs if pred_pairs else 1.0
-    recall = together / gold_pairs if gold_pairs else 1.0
-    return Scores(precision, recall, _f1(precision, recall))
-
-
-def _table(mapping: Mapping[str, str], value: str) -> pa.Table:
-    values = (pa.array([story_bytes(s) for s in mapping.values()], GOLD_STORY)
-              if value == "story" else pa.array(list(mapping.values()), pa.string()))
-    return pa.table({"article_id": pa.array(list(mapping), pa.string()), value: values})
-
-
 # A gold story as given: any JSON string, a lone surrogate ("\ud800") too, so as bytes.
 GOLD_STORY = pa.large_binary()
 
@@ -110,15 +67,80 @@ def story_bytes(story: str) -> bytes:
     return story.encode("utf-8", "surrogatepass")
 
 
+class Groups(NamedTuple):
+    """How many `clusters` rows each cell (found, cluster, gold), each predicted cluster
+    (found, cluster) and each gold story holds: the counts every score is made of."""
+
+    items: int
+    cells: pa.Table  # found, cluster, gold, size
+    clusters: pa.Table  # found, cluster, size
+    stories: pa.Table  # gold, size
+
+
+def _sizes(items: pa.Table, keys: list[str]) -> pa.Table:
+    return items.group_by(keys).aggregate([([], "count_all")]).rename_columns(
+        [*keys, "size"])
+
+
+def groups(items: pa.Table) -> Groups:
+    """The Groups of `clusters` rows."""
+    return Groups(items.num_rows, _sizes(items, ["found", "cluster", "gold"]),
+                  _sizes(items, ["found", "cluster"]), _sizes(items, ["gold"]))
+
+
+def _weighed(cells: pa.Table, sizes: pa.Table, keys: list[str]) -> float:
+    """The sum over cells of n * n / the size of the cell's group (by `keys`)."""
+    joined = cells.rename_columns([*cells.column_names[:-1], "n"]).join(sizes, keys)
+    n = pc.cast(joined.column("n"), pa.float64())
+    return pc.sum(pc.divide(pc.multiply(n, n), joined.column("size"))).as_py() or 0.0
+
+
+def _pairs(counts: pa.ChunkedArray) -> int:
+    return pc.sum(pc.divide(pc.multiply(counts, pc.subtract(counts, 1)), 2)).as_py() or 0
+
+
+def bcubed_of(counted: Groups) -> Scores:
+    """B-cubed precision, recall and F1 (Bagga and Baldwin, 1998) over the gold items."""
+    if not counted.items:
+        return Scores(0.0, 0.0, 0.0)
+    precision = _weighed(counted.cells, counted.clusters, ["found", "cluster"]) / counted.items
+    recall = _weighed(counted.cells, counted.stories, ["gold"]) / counted.items
+    return Scores(precision, recall, _f1(precision, recall))
+
+
+def pairwise_of(counted: Groups) -> Scores:
+    """Precision, recall and F1 over the pairs of items put in one cluster."""
+    together = _pairs(counted.cells.column("size"))
+    pred_pairs = _pairs(counted.clusters.column("size"))
+    gold_pairs = _pairs(counted.stories.column("size"))
+    precision = together / pred_pairs if pred_pairs else 1.0
+    recall = together / gold_pairs if gold_pairs else 1.0
+    return Scores(precision, recall, _f1(precision, recall))
+
+
+def _gold_table(gold: Mapping[str, str]) -> pa.Table:
+    return pa.table({"article_id": pa.array(list(gold), pa.string()),
+                     "story": pa.array([story_bytes(s) for s in gold.values()], GOLD_STORY)})
+
+
+def _predicted_table(predicted: Mapping[str, str]) -> pa.Table:
+    return pa.table({"article_id": pa.array(list(predicted), pa.string()),
+                     "story_id": pa.array(list(predicted.values()), pa.string())})
+
+
+def _groups_of(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Groups:
+    return groups(clusters(_predicted_table(predicted), _gold_table(gold)))
+
+
 def bcubed(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
     """B-cubed scores of {item: cluster} against {item: gold story}. Items missing from
     `predicted` count as clusters of their own."""
-    return bcubed_of(clusters(_table(predicted, "story_id"), _table(gold, "story")))
+    return bcubed_of(_groups_of(predicted, gold))
 
 
 def pairwise(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Scores:
     """Pairwise scores of {item: cluster} against {item: gold story}."""
-    return pairwise_of(clusters(_table(predicted, "story_id"), _table(gold, "story")))
+    return pairwise_of(_groups_of(predicted, gold))
 
 
 @dataclass(frozen=True)
@@ -146,23 +168,23 @@ class Evaluation:
 
 def score(predicted: Mapping[str, str], gold: Mapping[str, str]) -> Evaluation:
     """Scores of {item: cluster} against {item: gold story}."""
-    return score_tables(_table(predicted, "story_id"), _table(gold, "story"))
+    return score_tables(_predicted_table(predicted), _gold_table(gold))
 
 
 def score_tables(predicted: pa.Table, gold: pa.Table) -> Evaluation:
     """Scores of the run's stories (article_id, story_id) against the gold stories
     (article_id, story)."""
-    items = clusters(predicted, gold)
-    found = items.filter(items.column("found"))
-    found_sizes = _sizes(found, ["cluster"]).column("size")
+    counted = groups(clusters(predicted, gold))
+    found = counted.clusters.filter(counted.clusters.column("found")).column("size")
+    scored = pc.sum(found).as_py() or 0
     return Evaluation(
-        articles=items.num_rows,
-        scored=found.num_rows,
-        gold_stories=pc.count_distinct(items.column("gold")).as_py(),
-        found_stories=len(found_sizes) + items.num_rows - found.num_rows,
-        largest_found=pc.max(found_sizes).as_py() or 0,
-        bcubed=bcubed_of(items),
-        pairwise=pairwise_of(items),
+        articles=counted.items,
+        scored=scored,
+        gold_stories=counted.stories.num_rows,
+        found_stories=len(found) + counted.items - scored,
+        largest_found=pc.max(found).as_py() or 0,
+        bcubed=bcubed_of(counted),
+        pairwise=pairwise_of(counted),
     )
 
 
@@ -454,11 +476,10 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
     seconds = time.perf_counter() - started
     predicted = read_story_ids(output)
     if not predicted.num_rows:  # a batch run says so itself (exit 1); a stream does not
+        why = (f"the rejects table of {output} says why" if args.output
+               else "keep the tables with --output to see why")
         print(f"storywire eval: no article came out of {gold.num_rows} records: nothing to "
-              f"score (the rejects table of {output} says why)"
-              if args.output else f"storywire eval: no article came out of {gold.num_rows} "
-              "records: nothing to score (keep the tables with --output to see why)",
-              file=sys.stderr)
+              f"score ({why})", file=sys.stderr)
         return 1
     result = score_tables(predicted, gold)
     print(result.text(), flush=True)

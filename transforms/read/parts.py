@@ -36,7 +36,7 @@ from storywire.transforms.records import Reject
 # stages and start-up). 100,000 text articles on one day, one machine: parts of 10,000
 # peaked at 576 MiB in 479 s, of 15,000 at 622 MiB in 408 s, of 25,000 at 745 MiB in
 # 385 s (a run of 10,000: 472 MiB in 42 s); parts of 50,000 at 1.9 to 2.35 GiB
-# (benchmarks/results/scaling.txt, scaling-1m-partial.txt).
+# (benchmarks/results/scaling-parts.txt, scaling-1m-partial.txt).
 DEFAULT_MAX_BATCH_RECORDS = 15_000
 # Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
 # news JSONL 3 to 6 times, and a text record is about 4 KiB).
