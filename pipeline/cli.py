@@ -536,9 +536,16 @@ def _main(argv: list[str] | None) -> int:
 def entry() -> None:
     """The `storywire` command. Once its work is done, Ctrl-C has nothing left to stop: one
     pressed as the process exits (Beam's threads end, files close) would end it by the
-    signal, after its last line, instead of with the status it returned."""
-    status = main()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal, after its last line, instead of with the status it returned. `main` puts the
+    Ctrl-C handler back as it returns; a second Ctrl-C landing between that and the line
+    that ignores it (the second of two pressed to stop a run) is caught here, or Python
+    would end the process by the signal (status -2)."""
+    status = 130  # main was interrupted as it handed its status back
+    try:
+        status = main()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(status)
 
 

@@ -193,6 +193,27 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     assert "interrupted" in err and "Traceback" not in err
 
 
+def test_a_ctrl_c_landing_as_the_command_returns_ends_it_with_130_not_by_the_signal():
+    # The second of two Ctrl-C pressed to stop a run can land just after the run's handler
+    # is put back, as `main` returns: Python then ended the process by SIGINT (status -2).
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from storywire.pipeline import cli\n"
+        "def main():\n"
+        "    signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_the_exit_status_says_when_input_units_were_lost():
     from storywire.pipeline.report import RunSummary, exit_status
     from storywire.transforms import metrics
