@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from datetime import datetime, timezone
+from typing import NoReturn
 
 from storywire.pipeline.memory import hand_back_freed_memory
 
@@ -546,6 +547,16 @@ def entry() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with(status)
+
+
+def exit_with(status: int) -> NoReturn:
+    """End the process with `status`. Run as `python -m`, Python would end it by SIGINT
+    instead (status -2) once a KeyboardInterrupt was raised inside code run from a string,
+    even one caught and handled: dataclasses and named tuples define their methods so, and
+    a Ctrl-C can land as Beam or storywire defines one. Running a string of its own clears
+    that mark."""
+    exec("")  # an empty string: running it is what clears the mark
     sys.exit(status)
 
 

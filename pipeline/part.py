@@ -223,4 +223,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from storywire.pipeline.cli import exit_with
+
+    exit_with(main(sys.argv[1:]))

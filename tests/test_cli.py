@@ -214,6 +214,29 @@ def test_a_ctrl_c_landing_as_the_command_returns_ends_it_with_130_not_by_the_sig
     assert "Traceback" not in done.stderr
 
 
+def test_a_ctrl_c_handled_while_a_class_was_defined_leaves_the_status_as_returned(tmp_path):
+    # Run as `python -m`, Python ended the process by SIGINT (status -2), whatever status
+    # it returned, once a KeyboardInterrupt had been raised inside code run from a string
+    # (as dataclasses define their methods), even one caught and handled.
+    import subprocess
+    import sys
+
+    (tmp_path / "interrupted_run.py").write_text(
+        "import os, signal\n"
+        "from storywire.pipeline import cli\n"
+        "def main():\n"
+        "    try:\n"
+        "        exec('os.kill(os.getpid(), signal.SIGINT)\\nx = 1')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return 130\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-m", "interrupted_run"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+
+
 def test_the_exit_status_says_when_input_units_were_lost():
     from storywire.pipeline.report import RunSummary, exit_status
     from storywire.transforms import metrics
