@@ -39,7 +39,7 @@ def _f1(precision: float, recall: float) -> float:
 def clusters(predicted: pa.Table, gold: pa.Table) -> pa.Table:
     """One row a gold item (`gold`: article_id, story): its gold story and the cluster the
     run put it in (`predicted`: article_id, story_id). An item the run did not tag is a
-    cluster of its own, named by the item, with `found` false.
+    cluster of its own, with `found` false.
 
     In Arrow, not dictionaries: a million labels as Python objects held several hundred
     MiB more than the run that made them."""
@@ -52,9 +52,12 @@ def clusters(predicted: pa.Table, gold: pa.Table) -> pa.Table:
     joined = pa.table({"article_id": gold.column("article_id"), "story": stories}).join(
         predicted.select(["article_id", "story_id"]), "article_id", join_type="left outer")
     found = pc.is_valid(joined.column("story_id"))
+    # An item not found is a cluster of its own: named by its row, since a record the run
+    # rejects may have no id.
+    rows = pa.array(range(joined.num_rows), pa.int64()).cast(pa.string())
     return pa.table({
         "found": found,
-        "cluster": pc.if_else(found, joined.column("story_id"), joined.column("article_id")),
+        "cluster": pc.if_else(found, joined.column("story_id"), rows),
         "gold": joined.column("story"),
     })
 
@@ -219,10 +222,12 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> pa.Table:
                     copied.encode("utf-8")
                 except UnicodeEncodeError:  # a lone surrogate ("\udcff"): kept as its escape
                     copied = json.dumps(record)
-            article_id = record_of_object(record, copied, unlabelled, number).article_id
-            article_id = article_id or f"line-{number}"  # a reject without an id
-            if article_id in gold:
-                given = (f"id {article_id!r} appears twice" if record.get("id") is not None
+            # A record without any id is rejected by the run: an item never found, with no
+            # id (a name made up for it could be another record's id).
+            article_id = record_of_object(record, copied, unlabelled, number).article_id or None
+            if article_id is not None and article_id in gold:
+                own_id = record.get("id") is not None and str(record["id"]).strip()
+                given = (f"id {article_id!r} appears twice" if own_id
                          else "a record without an id whose url (or title, date and body) "
                               "is that of an earlier one: the run would keep only one; give "
                               "each record an id")
@@ -251,8 +256,9 @@ class _GoldColumns:
                 or any(pc.any(pc.equal(b.column(0), article_id)).as_py()
                        for b in self._batches))
 
-    def add(self, article_id: str, story: str) -> None:
-        self._hashes.add(hash(article_id))
+    def add(self, article_id: str | None, story: str) -> None:
+        if article_id is not None:
+            self._hashes.add(hash(article_id))
         self._rows.append((article_id, story_bytes(story)))
         if len(self._rows) >= self._BATCH:
             self._gather()

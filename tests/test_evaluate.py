@@ -95,6 +95,31 @@ def test_strip_labels_removes_the_gold_field(tmp_path):
                         'not json\n')
     with pytest.raises(ValueError, match=r"l\.jsonl:2: id 'a' appears twice"):
         strip_labels(str(labelled), str(out), "story")
+    # An empty id is no id: the run names the record by its body, and so does the error.
+    labelled.write_text('{"id": "", "text": "x", "story": "s1"}\n'
+                        '{"id": " ", "text": "x", "story": "s1"}\n')
+    with pytest.raises(ValueError, match=r"l\.jsonl:2: a record without an id whose url"):
+        strip_labels(str(labelled), str(out), "story")
+
+
+def test_a_record_without_any_id_is_an_item_not_found_whatever_the_other_ids(tmp_path,
+                                                                              capsys):
+    # Such a record (no id, url, title or body: the run rejects it) was named "line-N" by
+    # eval, and a record whose id was "line-2" was then an id given twice, or scored as it.
+    body = "The harbour authority said on Monday that the new quay will open in May. " * 3
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"id": "line-2", "text": "First. " + body, "story": "quay"},
+        {"story": "quay"},
+        {"story": "quay"},
+        {"id": "line-3", "text": "Second. " + body, "story": "quay"})), encoding="utf-8")
+    gold = strip_labels(str(labelled), str(tmp_path / "u.jsonl"), "story")
+    assert gold.column("article_id").to_pylist() == ["line-2", None, None, "line-3"]
+    assert main(["eval", str(labelled), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "articles scored: 2 of 4 labelled" in printed
+    # The two rejects are an item each, in no story with the two found.
+    assert "stories:         3 found, 1 gold" in printed
 
 
 def test_a_gold_story_is_any_json_string_however_long():
