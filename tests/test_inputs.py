@@ -11,6 +11,7 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
+from storywire.pipeline.cli import main
 from storywire.transforms.clean.cleaning import clean_record
 from storywire.transforms.read.decode import NotText, decode_bytes
 from storywire.transforms.read.inputs import (
@@ -331,6 +332,49 @@ def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_pa
     assert len(whole_records) == 36 and len(whole_rejects) == 4
     read(60)      # many parts, cut inside the file
     read(10**9)   # one part
+
+
+def test_a_utf16_or_utf32_jsonl_file_gives_every_record(tmp_path, capsys):
+    # Windows PowerShell writes UTF-16 with `>`. Lines were split at the byte b"\n": the
+    # first record was read and every later one rejected as binary data.
+    import gzip
+
+    from storywire.transforms.read.parts import plan_parts
+
+    body = "The harbour authority said on Monday that the new quay will open in May. " * 3
+    feed = tmp_path / "in"
+    feed.mkdir()
+
+    def lines(tag: str, count: int, end: str = "\n") -> str:
+        return "\ufeff" + "".join(
+            json.dumps({"id": f"{tag}{n}", "text": f"Z\u00fcrich {tag} report {n}. {body}"},
+                       ensure_ascii=False) + end + ("\n" if n == 1 else "")  # a blank line
+            for n in range(count))
+
+    (feed / "le.jsonl").write_bytes(lines("le", 3, "\r\n").encode("utf-16-le"))
+    (feed / "be.jsonl").write_bytes(lines("be", 3).encode("utf-16-be"))
+    (feed / "w32.jsonl").write_bytes(lines("w", 2).encode("utf-32"))
+    (feed / "packed.jsonl.gz").write_bytes(gzip.compress(lines("gz", 2).encode("utf-16")))
+    # Bigger than a piece a big JSONL file is cut in: read whole, never cut at a byte.
+    (feed / "big.jsonl").write_bytes(lines("big", 1300).encode("utf-16-le"))
+    assert [len(p.chunks) for p in plan_parts([str(feed)], None, 100_000)] == [5]
+    out = tmp_path / "out"
+    summary = run(capsys, "--input", str(feed), "--output", str(out), *FAST)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (1310, 1310, 0)
+    articles = rows(out, "articles", "article_id")
+    assert {a["article_id"] for a in articles} >= {"le0", "le1", "le2", "be2", "w1", "gz1"}
+    assert all(a["text"].startswith("Z\u00fcrich") for a in articles)
+    # A file cut inside a character keeps the records before, and says where it stopped.
+    (feed / "cut.jsonl").write_bytes(lines("cut", 2).encode("utf-16-le")[:-1])
+    for name in ("le.jsonl", "be.jsonl", "w32.jsonl", "packed.jsonl.gz", "big.jsonl"):
+        (feed / name).unlink()
+    out = tmp_path / "out2"
+    main_status = main(["run", "--input", str(feed), "--output", str(out), *FAST])
+    capsys.readouterr()
+    assert main_status == 0
+    assert [a["article_id"] for a in rows(out, "articles", "article_id")] == ["cut0", "cut1"]
+    (reject,) = rows(out, "rejects", "line")
+    assert reject["line"] == 3 and "UnicodeDecodeError" in reject["reason"]
 
 
 class _Handle(io.BytesIO):

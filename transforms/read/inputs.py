@@ -24,6 +24,7 @@ from storywire.transforms.metrics import INPUT_UNITS, SKIPPED_NO_PAGE, counter
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
+from storywire.transforms.read.wide import MARK_BYTES, is_wide_file, utf8_lines, wide_encoding
 from storywire.transforms.records import (
     REJECTS,
     SPANS,
@@ -389,7 +390,8 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
     packing = WARC_PACKING if is_compressed(path) else 1
     if kind == "warc" and size is not None and size * packing > chunk_bytes:
         return warc_chunks(path, size, chunk_bytes)
-    if kind != "jsonl" or is_compressed(path) or size is None or size <= chunk_bytes:
+    if (kind != "jsonl" or is_compressed(path) or size is None or size <= chunk_bytes
+            or is_wide_file(path)):  # a UTF-16 line end is not the byte b"\n"
         return [InputChunk(path, size)]
     lines = 0
 
@@ -431,6 +433,13 @@ def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChun
     except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
         return [InputChunk(path, size)]
     return [InputChunk(path, size, p.start, p.end, records=p.responses) for p in pieces]
+
+
+def _as_utf8(handle):
+    """A binary handle at a file's start, read as UTF-8 lines when the file is UTF-16 or
+    UTF-32 (wide.py); else the handle itself."""
+    encoding = wide_encoding(handle.peek(MARK_BYTES)[:MARK_BYTES])
+    return handle if encoding is None else utf8_lines(handle, encoding)
 
 
 class _ReadRecords(beam.DoFn):
@@ -515,11 +524,12 @@ class _ReadRecords(beam.DoFn):
         with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
             if is_compressed(chunk.path):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
-                    yield handle
-            else:
-                if chunk.start:
-                    raw.seek(chunk.start)
+                    yield _as_utf8(handle)
+            elif chunk.start:  # a piece of a file cut at line ends: UTF-8, not wide.py's
+                raw.seek(chunk.start)
                 yield raw
+            else:
+                yield _as_utf8(raw)
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
         path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
@@ -563,8 +573,9 @@ class _ReadRecords(beam.DoFn):
                          f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
                          f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); "
                          f"lines from {number + 1} on are not read")
-        except (OSError, EOFError, zlib.error, BadGzipFile) as err:
-            # A truncated or corrupt archive: the lines read so far stand, the rest is one reject.
+        except (OSError, EOFError, zlib.error, BadGzipFile, UnicodeDecodeError) as err:
+            # A truncated or corrupt archive (or UTF-16 file): the lines read so far stand,
+            # the rest is one reject.
             _log.warning("%s: unreadable after line %d: %s", path, number, err)
             yield Reject(path, number + 1, None, "read",
                          f"unreadable after line {number}: {type(err).__name__}: {err}")

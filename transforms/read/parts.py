@@ -30,6 +30,7 @@ from storywire.transforms.read.inputs import (
     is_compressed,
 )
 from storywire.transforms.read.matching import find_input
+from storywire.transforms.read.wide import is_wide_file
 from storywire.transforms.records import Reject
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
@@ -100,7 +101,7 @@ def _cut_by_lines(piece: tuple[InputChunk, int], max_records: int
     into a piece's bytes than a part holds. Any other piece as it is."""
     chunk, lines = piece
     if (lines <= max_records or input_format(chunk.path) != "jsonl"
-            or is_compressed(chunk.path)):
+            or is_compressed(chunk.path) or is_wide_file(chunk.path)):
         return [piece]
     try:
         with open(chunk.path, "rb") as handle:

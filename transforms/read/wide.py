@@ -1,0 +1,82 @@
+"""JSONL files in UTF-16 or UTF-32 (Windows PowerShell writes UTF-16 with `>`), read as
+UTF-8 lines.
+
+A JSONL file is read line by line, its lines split at the byte b"\\n": in UTF-16 a line
+end is two bytes, one of them a NUL that would start the next line, so every record after
+the first was rejected as binary data. Such a file is known by its byte order mark, read
+through a decoder into UTF-8, and never cut into pieces by byte offset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+
+# Byte order marks of the encodings in which a JSONL line end is not the byte b"\n"; the
+# UTF-32 ones first: UTF-32-LE's begins with UTF-16-LE's.
+_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MARK_BYTES = 4
+# Bytes decoded at a time.
+_READ_BYTES = 64 * 1024
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """The encoding ("utf-16" or "utf-32") of a file that starts with `head` (its first
+    MARK_BYTES bytes), when its byte order mark says it is one of them; else None."""
+    for mark, encoding in _MARKS:
+        if head.startswith(mark):
+            return encoding
+    return None
+
+
+def is_wide_file(path: str) -> bool:
+    """Whether the local file at `path` starts with a UTF-16 or UTF-32 byte order mark
+    (False when it cannot be read: reading it says why)."""
+    try:
+        with open(path, "rb") as handle:
+            return wide_encoding(handle.read(MARK_BYTES)) is not None
+    except OSError:
+        return False
+
+
+class _AsUtf8(io.RawIOBase):
+    """The text of a binary handle in `encoding`, as UTF-8 bytes (lone surrogates kept as
+    their bytes, for the line's decoding to reject). Bytes that do not decode raise
+    UnicodeDecodeError once the text before them has been given."""
+
+    def __init__(self, handle, encoding: str):
+        super().__init__()
+        self._handle = handle
+        self._decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+        self._pending = b""
+        self._error: UnicodeDecodeError | None = None
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                return 0
+            block = self._handle.read(_READ_BYTES)
+            self._ended = not block
+            try:
+                text = self._decoder.decode(block, final=self._ended)
+            except UnicodeDecodeError as err:
+                self._error, text = err, ""
+            self._pending = text.encode("utf-8", "surrogatepass")
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def utf8_lines(handle, encoding: str) -> io.BufferedReader:
+    """A handle whose readline() gives the lines of `handle` (a binary handle at the start
+    of a file in `encoding`) as UTF-8 bytes, the byte order mark dropped. A file that
+    ends inside a character raises UnicodeDecodeError there, after its whole lines."""
+    return io.BufferedReader(_AsUtf8(handle, encoding))
