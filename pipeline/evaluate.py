@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
@@ -203,11 +203,13 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> pa.Table:
     """
     from storywire.transforms.read.decode import NotText, decode_bytes
     from storywire.transforms.read.inputs import record_of_object
+    from storywire.transforms.read.wide import as_utf8
 
     gold = _GoldColumns()
-    with open(labelled, "rb") as src, open(unlabelled, "w", encoding="utf-8") as dst:
-        # Line by line: a labelled feed of a million records is gigabytes.
-        for number, data in enumerate(src, start=1):
+    with open(labelled, "rb") as raw, open(unlabelled, "w", encoding="utf-8") as dst:
+        # Line by line: a labelled feed of a million records is gigabytes. In UTF-8, or
+        # UTF-16 with a byte order mark, as the run reads JSONL.
+        for number, data in _numbered_lines(as_utf8(raw), labelled):
             try:
                 line = decode_bytes(data.rstrip(b"\r\n"))
             except NotText as err:
@@ -235,6 +237,21 @@ def strip_labels(labelled: str, unlabelled: str, gold_field: str) -> pa.Table:
             gold.add(article_id, story)
             dst.write(copied + "\n")
     return gold.table()
+
+
+def _numbered_lines(src, labelled: str) -> Iterator[tuple[int, bytes]]:
+    """The lines of a binary handle, numbered from 1; a file that ends inside a UTF-16
+    character is an error at the line where it does."""
+    number = 0
+    while True:
+        try:
+            data = src.readline()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{labelled}:{number + 1}: {err}") from None
+        if not data:
+            return
+        number += 1
+        yield number, data
 
 
 class _GoldColumns:

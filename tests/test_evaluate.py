@@ -122,6 +122,20 @@ def test_a_record_without_any_id_is_an_item_not_found_whatever_the_other_ids(tmp
     assert "stories:         3 found, 1 gold" in printed
 
 
+def test_a_labelled_file_in_utf16_is_read_as_the_run_reads_it(tmp_path):
+    lines = "\ufeff" + "".join(json.dumps({"id": f"r{n}", "text": "Z\u00fcrich", "story": "s"})
+                               + "\r\n" for n in range(3))
+    labelled, out = tmp_path / "l.jsonl", tmp_path / "u.jsonl"
+    labelled.write_bytes(lines.encode("utf-16-le"))
+    gold = strip_labels(str(labelled), str(out), "story")
+    assert gold.column("article_id").to_pylist() == ["r0", "r1", "r2"]
+    assert [json.loads(line)["text"] for line in out.read_text("utf-8").splitlines()] == [
+        "Z\u00fcrich"] * 3
+    labelled.write_bytes(lines.encode("utf-16-le")[:-1])  # ends inside a character
+    with pytest.raises(ValueError, match=r"l\.jsonl:3: 'utf-16-le' codec"):
+        strip_labels(str(labelled), str(out), "story")
+
+
 def test_a_gold_story_is_any_json_string_however_long():
     # A lone surrogate is valid JSON; a story's name may be a whole headline, or longer.
     odd, long = "\ud800x", "Flood " * 100_000

@@ -24,7 +24,7 @@ from storywire.transforms.metrics import INPUT_UNITS, SKIPPED_NO_PAGE, counter
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
-from storywire.transforms.read.wide import MARK_BYTES, is_wide_file, utf8_lines, wide_encoding
+from storywire.transforms.read.wide import as_utf8, is_wide_file
 from storywire.transforms.records import (
     REJECTS,
     SPANS,
@@ -435,13 +435,6 @@ def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChun
     return [InputChunk(path, size, p.start, p.end, records=p.responses) for p in pieces]
 
 
-def _as_utf8(handle):
-    """A binary handle at a file's start, read as UTF-8 lines when the file is UTF-16 or
-    UTF-32 (wide.py); else the handle itself."""
-    encoding = wide_encoding(handle.peek(MARK_BYTES)[:MARK_BYTES])
-    return handle if encoding is None else utf8_lines(handle, encoding)
-
-
 class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
     for JSONL, one per page of a WARC file. A WARC record that holds no page is counted
@@ -524,12 +517,12 @@ class _ReadRecords(beam.DoFn):
         with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
             if is_compressed(chunk.path):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
-                    yield _as_utf8(handle)
+                    yield as_utf8(handle)
             elif chunk.start:  # a piece of a file cut at line ends: UTF-8, not wide.py's
                 raw.seek(chunk.start)
                 yield raw
             else:
-                yield _as_utf8(raw)
+                yield as_utf8(raw)
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
         path, number, packed = chunk.path, chunk.first_line - 1, chunk.size

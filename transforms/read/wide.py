@@ -80,3 +80,10 @@ def utf8_lines(handle, encoding: str) -> io.BufferedReader:
     of a file in `encoding`) as UTF-8 bytes, the byte order mark dropped. A file that
     ends inside a character raises UnicodeDecodeError there, after its whole lines."""
     return io.BufferedReader(_AsUtf8(handle, encoding))
+
+
+def as_utf8(handle):
+    """A binary handle at a file's start (one with peek()), read as UTF-8 lines when the
+    file is UTF-16 or UTF-32; else the handle itself."""
+    encoding = wide_encoding(handle.peek(MARK_BYTES)[:MARK_BYTES])
+    return handle if encoding is None else utf8_lines(handle, encoding)
