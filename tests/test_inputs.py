@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from storywire.pipeline.cli import main
 from storywire.transforms.clean.cleaning import clean_record
-from storywire.transforms.read.decode import NotText, decode_bytes
+from storywire.transforms.read.decode import NotText, decode_bytes, mostly_utf8
 from storywire.transforms.read.inputs import (
     Line,
     UnpackedTooLarge,
@@ -186,6 +186,42 @@ def test_utf8_with_a_stray_windows_1252_byte_keeps_its_letters():
     for text, encoding in (("πρωθυπουργός", "gb18030"), ("ΚΥΒΕΡΝΗΣΗ", "euc_kr"),
                            ("は会見", "cp932")):
         assert decode_bytes(text.encode(encoding)) == text, encoding
+
+
+def test_a_short_utf8_text_with_curly_quotes_and_one_stray_byte_keeps_its_letters():
+    # Too few accented letters to outnumber the stray byte ten to one: the whole text went
+    # to detection and was read as mac_roman ("Z√ºrich‚Äôs").
+    text = "Zürich’s mayor said “yes” on Monday. Café "
+    assert decode_bytes(text.encode() + b"it\x92s") == text + "it’s"
+    assert decode_bytes("市长说：“雨”".encode() + b" \x92") == "市长说：“雨” ’"
+
+
+_LEGACY = st.sampled_from([
+    ("абвгдежзийклмнопрстуфхцчшщъыьэюяёіїєґАБВГД", ("cp1251", "koi8_r", "mac_cyrillic")),
+    ("αβγδεζηθικλμνξοπρστυφχψωάέήίόύώΑΒΓΔ", ("cp1253", "iso8859_7")),
+    ("ąćęłńóśźżčřšžýáíéůĄĆĘŁŃÓŚŹŻ", ("cp1250", "iso8859_2")),
+    ("éèêàâçôûîïëüöäßñáíóúÉÀÇ’‘“”—–€…«»ÆØÞæðøþ", ("cp1252", "mac_roman")),
+    ("的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生"
+     "市长雨河水星期日晚上决堤淹没城区", ("gbk", "big5")),
+    ("あいうえおかきくけこさしすせそアイウエオカキク日本語市長雨川", ("shift_jis", "euc_jp")),
+    ("가나다라마바사아자차카타파하시장비강일요일밤", ("euc_kr", "cp949")),
+    ("אבגדהוזחטיכלמנסעפצקרשת", ("cp1255",)),
+    ("ابتثجحخدذرزسشصضطظعغفقكلمنهوي", ("cp1256",)),
+])
+
+
+@given(_LEGACY.flatmap(lambda legacy: st.tuples(
+    st.lists(st.one_of(st.text(legacy[0], min_size=1, max_size=8),
+                       st.sampled_from(["the", "mayor", "said", "flood", "on"])),
+             min_size=1, max_size=120),
+    st.sampled_from(legacy[1]))))
+def test_a_legacy_text_is_never_taken_for_utf8_with_stray_bytes(words_and_encoding):
+    words, encoding = words_and_encoding
+    data = " ".join(words).encode(encoding, errors="ignore")  # its letters it has
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        assert mostly_utf8(data) is None, (encoding, data[:60])
 
 
 def test_binary_is_not_text():

@@ -99,8 +99,15 @@ def decode_bytes(data: bytes, html: bool = False, declared: str | None = None) -
 # by chance, but about as many as its stray bytes or fewer (French in mac_roman: every
 # "’é" is one; Greek in GBK or EUC-KR, about one pair in twelve), and is detected.
 MIN_UTF8_PER_STRAY_BYTE = 10
+# Or its characters of three or four bytes ("’", "“", "—", "€", CJK) do, this many times:
+# a single-byte legacy encoding makes one by chance only from three letters in a row of
+# rare shapes, and a double-byte one (GBK, Shift_JIS, EUC-KR) makes about one in sixty of
+# its characters, each of the others stray bytes. A short text with a few curly quotes and
+# one stray byte was read whole as mac_roman ("it‚Äôs").
+MIN_WIDE_UTF8_PER_STRAY_BYTE = 2
 _STRAY = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape keeps them
 _MULTI_BYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_WIDE = re.compile("[\u0800-\ud7ff\ue000-\U0010ffff]")
 
 
 def mostly_utf8(data: bytes) -> str | None:
@@ -110,7 +117,8 @@ def mostly_utf8(data: bytes) -> str | None:
     ("côtière" as "cﾃｴtiﾃｨre")."""
     text = data.decode("utf-8", errors="surrogateescape")
     stray = len(_STRAY.findall(text))
-    if not stray or len(_MULTI_BYTE.findall(text)) < MIN_UTF8_PER_STRAY_BYTE * stray:
+    if not stray or (len(_MULTI_BYTE.findall(text)) < MIN_UTF8_PER_STRAY_BYTE * stray
+                     and len(_WIDE.findall(text)) < MIN_WIDE_UTF8_PER_STRAY_BYTE * stray):
         return None
     return _STRAY.sub(_as_windows_1252, text)
 
