@@ -354,6 +354,27 @@ def test_close_codes_are_one_language_and_unspaced_scripts_meet_in_pairs():
     assert cosine(unpack(a.packed), unpack(b.packed)) > 0.3
 
 
+def test_a_language_is_told_only_in_the_scripts_of_the_weighed_languages():
+    # The detector chooses among the languages wordfreq weighs: Thai came out as Chinese
+    # ("wuu") at 0.97, and its story terms would be weighed as Chinese.
+    from storywire.transforms.clean.cleaning import detect_language
+
+    for text in ("นายกรัฐมนตรีกล่าวว่าแม่น้ำเอ่อล้นตลิ่งในคืนวันอาทิตย์หลังจากฝนตกหนักสามวัน",
+                 "მერმა განაცხადა, რომ მდინარე კვირა ღამით ადიდდა სამდღიანი წვიმის შემდეგ.",
+                 "Քաղաքապետը հայտնել է, որ գետը վարարել է կիրակի գիշերը՝ երեք օր անձրևից հետո։"):
+        assert detect_language(text) is None, text
+    for code, text in (
+            ("hi", "महापौर ने कहा कि तीन दिनों की बारिश के बाद रविवार रात नदी उफान पर आ गई।"),
+            ("bn", "মেয়র বলেছেন, তিন দিনের বৃষ্টির পর রবিবার রাতে নদী উপচে পড়ে।"),
+            ("ta", "மூன்று நாட்கள் மழைக்குப் பிறகு ஞாயிற்றுக்கிழமை இரவு ஆறு கரைபுரண்டு ஓடியது."),
+            ("he", "ראש העיר אמר כי הנהר עלה על גדותיו בליל יום ראשון לאחר שלושה ימי גשם."),
+            ("fa", "شهردار گفت رودخانه پس از سه روز باران در شب یکشنبه طغیان کرد."),
+            ("el", "Ο δήμαρχος είπε ότι ο ποταμός υπερχείλισε την Κυριακή το βράδυ."),
+            ("ko", "시장은 사흘간 비가 내린 뒤 일요일 밤 강이 범람했다고 말했다."),
+            ("vi", "Thị trưởng cho biết con sông đã tràn bờ vào đêm Chủ nhật sau ba ngày mưa.")):
+        assert detect_language(text) == code, code
+
+
 def test_a_record_may_say_its_language():
     from storywire.transforms.clean.cleaning import clean_record
     from storywire.transforms.read.inputs import parse_jsonl_line

@@ -50,3 +50,26 @@ def weighed_languages() -> frozenset[str]:
     known = wordfreq_languages()
     return frozenset(known | {code for code, target in WORDFREQ_CODES.items()
                               if target in known})
+
+
+# Letters of the scripts the weighed languages are written in: Latin, Greek, Cyrillic,
+# Hebrew, Arabic (Arabic, Persian, Urdu), Devanagari (Hindi), Bengali, Tamil, Chinese,
+# Japanese and Korean. A language wordfreq comes to weigh in another script is added here.
+_WEIGHED_SCRIPT_LETTERS = re.compile(
+    "[A-Za-z\u00aa\u00b5\u00ba\u00c0-\u024f\u1e00-\u1eff"  # Latin
+    "\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f"  # Greek, Cyrillic
+    "\u0590-\u05ff\ufb1d-\ufb4f"  # Hebrew
+    "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc"  # Arabic
+    "\u0900-\u09ff\u0b80-\u0bff"  # Devanagari, Bengali, Tamil
+    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff21-\uff3a\uff41-\uff5a"
+    "\uff66-\uffdc\U00020000-\U0003134f]")  # CJK, kana, Hangul
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def in_weighed_scripts(text: str) -> bool:
+    """Whether most of the letters of `text` are in the scripts of the weighed languages
+    (True for text without letters). A detector that chooses among those languages names
+    one of them for Thai or Georgian too, with confidence."""
+    letters = len(_LETTERS.findall(text))
+    return 2 * len(_WEIGHED_SCRIPT_LETTERS.findall(text)) >= letters

@@ -18,7 +18,7 @@ from storywire.transforms.clean.textclean import (
     word_count,
 )
 from storywire.transforms.copies.fingerprint import content_hash, simhash64, words
-from storywire.transforms.languages import weighed_languages, wordfreq_code
+from storywire.transforms.languages import in_weighed_scripts, weighed_languages, wordfreq_code
 from storywire.transforms.records import Article, RawRecord, Reject, excerpt
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -98,12 +98,15 @@ def detect_language(text: str) -> str | None:
     records or pages); None for text too short or too unlike any of them to tell."""
     if len(text) < 20:
         return None
+    prefix = text[:LANGUAGE_PREFIX_CHARS]
+    if not in_weighed_scripts(prefix):  # Thai was told as Chinese ("wuu") at 0.97
+        return None
     # Close codes are one language (Chinese is told as "zh" and "wuu" in about equal
     # shares): their probabilities add up, and the likeliest code of the likeliest
     # language is the answer.
     shares: dict[str, float] = {}
     best: dict[str, str] = {}
-    for code, probability in _language_identifier().rank(text[:LANGUAGE_PREFIX_CHARS]):
+    for code, probability in _language_identifier().rank(prefix):
         language = wordfreq_code(code)
         shares[language] = shares.get(language, 0.0) + probability
         best.setdefault(language, code)  # ranked likeliest first
