@@ -107,7 +107,8 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
         | "WriteStories" >> UpdateStoriesTable(opts.output, staging, rows_per_file),
         tagged["story_index"] | "WriteMoves" >> WriteTable("story_index", staging,
                                                            rows_per_file),
-        (rejects, all_rejects, articles, read.spans, stored_rejects)
+        (rejects, all_rejects, articles,
+         (files.spans, read.spans) | "AllSpans" >> beam.Flatten(), stored_rejects)
         | "WriteRejects" >> UpdateRejectsTable(opts.output, staging, rows_per_file),
     )
     (written

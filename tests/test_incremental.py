@@ -577,6 +577,32 @@ def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
     assert "x" not in StoredIds([])
 
 
+def test_an_input_path_that_matched_nothing_loses_its_reject_once_it_matches(tmp_path,
+                                                                              capsys):
+    # A pattern or folder that named no file kept its "matched no files" reject after it
+    # named files: the reject is of the path as given, the spans of the files it names.
+    out, feeds = tmp_path / "out", tmp_path / "feeds"
+    feeds.mkdir()
+    paths = [str(feeds / "*.jsonl"), str(feeds / "later")]
+    assert main(["run", "--input", *paths, "--output", str(out), *FAST]) == 1  # no article
+    assert len(rows(out, "rejects", "input_uri")) == 2
+    capsys.readouterr()
+    (feeds / "a.jsonl").write_text(json.dumps({"id": "a", "text": seed_text("000")}) + "\n")
+    (feeds / "later").mkdir()
+    (feeds / "later" / "b.txt").write_text(seed_text("001"))
+    summary = run(capsys, "--input", *paths, "--output", str(out), *FAST)
+    assert (summary["articles"], summary["rejects_read"]) == (2, 2)
+    assert rows(out, "rejects", "input_uri") == []
+    # A path that names nothing again is a reject again; the lines of a file stand.
+    (feeds / "a.jsonl").write_text("{oops\n")
+    (feeds / "later" / "b.txt").unlink()
+    assert main(["run", "--input", *paths, "--output", str(out), *FAST]) == 1  # no article
+    assert "no article came out of 2 input units" in capsys.readouterr().err
+    assert sorted((Path(r["input_uri"]).name, r["line"], r["stage"])
+                  for r in rows(out, "rejects", "input_uri")) == [
+        ("a.jsonl", 1, "parse"), ("later", None, "match")]
+
+
 def test_a_read_span_covers_the_rejects_of_what_was_read():
     from storywire.transforms.records import ReadSpan
     from storywire.transforms.write.rejects import read_again
@@ -596,6 +622,9 @@ def test_a_read_span_covers_the_rejects_of_what_was_read():
         ("feed.jsonl", 25, None, "parse")]
     assert read_again([], [row(12)]) == []
     assert read_again([ReadSpan("feed.jsonl", 1, 9, from_start=True)], [row(None)]) == [
+        ("feed.jsonl", None, None, "parse")]
+    # A path looked up covers a reject of the whole of it, none of its lines.
+    assert read_again([ReadSpan.looked_up("feed.jsonl")], [row(None), row(1), row(12)]) == [
         ("feed.jsonl", None, None, "parse")]
 
 

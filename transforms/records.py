@@ -88,6 +88,13 @@ class ReadSpan:
     def whole(self) -> bool:
         return self.from_start and self.last is None
 
+    @classmethod
+    def looked_up(cls, input_uri: str) -> ReadSpan:
+        """What a run that was given `input_uri` (a path, folder or pattern) did with it
+        as such: it looked up what it names, so a reject of the whole of it ("matched no
+        files") is one it makes again if it still stands; its lines are another matter."""
+        return cls(input_uri, first=1, last=0, from_start=True)
+
     def covers(self, line: int | None) -> bool:
         """Whether a reject at `line` (None: of the whole file) is of what was read. A
         reject of the whole file is of the part it starts with too: a file read in parts

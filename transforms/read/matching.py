@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
 from storywire.transforms.paths import is_local
-from storywire.transforms.records import REJECTS, Reject, storable_text
+from storywire.transforms.records import REJECTS, SPANS, ReadSpan, Reject, storable_text
 
 _GLOB_CHARS = set("*?[")
 
@@ -248,6 +248,7 @@ class _MatchInputPaths(beam.DoFn):
 
     def process(self, name: bytes):
         path = name.decode("utf-8", "surrogateescape")
+        yield beam.pvalue.TaggedOutput(SPANS, ReadSpan.looked_up(storable_text(path)))
         for item in find_input(path, self._exclude):
             if isinstance(item, Reject):
                 self.units.inc()
@@ -270,12 +271,16 @@ def find_input(path: str, exclude: str | None = None) -> list[FileMetadata | Rej
 class _PartInputs(beam.DoFn):
     """The pieces of files one part of a run reads (parts.py), matched before the run."""
 
-    def __init__(self, part):
+    def __init__(self, part, paths: list[str]):
         self._part = part
+        self._paths = paths
         self.matched = counter(FILES_MATCHED)
         self.units = counter(INPUT_UNITS)
 
     def process(self, _):
+        if self._part.number == 1:  # the part that holds what matching the inputs rejected
+            for path in self._paths:
+                yield beam.pvalue.TaggedOutput(SPANS, ReadSpan.looked_up(storable_text(path)))
         for reject in self._part.rejects:
             self.units.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, reject)
@@ -287,7 +292,9 @@ class _PartInputs(beam.DoFn):
 
 class FindInputFiles(beam.PTransform):
     """--input paths to the metadata of every file they name (none below `exclude`, the
-    output folder); what they name that is not read, or nothing at all, is a reject.
+    output folder); what they name that is not read, or nothing at all, is a reject
+    (tagged `rejects`). Each path looked up gives a ReadSpan (tagged `spans`): a reject of
+    it that matching does not make again goes from the rejects table.
 
     With a `part` (an InputPart of a run in parts), its pieces of files and rejects,
     matched before the run, instead."""
@@ -302,15 +309,15 @@ class FindInputFiles(beam.PTransform):
         if self._part is not None:
             return (pbegin
                     | "Part" >> beam.Create([self._part.number])
-                    | "Match" >> beam.ParDo(_PartInputs(self._part)).with_outputs(
-                        REJECTS, main="files"))
+                    | "Match" >> beam.ParDo(_PartInputs(self._part, self._paths)).with_outputs(
+                        REJECTS, SPANS, main="files"))
         # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
         names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
         return (
             pbegin
             | "Paths" >> beam.Create(names)
             | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
-                REJECTS, main="files")
+                REJECTS, SPANS, main="files")
         )
 
 
