@@ -244,18 +244,26 @@ def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_t
     assert len(rows(out_dir, "rejects", "line")) == 75
 
 
-def test_a_file_named_twice_is_one_article_and_one_duplicate(tmp_path, capsys):
+def test_a_file_named_twice_is_read_once(tmp_path, capsys):
+    # A folder and a file in it: the file was read twice, each of its records a duplicate
+    # of itself, and a bad line or a copy of another file's record a reject row twice.
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.jsonl").write_text(json.dumps(
         {"id": "only", "text": "The harbour works closed the quay for a week, the port "
-                               "authority said on Monday."}) + "\n", encoding="utf-8")
-    out_dir = tmp_path / "out"
-    assert main(["run", "--input", str(folder), str(folder / "a.jsonl"), "--output",
-                 str(out_dir), "--quiet", *FAST]) == 0
-    assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
-    assert [r["stage"] for r in rows(out_dir, "rejects", "line")] == ["dedupe"]
-    assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == ["only"]
+                               "authority said on Monday."}) + "\n{oops\n", encoding="utf-8")
+    for parts in ("0", "1"):  # in one piece, and in parts of one record
+        out_dir = tmp_path / f"out{parts}"
+        assert main(["run", "--input", str(folder), str(folder / "a.jsonl"),
+                     str(folder / "*.jsonl"), "--output", str(out_dir), "--max_batch_articles",
+                     parts, "--max_reject_fraction", "1", *FAST]) == 0
+        whole = capsys.readouterr().out.rsplit("all 2 parts:", 1)[-1]  # in parts: the total
+        assert "read:       2 input units (1 files matched)" in whole
+        assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
+        assert [(r["line"], r["stage"]) for r in rows(out_dir, "rejects", "line")] == [
+            (2, "parse")]
+        assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == [
+            "only"]
 
 
 def test_a_part_ended_by_a_signal_says_which():

@@ -242,7 +242,6 @@ def _look(path: str, above: dict[tuple[int, int], str], top: str, exclude: str |
 class _MatchInputPaths(beam.DoFn):
     def __init__(self, exclude: str | None):
         self._exclude = exclude
-        self.matched = counter(FILES_MATCHED)
         # A path that names nothing is an input unit too: it ends as one reject row.
         self.units = counter(INPUT_UNITS)
 
@@ -254,8 +253,31 @@ class _MatchInputPaths(beam.DoFn):
                 self.units.inc()
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
             else:
-                self.matched.inc()
-                yield item
+                yield item.path, item
+
+
+def _first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
+    """One of the looks at a file that two --input paths name (the same but for a file
+    that changed in between: then its smaller look, whichever came first)."""
+    return min(metadata, key=lambda m: (m.size_in_bytes or 0, m.last_updated_in_seconds or 0))
+
+
+class _CountMatched(beam.DoFn):
+    def __init__(self):
+        self.matched = counter(FILES_MATCHED)
+
+    def process(self, metadata: FileMetadata):
+        self.matched.inc()
+        yield metadata
+
+
+class MatchedInputs(NamedTuple):
+    """What FindInputFiles gives: each file (FileMetadata, or an InputChunk in a run in
+    parts) once, the Rejects of matching, and a ReadSpan for each path looked up."""
+
+    files: beam.PCollection
+    rejects: beam.PCollection
+    spans: beam.PCollection
 
 
 def find_input(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
@@ -297,7 +319,7 @@ class FindInputFiles(beam.PTransform):
     it that matching does not make again goes from the rejects table.
 
     With a `part` (an InputPart of a run in parts), its pieces of files and rejects,
-    matched before the run, instead."""
+    matched before the run, instead. A file that two paths name is read once."""
 
     def __init__(self, paths: Iterable[str], exclude: str | None = None, part=None):
         super().__init__()
@@ -307,18 +329,23 @@ class FindInputFiles(beam.PTransform):
 
     def expand(self, pbegin):
         if self._part is not None:
-            return (pbegin
+            part = (pbegin
                     | "Part" >> beam.Create([self._part.number])
                     | "Match" >> beam.ParDo(_PartInputs(self._part, self._paths)).with_outputs(
                         REJECTS, SPANS, main="files"))
+            return MatchedInputs(part.files, part[REJECTS], part[SPANS])
         # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.
         names = [p.encode("utf-8", "surrogateescape") for p in self._paths]
-        return (
-            pbegin
-            | "Paths" >> beam.Create(names)
-            | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
-                REJECTS, SPANS, main="files")
-        )
+        matched = (pbegin
+                   | "Paths" >> beam.Create(names)
+                   | "Match" >> beam.ParDo(_MatchInputPaths(self._exclude)).with_outputs(
+                       REJECTS, SPANS, main="files"))
+        # A file two paths name (a folder and a file in it) is read once, not twice.
+        files = (matched.files
+                 | "OncePerFile" >> beam.CombinePerKey(_first_look)
+                 | "Files" >> beam.Values()
+                 | "CountMatched" >> beam.ParDo(_CountMatched()))
+        return MatchedInputs(files, matched[REJECTS], matched[SPANS])
 
 
 # A compressed file counts as this many times its size (gzip packs news JSONL 3 to 6 times).

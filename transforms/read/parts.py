@@ -130,11 +130,15 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     bigger than `max_records` records). Files are matched as a run matches them."""
     rejects: list[Reject] = []
     pieces: list[tuple[InputChunk, int]] = []
+    seen: set[str] = set()  # a file that two paths name is read once
     for path in paths:
         for found in find_input(path, exclude):
             if isinstance(found, Reject):
                 rejects.append(found)
                 continue
+            if found.path in seen:
+                continue
+            seen.add(found.path)
             counted: list[int] = []
             chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
             for piece in _pieces(chunks, counted[0] if counted else None):
