@@ -257,8 +257,8 @@ class _MatchInputPaths(beam.DoFn):
 
 
 def _first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
-    """One of the looks at a file that two --input paths name (the same but for a file
-    that changed in between: then its smaller look, whichever came first)."""
+    """One of the looks at a file that two --input paths name: they are the same, unless
+    the file changed between them; then the smaller, whatever order they came in."""
     return min(metadata, key=lambda m: (m.size_in_bytes or 0, m.last_updated_in_seconds or 0))
 
 
