@@ -47,29 +47,6 @@ def test_parts_cover_every_line_once_in_order_and_hold_at_most_the_limit(tmp_pat
     assert all(not p.rejects for p in parts[1:])
 
 
-def test_short_records_are_cut_into_parts_of_at_most_the_limit(tmp_path):
-    # Pieces are cut by bytes: 1,000 short records fit in one piece, which made one part
-    # of 1,000 where a part may hold 300. A big file's last piece is cut too.
-    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
-    small.write_text("".join(json.dumps({"id": f"s{n}", "text": "Short."}) + "\n"
-                             for n in range(1000)), encoding="utf-8")
-    big.write_text("".join(json.dumps({"id": f"b{n}", "text": "Short." * (n % 7)}) + "\n"
-                           for n in range(5000)), encoding="utf-8")
-    parts = plan_parts([str(small), str(big)], None, max_records=300,
-                       chunk_bytes=64 * 1024)
-    assert all(p.records <= 300 for p in parts)
-    for feed, lines in ((small, 1000), (big, 5000)):
-        pieces = [c for p in parts for c in p.chunks if c.path == str(feed)]
-        data = feed.read_bytes()
-        read = [data[c.start:c.end].count(b"\n") for c in pieces]
-        assert max(read) <= 300 and sum(read) == lines
-        # Each piece starts where the last ended, at the line its numbers say.
-        assert pieces[0].start == 0 and pieces[-1].end is None
-        assert all(a.end == b.start and a.last_line + 1 == b.first_line
-                   for a, b in zip(pieces, pieces[1:]))
-        assert all(data[:c.start].count(b"\n") + 1 == c.first_line for c in pieces)
-
-
 def test_a_small_input_is_one_part(tmp_path):
     assert len(plan_parts([str(SEEDS)], None, max_records=100)) == 1
 

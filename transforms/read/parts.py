@@ -8,10 +8,9 @@ killed in the middle keeps the parts it committed (the next run skips their reco
 Stories continue across parts as they do across incremental runs (continuation.py).
 
 A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
-files, line-aligned byte ranges of a big JSONL file (cut again at line ends when short
-records pack more of them into a piece than a part holds), or pieces of a big WARC file
-that start where records do, so a part's records are read as one run would read them,
-line numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
+files, line-aligned byte ranges of a big JSONL file, or pieces of a big WARC file that
+start where records do, so a part's records are read as one run would read them, line
+numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
 records estimated from its size, as are those of a WARC file too small to cut. One
 difference with a run in one piece: a record whose id a record of an earlier part had is
 skipped as stored, not rejected as a duplicate.
@@ -30,7 +29,6 @@ from storywire.transforms.read.inputs import (
     is_compressed,
 )
 from storywire.transforms.read.matching import find_input
-from storywire.transforms.read.wide import is_wide_file
 from storywire.transforms.records import Reject
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
@@ -94,36 +92,6 @@ def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[Input
         yield chunk, max(1, starts[n + 1] - starts[n])
 
 
-def _cut_by_lines(piece: tuple[InputChunk, int], max_records: int
-                  ) -> list[tuple[InputChunk, int]]:
-    """A piece of an uncompressed JSONL file that holds more lines than a part may, cut at
-    line ends into pieces of at most `max_records` lines: short records pack more of them
-    into a piece's bytes than a part holds. Any other piece as it is."""
-    chunk, lines = piece
-    if (lines <= max_records or input_format(chunk.path) != "jsonl"
-            or is_compressed(chunk.path) or is_wide_file(chunk.path)):
-        return [piece]
-    try:
-        with open(chunk.path, "rb") as handle:
-            handle.seek(chunk.start)
-            data = handle.read(-1 if chunk.end is None else chunk.end - chunk.start)
-    except OSError:
-        return [piece]  # reading it says why, as a reject
-    cut: list[tuple[InputChunk, int]] = []
-    start, first_line, held, end = 0, chunk.first_line, 0, data.find(b"\n")
-    while end >= 0:
-        held += 1
-        if held == max_records and end + 1 < len(data):
-            cut.append((InputChunk(chunk.path, chunk.size, chunk.start + start,
-                                   chunk.start + end + 1, first_line,
-                                   last_line=first_line + held - 1), held))
-            start, first_line, held = end + 1, first_line + held, 0
-        end = data.find(b"\n", end + 1)
-    last = InputChunk(chunk.path, chunk.size, chunk.start + start, chunk.end, first_line,
-                      last_line=chunk.last_line)
-    return [*cut, (last, max(1, lines - (first_line - chunk.first_line)))]
-
-
 def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
                chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
     """The parts a run over the local `paths` is made of (one part when the input is no
@@ -141,8 +109,7 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
             seen.add(found.path)
             counted: list[int] = []
             chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
-            for piece in _pieces(chunks, counted[0] if counted else None):
-                pieces.extend(_cut_by_lines(piece, max_records))
+            pieces.extend(_pieces(chunks, counted[0] if counted else None))
     groups: list[list[tuple[InputChunk, int]]] = [[]]
     held = 0
     for piece in pieces:
