@@ -434,6 +434,7 @@ def _what_is_kept(output: str | None) -> str:
 
 def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) -> int:
     """Score the labelled file with `scratch` as eval's own folder; the exit status."""
+    from storywire.pipeline.report import TOO_MANY_REJECTS
     from storywire.pipeline.run import run
 
     unlabelled = os.path.join(scratch, "input.jsonl")
@@ -491,7 +492,9 @@ def _evaluate_in(scratch: str, args, run_options: list[str], argv: list[str]) ->
             # Only a kept output is worth pointing `storywire stories` at.
             status = run(["--input", path, "--output", output, *run_options], lock=lock,
                          keep_output=args.output is not None, command="eval", typed=argv)
-            if status:
+            # Many rejects (the run said how many) are items not found, which the scores
+            # count; a replayed stream scores them too.
+            if status and status != TOO_MANY_REJECTS:
                 return status
     finally:
         if lock is not None:

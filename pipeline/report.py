@@ -158,6 +158,11 @@ def _counts(rows: pa.Table, key: str) -> list[tuple[str, int]]:
     return list(zip(counted.column(key).to_pylist(), counted.column(f"{key}_count").to_pylist()))
 
 
+# The exit status of a run that wrote its tables though too many of its new rows are
+# rejects (over --max_reject_fraction).
+TOO_MANY_REJECTS = 3
+
+
 def exit_status(summary: RunSummary, max_reject_fraction: float, reasons: str
                 ) -> tuple[int, str | None]:
     """The exit status of a run that wrote its tables, and what to tell the user: 4 when
@@ -173,7 +178,7 @@ def exit_status(summary: RunSummary, max_reject_fraction: float, reasons: str
         return 1, f"no article came out of {read} input units; {reasons}"
     if summary.reject_fraction > max_reject_fraction:
         new_rows = summary.get(ARTICLES_NEW) + summary.get(REJECTS_NEW)
-        return 3, (f"{summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
+        return TOO_MANY_REJECTS, (f"{summary.get(REJECTS_NEW)} of {new_rows} new rows are rejects "
                    f"({summary.reject_fraction:.0%}, over --max_reject_fraction "
                    f"{max_reject_fraction:g}); {reasons}")
     return 0, None

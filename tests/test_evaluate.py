@@ -122,6 +122,23 @@ def test_a_record_without_any_id_is_an_item_not_found_whatever_the_other_ids(tmp
     assert "stories:         3 found, 1 gold" in printed
 
 
+def test_eval_scores_a_file_whose_records_are_mostly_rejected(tmp_path, capsys):
+    # The run exits 3 over --max_reject_fraction; eval stopped there with no score, while
+    # a replayed stream of the same file was scored.
+    body = "The harbour authority said on Monday that the new quay will open in May. " * 3
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"id": "a", "text": "First. " + body, "story": "quay"},
+        {"id": "b", "text": "Second. " + body, "story": "quay"},
+        {"id": "c", "text": "", "story": "quay"},
+        {"id": "d", "text": "Too short.", "story": "other"},
+        {"story": "other"})), encoding="utf-8")
+    assert main(["eval", str(labelled), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "articles scored: 2 of 5 labelled" in captured.out
+    assert "new rows are rejects" in captured.err  # the run still says so
+
+
 def test_a_labelled_file_in_utf16_is_read_as_the_run_reads_it(tmp_path):
     lines = "\ufeff" + "".join(json.dumps({"id": f"r{n}", "text": "Z\u00fcrich", "story": "s"})
                                + "\r\n" for n in range(3))
