@@ -15,6 +15,9 @@ from typing import NoReturn
 
 from storywire.pipeline.memory import hand_back_freed_memory
 
+# The exit status of a command stopped by Ctrl-C (or SIGTERM, SIGHUP), as shells give it.
+INTERRUPTED = 130
+
 
 class _ConsoleLogs(logging.Filter):
     """What of Beam's logging reaches the terminal, and how it reads there."""
@@ -268,7 +271,7 @@ def replay_stream(argv: list[str], command: str = "stream",
                 f"{opts.output} holds what the replay wrote before it stopped: replay "
                 "into a new or empty folder" if holds_tables(opts.output)
                 else "nothing was written"), file=sys.stderr)
-        return 130
+        return INTERRUPTED
     finally:
         with stop_signals_let_go():
             remove_empty_folders(opts.output)
@@ -465,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_let_go():
             print("\nstorywire: interrupted; what the run had not committed is not in the "
                   "tables (a commit under way is finished by the next run)", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader of our output went away (`storywire stories out/ | head`): no
         # traceback about it. Python's advice: point stdout at devnull before exiting.
@@ -541,7 +544,7 @@ def entry() -> None:
     Ctrl-C handler back as it returns; a second Ctrl-C landing between that and the line
     that ignores it (the second of two pressed to stop a run) is caught here, or Python
     would end the process by the signal (status -2)."""
-    status = 130  # main was interrupted as it handed its status back
+    status = INTERRUPTED  # main was interrupted as it handed its status back
     try:
         status = main()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -557,6 +560,17 @@ def exit_with(status: int) -> NoReturn:
     a Ctrl-C can land as Beam or storywire defines one. Running a string of its own clears
     that mark."""
     exec("")  # an empty string: running it is what clears the mark
+    if status == INTERRUPTED:
+        # A Ctrl-C can land while Beam starts or stops a worker's state sampler, whose
+        # thread (not a daemon) then runs on: Python would wait for it at exit, for ever,
+        # deaf to Ctrl-C. What an interrupted command had to clean up, it has (its
+        # `finally` blocks ran); it ends here, its output flushed.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # closed, or its reader gone
+        os._exit(status)
     sys.exit(status)
 
 

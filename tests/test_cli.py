@@ -237,6 +237,26 @@ def test_a_ctrl_c_handled_while_a_class_was_defined_leaves_the_status_as_returne
     assert done.returncode == 130, done.stderr
 
 
+def test_an_interrupted_command_ends_though_a_thread_it_started_runs_on(tmp_path):
+    # A Ctrl-C landing as Beam starts or stops a worker's state sampler leaves its thread
+    # (not a daemon) running: Python waited for it at exit, for ever.
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, time\n"
+        "from storywire.pipeline import cli\n"
+        "def main():\n"
+        "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+        "    print('interrupted', flush=True)\n"
+        "    return cli.INTERRUPTED\n"
+        "cli.main = main\n"
+        "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (130, "interrupted\n"), done.stderr
+
+
 def test_the_exit_status_says_when_input_units_were_lost():
     from storywire.pipeline.report import RunSummary, exit_status
     from storywire.transforms import metrics
