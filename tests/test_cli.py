@@ -193,23 +193,28 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     assert "interrupted" in err and "Traceback" not in err
 
 
-def test_a_ctrl_c_landing_as_the_command_returns_ends_it_with_130_not_by_the_signal():
-    # The second of two Ctrl-C pressed to stop a run can land just after the run's handler
-    # is put back, as `main` returns: Python then ended the process by SIGINT (status -2).
+def _command_with_main(folder, main_body: str):
+    """The `storywire` command's exit, run as `python -m` (as tests and a run's parts
+    start it), with `main` (whose body is given, indented) in place of the real one."""
     import subprocess
     import sys
 
-    script = (
-        "import os, signal\n"
+    (folder / "stand_in.py").write_text(
+        "import os, signal, threading, time\n"
         "from storywire.pipeline import cli\n"
-        "def main():\n"
+        "def main():\n" + main_body + "cli.main = main\n"
+        "cli.entry()\n")
+    return subprocess.run([sys.executable, "-m", "stand_in"], cwd=folder,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_ctrl_c_landing_as_the_command_returns_ends_it_with_130_not_by_the_signal(tmp_path):
+    # The second of two Ctrl-C pressed to stop a run can land just after the run's handler
+    # is put back, as `main` returns: Python then ended the process by SIGINT (status -2).
+    done = _command_with_main(tmp_path, (
         "    signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "cli.entry()\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+        "    return 0\n"))
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -218,42 +223,22 @@ def test_a_ctrl_c_handled_while_a_class_was_defined_leaves_the_status_as_returne
     # Run as `python -m`, Python ended the process by SIGINT (status -2), whatever status
     # it returned, once a KeyboardInterrupt had been raised inside code run from a string
     # (as dataclasses define their methods), even one caught and handled.
-    import subprocess
-    import sys
-
-    (tmp_path / "interrupted_run.py").write_text(
-        "import os, signal\n"
-        "from storywire.pipeline import cli\n"
-        "def main():\n"
+    done = _command_with_main(tmp_path, (
         "    try:\n"
         "        exec('os.kill(os.getpid(), signal.SIGINT)\\nx = 1')\n"
         "    except KeyboardInterrupt:\n"
         "        return 130\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "cli.entry()\n")
-    done = subprocess.run([sys.executable, "-m", "interrupted_run"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+        "    return 0\n"))
     assert done.returncode == 130, done.stderr
 
 
 def test_an_interrupted_command_ends_though_a_thread_it_started_runs_on(tmp_path):
     # A Ctrl-C landing as Beam starts or stops a worker's state sampler leaves its thread
     # (not a daemon) running: Python waited for it at exit, for ever.
-    import subprocess
-    import sys
-
-    script = (
-        "import threading, time\n"
-        "from storywire.pipeline import cli\n"
-        "def main():\n"
+    done = _command_with_main(tmp_path, (
         "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
         "    print('interrupted', flush=True)\n"
-        "    return cli.INTERRUPTED\n"
-        "cli.main = main\n"
-        "cli.entry()\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
+        "    return cli.INTERRUPTED\n"))
     assert (done.returncode, done.stdout) == (130, "interrupted\n"), done.stderr
 
 
