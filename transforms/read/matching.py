@@ -253,7 +253,8 @@ class _MatchInputPaths(beam.DoFn):
                 self.units.inc()
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
             else:
-                yield item.path, item
+                # Keyed by bytes: a file name need not be UTF-8 (see FindInputFiles).
+                yield item.path.encode("utf-8", "surrogateescape"), item
 
 
 def _first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
