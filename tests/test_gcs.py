@@ -143,3 +143,23 @@ def test_a_warc_gz_on_cloud_storage_is_read_in_pieces(emulator, tmp_path):
         read_ = (p | FindInputFiles([remote])).files | ReadRecords(len(packed[1]) * 4)
         assert_that(read_.records | beam.Map(lambda r: (r.line, r.url, len(r.body))),
                     equal_to(expected))
+
+
+def test_a_utf16_jsonl_file_on_cloud_storage_is_never_cut_at_a_byte(emulator):
+    # A UTF-16 line end is not the byte b"\n": the file is known by its byte order mark,
+    # read on the storage it is on (the local file system knows no gs:// name).
+    import json
+
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    from storywire.transforms.read.inputs import file_chunks
+
+    lines = "".join(json.dumps({"id": f"r{n}", "text": "Harbour news. " * 20}) + "\n"
+                    for n in range(200))
+    for name, data in (("wide.jsonl", lines.encode("utf-16")), ("narrow.jsonl", lines.encode())):
+        remote = f"{emulator}/feed/{name}"
+        with FileSystems.create(remote, compression_type=CompressionTypes.UNCOMPRESSED) as out:
+            out.write(data)
+        pieces = file_chunks(remote, len(data), chunk_bytes=len(data) // 5)
+        assert len(pieces) == (1 if name == "wide.jsonl" else 5), name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import itertools
 import json
 import logging
 import zlib
@@ -24,7 +25,7 @@ from storywire.transforms.metrics import INPUT_UNITS, SKIPPED_NO_PAGE, counter
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
-from storywire.transforms.read.wide import as_utf8, is_wide_file
+from storywire.transforms.read.wide import MARK_BYTES, as_utf8, wide_encoding
 from storywire.transforms.records import (
     REJECTS,
     SPANS,
@@ -390,20 +391,22 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
     packing = WARC_PACKING if is_compressed(path) else 1
     if kind == "warc" and size is not None and size * packing > chunk_bytes:
         return warc_chunks(path, size, chunk_bytes)
-    if (kind != "jsonl" or is_compressed(path) or size is None or size <= chunk_bytes
-            or is_wide_file(path)):  # a UTF-16 line end is not the byte b"\n"
+    if kind != "jsonl" or is_compressed(path) or size is None or size <= chunk_bytes:
         return [InputChunk(path, size)]
     lines = 0
 
-    def blocks(handle):
+    def blocks(head: bytes, handle):
         nonlocal lines
-        for block in iter(lambda: handle.read(_SCAN_BLOCK_BYTES), b""):
+        for block in itertools.chain([head], iter(lambda: handle.read(_SCAN_BLOCK_BYTES), b"")):
             lines += block.count(b"\n")
             yield block
 
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            parts = line_chunks(blocks(f), chunk_bytes)
+            head = f.read(MARK_BYTES)
+            if wide_encoding(head) is not None:  # a UTF-16 line end is not the byte b"\n"
+                return [InputChunk(path, size)]
+            parts = line_chunks(blocks(head, f), chunk_bytes)
     except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
         parts = [(0, None, 1)]
     if counted is not None:

@@ -30,16 +30,6 @@ def wide_encoding(head: bytes) -> str | None:
     return None
 
 
-def is_wide_file(path: str) -> bool:
-    """Whether the local file at `path` starts with a UTF-16 or UTF-32 byte order mark
-    (False when it cannot be read: reading it says why)."""
-    try:
-        with open(path, "rb") as handle:
-            return wide_encoding(handle.read(MARK_BYTES)) is not None
-    except OSError:
-        return False
-
-
 class _AsUtf8(io.RawIOBase):
     """The text of a binary handle in `encoding`, as UTF-8 bytes (lone surrogates kept as
     their bytes, for the line's decoding to reject). Bytes that do not decode raise
