@@ -47,6 +47,45 @@ def test_parts_cover_every_line_once_in_order_and_hold_at_most_the_limit(tmp_pat
     assert all(not p.rejects for p in parts[1:])
 
 
+def _packed_feed(path, records: int, start: int = 0, text: str = "") -> None:
+    """`records` short records (about 50 bytes, and `text`), gzipped: many to a packed KiB."""
+    import gzip
+
+    path.write_bytes(gzip.compress("".join(
+        json.dumps({"id": f"g{n}", "text": f"Quay {n} opens. {text}"}) + "\n"
+        for n in range(start, start + records)).encode()))
+
+
+def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, capsys):
+    # Its records were taken as 5 a packed KiB: 40 times too few for short records, so
+    # two such files went into one part of twice the limit.
+    feed = tmp_path / "in"
+    feed.mkdir()
+    _packed_feed(feed / "a.jsonl.gz", 8_000)
+    _packed_feed(feed / "b.jsonl.gz", 8_000, start=8_000)
+    parts = plan_parts([str(feed)], None, max_records=10_000)
+    assert [p.records for p in parts] == [8_000, 8_000]
+    # Bigger than the part of it that is unpacked to count: estimated within a few percent.
+    from storywire.transforms.read.parts import SAMPLE_PACKED_BYTES
+
+    big = tmp_path / "big.jsonl.gz"
+    _packed_feed(big, 400_000)
+    assert big.stat().st_size > 2 * SAMPLE_PACKED_BYTES
+    ((part,),) = [plan_parts([str(big)], None, max_records=10**6)]
+    assert abs(part.records - 400_000) < 20_000
+    # One file over the limit cannot be cut: the run says so before it starts, and why.
+    small = tmp_path / "small"
+    small.mkdir()
+    _packed_feed(small / "feed.jsonl.gz", 60, text="The harbour authority said the new "
+                 "quay will take ships from May, after two years of building work. " * 3)
+    assert main(["run", "--input", str(small), "--output", str(tmp_path / "out"), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "feed.jsonl.gz holds about 60 records, over --max_batch_articles 50" in err
+    assert "cannot be cut" in err and "parts" not in err.split("cannot be cut")[0]
+    assert len(rows(tmp_path / "out", "articles", "article_id")) == 60
+
+
 def test_a_small_input_is_one_part(tmp_path):
     assert len(plan_parts([str(SEEDS)], None, max_records=100)) == 1
 

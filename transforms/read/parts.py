@@ -18,6 +18,7 @@ skipped as stored, not rejected as a duplicate.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,9 +39,14 @@ from storywire.transforms.records import Reject
 # 385 s (a run of 10,000: 472 MiB in 42 s); parts of 50,000 at 1.9 to 2.35 GiB
 # (benchmarks/results/scaling-parts.txt, scaling-1m-partial.txt).
 DEFAULT_MAX_BATCH_RECORDS = 15_000
-# Records assumed per byte of a compressed JSONL file, which is not scanned (gzip packs
-# news JSONL 3 to 6 times, and a text record is about 4 KiB).
+# Records assumed per byte of a compressed JSONL file whose start does not unpack (gzip
+# packs news JSONL 3 to 6 times, and a text record is about 4 KiB).
 _RECORDS_PER_PACKED_BYTE = 5 / 4096
+# A compressed JSONL file is not unpacked whole to plan the parts: its records are counted
+# in what its first SAMPLE_PACKED_BYTES unpack to (at most SAMPLE_UNPACKED_BYTES), and
+# scaled to its size. (A fixed rate was 40 times off for short records.)
+SAMPLE_PACKED_BYTES = 256 * 1024
+SAMPLE_UNPACKED_BYTES = 8 * 1024 * 1024
 # Pages assumed per byte of a WARC file too small to cut, which is not framed: a news
 # page's response is 50 to 200 KiB, packed about 5 times in a .warc.gz.
 _WARC_PAGES_PER_BYTE = 1 / (100 * 1024)
@@ -68,6 +74,49 @@ def _lines(path: str) -> int | None:
         return None
 
 
+def packed_records(path: str, size: int | None) -> int:
+    """About how many records (non-blank lines) the compressed JSONL file at `path` holds:
+    those of its first SAMPLE_PACKED_BYTES, exact when that is the whole file, else scaled
+    from the packed bytes they came from to its `size`. A start that does not unpack, or
+    holds no record, is estimated at _RECORDS_PER_PACKED_BYTE (reading the file says why)."""
+    fallback = max(1, int((size or 0) * _RECORDS_PER_PACKED_BYTE))
+    try:
+        with open(path, "rb") as handle:
+            packed = handle.read(SAMPLE_PACKED_BYTES)
+            whole = not handle.read(1)
+    except OSError:
+        return fallback
+    records, pending = 0, False  # pending: the line under way has a non-blank byte
+    unpacked, rest = 0, packed
+    unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip
+    try:
+        while rest and unpacked < SAMPLE_UNPACKED_BYTES:
+            out = unpacker.decompress(rest, 1 << 20)  # bounded: a bomb never unpacks at once
+            unpacked += len(out)
+            if not out.strip():  # blank lines only (or a bomb of them): none split
+                if b"\n" in out:
+                    records, pending = records + pending, False
+            else:
+                *ended, under_way = out.split(b"\n")
+                for line in ended:
+                    records += pending or bool(line.strip())
+                    pending = False
+                pending = pending or bool(under_way.strip())
+            if unpacker.eof:  # a member ends: the next one, if any, is read as gzip does
+                rest = unpacker.unused_data
+                unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            else:
+                rest = unpacker.unconsumed_tail
+    except zlib.error:
+        return fallback
+    if whole and not rest:  # all of it: a last line without its line end counts too
+        return max(1, records + pending)
+    read = len(packed) - len(rest)
+    if not records or not read:
+        return fallback
+    return max(1, round(records * (size or len(packed)) / read))
+
+
 def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
     """Each piece of one file with the records it holds (lines, for a JSONL file; the
     responses that may be pages, for a WARC file)."""
@@ -82,8 +131,8 @@ def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[Input
             yield chunk, max(1, int((chunk.size or 0) * per_byte))
         elif input_format(chunk.path) != "jsonl":
             yield chunk, 1
-        elif is_compressed(chunk.path):  # not unpacked to count: estimated from its size
-            yield chunk, max(1, int((chunk.size or 0) * _RECORDS_PER_PACKED_BYTE))
+        elif is_compressed(chunk.path):  # not unpacked whole to count
+            yield chunk, packed_records(chunk.path, chunk.size)
         else:  # under one piece's size: counted
             yield chunk, max(1, _lines(chunk.path) or 1)
         return
@@ -121,3 +170,20 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     return [InputPart(n, len(groups), tuple(c for c, _ in group), sum(r for _, r in group),
                       tuple(rejects) if n == 1 else ())
             for n, group in enumerate(groups, start=1)]
+
+
+def uncut_over(parts: list[InputPart], max_records: int) -> list[str]:
+    """A line for each file read as one piece (a compressed or UTF-16 JSONL file, a WARC
+    file too small to cut) that holds more than `max_records` records by its estimate: its
+    part holds them all, and its memory grows with them."""
+    counted = {}
+    for part in parts:
+        if len(part.chunks) == 1 and part.records > max_records:
+            (chunk,) = part.chunks
+            if chunk.start == 0 and chunk.end is None:
+                counted[chunk.path] = part.records
+    return [f"{path} holds about {records:,} records, over --max_batch_articles "
+            f"{max_records:,}, and cannot be cut: they go in one part, whose memory grows "
+            "with them (unpack a .jsonl.gz, or split it into files, to bound it)"
+            for path, records in counted.items()]
+
