@@ -86,6 +86,23 @@ def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, ca
     assert len(rows(tmp_path / "out", "articles", "article_id")) == 60
 
 
+def test_a_last_line_without_its_line_end_is_counted_as_a_record(tmp_path):
+    # Counted by its line ends, such a file was a record short: two records of it and two
+    # of another file made one part of 4 under a limit of 3.
+    feed = tmp_path / "in"
+    feed.mkdir()
+    _feed(feed / "a.jsonl", 2)
+    (feed / "a.jsonl").write_bytes((feed / "a.jsonl").read_bytes().rstrip(b"\n"))
+    _feed(feed / "b.jsonl", 2)
+    assert [p.records for p in plan_parts([str(feed)], None, max_records=3)] == [2, 2]
+    # Cut into pieces, the last piece has its last line too.
+    big = tmp_path / "big.jsonl"
+    _feed(big, 95)
+    big.write_bytes(big.read_bytes().rstrip(b"\n"))
+    parts = plan_parts([str(big)], None, max_records=20, chunk_bytes=4096)
+    assert len(parts) > 1 and sum(p.records for p in parts) == 95
+
+
 def test_a_small_input_is_one_part(tmp_path):
     assert len(plan_parts([str(SEEDS)], None, max_records=100)) == 1
 

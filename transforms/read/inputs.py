@@ -397,9 +397,12 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
 
     def blocks(head: bytes, handle):
         nonlocal lines
+        last = b"\n"
         for block in itertools.chain([head], iter(lambda: handle.read(_SCAN_BLOCK_BYTES), b"")):
             lines += block.count(b"\n")
+            last = block[-1:] or last
             yield block
+        lines += last != b"\n"  # a last line without its line end is a line too
 
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:

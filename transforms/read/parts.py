@@ -66,12 +66,16 @@ class InputPart:
 
 
 def _lines(path: str) -> int | None:
-    """Lines of a small uncompressed file (None if it cannot be read: the run says why)."""
+    """Lines of a small uncompressed file, a last one without its line end too (None if it
+    cannot be read: the run says why)."""
+    lines, last = 0, b"\n"
     try:
         with open(path, "rb") as handle:
-            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                lines, last = lines + block.count(b"\n"), block[-1:]
     except OSError:
         return None
+    return lines + (last != b"\n")
 
 
 def packed_records(path: str, size: int | None) -> int:
