@@ -190,4 +190,3 @@ def uncut_over(parts: list[InputPart], max_records: int) -> list[str]:
             f"{max_records:,}, and cannot be cut: they go in one part, whose memory grows "
             "with them (unpack a .jsonl.gz, or split it into files, to bound it)"
             for path, records in counted.items()]
-
