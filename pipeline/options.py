@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import (
     GoogleCloudOptions,
     PipelineOptions,
     StandardOptions,
+    TestOptions,
     WorkerOptions,
     _BeamArgumentParser,
 )
@@ -320,10 +321,25 @@ def pipeline_options(argv: list[str], input_bytes: int | None = None) -> Pipelin
         opts = options.view_as(StorywireOptions)
         opts.input = [_absolute(path) for path in opts.input]
         opts.output = _absolute(opts.output)
+    test = options.view_as(TestOptions)
+    test.dry_run = dry_run_value(test.dry_run)
     if "--default_sdk_harness_log_level" not in given:
         # Workers log every bundle at INFO; a user wants their warnings, not that.
         options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
+
+
+def dry_run_value(value) -> bool:
+    """Beam's --dry_run as the bool it means: Beam keeps the word given, so "False" would
+    be taken as true. Raises OptionsError for a word that is neither."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in ("true", "1", "yes"):
+        return True
+    if word in ("false", "0", "no"):
+        return False
+    raise OptionsError(f"--dry_run {value!r}: give True or False")
 
 
 def _absolute(path: str) -> str:

@@ -128,7 +128,8 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                                                   to_micros(started), small=small))
         print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
               file=sys.stderr, flush=True)
-        pipeline.run()
+        if not is_local_runner(options):  # the local runner would run the job
+            pipeline.run()
         print("storywire: job built (dry run: nothing submitted, nothing read or written)",
               file=sys.stderr)
         return 0

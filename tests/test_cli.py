@@ -459,3 +459,21 @@ def test_a_refused_write_is_told_whatever_the_output_is_named():
                "[while running 'Commit/Commit'] with exceptions None")
     assert "Permission denied: 'John's/stories/a'." in storage_failure(renamed)
     assert storage_failure("ValueError: [Errno 2] No such file or directory") is None
+
+
+def test_dry_run_means_what_its_word_says_on_the_local_runner(tmp_path, capsys):
+    # Beam keeps --dry_run's word as given: "False" was taken as true, and the local
+    # runner then ran the "dry" job, writing tables without the output's lock.
+    dry = tmp_path / "dry"
+    assert main(["run", "--input", str(SEEDS), "--output", str(dry), "--dry_run=True",
+                 *FAST]) == 0
+    assert "job built (dry run" in capsys.readouterr().err
+    assert not dry.exists() or not any(dry.rglob("*.parquet"))
+    real = tmp_path / "real"
+    assert main(["run", "--input", str(SEEDS), "--output", str(real), "--dry_run=False",
+                 "--quiet", *FAST]) == 0
+    assert "dry run" not in capsys.readouterr().err
+    assert len(rows(real, "articles", "article_id")) == 5
+    assert main(["run", "--input", str(SEEDS), "--output", str(real), "--dry_run=maybe",
+                 *FAST]) == 2
+    assert "--dry_run 'maybe': give True or False" in capsys.readouterr().err
