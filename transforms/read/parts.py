@@ -33,11 +33,10 @@ from storywire.transforms.read.matching import find_input
 from storywire.transforms.records import Reject
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
-# slowly with what is stored; each part also costs a run's fixed time (about 20 s of
-# stages and start-up). 100,000 text articles on one day, one machine: parts of 10,000
-# peaked at 576 MiB in 479 s, of 15,000 at 622 MiB in 408 s, of 25,000 at 745 MiB in
-# 385 s (a run of 10,000: 472 MiB in 42 s); parts of 50,000 at 1.9 to 2.35 GiB
-# (benchmarks/results/scaling-parts.txt, scaling-1m-partial.txt).
+# slowly with what is stored; each part also costs a run's start-up. 100,000 text
+# articles on one quiet morning (bb22566): parts of 10,000 peaked at 581 MiB in 306 s, of
+# 12,000 at 596 MiB in 280 s, of 15,000 at 625 MiB in 260 s (a run of 10,000: 476 MiB in
+# 25 s); a million in parts of 15,000 at 708 MiB (benchmarks/results/scaling-1m.txt).
 DEFAULT_MAX_BATCH_RECORDS = 15_000
 # Records assumed per byte of a compressed JSONL file whose start does not unpack (gzip
 # packs news JSONL 3 to 6 times, and a text record is about 4 KiB).
