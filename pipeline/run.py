@@ -218,6 +218,12 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                   "it (the job holds the lock on the output until it commits)",
                   file=sys.stderr)
             return 0
+        if summaries:
+            from storywire.pipeline.report import whole_run
+
+            # Counted from the story index while the lock is held: a run waiting for it
+            # would otherwise commit in between, and its articles be counted as this run's.
+            total = whole_run(summaries, opts.output, to_micros(run_started))
     finally:
         if own_lock:
             lock.release()
@@ -225,10 +231,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
             shutil.rmtree(progress_folder, ignore_errors=True)
         _discard([pipeline])  # one a refusal, a failure or a run in parts left unrun
     if summaries:
-        from storywire.pipeline.report import whole_run
-
-        return report(whole_run(summaries, opts.output, to_micros(run_started)), opts,
-                      run_started, keep_output, f"all {len(summaries)} parts")
+        return report(total, opts, run_started, keep_output, f"all {len(summaries)} parts")
     from storywire.pipeline.report import run_summary
 
     return report(run_summary(result), opts, run_started, keep_output)

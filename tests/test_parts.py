@@ -350,3 +350,25 @@ def test_a_sigterm_to_the_whole_group_stops_a_watch_after_its_batch_in_parts(tmp
     assert watch.returncode == 0, err
     assert "stopping after the batch in flight" in err and "1 files ingested" in err, err
     assert len(rows(out, "articles", "line")) == 60
+
+
+def test_the_summary_of_all_parts_is_counted_while_the_run_holds_its_lock(tmp_path, capsys,
+                                                                         monkeypatch):
+    # It was counted from the story index after the lock was let go: a run waiting for
+    # the lock could commit in between, and its articles were counted as this run's.
+    import storywire.pipeline.report as report
+
+    feed, out = tmp_path / "feed.jsonl", tmp_path / "out"
+    _feed(feed, 60, filler=40_000)  # parts of 2 MiB: two parts under a limit of 50
+    counted_whole = report.whole_run
+    other_run = []
+
+    def whole_run(*args, **kwargs):
+        other_run.append(main(["run", "--input", str(SEEDS), "--output", str(out), *FAST]))
+        return counted_whole(*args, **kwargs)
+
+    monkeypatch.setattr(report, "whole_run", whole_run)
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    assert other_run == [2]  # refused: the run in parts still held the output
+    assert "all 2 parts:" in capsys.readouterr().out
