@@ -65,6 +65,11 @@ def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, ca
     _packed_feed(feed / "b.jsonl.gz", 8_000, start=8_000)
     parts = plan_parts([str(feed)], None, max_records=10_000)
     assert [p.records for p in parts] == [8_000, 8_000]
+    # Zeros after a member, which gzip reads past, are padding: the count stays exact.
+    with open(feed / "b.jsonl.gz", "ab") as padded:
+        padded.write(bytes(4096))
+    assert [p.records for p in plan_parts([str(feed)], None, max_records=10_000)] == [
+        8_000, 8_000]
     # Bigger than the part of it that is unpacked to count: estimated within a few percent.
     from storywire.transforms.read.parts import SAMPLE_PACKED_BYTES
 
@@ -84,6 +89,19 @@ def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, ca
     assert "feed.jsonl.gz holds about 60 records, over --max_batch_articles 50" in err
     assert "cannot be cut" in err and "parts" not in err.split("cannot be cut")[0]
     assert len(rows(tmp_path / "out", "articles", "article_id")) == 60
+
+
+def test_the_note_of_a_file_that_cannot_be_cut_names_only_compressed_files(tmp_path):
+    from storywire.transforms.read.parts import uncut_over
+
+    feed = tmp_path / "in"
+    feed.mkdir()
+    _feed(feed / "small.jsonl", 250)  # under 2 MiB: one piece, but a piece of text records
+    _packed_feed(feed / "odd\nname\x1b[31m.jsonl.gz", 300)
+    (line,) = uncut_over(plan_parts([str(feed)], None, max_records=100), 100)
+    # One line on the terminal, no escape sequence: the name's control characters escaped.
+    assert line.startswith(str(feed / "odd\\nname\\x1b[31m.jsonl.gz holds about 300 records"))
+    assert "\n" not in line and "\x1b" not in line
 
 
 def test_a_last_line_without_its_line_end_is_counted_as_a_record(tmp_path):

@@ -49,6 +49,13 @@ def storable_text(value: str) -> str:
     return _SURROGATE.sub(_escape_surrogate, value) if _SURROGATE.search(value) else value
 
 
+def printable_name(value: str) -> str:
+    r"""A file name for a line on the terminal: as stored (storable_text), its control
+    characters (a newline, an escape sequence) written as backslash escapes."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in storable_text(value))
+
+
 def storable_row(row: dict) -> dict:
     """A table row with every text value (in lists too) made storable."""
 

@@ -30,7 +30,7 @@ from storywire.transforms.read.inputs import (
     is_compressed,
 )
 from storywire.transforms.read.matching import find_input
-from storywire.transforms.records import Reject
+from storywire.transforms.records import Reject, printable_name
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
 # slowly with what is stored; each part also costs a run's start-up. 100,000 text
@@ -106,7 +106,7 @@ def packed_records(path: str, size: int | None) -> int:
                     pending = False
                 pending = pending or bool(under_way.strip())
             if unpacker.eof:  # a member ends: the next one, if any, is read as gzip does
-                rest = unpacker.unused_data
+                rest = unpacker.unused_data.lstrip(b"\0")  # zeros padding it, as gzip skips
                 unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
             else:
                 rest = unpacker.unconsumed_tail
@@ -176,16 +176,17 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
 
 
 def uncut_over(parts: list[InputPart], max_records: int) -> list[str]:
-    """A line for each file read as one piece (a compressed or UTF-16 JSONL file, a WARC
-    file too small to cut) that holds more than `max_records` records by its estimate: its
-    part holds them all, and its memory grows with them."""
+    """A line for each compressed JSONL file, which cannot be cut, that holds more than
+    `max_records` records by its estimate: its part holds them all, and its memory grows
+    with them. (An uncompressed file is cut into pieces of 2 MiB, which hold a few hundred
+    text records at most.)"""
     counted = {}
     for part in parts:
         if len(part.chunks) == 1 and part.records > max_records:
             (chunk,) = part.chunks
-            if chunk.start == 0 and chunk.end is None:
+            if input_format(chunk.path) == "jsonl" and is_compressed(chunk.path):
                 counted[chunk.path] = part.records
-    return [f"{path} holds about {records:,} records, over --max_batch_articles "
-            f"{max_records:,}, and cannot be cut: they go in one part, whose memory grows "
-            "with them (unpack a .jsonl.gz, or split it into files, to bound it)"
+    return [f"{printable_name(path)} holds about {records:,} records, over "
+            f"--max_batch_articles {max_records:,}, and cannot be cut: they go in one part, "
+            "whose memory grows with them (unpack it, or split it into files, to bound it)"
             for path, records in counted.items()]
