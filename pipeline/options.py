@@ -24,6 +24,7 @@ from apache_beam.options.pipeline_options import (
 from storywire.transforms.clean.timelimit import DEFAULT_TIMEOUT_SECONDS
 from storywire.transforms.copies.neardup import DEFAULT_MAX_DISTANCE
 from storywire.transforms.paths import is_local
+from storywire.transforms.read.inputs import SUPPORTED_EXTENSIONS
 from storywire.transforms.read.parts import DEFAULT_MAX_BATCH_RECORDS
 from storywire.transforms.stories.grouping import DEFAULT_REFINE_SIMILARITY
 from storywire.transforms.stories.neighbours import (
@@ -185,7 +186,8 @@ class StorywireOptions(PipelineOptions):
         parser.add_argument(
             "--input", nargs="+", default=["seeds/"],
             help="Files, folders (read recursively) or globs, local or any Beam filesystem "
-                 "(gs://, s3://). Formats by extension: .txt, .html/.htm, .jsonl, .jsonl.gz.")
+                 "(gs://, s3://). Formats by extension, in any case: "
+                 f"{', '.join(sorted(SUPPORTED_EXTENSIONS))}.")
         parser.add_argument(
             "--output", default="output/",
             help="Folder of the articles/, stories/, rejects/ and story_index/ tables. A run "
