@@ -120,7 +120,9 @@ def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
     up, but its copy groups, stories and revisions counted from the story index before and
     after (a story a later part extended is one the run made, not one made and one
     extended; an article of part 1 that part 2 moved is no earlier article revised).
-    `since`: when the run started (microseconds); its articles were ingested since."""
+    As in one piece (continuation.py), a story is new when its id is: one that earlier
+    articles split off into is new, though it holds them. `since`: when the run started
+    (microseconds); its articles were ingested since."""
     total = sum(parts[1:], parts[0])
     rows = read_columns(output, "story_index", ["article_id", "assigned_at", "dup_group_id",
                                                 "story_id", "ingested_at"])
@@ -137,12 +139,13 @@ def whole_run(parts: list[RunSummary], output: str, since: int) -> RunSummary:
                         right_suffix="_now")
     moved = moved.filter(pc.not_equal(moved.column("story_id"), moved.column("story_id_now")))
     gone = pc.invert(pc.is_in(moved.column("story_id"), value_set=now.column("story_id")))
+    earlier = pc.unique(before.column("story_id"))
     total.counters.update({
         DUP_GROUPS_WITH_COPIES: copied.num_rows,
         ARTICLES_WITH_COPIES: pc.sum(copied.column("new")).as_py() or 0,
-        STORIES: _count_true(pc.equal(stories.column("size"), stories.column("new"))),
-        STORIES_EXTENDED: _count_true(pc.greater(stories.column("size"),
-                                                 stories.column("new"))),
+        STORIES: _count_true(pc.invert(pc.is_in(pc.unique(now.column("story_id")),
+                                                value_set=earlier))),
+        STORIES_EXTENDED: _count_true(pc.is_in(stories.column("story_id"), value_set=earlier)),
         STORY_ARTICLES_MOVED: moved.num_rows,
         STORIES_MERGED: len(pc.unique(moved.column("story_id").filter(gone))),
     })

@@ -317,6 +317,37 @@ def test_a_file_named_twice_is_read_once(tmp_path, capsys):
             "only"]
 
 
+def _index_row(article: str, story: str, assigned_at: int, ingested_at: int) -> dict:
+    return {"article_id": article, "published_at": None, "ingested_at": ingested_at,
+            "simhash": 1, "story_vector": b"", "dup_group_id": article, "story_id": story,
+            "assigned_at": assigned_at, "text_length": 100, "title": None, "source": None}
+
+
+def test_the_summary_of_all_parts_counts_stories_as_a_run_in_one_piece(tmp_path):
+    # Earlier articles a and b made story S; the run (from `since` on) split b off with its
+    # new article n into a story of a new id, and its new article m joined S. In one piece
+    # the new id is a new story and S an extended one (continuation.py); the summary of all
+    # parts counted the new id as extended, as it holds an earlier article.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from storywire.pipeline.report import RunSummary, whole_run
+    from storywire.schemas import TABLES
+    from storywire.transforms.metrics import STORIES, STORIES_EXTENDED, STORY_ARTICLES_MOVED
+
+    earlier, since = 1_000_000, 2_000_000
+    index = [_index_row("a", "S", earlier, earlier), _index_row("b", "S", earlier, earlier),
+             _index_row("b", "T", since, earlier), _index_row("n", "T", since, since),
+             _index_row("m", "S", since, since)]
+    folder = tmp_path / "story_index" / "index_date=2026-01-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(index, TABLES["story_index"].schema),
+                   folder / "part.parquet")
+    summary = whole_run([RunSummary()], str(tmp_path), since)
+    assert (summary.get(STORIES), summary.get(STORIES_EXTENDED)) == (1, 1)
+    assert summary.get(STORY_ARTICLES_MOVED) == 1
+
+
 def test_a_part_ended_by_a_signal_says_which():
     from storywire.pipeline.part import ended
 
