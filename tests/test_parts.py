@@ -295,24 +295,30 @@ def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_t
     assert len(rows(out_dir, "rejects", "line")) == 75
 
 
-def test_a_file_named_twice_is_read_once(tmp_path, capsys):
+def test_a_file_named_twice_is_read_once(tmp_path, capsys, monkeypatch):
     # A folder and a file in it: the file was read twice, each of its records a duplicate
-    # of itself, and a bad line or a copy of another file's record a reject row twice.
+    # of itself, and a bad line or a copy of another file's record a reject row twice. So
+    # was a file named by a relative and an absolute path, or by a link to it.
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.jsonl").write_text(json.dumps(
         {"id": "only", "text": "The harbour works closed the quay for a week, the port "
                                "authority said on Monday."}) + "\n{oops\n", encoding="utf-8")
+    (tmp_path / "link.jsonl").symlink_to(folder / "a.jsonl")
+    monkeypatch.chdir(tmp_path)
     for parts in ("0", "1"):  # in one piece, and in parts of one record
         out_dir = tmp_path / f"out{parts}"
         assert main(["run", "--input", str(folder), str(folder / "a.jsonl"),
-                     str(folder / "*.jsonl"), "--output", str(out_dir), "--max_batch_articles",
+                     str(folder / "*.jsonl"), "in/a.jsonl", "link.jsonl", "--output",
+                     str(out_dir), "--max_batch_articles",
                      parts, "--max_reject_fraction", "1", *FAST]) == 0
         whole = capsys.readouterr().out.rsplit("all 2 parts:", 1)[-1]  # in parts: the total
         assert "read:       2 input units (1 files matched)" in whole
         assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
-        assert [(r["line"], r["stage"]) for r in rows(out_dir, "rejects", "line")] == [
-            (2, "parse")]
+        # Of its names, the first in sort order, in one piece and in parts alike.
+        assert [(r["input_uri"], r["line"], r["stage"])
+                for r in rows(out_dir, "rejects", "line")] == [
+            (str(folder / "a.jsonl"), 2, "parse")]
         assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == [
             "only"]
 

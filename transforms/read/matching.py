@@ -254,13 +254,21 @@ class _MatchInputPaths(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(REJECTS, item)
             else:
                 # Keyed by bytes: a file name need not be UTF-8 (see FindInputFiles).
-                yield item.path.encode("utf-8", "surrogateescape"), item
+                yield same_file(item.path).encode("utf-8", "surrogateescape"), item
 
 
-def _first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
-    """One of the looks at a file that two --input paths name: they are the same, unless
-    the file changed between them; then the smaller, whatever order they came in."""
-    return min(metadata, key=lambda m: (m.size_in_bytes or 0, m.last_updated_in_seconds or 0))
+def same_file(path: str) -> str:
+    """What tells a matched file from another: a local file's real path (a relative and an
+    absolute name, or a link, lead to one file), another filesystem's path as it is."""
+    return os.path.realpath(path) if is_local(path) else path
+
+
+def first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
+    """One of the looks at a file that two --input paths name (same_file): they are the
+    same, unless the file changed between them; then the smaller; of two names, the first
+    in sort order (its name is the input_uri), whatever order they came in."""
+    return min(metadata, key=lambda m: (m.size_in_bytes or 0, m.last_updated_in_seconds or 0,
+                                        m.path))
 
 
 class _CountMatched(beam.DoFn):
@@ -343,7 +351,7 @@ class FindInputFiles(beam.PTransform):
                        REJECTS, SPANS, main="files"))
         # A file two paths name (a folder and a file in it) is read once, not twice.
         files = (matched.files
-                 | "OncePerFile" >> beam.CombinePerKey(_first_look)
+                 | "OncePerFile" >> beam.CombinePerKey(first_look)
                  | "Files" >> beam.Values()
                  | "CountMatched" >> beam.ParDo(_CountMatched()))
         return MatchedInputs(files, matched[REJECTS], matched[SPANS])

@@ -22,6 +22,8 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from apache_beam.io.filesystem import FileMetadata
+
 from storywire.transforms.read.inputs import (
     CHUNK_BYTES,
     InputChunk,
@@ -29,7 +31,7 @@ from storywire.transforms.read.inputs import (
     input_format,
     is_compressed,
 )
-from storywire.transforms.read.matching import find_input
+from storywire.transforms.read.matching import find_input, first_look, same_file
 from storywire.transforms.records import Reject, printable_name
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
@@ -149,19 +151,19 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     """The parts a run over the local `paths` is made of (one part when the input is no
     bigger than `max_records` records). Files are matched as a run matches them."""
     rejects: list[Reject] = []
-    pieces: list[tuple[InputChunk, int]] = []
-    seen: set[str] = set()  # a file that two paths name is read once
+    files: dict[str, FileMetadata] = {}  # a file that two paths name is read once
     for path in paths:
         for found in find_input(path, exclude):
             if isinstance(found, Reject):
                 rejects.append(found)
                 continue
-            if found.path in seen:
-                continue
-            seen.add(found.path)
-            counted: list[int] = []
-            chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
-            pieces.extend(_pieces(chunks, counted[0] if counted else None))
+            key = same_file(found.path)
+            files[key] = first_look([files[key], found]) if key in files else found
+    pieces: list[tuple[InputChunk, int]] = []
+    for found in files.values():
+        counted: list[int] = []
+        chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
+        pieces.extend(_pieces(chunks, counted[0] if counted else None))
     groups: list[list[tuple[InputChunk, int]]] = [[]]
     held = 0
     for piece in pieces:
