@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import NoReturn
 
 from storywire.pipeline.memory import hand_back_freed_memory
+from storywire.transforms.records import printable_name
 
 # The exit status of a command stopped by Ctrl-C (or SIGTERM, SIGHUP), as shells give it.
 INTERRUPTED = 130
@@ -125,8 +126,9 @@ def help_parser(command: str, description: str, *option_classes,
 
 
 def fail(command: str, message: str) -> int:
-    """A command that cannot run: one line saying why, exit status 2."""
-    print(f"storywire {command}: {message}", file=sys.stderr)
+    """A command that cannot run: one line saying why, exit status 2. The line may name
+    a file: no control character in it reaches the terminal."""
+    print(f"storywire {command}: {printable_name(message)}", file=sys.stderr)
     return 2
 
 
@@ -208,7 +210,7 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
               "dry run: nothing submitted)", file=sys.stderr)
         return 0
     job = getattr(result, "job_id", lambda: None)()
-    print(f"storywire stream: {source} -> {opts.output} running"
+    print(f"storywire stream: {printable_name(source)} -> {printable_name(opts.output)} running"
           + (f" as job {job}" if job else ""), file=sys.stderr)
     return 0
 
@@ -277,7 +279,8 @@ def replay_stream(argv: list[str], command: str = "stream",
             remove_empty_folders(opts.output)
             lock.release()
     stories = current_story_ids(opts.output)
-    print(f"storywire {command}: replayed {path} -> {opts.output} in {seconds:.1f} s: "
+    print(f"storywire {command}: replayed {printable_name(f'{path} -> {opts.output}')} in "
+          f"{seconds:.1f} s: "
           f"{len(stories)} articles in {len(set(stories.values()))} stories")
     return 0
 
@@ -338,7 +341,8 @@ def lock_output(command: str, argv: list[str], output: str, wait_seconds: float,
     try:
         previous = lock.acquire(wait_seconds, on_wait=lambda holder: print(
             f"storywire {command}: waiting up to {wait_seconds:g} s for "
-            f"{holder.describe() if holder else 'another run'} to finish writing to {output}",
+            + printable_name(f"{holder.describe() if holder else 'another run'} to finish "
+                             f"writing to {output}"),
             file=sys.stderr, flush=True))
     except LockHeld as held:
         fail(command, f"{held}; wait for it with --wait_for_lock SECONDS")
@@ -347,8 +351,9 @@ def lock_output(command: str, argv: list[str], output: str, wait_seconds: float,
         fail(command, f"cannot lock --output {output}: {err}")
         return None
     if previous is not None:
-        print(f"storywire {command}: took over the lock on {output} from "
-              f"{previous.describe()}, which is no longer running", file=sys.stderr)
+        print(f"storywire {command}: took over the lock on "
+              + printable_name(f"{output} from {previous.describe()}")
+              + ", which is no longer running", file=sys.stderr)
     return lock
 
 

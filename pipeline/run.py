@@ -13,6 +13,7 @@ import argparse
 import copy
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from storywire.pipeline.cli import (
     new_pipeline,
 )
 from storywire.transforms.paths import is_local
+from storywire.transforms.records import printable_name
 
 
 def launcher_flags(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +99,6 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     )
     from storywire.pipeline.part import PartFailed, PartJob, run_in_own_process
     from storywire.transforms.clean.cleaning import to_micros
-    from storywire.transforms.records import storable_text
     from storywire.transforms.write.parquet import drop_staging, recover_commits
     from storywire.transforms.write.settings import keep_language, language_problem
     from storywire.transforms.write.stored import StoredTableError, check_stored_tables
@@ -119,14 +120,16 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     pipeline, problem = new_pipeline(options, runner)
     if problem:
         return fail(command, problem)
-    # Names as the tables store them: a name that is not UTF-8 cannot be printed as it is.
-    inputs = (storable_text(" ".join(opts.input)) if len(opts.input) <= 3
+    # Names as the tables store them (a name that is not UTF-8 cannot be printed as it is),
+    # with no control character for the terminal to act on.
+    inputs = (printable_name(" ".join(opts.input)) if len(opts.input) <= 3
               else f"{len(opts.input)} paths")
+    where = f"{inputs} -> {printable_name(opts.output)}"
     if dry_run:  # builds the job and touches no storage: no lock, no recovery
         started = datetime.now(timezone.utc)
         build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),
                                                   to_micros(started), small=small))
-        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})",
+        print(f"storywire: {where} ({describe_runner(options)})",
               file=sys.stderr, flush=True)
         if not is_local_runner(options):  # the local runner would run the job
             pipeline.run()
@@ -158,7 +161,8 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                                  f"{opts.output}: {' '.join(str(err).split())}")
         if finished or dropped:
             print(f"storywire {command}: finished {finished} interrupted commit(s) and "
-                  f"dropped {dropped} unfinished run(s) in {opts.output}", file=sys.stderr)
+                  f"dropped {dropped} unfinished run(s) in {printable_name(opts.output)}",
+                  file=sys.stderr)
         if is_local(opts.output):  # on object stores, each file is checked as it is read
             try:
                 check_stored_tables(opts.output)
@@ -171,7 +175,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
         parts = [None] if flags.detach else input_parts(options)
         if parts != [None]:  # each part makes its own pipeline
             _discard([pipeline])
-        print(f"storywire: {inputs} -> {opts.output} ({describe_runner(options)})"
+        print(f"storywire: {where} ({describe_runner(options)})"
               + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "
                  "records" if len(parts) > 1 else ""),
               file=sys.stderr, flush=True)
@@ -288,7 +292,8 @@ def report(summary, opts, started: datetime, kept: bool, parts: str | None = Non
         print("\n".join("  " + line for line in summary.text().splitlines()), flush=True)
     else:
         print(summary.text(), flush=True)
-    then = f"; `storywire stories {opts.output}` prints the stories" if kept else ""
+    then = (f"; `storywire stories {shlex.quote(printable_name(opts.output))}` prints the "
+            "stories" if kept else "")
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
     reasons = (f"the reasons are in {opts.output.rstrip('/')}/rejects/" if kept
                else "run with --output DIR to keep the rejects table")

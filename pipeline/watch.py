@@ -28,7 +28,7 @@ from storywire.pipeline.lostworkers import STOP_SIGNALS
 from storywire.transforms.paths import delete_files, is_local
 from storywire.transforms.read.inputs import is_supported
 from storywire.transforms.read.matching import match_input_path
-from storywire.transforms.records import Reject, storable_text
+from storywire.transforms.records import Reject, printable_name
 from storywire.transforms.write.parquet import make_parent
 
 RECORD = "_watch/ingested.json"
@@ -209,7 +209,8 @@ def _watch(args, run_options: list[str], lock, run) -> int:
     previous_handlers = {s: signal.signal(s, stop) for s in STOP_SIGNALS
                          if signal.getsignal(s) is not signal.SIG_IGN}  # (nohup's SIGHUP)
     previous: dict[str, Seen] = {}
-    print(f"storywire watch: {storable_text(' '.join(args.input))} -> {args.output}, every "
+    print(f"storywire watch: {printable_name(' '.join(args.input))} -> "
+          f"{printable_name(args.output)}, every "
           f"{args.interval:g} s ({len(ingested)} files already ingested); Ctrl-C stops",
           file=sys.stderr, flush=True)
     status = 0

@@ -269,6 +269,21 @@ def test_titles_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
     assert len(printed.strip().splitlines()) == 3  # header, the story, the count
 
 
+def test_file_names_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
+    # A feed's file name, as the shell expands a glob: the run's first line and a failing
+    # command's one line name it with its control characters escaped.
+    feed = tmp_path / "odd\x1b[2Jname\n.jsonl"
+    feed.write_text(json.dumps({"id": "x", "text": (SEEDS / "000_b732d28f0e6528e7.txt")
+                                .read_text()}) + "\n")
+    out = tmp_path / "out\x1b]0;t\x07"
+    assert main(["run", "--input", str(feed), "--output", str(out), "--quiet", *FAST]) == 0
+    assert main(["run", "--input", str(feed), "--output", str(feed), *FAST]) == 2
+    printed = capsys.readouterr().err
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert str(tmp_path / "odd\\x1b[2Jname\\n.jsonl") in printed
+    assert str(tmp_path / "out\\x1b]0;t\\x07") in printed
+
+
 def test_progress_fits_the_terminal(monkeypatch):
     import os
 
