@@ -25,7 +25,7 @@ from storywire.transforms.streaming import (
     fixed_windows,
 )
 from storywire.transforms.write.articles import WriteArticleTables
-from storywire.transforms.write.assemble import REJECT_KEY, RejectRows, TagStories
+from storywire.transforms.write.assemble import STORED_REJECT_COLUMNS, RejectRows, TagStories
 from storywire.transforms.write.parquet import CommitTables, WriteTable
 from storywire.transforms.write.rejects import UpdateRejectsTable
 from storywire.transforms.write.stored import (
@@ -65,7 +65,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     """
     stored_ids = p | "StoredIds" >> ReadStoredIds(opts.output)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
-                                                            list(REJECT_KEY))
+                                                            list(STORED_REJECT_COLUMNS))
 
     files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output, part=run.part)
     read = files.files | "Read" >> ReadRecords(progress=run.progress)

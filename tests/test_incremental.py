@@ -474,6 +474,41 @@ def test_a_reject_made_in_reading_goes_when_its_file_is_read_without_it(tmp_path
     assert len(rows(out, "rejects", "input_uri")) == 2
 
 
+def test_a_reject_made_again_for_another_reason_says_the_new_one(tmp_path, capsys):
+    # An empty file that then held only white space, and a line that was not JSON that
+    # then was JSON but no object: the same input, rejected at the same stage, for another
+    # reason. The rejects table kept the first reason.
+    out, feeds = tmp_path / "out", tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "note.txt").write_text("")
+    (feeds / "feed.jsonl").write_text(json.dumps({"id": "a", "text": seed_text("000")})
+                                      + "\n{oops\n")
+    run(capsys, "--input", str(feeds), "--output", str(out), *FAST, "--max_reject_fraction", "1")
+
+    def reasons() -> list[tuple]:
+        return sorted((Path(r["input_uri"]).name, r["line"], r["stage"], r["reason"])
+                      for r in rows(out, "rejects", "input_uri"))
+
+    before = reasons()
+    (feeds / "note.txt").write_text(" \n\t\n")
+    (feeds / "feed.jsonl").write_text(json.dumps({"id": "a", "text": seed_text("000")})
+                                      + "\n[1, 2]\n")
+    summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["rejects"], summary["rejects_stored"]) == (2, 0)
+    after = reasons()
+    assert [(name, line, stage) for name, line, stage, _ in after] == [
+        (name, line, stage) for name, line, stage, _ in before]
+    assert after[1][3] == "file holds only white space"
+    assert after[0][3] != before[0][3] and "object" in after[0][3]
+
+    # The same input again: the rows stand.
+    summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
+                  "--max_reject_fraction", "1")
+    assert (summary["rejects"], summary["rejects_stored"]) == (0, 2)
+    assert reasons() == after
+
+
 def test_a_reject_made_in_reading_stays_though_its_id_became_an_article(tmp_path, capsys):
     # A line without text is rejected in reading, whatever became of its id: it was
     # removed when another file made that id an article, and the next run over the same

@@ -7,6 +7,7 @@ articles are written from their staged rows with these tags (articles.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import apache_beam as beam
@@ -236,11 +237,21 @@ def moved_index_row(entry: StoredArticle, story_id: str, assigned_at: int) -> di
 
 
 REJECT_KEY = ("input_uri", "line", "article_id", "stage")
+# What a run reads of the stored rejects: their keys, and their reasons (`recorded`).
+STORED_REJECT_COLUMNS = (*REJECT_KEY, "reason")
 
 
 def reject_key(row: dict) -> tuple:
     """What makes a reject the same as one an earlier run wrote: same input, same stage."""
     return tuple(row[c] for c in REJECT_KEY)
+
+
+def recorded(stored_reasons: Iterable[str], made_reasons: Iterable[str]) -> bool:
+    """Whether the stored rows of a reject key stand as they are when a run makes it again:
+    when it makes it for the reasons they give. For another reason (a file once empty now
+    holds only white space), its rows are written anew: the rejects table says why input
+    did not get in as it stands now."""
+    return set(stored_reasons) == set(made_reasons)
 
 
 class _RejectRow(beam.DoFn):
@@ -250,13 +261,15 @@ class _RejectRow(beam.DoFn):
 
     def process(self, joined):
         _, grouped = joined
-        for reject in grouped["new"]:
-            if grouped["stored"]:
-                self.stored.inc()
-                continue
+        made = [reject.as_row() for reject in grouped["new"]]
+        stored = list(grouped["stored"])
+        if stored and recorded(stored, (row["reason"] for row in made)):
+            self.stored.inc(len(made))
+            return
+        for reject, row in zip(grouped["new"], made):
             self.rejects.inc()
             counter(rejects_at(reject.stage)).inc()
-            yield reject.as_row()
+            yield row
 
 
 class RejectRows(beam.PTransform):
@@ -272,7 +285,8 @@ class RejectRows(beam.PTransform):
                     | "NewRejects" >> beam.ParDo(_RejectRow()))
         return (
             {"new": rejects | "ByInput" >> beam.Map(lambda r: (reject_key(r.as_row()), r)),
-             "stored": stored | "StoredByInput" >> beam.Map(lambda row: (reject_key(row), 1))}
+             "stored": stored | "StoredByInput" >> beam.Map(
+                 lambda row: (reject_key(row), row["reason"]))}
             | "JoinStored" >> beam.CoGroupByKey()
             | "NewRejects" >> beam.ParDo(_RejectRow())
         )

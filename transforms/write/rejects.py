@@ -10,8 +10,9 @@ its input supersedes.
   removed, a whole file that gave nothing (empty, blank lines only, a path that named no
   file) and now gives records.
 
-A reject that the run makes again stays. The rejects table holds the input that did not
-get in, as it stands now, so the others go."""
+A reject that the run makes again stays, unless it makes it for another reason: then its
+new row replaces it (`recorded`). The rejects table holds the input that did not get in,
+and why, as it stands now, so the others go."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import apache_beam as beam
 
 from storywire.transforms.metrics import REJECTS_NOW_ARTICLES, REJECTS_NOW_READ, counter
 from storywire.transforms.records import ReadSpan
-from storywire.transforms.write.assemble import REJECT_KEY, reject_key
+from storywire.transforms.write.assemble import REJECT_KEY, recorded, reject_key
 from storywire.transforms.write.inplace import UpdateTableInPlace
 
 TABLE = "rejects"
@@ -57,8 +58,10 @@ def _read_again(joined):
 
 
 class _Gone(beam.DoFn):
-    """(reject key, {"why": why it is superseded, "again": ...}) to the key of a stored
-    reject that goes: one the run did not make again. Counted by why."""
+    """(reject key, {"why": why it is superseded, "again": the reasons the run made it for,
+    "stored": the reasons its stored rows give}) to the key of stored rejects that go:
+    superseded ones the run did not make again (counted by why), and those it made again
+    for another reason (their new rows replace them: `recorded`)."""
 
     def __init__(self):
         self.now_articles = counter(REJECTS_NOW_ARTICLES)
@@ -66,8 +69,13 @@ class _Gone(beam.DoFn):
 
     def process(self, joined):
         key, grouped = joined
+        made, stored = list(grouped["again"]), list(grouped["stored"])
+        if made:
+            if stored and not recorded(stored, made):
+                yield key
+            return
         why = list(grouped["why"])
-        if why and not grouped["again"]:
+        if why:
             (self.now_articles if NOW_ARTICLE in why else self.now_read).inc()
             yield key
 
@@ -104,7 +112,10 @@ class UpdateRejectsTable(beam.PTransform):
             | "NowRead" >> beam.FlatMap(_read_again))
         gone = (
             {"why": (now_articles, now_read) | "Superseded" >> beam.Flatten(),
-             "again": rejects | "Again" >> beam.Map(lambda r: (reject_key(r.as_row()), None))}
+             "again": rejects | "Again" >> beam.Map(
+                 lambda r: (reject_key(r.as_row()), r.as_row()["reason"])),
+             "stored": stored | "StoredReasons" >> beam.Map(
+                 lambda row: (reject_key(row), row["reason"]))}
             | "JoinAgain" >> beam.CoGroupByKey()
             | "Gone" >> beam.ParDo(_Gone()))
         return (rows, gone) | "Update" >> self._update
