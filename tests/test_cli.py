@@ -2,6 +2,9 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -267,6 +270,13 @@ def test_titles_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "\x1b" not in printed and "\x07" not in printed and "Red [31m alert" in printed
     assert len(printed.strip().splitlines()) == 3  # header, the story, the count
+    # The command, which ends at once once its output is flushed, prints it all to a pipe
+    # (buffered, as Python buffers it unless PYTHONUNBUFFERED is set).
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    shown = subprocess.run([sys.executable, "-m", "storywire.pipeline.cli", "stories",
+                            str(out)], capture_output=True, text=True, timeout=120,
+                           env=buffered)
+    assert (shown.returncode, shown.stdout) == (0, printed)
 
 
 def test_file_names_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
