@@ -128,10 +128,9 @@ def is_compressed(path: str) -> bool:
 @dataclass(frozen=True)
 class InputChunk:
     """A file to read, or a part of one: bytes [start, end) (end None: to the end of the
-    file; of a compressed JSONL file, bytes of what it unpacks to), whose first line is
-    line number `first_line` of the file (and last line `last_line`, for a JSONL part that
-    ends before the file does); `records`, what it holds when that was counted as the file
-    was cut: the records that could be pages (WARC), the lines (compressed JSONL)."""
+    file), whose first line is line number `first_line` of the file (and last line
+    `last_line`, for a JSONL part that ends before the file does); `records`, the records
+    that could be pages in it, when the file was framed to cut it (WARC)."""
 
     path: str
     size: int | None
@@ -442,16 +441,6 @@ def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChun
     return [InputChunk(path, size, p.start, p.end, records=p.responses) for p in pieces]
 
 
-def _unpack_past(handle, size: int) -> None:
-    """Read and drop the first `size` bytes a compressed file unpacks to (or all of it,
-    if it unpacks to fewer), a block at a time."""
-    while size > 0:
-        dropped = len(handle.read(min(size, _SKIP_BYTES)))
-        if not dropped:
-            return
-        size -= dropped
-
-
 class _ReadRecords(beam.DoFn):
     """A file or part of one to raw records: one for .txt/.html, one per non-blank line
     for JSONL, one per page of a WARC file. A WARC record that holds no page is counted
@@ -528,18 +517,13 @@ class _ReadRecords(beam.DoFn):
     @staticmethod
     @contextlib.contextmanager
     def _open_lines(chunk: InputChunk):
-        """A handle at the chunk's start whose readline() gives the file's lines (of a
-        compressed file, the start is in what it unpacks to). Gzip goes through Python's
-        own reader: Beam's decompressor ends a cut-off archive quietly, as if complete,
-        where this one raises EOFError, so the loss becomes a reject."""
+        """A handle at the chunk's start whose readline() gives the file's lines. Gzip goes
+        through Python's own reader: Beam's decompressor ends a cut-off archive quietly, as
+        if complete, where this one raises EOFError, so the loss becomes a reject."""
         with FileSystems.open(chunk.path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
             if is_compressed(chunk.path):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
-                    if chunk.start:  # a piece cut at line ends (parts.py): UTF-8
-                        _unpack_past(handle, chunk.start)
-                        yield handle
-                    else:
-                        yield as_utf8(handle)
+                    yield as_utf8(handle)
             elif chunk.start:  # a piece of a file cut at line ends: UTF-8, not wide.py's
                 raw.seek(chunk.start)
                 yield raw

@@ -10,17 +10,14 @@ Stories continue across parts as they do across incremental runs (continuation.p
 A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
 files, line-aligned byte ranges of a big JSONL file, or pieces of a big WARC file that
 start where records do, so a part's records are read as one run would read them, line
-numbers and ids included. A compressed JSONL file is unpacked once to count its lines and
-cut at line ends (packed_pieces); each of its pieces is read by unpacking the file up to
-the piece (gzip cannot be entered elsewhere). The records of a WARC file too small to cut
-are estimated from its size. One
+numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
+records estimated from its size, as are those of a WARC file too small to cut. One
 difference with a run in one piece: a record whose id a record of an earlier part had is
 skipped as stored, not rejected as a duplicate.
 """
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,16 +26,12 @@ from apache_beam.io.filesystem import FileMetadata
 
 from storywire.transforms.read.inputs import (
     CHUNK_BYTES,
-    MAX_EXPANSION,
-    MIN_UNPACKED_LIMIT_BYTES,
     InputChunk,
     file_chunks,
     input_format,
     is_compressed,
-    unpacked_limit,
 )
 from storywire.transforms.read.matching import find_input, first_look, same_file
-from storywire.transforms.read.wide import MARK_BYTES, wide_encoding
 from storywire.transforms.records import Reject, printable_name
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
@@ -129,65 +122,6 @@ def packed_records(path: str, size: int | None) -> int:
     return max(1, round(records * (size or len(packed)) / read))
 
 
-# A compressed JSONL piece is read by one worker, which unpacks the file up to it first: a
-# part's share of such a file is cut in this many pieces, one for each worker of the
-# local runner (2 by default), so that both read and clean. More would unpack more.
-PACKED_PIECES_PER_PART = 2
-_UNPACK_BLOCK_BYTES = 1 << 20
-
-
-def packed_pieces(path: str, size: int | None, lines_per_piece: int) -> list[InputChunk] | None:
-    """A local compressed JSONL file cut at line ends into pieces of `lines_per_piece`
-    lines (the last one fewer), found by unpacking it once; each piece's `start` and `end`
-    are offsets in what the file unpacks to, and its `records` its lines. The lines are
-    counted up to where the file stops unpacking (a damaged end, or the decompression
-    bound): the last piece reads on from there as a whole read would, and its rejects say
-    why. None when its start does not unpack, or it is UTF-16 or UTF-32 (a wide line end
-    is not the byte b"\n"): it is read whole."""
-    limit = unpacked_limit(size, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
-    cuts = [(0, 1)]  # (unpacked offset, first line) of each piece
-    offset = lines = 0
-    last = b"\n"
-    whole = True
-    try:  # read1: what unpacked before a damaged end, which read() would drop in raising
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as handle:
-            block = handle.read1(_UNPACK_BLOCK_BYTES)
-            if wide_encoding(block[:MARK_BYTES]) is not None:
-                return None
-            while block:
-                found = block.count(b"\n")
-                following = cuts[-1][1] + lines_per_piece  # the next piece's first line
-                while lines + found >= following - 1:
-                    cuts.append((offset + _line_end(block, following - 1 - lines) + 1,
-                                 following))
-                    following += lines_per_piece
-                offset, lines, last = offset + len(block), lines + found, block[-1:]
-                if offset > limit:
-                    whole = False
-                    break
-                block = handle.read1(_UNPACK_BLOCK_BYTES)
-    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
-        if not offset:
-            return None
-        whole = False
-    if whole:
-        lines += last != b"\n"  # a last line without its line end is a line too
-        while len(cuts) > 1 and cuts[-1][0] >= offset:  # a cut at the very end
-            cuts.pop()
-    after = cuts[1:] + [(None, lines + 1)]
-    return [InputChunk(path, size, start, end, first, records=max(1, following - first),
-                       last_line=None if end is None else following - 1)
-            for (start, first), (end, following) in zip(cuts, after)]
-
-
-def _line_end(block: bytes, n: int) -> int:
-    """Where the `n`th line end (from 1) of `block` is."""
-    at = -1
-    for _ in range(n):
-        at = block.index(b"\n", at + 1)
-    return at
-
-
 def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
     """Each piece of one file with the records it holds (lines, for a JSONL file; the
     responses that may be pages, for a WARC file)."""
@@ -228,11 +162,7 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     pieces: list[tuple[InputChunk, int]] = []
     for found in files.values():
         counted: list[int] = []
-        chunks = None
-        if input_format(found.path) == "jsonl" and is_compressed(found.path):
-            chunks = packed_pieces(found.path, found.size_in_bytes,
-                                   -(-max_records // PACKED_PIECES_PER_PART))
-        chunks = chunks or file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
+        chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
         pieces.extend(_pieces(chunks, counted[0] if counted else None))
     groups: list[list[tuple[InputChunk, int]]] = [[]]
     held = 0
@@ -248,10 +178,10 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
 
 
 def uncut_over(parts: list[InputPart], max_records: int) -> list[str]:
-    """A line for each compressed JSONL file that could not be cut (UTF-16 or UTF-32, or
-    its start does not unpack: packed_pieces) and holds more than `max_records` records by
-    its estimate: its part holds them all, and its memory grows with them. (Other files
-    are cut into pieces of 2 MiB, or of a part's share of lines.)"""
+    """A line for each compressed JSONL file, which cannot be cut, that holds more than
+    `max_records` records by its estimate: its part holds them all, and its memory grows
+    with them. (An uncompressed file is cut into pieces of 2 MiB, which hold a few hundred
+    text records at most.)"""
     counted = {}
     for part in parts:
         if len(part.chunks) == 1 and part.records > max_records:
