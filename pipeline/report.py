@@ -31,6 +31,7 @@ from storywire.transforms.metrics import (
     STORY_ARTICLES_MOVED,
     STORY_SIZE,
 )
+from storywire.transforms.records import printable_name
 from storywire.transforms.write.parquet import table_files
 from storywire.transforms.write.stored import latest_rows, read_columns
 
@@ -216,7 +217,8 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
     # A stream writes no stories table: its stories are made from the story index.
     from_index = not os.path.isdir(folder) and os.path.isdir(os.path.join(output, "story_index"))
     if not os.path.isdir(folder) and not from_index:
-        print(f"storywire: no stories table in {output!r} (expected {folder}/); "
+        print(f"storywire: no stories table in {output!r} (expected "
+              f"{printable_name(folder)}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
     from storywire.transforms.write.stored import StoredTableError, current_story_rows, read_rows

@@ -295,7 +295,7 @@ def report(summary, opts, started: datetime, kept: bool, parts: str | None = Non
     then = (f"; `storywire stories {shlex.quote(printable_name(opts.output))}` prints the "
             "stories" if kept else "")
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
-    reasons = (f"the reasons are in {opts.output.rstrip('/')}/rejects/" if kept
+    reasons = (f"the reasons are in {printable_name(opts.output.rstrip('/'))}/rejects/" if kept
                else "run with --output DIR to keep the rejects table")
     status, message = exit_status(summary, opts.max_reject_fraction, reasons)
     if message:

@@ -298,18 +298,20 @@ def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_t
 def test_a_file_named_twice_is_read_once(tmp_path, capsys, monkeypatch):
     # A folder and a file in it: the file was read twice, each of its records a duplicate
     # of itself, and a bad line or a copy of another file's record a reject row twice. So
-    # was a file named by a relative and an absolute path, or by a link to it.
+    # was a file named by a relative and an absolute path, or by a (hard) link to it.
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.jsonl").write_text(json.dumps(
         {"id": "only", "text": "The harbour works closed the quay for a week, the port "
                                "authority said on Monday."}) + "\n{oops\n", encoding="utf-8")
     (tmp_path / "link.jsonl").symlink_to(folder / "a.jsonl")
+    os.link(folder / "a.jsonl", tmp_path / "hard.jsonl")
     monkeypatch.chdir(tmp_path)
     for parts in ("0", "1"):  # in one piece, and in parts of one record
         out_dir = tmp_path / f"out{parts}"
         assert main(["run", "--input", str(folder), str(folder / "a.jsonl"),
-                     str(folder / "*.jsonl"), "in/a.jsonl", "link.jsonl", "--output",
+                     str(folder / "*.jsonl"), "in/a.jsonl", "link.jsonl", "hard.jsonl",
+                     "--output",
                      str(out_dir), "--max_batch_articles",
                      parts, "--max_reject_fraction", "1", *FAST]) == 0
         whole = capsys.readouterr().out.rsplit("all 2 parts:", 1)[-1]  # in parts: the total

@@ -258,9 +258,16 @@ class _MatchInputPaths(beam.DoFn):
 
 
 def same_file(path: str) -> str:
-    """What tells a matched file from another: a local file's real path (a relative and an
-    absolute name, or a link, lead to one file), another filesystem's path as it is."""
-    return os.path.realpath(path) if is_local(path) else path
+    """What tells a matched file from another: a local file's device and inode (a relative
+    and an absolute name, a symbolic or a hard link, lead to one file; its real path if it
+    cannot be looked at), another filesystem's path as it is."""
+    if not is_local(path):
+        return path
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return f"inode {info.st_dev} {info.st_ino}"
 
 
 def first_look(metadata: Iterable[FileMetadata]) -> FileMetadata:
