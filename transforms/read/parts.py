@@ -38,7 +38,7 @@ from storywire.transforms.records import Reject, printable_name
 # slowly with what is stored; each part also costs a run's start-up. 100,000 text
 # articles on one quiet morning (bb22566): parts of 10,000 peaked at 581 MiB in 306 s, of
 # 12,000 at 596 MiB in 280 s, of 15,000 at 625 MiB in 260 s (a run of 10,000: 476 MiB in
-# 25 s); a million in parts of 15,000 at 708 MiB (benchmarks/results/scaling-1m.txt).
+# 25 s); a million in parts of 15,000 at 708 MiB (benchmarks/results/scaling-1m-bb22566.txt).
 DEFAULT_MAX_BATCH_RECORDS = 15_000
 # Records assumed per byte of a compressed JSONL file whose start does not unpack (gzip
 # packs news JSONL 3 to 6 times, and a text record is about 4 KiB).
