@@ -246,6 +246,11 @@ def reject_key(row: dict) -> tuple:
     return tuple(row[c] for c in REJECT_KEY)
 
 
+def reason_by_key(row: dict) -> tuple[tuple, str]:
+    """(reject_key, reason) of a reject row: what `recorded` compares."""
+    return reject_key(row), row["reason"]
+
+
 def recorded(stored_reasons: Iterable[str], made_reasons: Iterable[str]) -> bool:
     """Whether the stored rows of a reject key stand as they are when a run makes it again:
     when it makes it for the reasons they give. For another reason (a file once empty now
@@ -286,7 +291,7 @@ class RejectRows(beam.PTransform):
         return (
             {"new": rejects | "ByInput" >> beam.Map(lambda r: (reject_key(r.as_row()), r)),
              "stored": stored | "StoredByInput" >> beam.Map(
-                 lambda row: (reject_key(row), row["reason"]))}
+                 reason_by_key)}
             | "JoinStored" >> beam.CoGroupByKey()
             | "NewRejects" >> beam.ParDo(_RejectRow())
         )

@@ -22,7 +22,7 @@ import apache_beam as beam
 
 from storywire.transforms.metrics import REJECTS_NOW_ARTICLES, REJECTS_NOW_READ, counter
 from storywire.transforms.records import ReadSpan
-from storywire.transforms.write.assemble import REJECT_KEY, recorded, reject_key
+from storywire.transforms.write.assemble import REJECT_KEY, reason_by_key, recorded, reject_key
 from storywire.transforms.write.inplace import UpdateTableInPlace
 
 TABLE = "rejects"
@@ -113,9 +113,9 @@ class UpdateRejectsTable(beam.PTransform):
         gone = (
             {"why": (now_articles, now_read) | "Superseded" >> beam.Flatten(),
              "again": rejects | "Again" >> beam.Map(
-                 lambda r: (reject_key(r.as_row()), r.as_row()["reason"])),
+                 lambda r: reason_by_key(r.as_row())),
              "stored": stored | "StoredReasons" >> beam.Map(
-                 lambda row: (reject_key(row), row["reason"]))}
+                 reason_by_key)}
             | "JoinAgain" >> beam.CoGroupByKey()
             | "Gone" >> beam.ParDo(_Gone()))
         return (rows, gone) | "Update" >> self._update
