@@ -309,16 +309,14 @@ def find_input(path: str, exclude: str | None = None) -> list[FileMetadata | Rej
 class _PartInputs(beam.DoFn):
     """The pieces of files one part of a run reads (parts.py), matched before the run."""
 
-    def __init__(self, part, paths: list[str]):
+    def __init__(self, part):
         self._part = part
-        self._paths = paths
         self.matched = counter(FILES_MATCHED)
         self.units = counter(INPUT_UNITS)
 
     def process(self, _):
-        if self._part.number == 1:  # the part that holds what matching the inputs rejected
-            for path in self._paths:
-                yield beam.pvalue.TaggedOutput(SPANS, ReadSpan.looked_up(storable_text(path)))
+        for path in self._part.looked_up:  # part 1's, with what matching rejected
+            yield beam.pvalue.TaggedOutput(SPANS, ReadSpan.looked_up(storable_text(path)))
         for reject in self._part.rejects:
             self.units.inc()
             yield beam.pvalue.TaggedOutput(REJECTS, reject)
@@ -335,7 +333,8 @@ class FindInputFiles(beam.PTransform):
     it that matching does not make again goes from the rejects table.
 
     With a `part` (an InputPart of a run in parts), its pieces of files and rejects,
-    matched before the run, instead. A file that two paths name is read once."""
+    matched before the run, instead, and the ReadSpans of the paths it looked up (part 1:
+    InputPart.looked_up). A file that two paths name is read once."""
 
     def __init__(self, paths: Iterable[str], exclude: str | None = None, part=None):
         super().__init__()
@@ -347,7 +346,7 @@ class FindInputFiles(beam.PTransform):
         if self._part is not None:
             part = (pbegin
                     | "Part" >> beam.Create([self._part.number])
-                    | "Match" >> beam.ParDo(_PartInputs(self._part, self._paths)).with_outputs(
+                    | "Match" >> beam.ParDo(_PartInputs(self._part)).with_outputs(
                         REJECTS, SPANS, main="files"))
             return MatchedInputs(part.files, part[REJECTS], part[SPANS])
         # As bytes: a file name need not be UTF-8, and Beam encodes text as UTF-8.

@@ -11,7 +11,8 @@ A part is a list of the pieces files are read in anyway (inputs.file_chunks): wh
 files, line-aligned byte ranges of a big JSONL file, or pieces of a big WARC file that
 start where records do, so a part's records are read as one run would read them, line
 numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
-records estimated from its size, as are those of a WARC file too small to cut. One
+records counted in what its start unpacks to and scaled to its size; those of a WARC
+file too small to cut are estimated from its size. One
 difference with a run in one piece: a record whose id a record of an earlier part had is
 skipped as stored, not rejected as a duplicate.
 """
@@ -32,7 +33,7 @@ from storywire.transforms.read.inputs import (
     is_compressed,
 )
 from storywire.transforms.read.matching import find_input, first_look, same_file
-from storywire.transforms.records import Reject, printable_name
+from storywire.transforms.records import Reject, printable_name, storable_text
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
 # slowly with what is stored; each part also costs a run's start-up. 100,000 text
@@ -40,7 +41,7 @@ from storywire.transforms.records import Reject, printable_name
 # 12,000 at 596 MiB in 280 s, of 15,000 at 625 MiB in 260 s (a run of 10,000: 476 MiB in
 # 25 s); a million in parts of 15,000 at 708 MiB (benchmarks/results/scaling-1m-bb22566.txt).
 DEFAULT_MAX_BATCH_RECORDS = 15_000
-# Records assumed per byte of a compressed JSONL file whose start does not unpack (gzip
+# Records assumed per byte of a compressed JSONL file whose start holds no record (gzip
 # packs news JSONL 3 to 6 times, and a text record is about 4 KiB).
 _RECORDS_PER_PACKED_BYTE = 5 / 4096
 # A compressed JSONL file is not unpacked whole to plan the parts: its records are counted
@@ -57,13 +58,15 @@ _WARC_PAGES_PER_PACKED_BYTE = 5 / (100 * 1024)
 @dataclass(frozen=True)
 class InputPart:
     """Part `number` (from 1) of `of`: the pieces of files it reads, about `records`
-    records, and (in the first part) what matching the inputs rejected."""
+    records, and (in the first part) what matching the inputs rejected and the --input
+    paths it answers for as looked up (`looked_up`)."""
 
     number: int
     of: int
     chunks: tuple[InputChunk, ...]
     records: int
     rejects: tuple[Reject, ...] = ()
+    looked_up: tuple[str, ...] = ()
 
 
 def _lines(path: str) -> int | None:
@@ -82,8 +85,10 @@ def _lines(path: str) -> int | None:
 def packed_records(path: str, size: int | None) -> int:
     """About how many records (non-blank lines) the compressed JSONL file at `path` holds:
     those of its first SAMPLE_PACKED_BYTES, exact when that is the whole file, else scaled
-    from the packed bytes they came from to its `size`. A start that does not unpack, or
-    holds no record, is estimated at _RECORDS_PER_PACKED_BYTE (reading the file says why)."""
+    from the packed bytes they came from to its `size`. Where it stops unpacking (not
+    gzip, or damaged), reading stops too: the records before are all it gives (the reject
+    of the rest is no record). A start that holds no record is estimated at
+    _RECORDS_PER_PACKED_BYTE."""
     fallback = max(1, int((size or 0) * _RECORDS_PER_PACKED_BYTE))
     try:
         with open(path, "rb") as handle:
@@ -113,7 +118,7 @@ def packed_records(path: str, size: int | None) -> int:
             else:
                 rest = unpacker.unconsumed_tail
     except zlib.error:
-        return fallback
+        return max(1, records)
     if whole and not rest:  # all of it: a last line without its line end counts too
         return max(1, records + pending)
     read = len(packed) - len(rest)
@@ -150,6 +155,7 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
                chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
     """The parts a run over the local `paths` is made of (one part when the input is no
     bigger than `max_records` records). Files are matched as a run matches them."""
+    paths = list(paths)
     rejects: list[Reject] = []
     files: dict[str, FileMetadata] = {}  # a file that two paths name is read once
     for path in paths:
@@ -172,8 +178,13 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
             held = 0
         groups[-1].append(piece)
         held += piece[1]
+    # A path that names a file, read under that name, answers for itself where the file is
+    # read (its first piece's ReadSpan); looked up in part 1, it would take that file's
+    # stored rejects of the whole file ("empty file") away before the file's part read it.
+    read_as_named = {storable_text(found.path) for found in files.values()}
+    looked_up = tuple(p for p in paths if storable_text(p) not in read_as_named)
     return [InputPart(n, len(groups), tuple(c for c, _ in group), sum(r for _, r in group),
-                      tuple(rejects) if n == 1 else ())
+                      tuple(rejects) if n == 1 else (), looked_up if n == 1 else ())
             for n, group in enumerate(groups, start=1)]
 
 
