@@ -21,6 +21,7 @@ from storywire.transforms.metrics import (
     NAMESPACE,
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
+    REJECTS_NEW_REASON,
     REJECTS_NOW_ARTICLES,
     REJECTS_NOW_READ,
     SKIPPED_ALREADY_STORED,
@@ -38,7 +39,7 @@ from storywire.transforms.write.stored import latest_rows, read_columns
 # Every counter the summary reads (a test checks each is counted by some step).
 SUMMARY_COUNTERS = (INPUT_UNITS, FILES_MATCHED, ARTICLES_NEW, SKIPPED_ALREADY_STORED,
                     SKIPPED_NO_PAGE, REJECTS_NEW, REJECTS_ALREADY_STORED, REJECTS_NOW_ARTICLES,
-                    REJECTS_NOW_READ, DUP_GROUPS_WITH_COPIES,
+                    REJECTS_NOW_READ, REJECTS_NEW_REASON, DUP_GROUPS_WITH_COPIES,
                     ARTICLES_WITH_COPIES, STORIES, STORIES_EXTENDED, STORIES_MERGED,
                     STORY_ARTICLES_MOVED, *BOUNDS_HIT)
 
@@ -84,6 +85,7 @@ class RunSummary:
         stored_rejects = self.get(REJECTS_ALREADY_STORED)
         cleared = self.get(REJECTS_NOW_ARTICLES)
         read_now = self.get(REJECTS_NOW_READ)
+        new_reason = self.get(REJECTS_NEW_REASON)
         no_page = self.get(SKIPPED_NO_PAGE)
         lines = [
             f"read:       {self.get(INPUT_UNITS)} input units "
@@ -92,6 +94,8 @@ class RunSummary:
             + (f" ({skipped} already in the output, skipped)" if skipped else ""),
             f"rejects:    {self.get(REJECTS_NEW)} new"
             + (f" ({stored_rejects} already recorded)" if stored_rejects else "")
+            + (f"; {new_reason} of the new replace rows of earlier runs (rejected now for "
+               "another reason)" if new_reason else "")
             + (f"; {cleared} of earlier runs removed, their records now articles"
                if cleared else "")
             + (f"; {read_now} of earlier runs removed, their input now read without them"
@@ -210,9 +214,53 @@ def run_summary(result) -> RunSummary:
     return summary
 
 
+def print_out(text: str, out=None) -> OSError | None:
+    """Print `text` to standard output (or `out`) now; the error that kept it from being
+    written, or None. Standard output that fails once (its reader gone: `| head`; a full
+    disk) is pointed at /dev/null, so the lines after it, and the flush at exit, are lost
+    without another error."""
+    out = out or sys.stdout
+    try:
+        print(text, file=out, flush=True)
+    except OSError as err:
+        if out is sys.stdout:
+            try:
+                fileno = sys.stdout.fileno()
+            except (OSError, ValueError):
+                return err  # not a file (a test's capture)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fileno)
+            os.close(null)
+        return err
+    return None
+
+
+def say(text: str) -> None:
+    """Print a run's lines for its standard output (its summaries): a run goes on without
+    them, and says so once when they are lost for a reason other than a reader gone."""
+    err = print_out(text)
+    if err is not None and not isinstance(err, BrokenPipeError):
+        try:
+            print(f"storywire: cannot write to standard output ({err.strerror or err}): the "
+                  "run's summary is lost, not its tables", file=sys.stderr, flush=True)
+        except OSError:
+            pass  # standard error too (`2>&1`): no one to tell
+
+
+def print_output(command: str, text: str, out=None) -> int:
+    """Print what a command that only reads (`stories`, `schema`) found; its exit status.
+    A reader that went away (`storywire stories | head -1`) took what it wanted: 0. One
+    that could not be written (a full disk) is no output: 1, and a line saying why."""
+    err = print_out(text, out)
+    if err is None or isinstance(err, BrokenPipeError):
+        return 0
+    print(f"storywire {command}: cannot write the output: {err.strerror or err}",
+          file=sys.stderr)
+    return 1
+
+
 def print_stories(output: str, limit: int = 50, out=None) -> int:
     """Print the stories table of an output folder, largest stories first."""
-    out = out or sys.stdout
     folder = os.path.join(output, "stories")
     # A stream writes no stories table: its stories are made from the story index.
     from_index = not os.path.isdir(folder) and os.path.isdir(os.path.join(output, "story_index"))
@@ -244,12 +292,12 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
         for r in shown
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1], file=out)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]
+             for row in table]
     if len(shown) < len(rows):
-        print(f"... {len(rows) - len(shown)} more stories (--limit 0 shows all)", file=out)
-    print(f"{len(rows)} stories", file=out)
-    return 0
+        lines.append(f"... {len(rows) - len(shown)} more stories (--limit 0 shows all)")
+    lines.append(f"{len(rows)} stories")
+    return print_output("stories", "\n".join(lines), out)
 
 
 def _minute(micros: int | None) -> str:
@@ -270,18 +318,17 @@ def print_schema(tables: list[str], out=None) -> int:
     """Print the columns of the named tables (all of them by default)."""
     from storywire.schemas import TABLES, describe
 
-    out = out or sys.stdout
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
         print(f"storywire schema: no table {unknown[0]!r} (tables: {', '.join(TABLES)})",
               file=sys.stderr)
         return 2
+    lines = []
     for table in tables or list(TABLES):
         spec = TABLES[table]
         where = (f" (Hive-partitioned by {spec.partition_column})"
                  if spec.partition_column else "")
-        print(f"{table}{where}", file=out)
-        for name, type_, doc in describe(spec.schema):
-            print(f"  {name:<22} {type_:<26} {doc}", file=out)
-        print(file=out)
-    return 0
+        lines.append(f"{table}{where}")
+        lines += [f"  {name:<22} {type_:<26} {doc}" for name, type_, doc in describe(spec.schema)]
+        lines.append("")
+    return print_output("schema", "\n".join(lines), out)

@@ -13,7 +13,6 @@ import argparse
 import copy
 import os
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from storywire.pipeline.cli import (
     new_pipeline,
 )
 from storywire.transforms.paths import is_local
-from storywire.transforms.records import printable_name
+from storywire.transforms.records import printable_name, shell_word
 
 
 def launcher_flags(parser: argparse.ArgumentParser) -> None:
@@ -258,9 +257,11 @@ def committed_before(part) -> str:
 
 def report_part(summary, part, started: datetime):
     """Print what one part of a run in parts did (its RunSummary); the summary."""
+    from storywire.pipeline.report import say
+
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     files = len({chunk.path for chunk in part.chunks})
-    print(summary.text(files=f"from {files} file{'s' * (files != 1)}"), flush=True)
+    say(summary.text(files=f"from {files} file{'s' * (files != 1)}"))
     print(f"storywire: part done in {elapsed:.1f} s", file=sys.stderr, flush=True)
     return summary
 
@@ -284,15 +285,14 @@ def input_parts(options) -> list:
 def report(summary, opts, started: datetime, kept: bool, parts: str | None = None) -> int:
     """Print what the run did (with `parts`, the sum of its parts); its exit status. `kept`:
     the output is the user's to look at (not a scratch folder about to go)."""
-    from storywire.pipeline.report import exit_status
+    from storywire.pipeline.report import exit_status, say
 
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     if parts:  # the sum, told apart from the parts' own lines
-        print(f"{parts}:", flush=True)
-        print("\n".join("  " + line for line in summary.text().splitlines()), flush=True)
+        say(f"{parts}:\n" + "\n".join("  " + line for line in summary.text().splitlines()))
     else:
-        print(summary.text(), flush=True)
-    then = (f"; `storywire stories {shlex.quote(printable_name(opts.output))}` prints the "
+        say(summary.text())
+    then = (f"; `storywire stories {shell_word(opts.output)}` prints the "
             "stories" if kept else "")
     print(f"storywire: done in {elapsed:.1f} s{then}", file=sys.stderr, flush=True)
     reasons = (f"the reasons are in {printable_name(opts.output.rstrip('/'))}/rejects/" if kept

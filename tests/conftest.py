@@ -69,6 +69,7 @@ def run(capsys, *args) -> dict:
                          ("rejects_stored", r"(\d+) already recorded"),
                          ("rejects_cleared", r"(\d+) of earlier runs removed, their records"),
                          ("rejects_read", r"(\d+) of earlier runs removed, their input"),
+                         ("rejects_new_reason", r"(\d+) of the new replace rows of earlier runs"),
                          ("extended", r"(\d+) extended")):
         m = re.search(pattern, out)
         summary[key] = int(m.group(1)) if m else 0

@@ -279,6 +279,56 @@ def test_titles_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
     assert (shown.returncode, shown.stdout) == (0, printed)
 
 
+def _storywire_into(argv: list[str], stdout) -> subprocess.CompletedProcess:
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-m", "storywire.pipeline.cli", *argv],
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
+                          env=buffered)
+
+
+def test_output_that_cannot_be_written_is_an_error_and_a_reader_gone_is_not(tmp_path):
+    # `storywire schema > /dev/full` ended 0 with nothing written; `storywire stories |
+    # head -1` ended 0 or 1, by how much was printed before `head` went.
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        done = _storywire_into(["schema"], full)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("storywire schema: cannot write the output: No space left "
+                                   "on device")
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before a line is written
+    with open(write, "w") as gone:
+        for argv in (["schema"], ["schema", "articles"]):  # more than a buffer, and less
+            done = _storywire_into(argv, gone)
+            assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    # A run in parts printed part 1's summary to a reader that was gone, and stopped there.
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    for n in range(2):
+        (feeds / f"{n}.jsonl").write_text(json.dumps(
+            {"id": f"r{n}", "text": (SEEDS / "000_b732d28f0e6528e7.txt").read_text()}) + "\n")
+    read, write = os.pipe()
+    os.close(read)
+    with open(write, "w") as gone:
+        done = _storywire_into(["run", "--input", str(feeds), "--output", str(tmp_path / "out"),
+                                "--max_batch_articles", "1", *FAST], gone)
+    assert done.returncode == 0, done.stderr
+    assert "part 2 of 2" in done.stderr and "cannot write" not in done.stderr
+    assert len(rows(tmp_path / "out", "articles", "article_id")) == 2
+    with open("/dev/full", "w") as full:
+        done = _storywire_into(["run", "--input", str(feeds), "--output", str(tmp_path / "out2"),
+                                "--max_batch_articles", "1", *FAST], full)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("cannot write to standard output (No space left on device)") == 1
+    assert len(rows(tmp_path / "out2", "articles", "article_id")) == 2
+
+
 def test_file_names_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
     # A feed's file name, as the shell expands a glob: the run's first line and a failing
     # command's one line name it with its control characters escaped.
@@ -292,6 +342,23 @@ def test_file_names_reach_the_terminal_without_escape_sequences(tmp_path, capsys
     assert "\x1b" not in printed and "\x07" not in printed
     assert str(tmp_path / "odd\\x1b[2Jname\\n.jsonl") in printed
     assert str(tmp_path / "out\\x1b]0;t\\x07") in printed
+    # The done line's command, pasted into a shell, names the output folder.
+    word = printed.split("`storywire stories ")[1].split("` prints")[0]
+    assert _in_bash(word) == os.fsencode(out)
+
+
+def _in_bash(word: str) -> bytes:
+    """The bytes that `word`, pasted into bash, is."""
+    return subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
+                          check=True).stdout
+
+
+def test_a_name_to_paste_is_the_name_byte_for_byte():
+    from storywire.transforms.records import shell_word
+
+    for raw in (b"plain/out", b"it's here", b"a\\b 'c'", b"new\nline\x1b[2J\x07",
+                b"caf\xc3\xa9", b"not utf-8 \xff\xfe'", b"tab\there"):
+        assert _in_bash(shell_word(os.fsdecode(raw))) == raw
 
 
 def test_progress_fits_the_terminal(monkeypatch):

@@ -495,7 +495,9 @@ def test_a_reject_made_again_for_another_reason_says_the_new_one(tmp_path, capsy
                                       + "\n[1, 2]\n")
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
                   "--max_reject_fraction", "1")
+    # Two new rows, each replacing the row of an earlier run: said, not counted as removed.
     assert (summary["rejects"], summary["rejects_stored"]) == (2, 0)
+    assert (summary["rejects_new_reason"], summary["rejects_read"]) == (2, 0)
     after = reasons()
     assert [(name, line, stage) for name, line, stage, _ in after] == [
         (name, line, stage) for name, line, stage, _ in before]
@@ -506,6 +508,7 @@ def test_a_reject_made_again_for_another_reason_says_the_new_one(tmp_path, capsy
     summary = run(capsys, "--input", str(feeds), "--output", str(out), *FAST,
                   "--max_reject_fraction", "1")
     assert (summary["rejects"], summary["rejects_stored"]) == (0, 2)
+    assert summary["rejects_new_reason"] == 0
     assert reasons() == after
 
 

@@ -91,6 +91,24 @@ def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, ca
     assert len(rows(tmp_path / "out", "articles", "article_id")) == 60
 
 
+def test_a_compressed_file_is_counted_up_to_where_it_stops_unpacking(tmp_path):
+    # Reading stops where unpacking does (the rest is one reject), so the records before
+    # are all it gives. A big file that is not gzip was estimated from its size, and was
+    # said to hold thousands of records that cannot be cut.
+    from storywire.transforms.read.parts import packed_records
+
+    (tmp_path / "plain.jsonl.gz").write_bytes(b'{"id": "x", "text": "not packed"}\n' * 50_000)
+    _packed_feed(tmp_path / "damaged.jsonl.gz", 8_000)
+    with open(tmp_path / "damaged.jsonl.gz", "ab") as damaged:
+        damaged.write(b"not gzip")  # after its member: gzip stops there, with an error
+
+    def counted(name: str) -> int:
+        return packed_records(str(tmp_path / name), (tmp_path / name).stat().st_size)
+
+    assert counted("plain.jsonl.gz") == 1
+    assert counted("damaged.jsonl.gz") == 8_000
+
+
 def test_the_note_of_a_file_that_cannot_be_cut_names_only_compressed_files(tmp_path):
     from storywire.transforms.read.parts import uncut_over
 
@@ -155,6 +173,29 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
     assert "already in the output" in capsys.readouterr().out
     assert len(rows(parted, "articles", "line")) == 60
     assert [p.name for p in scratch.iterdir()] == []  # the runs left no folder behind
+
+
+def test_a_rerun_in_parts_of_the_same_input_keeps_the_rejects_of_its_later_parts(
+        tmp_path, capsys):
+    # Part 1 looked up every --input path, and took away the stored "empty file" reject of
+    # a file that part 2 reads: a rerun removed it, then wrote it again (and lost it when
+    # stopped between the two).
+    feed, empty = tmp_path / "feed.jsonl", tmp_path / "empty.txt"
+    _feed(feed, 3)
+    empty.write_bytes(b"")
+    out_dir = tmp_path / "out"
+    args = ["run", "--input", str(feed), str(empty), "--output", str(out_dir), "--quiet",
+            "--max_batch_articles", "1", "--max_reject_fraction", "1", *FAST]
+    assert main(args) == 0
+    assert "part 2 of 2" in capsys.readouterr().err
+    stored = sorted(p.name for p in (out_dir / "rejects").iterdir())
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "removed" not in out
+    assert "rejects:    0 new (1 already recorded)" in out.split("all 2 parts:")[1]
+    assert sorted(p.name for p in (out_dir / "rejects").iterdir()) == stored
+    assert [(r["input_uri"], r["reason"]) for r in rows(out_dir, "rejects", "line")] == [
+        (str(empty), "empty file")]
 
 
 def _processes_of_parts(run_pid: int, module: bytes = b"storywire.pipeline.part") -> list[int]:

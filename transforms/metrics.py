@@ -36,6 +36,9 @@ REJECTS_NOW_ARTICLES = "rejects_now_articles"
 # Rejects of earlier runs made in reading a file or part of one that this run read again
 # and did not reject there again (a line mended, a file that was empty): removed.
 REJECTS_NOW_READ = "rejects_now_read"
+# New rejects that a stored row had for another reason: their rows replace those rows (a
+# file once empty that now holds only white space). Counted among the new rejects too.
+REJECTS_NEW_REASON = "rejects_new_reason"
 FILES_WRITTEN = "files_written"
 
 # Near-duplicate groups.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from dataclasses import dataclass
 
 EXCERPT_CHARS = 200
@@ -54,6 +55,24 @@ def printable_name(value: str) -> str:
     characters (a newline, an escape sequence) written as backslash escapes."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
                    for ch in storable_text(value))
+
+
+def shell_word(value: str) -> str:
+    r"""A file name as one word to paste into a shell, naming that file: quoted as
+    shlex.quote quotes it, or, when it holds control characters or bytes that are not
+    UTF-8 (which a terminal would act on, or could not show), in the $'...' quoting of
+    bash and zsh, those written as \xNN, byte for byte."""
+    if value.isprintable() and not _SURROGATE.search(value):
+        return shlex.quote(value)
+    out = []
+    for ch in value:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte of the name that is not UTF-8
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append("\\" + ch if ch in "\\'" else ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+    return "$'" + "".join(out) + "'"
 
 
 def storable_row(row: dict) -> dict:

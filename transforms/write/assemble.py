@@ -15,6 +15,7 @@ import apache_beam as beam
 from storywire.transforms.metrics import (
     REJECTS_ALREADY_STORED,
     REJECTS_NEW,
+    REJECTS_NEW_REASON,
     STORIES,
     STORIES_EXTENDED,
     STORIES_MERGED,
@@ -263,14 +264,17 @@ class _RejectRow(beam.DoFn):
     def __init__(self):
         self.rejects = counter(REJECTS_NEW)
         self.stored = counter(REJECTS_ALREADY_STORED)
+        self.new_reason = counter(REJECTS_NEW_REASON)
 
     def process(self, joined):
         _, grouped = joined
         made = [reject.as_row() for reject in grouped["new"]]
         stored = list(grouped["stored"])
-        if stored and recorded(stored, (row["reason"] for row in made)):
-            self.stored.inc(len(made))
-            return
+        if stored and made:
+            if recorded(stored, (row["reason"] for row in made)):
+                self.stored.inc(len(made))
+                return
+            self.new_reason.inc(len(made))
         for reject, row in zip(grouped["new"], made):
             self.rejects.inc()
             counter(rejects_at(reject.stage)).inc()
