@@ -582,7 +582,7 @@ def exit_with(status: int, at_once: bool = False) -> NoReturn:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):  # AttributeError: `>&-`, None
                 pass  # closed, or its reader gone
         os._exit(status)
     sys.exit(status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass, field
@@ -220,6 +221,8 @@ def print_out(text: str, out=None) -> OSError | None:
     disk) is pointed at /dev/null, so the lines after it, and the flush at exit, are lost
     without another error."""
     out = out or sys.stdout
+    if out is None:  # standard output closed (`>&-`): Python made it None
+        return OSError(errno.EBADF, os.strerror(errno.EBADF))
     try:
         print(text, file=out, flush=True)
     except OSError as err:

@@ -302,6 +302,11 @@ def test_output_that_cannot_be_written_is_an_error_and_a_reader_gone_is_not(tmp_
         for argv in (["schema"], ["schema", "articles"]):  # more than a buffer, and less
             done = _storywire_into(argv, gone)
             assert (done.returncode, done.stderr) == (0, "")
+    # Standard output closed (`>&-`): Python makes it None; a traceback ended the command.
+    closed = subprocess.run(["bash", "-c", f"{sys.executable} -m storywire.pipeline.cli "
+                             "schema >&-"], capture_output=True, text=True, timeout=300)
+    assert closed.returncode == 1
+    assert closed.stderr.strip() == "storywire schema: cannot write the output: Bad file descriptor"
 
 
 def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
@@ -357,8 +362,10 @@ def test_a_name_to_paste_is_the_name_byte_for_byte():
     from storywire.transforms.records import shell_word
 
     for raw in (b"plain/out", b"it's here", b"a\\b 'c'", b"new\nline\x1b[2J\x07",
-                b"caf\xc3\xa9", b"not utf-8 \xff\xfe'", b"tab\there"):
-        assert _in_bash(shell_word(os.fsdecode(raw))) == raw
+                b"caf\xc3\xa9", b"not utf-8 \xff\xfe'", b"tab\there", b"-h", b"--limit"):
+        # A name with a leading "-" as "./-name": the same folder, never an option.
+        assert _in_bash(shell_word(os.fsdecode(raw))) == (b"./" + raw if raw[:1] == b"-"
+                                                         else raw)
 
 
 def test_progress_fits_the_terminal(monkeypatch):

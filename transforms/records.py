@@ -61,7 +61,10 @@ def shell_word(value: str) -> str:
     r"""A file name as one word to paste into a shell, naming that file: quoted as
     shlex.quote quotes it, or, when it holds control characters or bytes that are not
     UTF-8 (which a terminal would act on, or could not show), in the $'...' quoting of
-    bash and zsh, those written as \xNN, byte for byte."""
+    bash and zsh, those written as \xNN, byte for byte. A name that starts with "-" is
+    written "./-name", or a command would take it for an option."""
+    if value.startswith("-"):
+        value = "./" + value
     if value.isprintable() and not _SURROGATE.search(value):
         return shlex.quote(value)
     out = []
