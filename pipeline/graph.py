@@ -51,6 +51,9 @@ class RunContext:
     release_lock: bool = False
     progress: str | None = None
     part: InputPart | None = None  # of a run in parts: the pieces of input it reads
+    # Of a run in parts: the file of the ids stored when the run began (save_stored_ids),
+    # which each part skips, instead of reading the articles table as it grows.
+    stored_ids: str | None = None
     small: bool = False  # a small input run in-process: its graphs are solved in one place
 
 
@@ -63,7 +66,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     revise them (continuation.py). Article text stays in the files the cleaning step
     stages (stage.py); what moves between steps is each article's StagedArticle.
     """
-    stored_ids = p | "StoredIds" >> ReadStoredIds(opts.output)
+    stored_ids = p | "StoredIds" >> ReadStoredIds(opts.output, saved=run.stored_ids)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(STORED_REJECT_COLUMNS))
 

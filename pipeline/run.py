@@ -100,7 +100,11 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     from storywire.transforms.clean.cleaning import to_micros
     from storywire.transforms.write.parquet import drop_staging, recover_commits
     from storywire.transforms.write.settings import keep_language, language_problem
-    from storywire.transforms.write.stored import StoredTableError, check_stored_tables
+    from storywire.transforms.write.stored import (
+        StoredTableError,
+        check_stored_tables,
+        save_stored_ids,
+    )
 
     opts = options.view_as(StorywireOptions)
     status = check_output(command, opts.input, opts.output)
@@ -152,6 +156,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     started = datetime.now(timezone.utc)
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
+    ids_folder = None  # of a run in parts: where the ids stored before it are kept
     try:
         try:
             finished, dropped = recover_commits(opts.output)
@@ -178,6 +183,14 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
               + (f", in {len(parts)} parts of at most about {opts.max_batch_articles:,} "
                  "records" if len(parts) > 1 else ""),
               file=sys.stderr, flush=True)
+        stored_ids = None
+        if parts != [None]:
+            ids_folder = tempfile.mkdtemp(prefix="storywire-ids-")
+            stored_ids = os.path.join(ids_folder, "stored_ids.npy")
+            try:
+                save_stored_ids(opts.output, stored_ids)
+            except StoredTableError as err:
+                return fail(command, stored_table_advice(str(err)))
         run_started, summaries = started, []
         for part in parts:
             if part is not None:
@@ -190,7 +203,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
             context = RunContext(
                 staging_folder(opts.output, started), to_micros(started),
                 lock_token=lock.token, release_lock=flags.detach, progress=progress_folder,
-                part=part, small=small)
+                part=part, small=small, stored_ids=stored_ids)
             try:
                 if part is None:
                     build_pipeline(pipeline, opts, context)
@@ -230,8 +243,9 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     finally:
         if own_lock:
             lock.release()
-        if progress_folder:
-            shutil.rmtree(progress_folder, ignore_errors=True)
+        for folder in (progress_folder, ids_folder):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
         _discard([pipeline])  # one a refusal, a failure or a run in parts left unrun
     if summaries:
         return report(total, opts, run_started, keep_output, f"all {len(summaries)} parts")

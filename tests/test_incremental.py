@@ -26,7 +26,13 @@ from storywire.transforms.write.parquet import (
 from storywire.transforms.write.parquet import (
     to_arrow as arrow_table,
 )
-from storywire.transforms.write.stored import StoredIds, id_key, id_keys
+from storywire.transforms.write.stored import (
+    StoredIds,
+    id_key,
+    id_keys,
+    load_stored_ids,
+    save_stored_ids,
+)
 from storywire.transforms.write.window import index_days
 
 
@@ -613,6 +619,20 @@ def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
     assert ending_in_zero in ids and "\udcff surrogate" in ids
     assert "id" not in ids
     assert "x" not in StoredIds([])
+
+
+def test_the_ids_a_run_in_parts_keeps_are_those_stored_when_it_began(tmp_path, capsys):
+    # A run in parts reads the stored ids once, before its first part; each part skips
+    # the records among them.
+    out, saved = tmp_path / "out", str(tmp_path / "ids.npy")
+    save_stored_ids(str(out), saved)  # nothing stored yet
+    assert len(load_stored_ids(saved)) == 0
+    assert run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)["articles"] == 5
+    save_stored_ids(str(out), saved)
+    ids = load_stored_ids(saved)
+    stored = [r["article_id"] for r in rows(out, "articles", "article_id")]
+    assert len(ids) == len(stored) == 5 and all(i in ids for i in stored)
+    assert "not an article id" not in ids
 
 
 def test_an_input_path_that_matched_nothing_loses_its_reject_once_it_matches(tmp_path,

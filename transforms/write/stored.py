@@ -323,6 +323,10 @@ class StoredIds:
     def __init__(self, arrays: list[np.ndarray]):
         self._keys = np.sort(np.concatenate(arrays)) if arrays else id_keys([])
 
+    @property
+    def keys(self) -> np.ndarray:
+        return self._keys
+
     def __contains__(self, article_id: str) -> bool:
         # Compared by NumPy, padded to the same 16 bytes (an item taken out of the array
         # would lose trailing zero bytes).
@@ -352,20 +356,47 @@ class _AllIds(beam.CombineFn):
         return StoredIds(arrays)
 
 
+def file_id_keys(path: str) -> np.ndarray:
+    """The sorted keys of the article ids in one file of the articles table."""
+    return id_keys(read_arrow(path, "articles", ["article_id"]).column("article_id").to_pylist())
+
+
+def save_stored_ids(output: str, path: str) -> int:
+    """Write the keys of the ids stored in `output` now to the local file `path` (NumPy's
+    format), for ReadStoredIds(saved=path); the number of ids.
+
+    A run in parts reads them once, before its first part: no record of a part can be
+    among the articles an earlier part wrote (the parts read different records), so each
+    part skips the records stored before the run, and need not read every file of a table
+    that grows as the parts go."""
+    keys = StoredIds([file_id_keys(f) for f in table_files(output, "articles")]).keys
+    np.save(path, keys, allow_pickle=False)
+    return len(keys)
+
+
+def load_stored_ids(path: str) -> StoredIds:
+    return StoredIds([np.load(path, allow_pickle=False)])
+
+
 class ReadStoredIds(beam.PTransform):
     """The ids of the articles stored in `output`, as a side input of one StoredIds (empty
-    in a first run). Built once, by one worker: each worker then holds one sorted array of
-    16-byte keys while it skips stored records, not also the arrays it was built from."""
+    in a first run); with `saved`, those that save_stored_ids wrote there. Built once, by
+    one worker: each worker then holds one sorted array of 16-byte keys while it skips
+    stored records, not also the arrays it was built from."""
 
-    def __init__(self, output: str):
+    def __init__(self, output: str, saved: str | None = None):
         super().__init__()
         self._output = output
+        self._saved = saved
 
     def expand(self, pbegin):
+        if self._saved:
+            return beam.pvalue.AsSingleton(pbegin
+                                           | "Saved" >> beam.Create([self._saved])
+                                           | "Load" >> beam.Map(load_stored_ids))
         return (pbegin
                 | "Files" >> StoredFiles(self._output, "articles")
-                | "Keys" >> beam.Map(lambda path: id_keys(read_arrow(
-                    path, "articles", ["article_id"]).column("article_id").to_pylist()))
+                | "Keys" >> beam.Map(file_id_keys)
                 | "AllIds" >> beam.CombineGlobally(_AllIds()).as_singleton_view())
 
 
