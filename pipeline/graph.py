@@ -51,8 +51,8 @@ class RunContext:
     release_lock: bool = False
     progress: str | None = None
     part: InputPart | None = None  # of a run in parts: the pieces of input it reads
-    # Of a run in parts: the file of the ids stored when the run began (save_stored_ids),
-    # which each part skips, instead of reading the articles table as it grows.
+    # Of a run in parts: the file where the run keeps the stored ids (SavedStoredIds), which
+    # the part skips, instead of reading every file of the articles table again.
     stored_ids: str | None = None
     small: bool = False  # a small input run in-process: its graphs are solved in one place
 

@@ -101,9 +101,9 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     from storywire.transforms.write.parquet import drop_staging, recover_commits
     from storywire.transforms.write.settings import keep_language, language_problem
     from storywire.transforms.write.stored import (
+        SavedStoredIds,
         StoredTableError,
         check_stored_tables,
-        save_stored_ids,
     )
 
     opts = options.view_as(StorywireOptions)
@@ -186,11 +186,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
         stored_ids = None
         if parts != [None]:
             ids_folder = tempfile.mkdtemp(prefix="storywire-ids-")
-            stored_ids = os.path.join(ids_folder, "stored_ids.npy")
-            try:
-                save_stored_ids(opts.output, stored_ids)
-            except StoredTableError as err:
-                return fail(command, stored_table_advice(str(err)))
+            stored_ids = SavedStoredIds(opts.output, os.path.join(ids_folder, "ids.npy"))
         run_started, summaries = started, []
         for part in parts:
             if part is not None:
@@ -200,10 +196,15 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                 if progress_folder:  # the progress line shows this part's figures
                     shutil.rmtree(progress_folder, ignore_errors=True)
                     os.makedirs(progress_folder)
+                try:
+                    stored_ids.update()
+                except StoredTableError as err:
+                    return fail(command, stored_table_advice(str(err)) + (
+                        f" ({committed_before(part)})" if part.number > 1 else ""))
             context = RunContext(
                 staging_folder(opts.output, started), to_micros(started),
                 lock_token=lock.token, release_lock=flags.detach, progress=progress_folder,
-                part=part, small=small, stored_ids=stored_ids)
+                part=part, small=small, stored_ids=stored_ids and stored_ids.path)
             try:
                 if part is None:
                     build_pipeline(pipeline, opts, context)

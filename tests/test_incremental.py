@@ -27,11 +27,11 @@ from storywire.transforms.write.parquet import (
     to_arrow as arrow_table,
 )
 from storywire.transforms.write.stored import (
+    SavedStoredIds,
     StoredIds,
     id_key,
     id_keys,
     load_stored_ids,
-    save_stored_ids,
 )
 from storywire.transforms.write.window import index_days
 
@@ -621,18 +621,22 @@ def test_stored_ids_whose_key_ends_in_zero_bytes_are_found():
     assert "x" not in StoredIds([])
 
 
-def test_the_ids_a_run_in_parts_keeps_are_those_stored_when_it_began(tmp_path, capsys):
-    # A run in parts reads the stored ids once, before its first part; each part skips
-    # the records among them.
-    out, saved = tmp_path / "out", str(tmp_path / "ids.npy")
-    save_stored_ids(str(out), saved)  # nothing stored yet
-    assert len(load_stored_ids(saved)) == 0
-    assert run(capsys, "--input", str(SEEDS), "--output", str(out), *FAST)["articles"] == 5
-    save_stored_ids(str(out), saved)
-    ids = load_stored_ids(saved)
-    stored = [r["article_id"] for r in rows(out, "articles", "article_id")]
-    assert len(ids) == len(stored) == 5 and all(i in ids for i in stored)
-    assert "not an article id" not in ids
+def test_the_ids_a_run_in_parts_keeps_are_the_stored_ones_at_each_update(tmp_path, capsys):
+    # A run in parts keeps the stored ids in a file that each part skips, brought up to
+    # date before each part from the files added since.
+    out, feed = tmp_path / "out", tmp_path / "feed.jsonl"
+    saved = SavedStoredIds(str(out), str(tmp_path / "ids.npy"))
+    assert saved.update() == 0  # nothing stored yet
+    assert len(load_stored_ids(saved.path)) == 0
+    feed.write_text(json.dumps({"url": "https://example.org/a", "title": "A",
+                                "text": seed_text("003")}) + "\n")
+    for input_path in (SEEDS, feed):
+        assert run(capsys, "--input", str(input_path), "--output", str(out), *FAST)["articles"]
+        stored = [r["article_id"] for r in rows(out, "articles", "article_id")]
+        assert saved.update() == len(stored)
+        ids = load_stored_ids(saved.path)
+        assert len(ids) == len(stored) and all(i in ids for i in stored)
+    assert len(stored) == 6 and "not an article id" not in ids
 
 
 def test_an_input_path_that_matched_nothing_loses_its_reject_once_it_matches(tmp_path,

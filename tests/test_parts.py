@@ -175,6 +175,23 @@ def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
     assert [p.name for p in scratch.iterdir()] == []  # the runs left no folder behind
 
 
+def test_a_record_whose_id_an_earlier_part_stored_is_skipped_as_stored(tmp_path, capsys):
+    # The ids a part skips are those stored before it: the run's earlier parts' too.
+    feed = tmp_path / "feed.jsonl"
+    _feed(feed, 60, filler=40_000)
+    with open(feed, "a", encoding="utf-8") as out:  # record r0 again, in part 2
+        out.write(feed.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    out_dir = tmp_path / "out"
+    assert main(["run", "--input", str(feed), "--output", str(out_dir), "--quiet",
+                 "--max_batch_articles", "50", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "part 2 of 2" in captured.err
+    whole = captured.out.split("all 2 parts:")[1]
+    assert "61 input units" in whole and "(1 already in the output, skipped)" in whole
+    ids = [r["article_id"] for r in rows(out_dir, "articles", "line")]
+    assert len(ids) == len(set(ids)) == 60
+
+
 def test_a_rerun_in_parts_of_the_same_input_keeps_the_rejects_of_its_later_parts(
         tmp_path, capsys):
     # Part 1 looked up every --input path, and took away the stored "empty file" reject of

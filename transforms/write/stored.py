@@ -361,17 +361,27 @@ def file_id_keys(path: str) -> np.ndarray:
     return id_keys(read_arrow(path, "articles", ["article_id"]).column("article_id").to_pylist())
 
 
-def save_stored_ids(output: str, path: str) -> int:
-    """Write the keys of the ids stored in `output` now to the local file `path` (NumPy's
-    format), for ReadStoredIds(saved=path); the number of ids.
+class SavedStoredIds:
+    """The ids stored in `output`, kept in the local file `path` (NumPy's format) for the
+    parts of a run in parts, each of which skips them (ReadStoredIds(saved=path)).
 
-    A run in parts reads them once, before its first part: no record of a part can be
-    among the articles an earlier part wrote (the parts read different records), so each
-    part skips the records stored before the run, and need not read every file of a table
-    that grows as the parts go."""
-    keys = StoredIds([file_id_keys(f) for f in table_files(output, "articles")]).keys
-    np.save(path, keys, allow_pickle=False)
-    return len(keys)
+    Brought up to date before each part, by reading the ids of the articles files that
+    were not there at the last update: the files earlier parts added, not every file of a
+    table that grows as the parts commit. (A run's files are new files; articles are never
+    taken out of the table.)"""
+
+    def __init__(self, output: str, path: str):
+        self._output, self.path = output, path
+        self._seen: set[str] = set()
+        self._keys = id_keys([])
+
+    def update(self) -> int:
+        """Add the ids of the files added since, and write the file; the number of ids."""
+        added = [f for f in table_files(self._output, "articles") if f not in self._seen]
+        self._keys = StoredIds([self._keys, *map(file_id_keys, added)]).keys
+        self._seen.update(added)
+        np.save(self.path, self._keys, allow_pickle=False)
+        return len(self._keys)
 
 
 def load_stored_ids(path: str) -> StoredIds:
@@ -380,7 +390,7 @@ def load_stored_ids(path: str) -> StoredIds:
 
 class ReadStoredIds(beam.PTransform):
     """The ids of the articles stored in `output`, as a side input of one StoredIds (empty
-    in a first run); with `saved`, those that save_stored_ids wrote there. Built once, by
+    in a first run); with `saved`, those that SavedStoredIds keeps in that file. Built once, by
     one worker: each worker then holds one sorted array of 16-byte keys while it skips
     stored records, not also the arrays it was built from."""
 
