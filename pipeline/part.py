@@ -181,7 +181,7 @@ def _end_with_the_run() -> bool:
 
 def _clean_up_for(job: PartJob | None, job_path: str) -> None:
     """Remove the scratch folders of a run whose process is gone (the part's job, result
-    and temporary files; the progress line's figures; the ids stored before the run)."""
+    and temporary files; the progress line's figures; the stored ids the parts skip)."""
     context = job.context if job is not None else None
     progress = context.progress if context is not None else None
     ids = os.path.dirname(context.stored_ids) if context and context.stored_ids else None

@@ -156,7 +156,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     started = datetime.now(timezone.utc)
     progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
                        if is_local_runner(options) and not flags.quiet else None)
-    ids_folder = None  # of a run in parts: where the ids stored before it are kept
+    ids_folder = None  # of a run in parts: where the stored ids its parts skip are kept
     try:
         try:
             finished, dropped = recover_commits(opts.output)

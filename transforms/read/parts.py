@@ -40,9 +40,9 @@ from storywire.transforms.records import Reject, printable_name, storable_text
 # articles on one quiet morning (bb22566): parts of 10,000 peaked at 581 MiB in 306 s, of
 # 12,000 at 596 MiB in 280 s, of 15,000 at 625 MiB in 260 s (a run of 10,000: 476 MiB in
 # 25 s); a million in parts of 15,000 at 708 MiB (benchmarks/results/scaling-1m-bb22566.txt).
-# Since a part no longer holds the ids stored before it, a bigger part fits: 30,000 new
-# records into 780,000 stored (AMD) took 131 s in parts of 20,000 with 625 MiB at most,
-# 161 s in parts of 15,000 with 590.
+# On the AMD machine (8294f6f), 30,000 new records into 780,000 stored took 131 s in parts
+# of 20,000 with 625 MiB at most, 161 s in parts of 15,000 with 590 (both holding none of
+# the stored ids, which add 16 bytes an article: 16 MB at a million).
 DEFAULT_MAX_BATCH_RECORDS = 20_000
 # Records assumed per byte of a compressed JSONL file whose start holds no record (gzip
 # packs news JSONL 3 to 6 times, and a text record is about 4 KiB).

@@ -390,9 +390,9 @@ def load_stored_ids(path: str) -> StoredIds:
 
 class ReadStoredIds(beam.PTransform):
     """The ids of the articles stored in `output`, as a side input of one StoredIds (empty
-    in a first run); with `saved`, those that SavedStoredIds keeps in that file. Built once, by
-    one worker: each worker then holds one sorted array of 16-byte keys while it skips
-    stored records, not also the arrays it was built from."""
+    in a first run); with `saved`, those that SavedStoredIds keeps in that file. Built
+    once, by one worker: each worker then holds one sorted array of 16-byte keys while it
+    skips stored records, not also the arrays it was built from."""
 
     def __init__(self, output: str, saved: str | None = None):
         super().__init__()
