@@ -14,7 +14,8 @@ import pytest
 from conftest import FAST, SEEDS, hang_up_once, rows
 
 from storywire.pipeline.cli import main
-from storywire.transforms.read.parts import plan_parts
+from storywire.transforms.read.inputs import InputChunk
+from storywire.transforms.read.parts import balanced_groups, plan_parts
 
 
 def _feed(path, records: int, filler: int = 200) -> None:
@@ -45,6 +46,19 @@ def test_parts_cover_every_line_once_in_order_and_hold_at_most_the_limit(tmp_pat
     # What matching rejects is recorded once, by the first part.
     assert [r.input_uri for r in parts[0].rejects] == [missing]
     assert all(not p.rejects for p in parts[1:])
+
+
+def test_parts_are_as_few_as_the_limit_allows_and_the_largest_as_small_as_that_allows():
+    # 100,100 records in pieces of 550, at most 20,000 a part: filled to the limit, five
+    # parts of 19,800 and one of 1,100 (each part costs a run's start-up for its few).
+    pieces = [(InputChunk("feed.jsonl", None, start=n), 550) for n in range(182)]
+    groups = balanced_groups(pieces, 20_000)
+    sizes = [sum(records for _, records in group) for group in groups]
+    assert len(groups) == 6 and max(sizes) == 31 * 550  # 182 pieces in 6: 31 at most
+    assert [chunk.start for group in groups for chunk, _ in group] == list(range(182))
+    # A piece over the limit is a part of its own; no part is empty.
+    big = [(InputChunk("a", None), 10), (InputChunk("b", None), 50), (InputChunk("c", None), 10)]
+    assert [[c.path for c, _ in g] for g in balanced_groups(big, 20)] == [["a"], ["b"], ["c"]]
 
 
 def _packed_feed(path, records: int, start: int = 0, text: str = "") -> None:

@@ -154,6 +154,37 @@ def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[Input
         yield chunk, max(1, starts[n + 1] - starts[n])
 
 
+def _fill(pieces: list[tuple[InputChunk, int]], cap: int) -> list[list[tuple[InputChunk, int]]]:
+    """The pieces in order, in groups each filled up to `cap` records (a piece over it
+    alone)."""
+    groups: list[list[tuple[InputChunk, int]]] = [[]]
+    held = 0
+    for piece in pieces:
+        if groups[-1] and held + piece[1] > cap:
+            groups.append([])
+            held = 0
+        groups[-1].append(piece)
+        held += piece[1]
+    return groups
+
+
+def balanced_groups(pieces: list[tuple[InputChunk, int]],
+                    max_records: int) -> list[list[tuple[InputChunk, int]]]:
+    """The pieces in order, in as few groups as filling each up to `max_records` makes,
+    the largest as small as that many allows: 100,000 records in parts of at most 20,000
+    are 6 parts of at most about 16,700, not 5 of 19,600 and one of 1,000 (each part costs
+    a run's start-up, and its memory follows its size)."""
+    groups = _fill(pieces, max_records)
+    low, high = 1, max_records  # the smallest cap that needs no more groups
+    while low < high:
+        cap = (low + high) // 2
+        if len(_fill(pieces, cap)) <= len(groups):
+            high = cap
+        else:
+            low = cap + 1
+    return _fill(pieces, high)
+
+
 def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
                chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
     """The parts a run over the local `paths` is made of (one part when the input is no
@@ -173,14 +204,7 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
         counted: list[int] = []
         chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
         pieces.extend(_pieces(chunks, counted[0] if counted else None))
-    groups: list[list[tuple[InputChunk, int]]] = [[]]
-    held = 0
-    for piece in pieces:
-        if groups[-1] and held + piece[1] > max_records:
-            groups.append([])
-            held = 0
-        groups[-1].append(piece)
-        held += piece[1]
+    groups = balanced_groups(pieces, max_records)
     # A path that names a file, read under that name, answers for itself where the file is
     # read (its first piece's ReadSpan); looked up in part 1, it would take that file's
     # stored rejects of the whole file ("empty file") away before the file's part read it.
