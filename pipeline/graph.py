@@ -66,7 +66,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
     revise them (continuation.py). Article text stays in the files the cleaning step
     stages (stage.py); what moves between steps is each article's StagedArticle.
     """
-    stored_ids = p | "StoredIds" >> ReadStoredIds(opts.output, saved=run.stored_ids)
+    stored_ids = run.stored_ids or p | "StoredIds" >> ReadStoredIds(opts.output)
     stored_rejects = p | "StoredRejects" >> ReadStoredTable(opts.output, "rejects",
                                                             list(STORED_REJECT_COLUMNS))
 

@@ -31,7 +31,6 @@ from storywire.transforms.write.stored import (
     StoredIds,
     id_key,
     id_keys,
-    load_stored_ids,
 )
 from storywire.transforms.write.window import index_days
 
@@ -627,14 +626,14 @@ def test_the_ids_a_run_in_parts_keeps_are_the_stored_ones_at_each_update(tmp_pat
     out, feed = tmp_path / "out", tmp_path / "feed.jsonl"
     saved = SavedStoredIds(str(out), str(tmp_path / "ids.npy"))
     assert saved.update() == 0  # nothing stored yet
-    assert len(load_stored_ids(saved.path)) == 0
+    assert len(StoredIds.load(saved.path)) == 0
     feed.write_text(json.dumps({"url": "https://example.org/a", "title": "A",
                                 "text": seed_text("003")}) + "\n")
     for input_path in (SEEDS, feed):
         assert run(capsys, "--input", str(input_path), "--output", str(out), *FAST)["articles"]
         stored = [r["article_id"] for r in rows(out, "articles", "article_id")]
         assert saved.update() == len(stored)
-        ids = load_stored_ids(saved.path)
+        ids = StoredIds.load(saved.path)
         assert len(ids) == len(stored) and all(i in ids for i in stored)
     assert len(stored) == 6 and "not an article id" not in ids
 

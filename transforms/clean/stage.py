@@ -82,13 +82,18 @@ def staged_file(staging: str, partition: str, rows: list[dict]) -> str:
 
 
 class _SkipStored(beam.DoFn):
-    """Records whose article_id an earlier run wrote are skipped before they are cleaned."""
+    """Records whose article_id an earlier run wrote are skipped before they are cleaned:
+    those of the side input, or of the file `saved`."""
 
-    def __init__(self):
+    def __init__(self, saved: str | None = None):
         self.skipped = counter(SKIPPED_ALREADY_STORED)
+        self._saved = saved
 
-    def process(self, record: RawRecord, stored_ids: StoredIds):
-        if record.article_id in stored_ids:
+    def setup(self):
+        self._saved_ids = StoredIds.load(self._saved) if self._saved else None
+
+    def process(self, record: RawRecord, stored_ids: StoredIds | None = None):
+        if record.article_id in (stored_ids if self._saved_ids is None else self._saved_ids):
             self.skipped.inc()
             return
         yield record
@@ -150,11 +155,15 @@ class StageArticles(beam.PTransform):
 
 class SkipStored(beam.PTransform):
     """Raw records to those whose ids are not stored yet. `stored_ids`: the view of one
-    StoredIds that ReadStoredIds gives."""
+    StoredIds that ReadStoredIds gives, or the path of a file of them that SavedStoredIds
+    keeps (a run in parts), which each worker maps into memory instead of receiving a
+    copy."""
 
-    def __init__(self, stored_ids: beam.pvalue.AsSingleton):
+    def __init__(self, stored_ids: beam.pvalue.AsSingleton | str):
         super().__init__()
         self._stored_ids = stored_ids
 
     def expand(self, records):
+        if isinstance(self._stored_ids, str):
+            return records | beam.ParDo(_SkipStored(self._stored_ids))
         return records | beam.ParDo(_SkipStored(), self._stored_ids)

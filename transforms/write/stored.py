@@ -323,6 +323,14 @@ class StoredIds:
     def __init__(self, arrays: list[np.ndarray]):
         self._keys = np.sort(np.concatenate(arrays)) if arrays else id_keys([])
 
+    @classmethod
+    def load(cls, path: str) -> StoredIds:
+        """Those of a file SavedStoredIds wrote, mapped from it (sorted already): the pages
+        a look-up touches are read, and shared by the processes that map it."""
+        ids = cls([])
+        ids._keys = np.load(path, mmap_mode="r", allow_pickle=False)
+        return ids
+
     @property
     def keys(self) -> np.ndarray:
         return self._keys
@@ -363,7 +371,7 @@ def file_id_keys(path: str) -> np.ndarray:
 
 class SavedStoredIds:
     """The ids stored in `output`, kept in the local file `path` (NumPy's format) for the
-    parts of a run in parts, each of which skips them (ReadStoredIds(saved=path)).
+    parts of a run in parts, each of which skips them (SkipStored(path)).
 
     Brought up to date before each part, by reading the ids of the articles files that
     were not there at the last update: the files earlier parts added, not every file of a
@@ -380,30 +388,23 @@ class SavedStoredIds:
         added = [f for f in table_files(self._output, "articles") if f not in self._seen]
         self._keys = StoredIds([self._keys, *map(file_id_keys, added)]).keys
         self._seen.update(added)
-        np.save(self.path, self._keys, allow_pickle=False)
+        # A new file in the place of the old: a process that maps the old one keeps it.
+        with open(self.path + ".new", "wb") as handle:
+            np.save(handle, self._keys, allow_pickle=False)
+        os.replace(self.path + ".new", self.path)
         return len(self._keys)
-
-
-def load_stored_ids(path: str) -> StoredIds:
-    return StoredIds([np.load(path, allow_pickle=False)])
 
 
 class ReadStoredIds(beam.PTransform):
     """The ids of the articles stored in `output`, as a side input of one StoredIds (empty
-    in a first run); with `saved`, those that SavedStoredIds keeps in that file. Built
-    once, by one worker: each worker then holds one sorted array of 16-byte keys while it
-    skips stored records, not also the arrays it was built from."""
+    in a first run). Built once, by one worker: each worker then holds one sorted array of
+    16-byte keys while it skips stored records, not also the arrays it was built from."""
 
-    def __init__(self, output: str, saved: str | None = None):
+    def __init__(self, output: str):
         super().__init__()
         self._output = output
-        self._saved = saved
 
     def expand(self, pbegin):
-        if self._saved:
-            return beam.pvalue.AsSingleton(pbegin
-                                           | "Saved" >> beam.Create([self._saved])
-                                           | "Load" >> beam.Map(load_stored_ids))
         return (pbegin
                 | "Files" >> StoredFiles(self._output, "articles")
                 | "Keys" >> beam.Map(file_id_keys)
