@@ -107,13 +107,22 @@ def main() -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="-- and the storywire command (run ...)")
     args = parser.parse_args()
-    if args.compare:
-        print(compare(read_log(args.compare[0]), read_log(args.compare[1])))
-        return 0
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.compare:
+        if args.log or command:
+            parser.error("--compare takes two logs, and no --log or command")
+        try:
+            print(compare(read_log(args.compare[0]), read_log(args.compare[1])))
+        except (OSError, ValueError) as err:
+            parser.error(f"cannot read the logs: {err}")
+        return 0
     if not args.log or not command:
         parser.error("give --log and a storywire command after --, or --compare")
-    args.log.unlink(missing_ok=True)
+    try:  # before the run: it would fail at its first stage, holding the output
+        args.log.unlink(missing_ok=True)
+        args.log.touch()
+    except OSError as err:
+        parser.error(f"cannot write the log: {err}")
     with tempfile.TemporaryDirectory(prefix="storywire-stage-times-") as site:
         Path(site, "sitecustomize.py").write_text(SITECUSTOMIZE)
         env = dict(os.environ, STORYWIRE_STAGE_LOG=str(args.log.resolve()),

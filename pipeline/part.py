@@ -200,8 +200,11 @@ def main(argv: list[str]) -> int:
         from storywire.pipeline.run import known_failure
 
         hand_back_freed_memory()
-        with open(job_path, "rb") as handle:
-            job = pickle.load(handle)
+        try:
+            with open(job_path, "rb") as handle:
+                job = pickle.load(handle)
+        except FileNotFoundError:  # stopped as it started: the run took its scratch away
+            raise KeyboardInterrupt from None
         if not run_is_there or os.getppid() != job.run_pid:
             raise KeyboardInterrupt
         # What Beam and the workers make in TMPDIR goes in the run's scratch folder for

@@ -196,11 +196,14 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                 if progress_folder:  # the progress line shows this part's figures
                     shutil.rmtree(progress_folder, ignore_errors=True)
                     os.makedirs(progress_folder)
+                committed = f" ({committed_before(part)})" if part.number > 1 else ""
                 try:
                     stored_ids.update()
                 except StoredTableError as err:
-                    return fail(command, stored_table_advice(str(err)) + (
-                        f" ({committed_before(part)})" if part.number > 1 else ""))
+                    return fail(command, stored_table_advice(str(err)) + committed)
+                except OSError as err:  # the temporary folder is full, say
+                    return fail(command, "cannot keep the stored ids in the temporary "
+                                         f"folder: {err.strerror or err}{committed}")
             context = RunContext(
                 staging_folder(opts.output, started), to_micros(started),
                 lock_token=lock.token, release_lock=flags.detach, progress=progress_folder,
