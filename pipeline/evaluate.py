@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -408,7 +406,14 @@ def evaluate(argv: list[str]) -> int:
 
         print(f"storywire eval: {args.labelled}: {not_a_file(args.labelled)}", file=sys.stderr)
         return 2
-    scratch = tempfile.mkdtemp(prefix="storywire-eval-")
+    from storywire.pipeline.scratch import NoScratch, Scratch
+
+    try:
+        held = Scratch("eval")
+    except NoScratch as err:
+        print(f"storywire eval: {err}", file=sys.stderr)
+        return 2
+    scratch = held.path
     try:
         return _evaluate_in(scratch, args, run_options, argv)
     except KeyboardInterrupt:
@@ -418,7 +423,7 @@ def evaluate(argv: list[str]) -> int:
         return 130
     finally:
         with stop_signals_let_go():
-            shutil.rmtree(scratch, ignore_errors=True)
+            held.remove()
 
 
 def _what_is_kept(output: str | None) -> str:

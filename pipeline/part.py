@@ -76,12 +76,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PartJob:
     """What a part's process runs: the run's checked options (PipelineOptions), the part's
-    RunContext, whether its progress line is shown, and the run's process id."""
+    RunContext, whether its progress line is shown, the run's process id and its scratch
+    folder (scratch.py), in which the part keeps its own."""
 
     options: Any
     context: RunContext
     quiet: bool
     run_pid: int
+    scratch: str
 
 
 class PartFailed(Exception):
@@ -108,8 +110,9 @@ def run_part(job: PartJob):
 def run_in_own_process(job: PartJob, keep_fds: tuple[int, ...] = ()):
     """Run one part in a new process; its RunSummary. Raises PartFailed when it failed,
     and stops it (then re-raises) when this process is interrupted while it runs.
-    `keep_fds`: descriptors the part's process inherits (the output's lock)."""
-    with tempfile.TemporaryDirectory(prefix="storywire-part-") as scratch:
+    `keep_fds`: descriptors the part's process inherits (the output's lock, the run's
+    scratch folder's)."""
+    with tempfile.TemporaryDirectory(prefix="part-", dir=job.scratch) as scratch:
         job_path = os.path.join(scratch, "job.pickle")
         result_path = os.path.join(scratch, "result.pickle")
         with open(job_path, "wb") as handle:
@@ -179,15 +182,12 @@ def _end_with_the_run() -> bool:
     return os.getppid() == parent and parent != 1
 
 
-def _clean_up_for(job: PartJob | None, job_path: str) -> None:
-    """Remove the scratch folders of a run whose process is gone (the part's job, result
-    and temporary files; the progress line's figures; the stored ids the parts skip)."""
-    context = job.context if job is not None else None
-    progress = context.progress if context is not None else None
-    ids = os.path.dirname(context.stored_ids) if context and context.stored_ids else None
-    for folder in (os.path.dirname(job_path), progress, ids):
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
+def _clean_up_for(job_path: str) -> None:
+    """Remove the scratch folder of a run whose process is gone (the part's job, result
+    and temporary files; the progress line's figures; the stored ids the parts skip): the
+    folder the part's own is in (run_in_own_process), known even before the job is read."""
+    shutil.rmtree(os.path.dirname(os.path.dirname(os.path.abspath(job_path))),
+                  ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -214,7 +214,10 @@ def main(argv: list[str]) -> int:
         outcome = run_part(job)
     except KeyboardInterrupt as stop:
         if isinstance(stop, RunGone) or not run_is_there or os.getppid() != run:
-            _clean_up_for(job, job_path)  # no run left to do it
+            from storywire.pipeline.lostworkers import stop_signals_let_go
+
+            with stop_signals_let_go():  # not to be broken off by another stop
+                _clean_up_for(job_path)  # no run left to do it
         return 130
     except Exception as err:  # noqa: BLE001 - known failures get one line
         outcome = known_failure(err)

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from datetime import datetime, timezone
 
 from storywire.pipeline.cli import (
@@ -88,6 +87,32 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     """A run whose options are checked: lock the output, run, commit, report. `typed`:
     the words the lock names its holder by; `small`: a small local input
     (RunContext.small)."""
+    from storywire.pipeline.options import StorywireOptions
+    from storywire.pipeline.scratch import NoScratch, Scratch
+
+    opts = options.view_as(StorywireOptions)
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if flags.detach and is_local(opts.output) and not dry_run:
+        return fail(command, "--detach needs an --output on an object store (gs://...): a "
+                             "local output is locked by this process, which must then wait "
+                             "for the job")
+    try:  # before the output is made, and before Beam, which would fail with a traceback
+        scratch = Scratch("run")
+    except NoScratch as err:
+        return fail(command, str(err))
+    try:
+        status = check_output(command, opts.input, opts.output)
+        if status is not None:
+            return status
+        return _run_in(scratch, options, flags, lock, keep_output, typed, small, command)
+    finally:
+        scratch.remove()
+
+
+def _run_in(scratch, options, flags, lock, keep_output: bool, typed: list[str], small: bool,
+            command: str) -> int:
+    """_run_checked's run, with `scratch` (a Scratch, scratch.py) as its own folder for the
+    progress line's tallies, the stored ids a run in parts skips and its parts' jobs."""
     from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import (
         StorywireOptions,
@@ -107,14 +132,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     )
 
     opts = options.view_as(StorywireOptions)
-    status = check_output(command, opts.input, opts.output)
-    if status is not None:
-        return status
     dry_run = bool(options.get_all_options().get("dry_run"))
-    if flags.detach and is_local(opts.output) and not dry_run:
-        return fail(command, "--detach needs an --output on an object store (gs://...): a "
-                             "local output is locked by this process, which must then wait "
-                             "for the job")
     # A part of a run in parts makes its own runner (part.py) from the options as given:
     # make_runner tells them in_memory (for the local runner, whose workers it starts
     # itself), and from those a part's runner would start no worker process.
@@ -154,9 +172,8 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     # The run starts once it holds the lock. Its staging folder is named after its start;
     # the data ids never depend on it.
     started = datetime.now(timezone.utc)
-    progress_folder = (tempfile.mkdtemp(prefix="storywire-progress-")
+    progress_folder = (scratch.folder("progress")
                        if is_local_runner(options) and not flags.quiet else None)
-    ids_folder = None  # of a run in parts: where the stored ids its parts skip are kept
     try:
         try:
             finished, dropped = recover_commits(opts.output)
@@ -185,8 +202,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
               file=sys.stderr, flush=True)
         stored_ids = None
         if parts != [None]:
-            ids_folder = tempfile.mkdtemp(prefix="storywire-ids-")
-            stored_ids = SavedStoredIds(opts.output, os.path.join(ids_folder, "ids.npy"))
+            stored_ids = SavedStoredIds(opts.output, os.path.join(scratch.path, "ids.npy"))
         run_started, summaries = started, []
         for part in parts:
             if part is not None:
@@ -194,8 +210,7 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                 print(f"storywire: part {part.number} of {part.of} (about {part.records:,} "
                       "records)", file=sys.stderr, flush=True)
                 if progress_folder:  # the progress line shows this part's figures
-                    shutil.rmtree(progress_folder, ignore_errors=True)
-                    os.makedirs(progress_folder)
+                    progress_folder = scratch.folder("progress")
                 committed = f" ({committed_before(part)})" if part.number > 1 else ""
                 try:
                     stored_ids.update()
@@ -215,7 +230,8 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                                                wait=not flags.detach)
                 else:  # in a process of its own (part.py), which holds the lock with us
                     summaries.append(report_part(run_in_own_process(
-                        PartJob(given, context, flags.quiet, os.getpid()), lock.descriptors()),
+                        PartJob(given, context, flags.quiet, os.getpid(), scratch.path),
+                        lock.descriptors() + scratch.descriptors()),
                         part, started))
             except Exception as err:  # noqa: BLE001 - known failures get one line
                 known = str(err) if isinstance(err, PartFailed) else known_failure(err)
@@ -247,9 +263,6 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
     finally:
         if own_lock:
             lock.release()
-        for folder in (progress_folder, ids_folder):
-            if folder:
-                shutil.rmtree(folder, ignore_errors=True)
         _discard([pipeline])  # one a refusal, a failure or a run in parts left unrun
     if summaries:
         return report(total, opts, run_started, keep_output, f"all {len(summaries)} parts")

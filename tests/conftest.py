@@ -49,6 +49,16 @@ def own_tmpdir(tmp_path, monkeypatch):
     yield
 
 
+def error_of(capsys, *argv) -> str:
+    """Run a command that must not run: exit status 2, one line on stderr, no output."""
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert captured.out == ""
+    return lines[0]
+
+
 def seed_text(prefix: str) -> str:
     (path,) = SEEDS.glob(f"{prefix}_*.txt")
     return path.read_text(encoding="utf-8")

@@ -9,22 +9,12 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import FAST, SEEDS, rows, run
+from conftest import FAST, SEEDS, error_of, rows, run
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.options import RUN_SETTINGS, STREAM_SETTINGS
 from storywire.schemas import TABLES
 from storywire.transforms.progress import CLEANED, READ, Progress, Tally, read_tallies
-
-
-def error_of(capsys, *argv) -> str:
-    """Run a command that must not run: exit status 2, one line on stderr, no output."""
-    assert main(list(argv)) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert captured.out == ""
-    return lines[0]
 
 
 def test_a_mistyped_flag_is_an_error_naming_the_closest_option(tmp_path, capsys):

@@ -316,7 +316,7 @@ def test_a_run_killed_while_a_part_runs_stops_the_part_which_leaves_no_scratch_b
     while _alive(part) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(part), "the part outlived its run"
-    assert sorted(p.name for p in temp.iterdir()) == []
+    assert sorted(p.name for p in temp.iterdir()) == [], run.stderr.read().decode()
     # A rerun finishes the input, each record once.
     assert main(["run", "--input", str(feed), "--output", str(out), "--quiet",
                  "--max_batch_articles", "50", *FAST]) == 0
