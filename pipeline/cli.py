@@ -550,12 +550,70 @@ def entry() -> None:
     that ignores it (the second of two pressed to stop a run) is caught here, or Python
     would end the process by the signal (status -2)."""
     status = INTERRUPTED  # main was interrupted as it handed its status back
+    keep_standard_streams()
     try:
         status = main()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with(status, at_once=sys.argv[1:2] in ([c] for c in READ_ONLY_COMMANDS))
+
+
+def keep_standard_streams() -> None:
+    """Standard streams a long run can count on, whatever it was started with.
+
+    One started with a stream closed (`2>&-`, some service managers) would have the next
+    file it opens take that descriptor: the output's lock file, which its lines and its
+    workers' would then be written into. A stream closed so reads or writes /dev/null.
+    Standard error whose reader goes away (`2>&1 | tee run.log`, tee killed) would end
+    the run at its next progress line: its lines then go to /dev/null, and the run, its
+    parts and workers started after, go on (the summary on standard output says what the
+    run did; see report.say)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:  # closed as Python started
+            setattr(sys, name, open(os.devnull, mode))
+    sys.stderr = _ErrorsThatMayGoUnread(sys.stderr)
+
+
+class _ErrorsThatMayGoUnread:
+    """Standard error that, once a write to it fails, is pointed at /dev/null, for this
+    process and those it starts after."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._unread()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._unread()
+
+    def _unread(self) -> None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._stream.fileno())
+        except (OSError, ValueError):
+            pass  # not a file: its writes fail quietly all the same
+        finally:
+            os.close(null)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 # Commands that only read: once their output is flushed they have nothing to clean up,

@@ -59,7 +59,7 @@ if __name__ == "__main__":
     # more to the terminal), stops on the run's PART_STOP or the kernel's RUN_GONE as it
     # would on Ctrl-C (Beam stops the workers as it unwinds), and logs as the run does
     # before Beam, which warns as it is imported.
-    from storywire.pipeline.cli import leave_the_terminal, setup_logging
+    from storywire.pipeline.cli import keep_standard_streams, leave_the_terminal, setup_logging
     from storywire.pipeline.lostworkers import PART_STOP, RUN_GONE
 
     for ignored in (signal.SIGINT, signal.SIGTERM):
@@ -67,6 +67,7 @@ if __name__ == "__main__":
     signal.signal(signal.SIGHUP, lambda signum, frame: leave_the_terminal())
     signal.signal(PART_STOP, _stop_here)
     signal.signal(RUN_GONE, _run_gone)
+    keep_standard_streams()
     setup_logging()
 
 if TYPE_CHECKING:

@@ -324,6 +324,48 @@ def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
     assert len(rows(tmp_path / "out2", "articles", "article_id")) == 2
 
 
+def test_a_run_goes_on_when_the_reader_of_its_errors_goes_away(tmp_path):
+    # `storywire run ... 2>&1 | tee run.log` with tee killed: the run ended at its first
+    # line, in a part, with nothing of that part written.
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    for n in range(2):
+        (feeds / f"{n}.jsonl").write_text(json.dumps(
+            {"id": f"r{n}", "text": (SEEDS / "000_b732d28f0e6528e7.txt").read_text()}) + "\n")
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(feeds),
+         "--output", str(tmp_path / "out"), "--max_batch_articles", "1", *FAST],
+        stdout=subprocess.PIPE, stderr=write, text=True)
+    os.close(write)
+    assert done.returncode == 0
+    assert "all 2 parts:" in done.stdout
+    assert len(rows(tmp_path / "out", "articles", "article_id")) == 2
+
+
+def test_a_run_started_with_its_standard_streams_closed_keeps_its_files_off_them(tmp_path):
+    # With descriptors 0 to 2 closed, the files the run opened took them: its output's lock
+    # file became its standard output, for any stray line to be written into.
+    out = tmp_path / "out"
+    command = " ".join([sys.executable, "-m", "storywire.pipeline.cli", "run", "--input",
+                        str(SEEDS), "--output", str(out), *FAST])
+    run = subprocess.Popen(["/bin/sh", "-c", f"exec {command} <&- >&- 2>&-"])
+    streams = set()
+    while run.poll() is None:  # from when the run holds its lock (Python's start-up aside)
+        if not (out / "_storywire.lock").exists():
+            continue
+        for fd in (0, 1, 2):
+            try:
+                streams.add(os.readlink(f"/proc/{run.pid}/fd/{fd}"))
+            except OSError:
+                pass  # not yet, or ended
+        time.sleep(0.01)
+    assert run.returncode == 0
+    assert streams and all(name == os.devnull for name in streams), streams
+    assert len(rows(out, "articles", "article_id")) == 5
+
+
 def test_file_names_reach_the_terminal_without_escape_sequences(tmp_path, capsys):
     # A feed's file name, as the shell expands a glob: the run's first line and a failing
     # command's one line name it with its control characters escaped.
