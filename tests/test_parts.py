@@ -370,7 +370,8 @@ def test_a_part_without_articles_does_not_fail_a_run_whose_parts_together_have_t
 def test_a_file_named_twice_is_read_once(tmp_path, capsys, monkeypatch):
     # A folder and a file in it: the file was read twice, each of its records a duplicate
     # of itself, and a bad line or a copy of another file's record a reject row twice. So
-    # was a file named by a relative and an absolute path, or by a (hard) link to it.
+    # was a file named by a relative and an absolute path, or by a (hard) link to it. A
+    # path that names nothing, named twice, was two reject rows.
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.jsonl").write_text(json.dumps(
@@ -383,16 +384,16 @@ def test_a_file_named_twice_is_read_once(tmp_path, capsys, monkeypatch):
         out_dir = tmp_path / f"out{parts}"
         assert main(["run", "--input", str(folder), str(folder / "a.jsonl"),
                      str(folder / "*.jsonl"), "in/a.jsonl", "link.jsonl", "hard.jsonl",
-                     "--output",
+                     "gone.jsonl", "gone.jsonl", "--output",
                      str(out_dir), "--max_batch_articles",
                      parts, "--max_reject_fraction", "1", *FAST]) == 0
         whole = capsys.readouterr().out.rsplit("all 2 parts:", 1)[-1]  # in parts: the total
-        assert "read:       2 input units (1 files matched)" in whole
+        assert "read:       3 input units (1 files matched)" in whole
         assert [r["article_id"] for r in rows(out_dir, "articles", "line")] == ["only"]
         # Of its names, the first in sort order, in one piece and in parts alike.
         assert [(r["input_uri"], r["line"], r["stage"])
                 for r in rows(out_dir, "rejects", "line")] == [
-            (str(folder / "a.jsonl"), 2, "parse")]
+            (str(folder / "a.jsonl"), 2, "parse"), ("gone.jsonl", None, "match")]
         assert [r["article_id"] for r in rows(out_dir, "story_index", "article_id")] == [
             "only"]
 

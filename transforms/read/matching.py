@@ -326,6 +326,13 @@ class _PartInputs(beam.DoFn):
             yield chunk
 
 
+def distinct_paths(paths: Iterable[str]) -> list[str]:
+    """--input paths, each once, in the order given: a path named twice is looked up once,
+    so what it names that is not read (nothing, a folder it may not list) is one reject
+    row, not one for each time it is named."""
+    return list(dict.fromkeys(paths))
+
+
 class FindInputFiles(beam.PTransform):
     """--input paths to the metadata of every file they name (none below `exclude`, the
     output folder); what they name that is not read, or nothing at all, is a reject
@@ -338,7 +345,7 @@ class FindInputFiles(beam.PTransform):
 
     def __init__(self, paths: Iterable[str], exclude: str | None = None, part=None):
         super().__init__()
-        self._paths = list(paths)
+        self._paths = distinct_paths(paths)
         self._exclude = exclude
         self._part = part
 

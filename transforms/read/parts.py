@@ -32,7 +32,12 @@ from storywire.transforms.read.inputs import (
     input_format,
     is_compressed,
 )
-from storywire.transforms.read.matching import find_input, first_look, same_file
+from storywire.transforms.read.matching import (
+    distinct_paths,
+    find_input,
+    first_look,
+    same_file,
+)
 from storywire.transforms.records import Reject, printable_name, storable_text
 
 # Records a part may hold, by default. A part's memory follows its size, and grows more
@@ -189,7 +194,7 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
                chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
     """The parts a run over the local `paths` is made of (one part when the input is no
     bigger than `max_records` records). Files are matched as a run matches them."""
-    paths = list(paths)
+    paths = distinct_paths(paths)
     rejects: list[Reject] = []
     files: dict[str, FileMetadata] = {}  # a file that two paths name is read once
     for path in paths:
