@@ -564,7 +564,7 @@ def keep_standard_streams() -> None:
 
     One started with a stream closed (`2>&-`, some service managers) would have the next
     file it opens take that descriptor: the output's lock file, which its lines and its
-    workers' would then be written into. A stream closed so reads or writes /dev/null.
+    workers' would then be written into. Its descriptor is /dev/null instead.
     Standard error whose reader goes away (`2>&1 | tee run.log`, tee killed) would end
     the run at its next progress line: its lines then go to /dev/null, and the run, its
     parts and workers started after, go on (the summary on standard output says what the
@@ -577,10 +577,9 @@ def keep_standard_streams() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
-        if getattr(sys, name) is None:  # closed as Python started
-            setattr(sys, name, open(os.devnull, mode))
-    sys.stderr = _ErrorsThatMayGoUnread(sys.stderr)
+    # Standard output stays None, as Python made it: a command whose output it is
+    # (`storywire schema >&-`) says it cannot write it (report.print_output).
+    sys.stderr = _ErrorsThatMayGoUnread(sys.stderr or open(os.devnull, "w"))
 
 
 class _ErrorsThatMayGoUnread:
