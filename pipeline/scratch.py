@@ -4,10 +4,11 @@ was killed.
 A run keeps scratch there: the progress line's tallies, the stored ids a run in parts
 skips, each part's job and Beam's files; eval keeps a whole output there. A process ended
 by SIGKILL (or by the kernel's out-of-memory killer) removes none of it, and a big eval's
-output is gigabytes. So each scratch folder holds a lock file on which its process keeps
-a flock for as long as it lives, and hands to the processes of its parts: the kernel
-drops the flock when the last of them ends. The next storywire process to make a scratch
-folder removes every one whose lock nobody holds.
+output is gigabytes. So each scratch folder holds a lock on which its process keeps a
+flock for as long as it lives, and hands to the processes of its parts: the kernel drops
+the flock when the last of them ends. The next storywire process to make a scratch
+folder removes every one whose lock nobody holds. The lock is an empty folder, not a
+file: an --input that holds the temporary folder reads nothing of a run just begun.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 import tempfile
 
 PREFIX = "storywire-"
-HELD = ".storywire-held"  # the lock file: a folder without it is never removed
+HELD = ".storywire-held"  # the lock (a folder): a folder without it is never removed
 
 
 class NoScratch(OSError):
@@ -61,12 +62,12 @@ class Scratch:
 
 
 def _hold(path: str) -> int | None:
-    """Lock the folder's lock file; its descriptor. The file takes its name only once
-    locked: a process removing abandoned folders never sees it unheld. None where the
-    filesystem has no flock (the folder then stays if the process is killed)."""
+    """Lock the folder's lock; its descriptor. The lock takes its name only once locked:
+    a process removing abandoned folders never sees it unheld. None where the filesystem
+    has no flock (the folder then stays if the process is killed)."""
     making = os.path.join(path, HELD + ".new")
-    fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o600)
+    os.mkdir(making, 0o700)
+    fd = os.open(making, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -89,7 +90,8 @@ def remove_abandoned(folder: str | None = None) -> list[str]:
         try:
             if not entry.name.startswith(PREFIX) or not entry.is_dir(follow_symlinks=False):
                 continue
-            fd = os.open(os.path.join(entry.path, HELD), os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(os.path.join(entry.path, HELD),
+                         os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:  # not one of ours, another user's, or gone meanwhile
             continue
         try:
