@@ -575,8 +575,10 @@ def keep_standard_streams() -> None:
         except OSError:
             null = os.open(os.devnull, os.O_RDWR)
             if null != fd:
-                os.dup2(null, fd)
+                os.dup2(null, fd)  # inheritable, as dup2 makes it
                 os.close(null)
+            else:  # the processes it starts keep it too
+                os.set_inheritable(fd, True)
     # Standard output stays None, as Python made it: a command whose output it is
     # (`storywire schema >&-`) says it cannot write it (report.print_output).
     sys.stderr = _ErrorsThatMayGoUnread(sys.stderr or open(os.devnull, "w"))

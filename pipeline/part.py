@@ -225,9 +225,17 @@ def main(argv: list[str]) -> int:
         if outcome is None:
             raise
     written = result_path + ".tmp"
-    with open(written, "wb") as handle:
-        pickle.dump(outcome, handle)
-    os.replace(written, result_path)
+    try:
+        with open(written, "wb") as handle:
+            pickle.dump(outcome, handle)
+        os.replace(written, result_path)
+    except OSError as err:  # the temporary folder is full, say: the run is told in a line
+        part = job.context.part
+        said = ("is committed (a rerun skips its records), but cannot hand its summary to "
+                "the run" if not isinstance(outcome, str) else f"failed: {outcome}; and")
+        print(f"storywire: part {part.number} of {part.of} {said}: cannot write to the "
+              f"temporary folder: {err.strerror or err}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

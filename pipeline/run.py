@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from datetime import datetime, timezone
 
 from storywire.pipeline.cli import (
@@ -100,12 +101,15 @@ def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
         scratch = Scratch("run")
     except NoScratch as err:
         return fail(command, str(err))
+    # Beam's own temporary folders go in it too: a killed run's are removed with it.
+    before, tempfile.tempdir = tempfile.tempdir, scratch.path
     try:
         status = check_output(command, opts.input, opts.output)
         if status is not None:
             return status
         return _run_in(scratch, options, flags, lock, keep_output, typed, small, command)
     finally:
+        tempfile.tempdir = before
         scratch.remove()
 
 

@@ -13,13 +13,17 @@ file: an --input that holds the temporary folder reads nothing of a run just beg
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 
 PREFIX = "storywire-"
 HELD = ".storywire-held"  # the lock (a folder): a folder without it is never removed
+# The names Scratch gives (tempfile.mkdtemp's eight characters): no other is ever removed.
+_NAME = re.compile(re.escape(PREFIX) + r"(run|eval)-[a-z0-9_]{8}")
 
 
 class NoScratch(OSError):
@@ -33,15 +37,17 @@ class Scratch:
     def __init__(self, kind: str):
         """Make one, named storywire-`kind`-..., in the temporary folder, after removing
         those of killed processes. Raises NoScratch, saying why, when it cannot."""
-        remove_abandoned()
-        folder = tempfile.gettempdir()
+        folder = temporary_folder()
+        remove_abandoned(folder)
         try:
-            self.path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-")
+            self.path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-", dir=folder)
         except OSError as err:
-            raise NoScratch(err.errno, f"cannot make a folder in the temporary folder "
-                                       f"{folder}: {err.strerror or err}; set TMPDIR to a "
-                                       "folder this user can write") from None
-        self._fd = _hold(self.path)
+            raise NoScratch(err.errno, _cannot(folder, err)) from None
+        try:
+            self._fd = _hold(self.path)
+        except OSError as err:  # full, say
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise NoScratch(err.errno, _cannot(folder, err)) from None
 
     def descriptors(self) -> tuple[int, ...]:
         """The descriptor a process must inherit to keep this folder held."""
@@ -59,6 +65,32 @@ class Scratch:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def temporary_folder() -> str:
+    """The folder scratch goes in: TMPDIR when it is set (where Python would fall back to
+    /tmp, or even the current folder, when TMPDIR is not usable), else /tmp or /var/tmp.
+    Raises NoScratch when there is none."""
+    chosen = tempfile.tempdir or os.environ.get("TMPDIR")
+    if chosen:
+        return chosen  # if it is not usable, making a folder in it says why
+    try:
+        folder = tempfile.gettempdir()
+    except OSError as err:
+        raise NoScratch(err.errno, "no usable temporary folder (/tmp, /var/tmp); set TMPDIR "
+                                   "to a folder this user can write") from None
+    if os.path.abspath(folder) == os.path.abspath(os.getcwd()) and folder not in _SYSTEM:
+        raise NoScratch(errno.EACCES, "no usable temporary folder (/tmp, /var/tmp); set "
+                                      "TMPDIR to a folder this user can write")
+    return folder
+
+
+_SYSTEM = ("/tmp", "/var/tmp", "/usr/tmp")
+
+
+def _cannot(folder: str, err: OSError) -> str:
+    return (f"cannot make a folder in the temporary folder {folder}: "
+            f"{err.strerror or err}; set TMPDIR to a folder this user can write")
 
 
 def _hold(path: str) -> int | None:
@@ -80,7 +112,7 @@ def _hold(path: str) -> int | None:
 def remove_abandoned(folder: str | None = None) -> list[str]:
     """Remove the scratch folders in `folder` (the temporary folder) whose lock nobody
     holds: their processes have all ended. The paths removed."""
-    folder = folder or tempfile.gettempdir()
+    folder = folder or temporary_folder()
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -88,11 +120,12 @@ def remove_abandoned(folder: str | None = None) -> list[str]:
         return removed
     for entry in entries:
         try:
-            if not entry.name.startswith(PREFIX) or not entry.is_dir(follow_symlinks=False):
-                continue
+            if (not _NAME.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False)
+                    or entry.stat(follow_symlinks=False).st_uid != os.geteuid()):
+                continue  # not a name Scratch gives, or another user's
             fd = os.open(os.path.join(entry.path, HELD),
                          os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:  # not one of ours, another user's, or gone meanwhile
+        except OSError:  # not one of ours, or gone meanwhile
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -34,7 +34,11 @@ def test_what_a_killed_run_left_in_tmpdir_goes_at_the_next_run_and_a_living_ones
         tmp_path):
     temp = Path(tempfile.gettempdir())  # the test's own TMPDIR
     mine = temp / "storywire-notes"  # a folder of the user's, named alike
-    mine.mkdir()
+    (mine / HELD).mkdir(parents=True)
+    theirs = temp / "storywire-run-abcdefgh"  # another user's, named as a run's
+    (theirs / HELD).mkdir(parents=True)
+    if os.geteuid() == 0:  # root may remove anyone's
+        os.chown(theirs, 65534, 65534)
     process, folder = _holding_process(temp)
     try:
         assert folder.parent == temp and (folder / "ids.npy").exists()
@@ -49,7 +53,8 @@ def test_what_a_killed_run_left_in_tmpdir_goes_at_the_next_run_and_a_living_ones
     finally:
         process.kill()
         process.wait()
-    assert _ours(temp) == ["storywire-notes"]
+    assert _ours(temp) == ["storywire-notes", "storywire-run-abcdefgh"] or (
+        os.geteuid() != 0 and _ours(temp) == ["storywire-notes"])
 
 
 def test_a_run_killed_between_its_parts_leaves_nothing_after_the_next_run(tmp_path,
@@ -107,3 +112,37 @@ def test_a_run_with_no_temporary_folder_to_work_in_says_so_before_any_work(
     assert f"cannot make a folder in the temporary folder {not_a_folder}" in line, line
     assert "set TMPDIR" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_run_in_one_piece_leaves_nothing_after_the_next_run(tmp_path, monkeypatch):
+    # Beam's own temporary folder stayed, outside the run's scratch folder.
+    out, temp = tmp_path / "out", tmp_path / "temp"
+    temp.mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "storywire.pipeline.cli", "run", "--input", str(SEEDS),
+         "--output", str(out), "--quiet", *FAST], env=dict(os.environ, TMPDIR=str(temp)))
+    deadline = time.monotonic() + 120
+    while (run.poll() is None and time.monotonic() < deadline
+           and not list(temp.glob("storywire-run-*/beam*"))):
+        time.sleep(0.01)
+    run.kill()
+    run.wait()
+    assert list(temp.glob("storywire-run-*")), "killed before it made its scratch folder"
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert main(["run", "--input", str(SEEDS), "--output", str(out), "--quiet", *FAST]) == 0
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
+def test_a_tmpdir_that_is_not_a_usable_folder_is_said_in_one_line(tmp_path, capsys,
+                                                                  monkeypatch):
+    # Python's tempfile quietly fell back to /tmp, or to the current folder.
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    for tmpdir in (tmp_path / "missing", a_file):
+        monkeypatch.setenv("TMPDIR", str(tmpdir))
+        line = error_of(capsys, "run", "--input", str(SEEDS), "--output",
+                        str(tmp_path / "out"), *FAST)
+        assert f"cannot make a folder in the temporary folder {tmpdir}" in line, line
+        assert not (tmp_path / "out").exists()
