@@ -28,7 +28,10 @@ _NAME = re.compile(re.escape(PREFIX) + r"(run|eval)-[a-z0-9_]{8}")
 
 class NoScratch(OSError):
     """No scratch folder can be made: the temporary folder is missing, full or not ours
-    to write."""
+    to write. Its text is the line that says so."""
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 class Scratch:

@@ -144,5 +144,6 @@ def test_a_tmpdir_that_is_not_a_usable_folder_is_said_in_one_line(tmp_path, caps
         monkeypatch.setenv("TMPDIR", str(tmpdir))
         line = error_of(capsys, "run", "--input", str(SEEDS), "--output",
                         str(tmp_path / "out"), *FAST)
-        assert f"cannot make a folder in the temporary folder {tmpdir}" in line, line
+        assert line.startswith(f"storywire run: cannot make a folder in the temporary folder "
+                               f"{tmpdir}: "), line
         assert not (tmp_path / "out").exists()
