@@ -299,15 +299,21 @@ def test_output_that_cannot_be_written_is_an_error_and_a_reader_gone_is_not(tmp_
     assert closed.stderr.strip() == "storywire schema: cannot write the output: Bad file descriptor"
 
 
-def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
-    # A run in parts printed part 1's summary to a reader that was gone, and stopped there.
+def _two_feeds(tmp_path):
+    """A folder of two one-record JSONL files: two parts under --max_batch_articles 1."""
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     for n in range(2):
         (feeds / f"{n}.jsonl").write_text(json.dumps(
             {"id": f"r{n}", "text": (SEEDS / "000_b732d28f0e6528e7.txt").read_text()}) + "\n")
+    return feeds
+
+
+def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    # A run in parts printed part 1's summary to a reader that was gone, and stopped there.
+    feeds = _two_feeds(tmp_path)
     read, write = os.pipe()
     os.close(read)
     with open(write, "w") as gone:
@@ -327,11 +333,7 @@ def test_a_run_goes_on_when_its_summary_cannot_be_written(tmp_path):
 def test_a_run_goes_on_when_the_reader_of_its_errors_goes_away(tmp_path):
     # `storywire run ... 2>&1 | tee run.log` with tee killed: the run ended at its first
     # line, in a part, with nothing of that part written.
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    for n in range(2):
-        (feeds / f"{n}.jsonl").write_text(json.dumps(
-            {"id": f"r{n}", "text": (SEEDS / "000_b732d28f0e6528e7.txt").read_text()}) + "\n")
+    feeds = _two_feeds(tmp_path)
     read, write = os.pipe()
     os.close(read)
     done = subprocess.run(
