@@ -24,6 +24,9 @@ PREFIX = "storywire-"
 HELD = ".storywire-held"  # the lock (a folder): a folder without it is never removed
 # The names Scratch gives (tempfile.mkdtemp's eight characters): no other is ever removed.
 _NAME = re.compile(re.escape(PREFIX) + r"(run|eval)-[a-z0-9_]{8}")
+_SYSTEM = ("/tmp", "/var/tmp", "/usr/tmp")
+_ADVICE = "set TMPDIR to a folder this user can write"
+_NONE = f"no usable temporary folder (/tmp, /var/tmp); {_ADVICE}"
 
 
 class NoScratch(OSError):
@@ -80,20 +83,15 @@ def temporary_folder() -> str:
     try:
         folder = tempfile.gettempdir()
     except OSError as err:
-        raise NoScratch(err.errno, "no usable temporary folder (/tmp, /var/tmp); set TMPDIR "
-                                   "to a folder this user can write") from None
+        raise NoScratch(err.errno, _NONE) from None
     if os.path.abspath(folder) == os.path.abspath(os.getcwd()) and folder not in _SYSTEM:
-        raise NoScratch(errno.EACCES, "no usable temporary folder (/tmp, /var/tmp); set "
-                                      "TMPDIR to a folder this user can write")
+        raise NoScratch(errno.EACCES, _NONE)  # Python's last resort, the current folder
     return folder
-
-
-_SYSTEM = ("/tmp", "/var/tmp", "/usr/tmp")
 
 
 def _cannot(folder: str, err: OSError) -> str:
     return (f"cannot make a folder in the temporary folder {folder}: "
-            f"{err.strerror or err}; set TMPDIR to a folder this user can write")
+            f"{err.strerror or err}; {_ADVICE}")
 
 
 def _hold(path: str) -> int | None:
@@ -112,10 +110,9 @@ def _hold(path: str) -> int | None:
     return fd
 
 
-def remove_abandoned(folder: str | None = None) -> list[str]:
+def remove_abandoned(folder: str) -> list[str]:
     """Remove the scratch folders in `folder` (the temporary folder) whose lock nobody
     holds: their processes have all ended. The paths removed."""
-    folder = folder or temporary_folder()
     removed = []
     try:
         entries = list(os.scandir(folder))
