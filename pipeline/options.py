@@ -402,8 +402,12 @@ def describe_runner(options: PipelineOptions) -> str:
     runner = options.view_as(StandardOptions).runner
     if runner != LOCAL_RUNNER:
         return f"runner {runner}"
-    workers = options.view_as(DirectOptions).direct_num_workers or os.cpu_count()
-    return f"local runner, {workers} worker(s)"
+    return f"local runner, {local_workers(options)} worker(s)"
+
+
+def local_workers(options: PipelineOptions) -> int:
+    """The worker processes of the local runner."""
+    return options.view_as(DirectOptions).direct_num_workers or os.cpu_count() or 1
 
 
 def make_runner(options: PipelineOptions):

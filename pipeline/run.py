@@ -304,14 +304,15 @@ def report_part(summary, part, started: datetime):
 def input_parts(options) -> list:
     """The parts a local run over a big local input is made of (transforms/read/parts.py);
     [None] for a run in one piece: one that is small, on a cloud runner, or a dry run."""
-    from storywire.pipeline.options import StorywireOptions, is_local_runner
+    from storywire.pipeline.options import StorywireOptions, is_local_runner, local_workers
     from storywire.transforms.read.parts import plan_parts, uncut_over
 
     opts = options.view_as(StorywireOptions)
     if (not opts.max_batch_articles or not is_local_runner(options)
             or not all(p and is_local(p) for p in opts.input)):
         return [None]
-    parts = plan_parts(opts.input, opts.output, opts.max_batch_articles)
+    parts = plan_parts(opts.input, opts.output, opts.max_batch_articles,
+                       workers=local_workers(options))
     for line in uncut_over(parts, opts.max_batch_articles):
         print(f"storywire: note: {line}", file=sys.stderr, flush=True)
     return parts if len(parts) > 1 else [None]

@@ -331,21 +331,29 @@ def test_line_chunks_cover_the_file_at_line_starts(lines, final_newline, chunk_b
         position = len(data) if end is None else end
 
 
-def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_path):
+@pytest.mark.parametrize("name, most_pieces", [("feed.jsonl", 40), ("feed.jsonl.gz", 16)])
+def test_a_big_jsonl_file_read_in_parts_gives_the_records_of_a_whole_read(tmp_path, name,
+                                                                          most_pieces):
+    import gzip
+
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
 
-    from storywire.transforms.read.inputs import ReadRecords
+    from storywire.transforms.read.inputs import ReadRecords, file_chunks
     from storywire.transforms.read.matching import FindInputFiles
 
-    path = tmp_path / "feed.jsonl"
+    path = tmp_path / name
     lines = []
     for n in range(40):
         if n % 7 == 3:
             lines.append("")  # blank lines are skipped but counted
         lines.append("{not json" if n % 11 == 5 else
                      json.dumps({"text": f"Article number {n} says something new today."}))
-    path.write_text("\n".join(lines) + "\n")
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    # A compressed file is cut too (in what it unpacks to), in at most 16 pieces (each piece
+    # read unpacks the file up to it).
+    assert 1 < len(file_chunks(str(path), path.stat().st_size, 60)) <= most_pieces
 
     def read(chunk_bytes):
         with beam.Pipeline("DirectRunner", options=beam.options.pipeline_options
@@ -541,6 +549,28 @@ def test_the_reader_keeps_the_records_before_the_unpacked_limit(tmp_path, monkey
     assert stop.reason.startswith(f"stopped reading after {sum(map(len, lines[:stop.line])):,}"
                                   f" bytes in {stop.line} lines unpacked from ? packed: over "
                                   "100x the packed size")
+
+
+def test_a_compressed_file_read_in_pieces_stops_where_a_whole_read_stops(tmp_path,
+                                                                          monkeypatch):
+    # Each piece is read from the file's start, its lines before it counted towards the
+    # limit: the same records and the one reject, whichever piece the limit falls in.
+    import gzip
+
+    from storywire.transforms.read import inputs
+
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(gzip.compress(record_lines(*range(300))))
+    monkeypatch.setattr(inputs, "MAX_EXPANSION", 2)
+    monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES", 4_000)
+    monkeypatch.setattr(inputs, "MIN_LINE_COST_BYTES", 0)
+    size = path.stat().st_size
+    pieces = inputs.file_chunks(str(path), size, chunk_bytes=500)
+    assert len(pieces) == inputs.MAX_PACKED_PIECES
+    whole = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), size), "jsonl"))
+    assert isinstance(whole[-1], Reject) and "decompression bomb" in whole[-1].reason
+    assert [out for piece in pieces
+            for out in inputs._ReadRecords()._read(piece, "jsonl")] == whole
 
 
 def test_short_lines_count_at_their_cost_towards_the_unpacked_limit(tmp_path):

@@ -19,11 +19,21 @@ from storywire.transforms.read.parts import balanced_groups, plan_parts
 
 
 def _feed(path, records: int, filler: int = 200) -> None:
-    with open(path, "w", encoding="utf-8") as out:
+    """`records` records of about `filler` bytes more than their text; gzipped when the name
+    ends in .gz, where the filler packs no better than text does."""
+    import gzip
+    import random
+
+    def note(n: int) -> str:
+        return random.Random(n).randbytes(filler // 2).hex() if path.name.endswith(".gz") \
+            else "x" * filler
+
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as out:
         for n in range(records):
             out.write(json.dumps({"id": f"r{n}", "title": f"Record {n}",
                                   "text": f"Report number {n} about a harbour. " * 8,
-                                  "note": "x" * filler}) + "\n")
+                                  "note": note(n)}) + "\n")
 
 
 def test_parts_cover_every_line_once_in_order_and_hold_at_most_the_limit(tmp_path):
@@ -84,14 +94,15 @@ def test_a_compressed_jsonl_file_is_planned_by_the_records_it_holds(tmp_path, ca
         padded.write(bytes(4096))
     assert [p.records for p in plan_parts([str(feed)], None, max_records=10_000)] == [
         8_000, 8_000]
-    # Bigger than the part of it that is unpacked to count: estimated within a few percent.
+    # Bigger than the part of it that is unpacked to count: unpacked once to cut it, and
+    # counted as it is read (it was estimated from its first 256 KiB).
     from storywire.transforms.read.parts import SAMPLE_PACKED_BYTES
 
     big = tmp_path / "big.jsonl.gz"
-    _packed_feed(big, 400_000)
+    _feed(big, 3_000, filler=1_000)
     assert big.stat().st_size > 2 * SAMPLE_PACKED_BYTES
     ((part,),) = [plan_parts([str(big)], None, max_records=10**6)]
-    assert abs(part.records - 400_000) < 20_000
+    assert part.records == 3_000
     # One file over the limit cannot be cut: the run says so before it starts, and why.
     small = tmp_path / "small"
     small.mkdir()
@@ -121,6 +132,27 @@ def test_a_compressed_file_is_counted_up_to_where_it_stops_unpacking(tmp_path):
 
     assert counted("plain.jsonl.gz") == 1
     assert counted("damaged.jsonl.gz") == 8_000
+
+
+def test_a_big_compressed_file_is_cut_into_parts_of_at_most_a_piece_a_worker(tmp_path):
+    # Each piece read unpacks the file up to it: a part reads its share of the file in as
+    # many pieces as it has workers, not in pieces of 2 MiB.
+    feed = tmp_path / "feed.jsonl.gz"
+    _feed(feed, 400, filler=20_000)  # 400 records of 20 kB: about 8 MiB unpacked
+    parts = plan_parts([str(feed)], None, max_records=120, chunk_bytes=256 * 1024, workers=2)
+    assert len(parts) == 4 and all(p.records <= 120 for p in parts)
+    assert sum(p.records for p in parts) == 400
+    assert all(len(p.chunks) == 2 for p in parts)
+    pieces = [c for p in parts for c in p.chunks]
+    assert pieces[0].start == 0 and pieces[-1].end is None
+    assert all(a.end == b.start and a.last_line + 1 == b.first_line
+               for a, b in zip(pieces, pieces[1:]))
+    # A damaged end (garbage after the gzip member) is where counting stops, as reading does:
+    # it was scaled from the start to the whole size, as if it held records.
+    with open(feed, "ab") as damaged:
+        damaged.write(os.urandom(3 * 1024 * 1024))
+    assert sum(p.records for p in plan_parts([str(feed)], None, max_records=120,
+                                             chunk_bytes=256 * 1024)) == 400
 
 
 def test_the_note_of_a_file_that_cannot_be_cut_names_only_compressed_files(tmp_path):
@@ -157,9 +189,12 @@ def test_a_small_input_is_one_part(tmp_path):
     assert len(plan_parts([str(SEEDS)], None, max_records=100)) == 1
 
 
-def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["feed.jsonl", "feed.jsonl.gz"])
+def test_a_run_in_parts_writes_what_a_run_in_one_piece_writes(tmp_path, capsys, name):
+    # A compressed file is cut as an uncompressed one is, in what it unpacks to: it was
+    # one part, however many records it held.
     scratch = Path(tempfile.gettempdir())  # the test's own (conftest), where Beam's go
-    feed = tmp_path / "feed.jsonl"
+    feed = tmp_path / name
     _feed(feed, 60, filler=40_000)  # 60 records of 40 kB: parts of 2 MiB hold 50
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     assert main(["run", "--input", str(feed), "--output", str(whole), "--quiet", *FAST]) == 0

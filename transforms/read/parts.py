@@ -10,15 +10,17 @@ Stories continue across parts as they do across incremental runs (continuation.p
 A part is a list of the pieces files are read in anyway (inputs.file_chunks): whole
 files, line-aligned byte ranges of a big JSONL file, or pieces of a big WARC file that
 start where records do, so a part's records are read as one run would read them, line
-numbers and ids included. A compressed JSONL file cannot be cut: it is one piece, its
-records counted in what its start unpacks to and scaled to its size; those of a WARC
-file too small to cut are estimated from its size. One
+numbers and ids included. A compressed JSONL file is cut as an uncompressed one is, in
+what it unpacks to (unpacked once to count its lines), and a part's pieces of it joined
+into one for each worker: each piece read unpacks the file from its start. The records
+of a WARC file too small to cut are estimated from its size. One
 difference with a run in one piece: a record whose id a record of an earlier part had is
 skipped as stored, not rejected as a duplicate.
 """
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from storywire.transforms.read.inputs import (
     file_chunks,
     input_format,
     is_compressed,
+    joined,
 )
 from storywire.transforms.read.matching import (
     distinct_paths,
@@ -191,9 +194,11 @@ def balanced_groups(pieces: list[tuple[InputChunk, int]],
 
 
 def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
-               chunk_bytes: int = CHUNK_BYTES) -> list[InputPart]:
+               chunk_bytes: int = CHUNK_BYTES, workers: int = 2) -> list[InputPart]:
     """The parts a run over the local `paths` is made of (one part when the input is no
-    bigger than `max_records` records). Files are matched as a run matches them."""
+    bigger than `max_records` records). Files are matched as a run matches them. A part's
+    pieces of one compressed file are joined into as many as it has `workers` (each piece
+    read unpacks the file up to it)."""
     paths = distinct_paths(paths)
     rejects: list[Reject] = []
     files: dict[str, FileMetadata] = {}  # a file that two paths name is read once
@@ -207,7 +212,8 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     pieces: list[tuple[InputChunk, int]] = []
     for found in files.values():
         counted: list[int] = []
-        chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted)
+        chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted,
+                             most_packed_pieces=None)
         pieces.extend(_pieces(chunks, counted[0] if counted else None))
     groups = balanced_groups(pieces, max_records)
     # A path that names a file, read under that name, answers for itself where the file is
@@ -215,21 +221,32 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     # stored rejects of the whole file ("empty file") away before the file's part read it.
     read_as_named = {storable_text(found.path) for found in files.values()}
     looked_up = tuple(p for p in paths if storable_text(p) not in read_as_named)
-    return [InputPart(n, len(groups), tuple(c for c, _ in group), sum(r for _, r in group),
+    return [InputPart(n, len(groups), _packed_pieces_joined([c for c, _ in group], workers),
+                      sum(r for _, r in group),
                       tuple(rejects) if n == 1 else (), looked_up if n == 1 else ())
             for n, group in enumerate(groups, start=1)]
 
 
+def _packed_pieces_joined(chunks: list[InputChunk], most: int) -> tuple[InputChunk, ...]:
+    """A part's pieces, those of each compressed file joined into at most `most`."""
+    out: list[InputChunk] = []
+    for path, pieces in itertools.groupby(chunks, key=lambda chunk: chunk.path):
+        pieces = list(pieces)
+        out.extend(joined(pieces, most) if is_compressed(path) else pieces)
+    return tuple(out)
+
+
 def uncut_over(parts: list[InputPart], max_records: int) -> list[str]:
-    """A line for each compressed JSONL file, which cannot be cut, that holds more than
-    `max_records` records by its estimate: its part holds them all, and its memory grows
-    with them. (An uncompressed file is cut into pieces of 2 MiB, which hold a few hundred
-    text records at most.)"""
+    """A line for each compressed JSONL file that was not cut (in UTF-16 or UTF-32, or
+    smaller than a piece unpacked) and holds more than `max_records` records by its
+    estimate: its part holds them all, and its memory grows with them. (Other JSONL files
+    are cut into pieces of 2 MiB, which hold a few hundred text records at most.)"""
     counted = {}
     for part in parts:
         if len(part.chunks) == 1 and part.records > max_records:
             (chunk,) = part.chunks
-            if input_format(chunk.path) == "jsonl" and is_compressed(chunk.path):
+            whole = chunk.start == 0 and chunk.end is None
+            if whole and input_format(chunk.path) == "jsonl" and is_compressed(chunk.path):
                 counted[chunk.path] = part.records
     return [f"{printable_name(path)} holds about {records:,} records, over "
             f"--max_batch_articles {max_records:,}, and cannot be cut: they go in one part, "
