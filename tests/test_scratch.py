@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import FAST, SEEDS, error_of
+from conftest import FAST, SEEDS, error_of, rows
 
 from storywire.pipeline.cli import main
 from storywire.pipeline.scratch import HELD
@@ -147,3 +147,23 @@ def test_a_tmpdir_that_is_not_a_usable_folder_is_said_in_one_line(tmp_path, caps
         assert line.startswith(f"storywire run: cannot make a folder in the temporary folder "
                                f"{tmpdir}: "), line
         assert not (tmp_path / "out").exists()
+
+
+def test_an_input_that_holds_tmpdir_reads_no_scratch_of_this_run_or_another(tmp_path,
+                                                                             capsys):
+    # A run's scratch (its progress tallies, its parts' jobs, Beam's files) and another
+    # living run's (its stored ids) were read as input: a reject row for each file in them.
+    temp = Path(tempfile.gettempdir())
+    assert temp.parent == tmp_path  # the test's own TMPDIR, inside the input
+    (tmp_path / "article.txt").write_bytes((SEEDS / "000_b732d28f0e6528e7.txt").read_bytes())
+    process, theirs = _holding_process(temp)
+    try:
+        assert main(["run", "--input", str(tmp_path), "--output", str(tmp_path / "out"),
+                     "--quiet", *FAST]) == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert (theirs / "ids.npy").exists()  # living while the run read its folder
+    assert rows(tmp_path / "out", "rejects", "input_uri") == []
+    assert [r["input_uri"] for r in rows(tmp_path / "out", "articles", "input_uri")] == [
+        str(tmp_path / "article.txt")]

@@ -23,6 +23,7 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 
+from storywire.pipeline.scratch import HELD
 from storywire.transforms.metrics import FILES_MATCHED, INPUT_UNITS, counter
 from storywire.transforms.paths import is_local
 from storywire.transforms.records import REJECTS, SPANS, ReadSpan, Reject, storable_text
@@ -235,6 +236,8 @@ def _look(path: str, above: dict[tuple[int, int], str], top: str, exclude: str |
     except OSError as err:
         reject(f"cannot list folder: {err.strerror or err}")
         return
+    if HELD in names:
+        return  # a storywire process's scratch folder (an --input holding TMPDIR): not input
     inside = {**above, key: path}
     stack.extend((os.path.join(path, name), inside) for name in reversed(names))
 
