@@ -573,6 +573,52 @@ def test_a_compressed_file_read_in_pieces_stops_where_a_whole_read_stops(tmp_pat
             for out in inputs._ReadRecords()._read(piece, "jsonl")] == whole
 
 
+def test_a_compressed_file_reads_the_same_however_its_pieces_are_joined(tmp_path,
+                                                                        monkeypatch):
+    # A run in one piece joins a .jsonl.gz's pieces into 16, a run in parts into one for
+    # each worker of a part. Where 10,000 lines in a row without an article end reading,
+    # and which blank pieces are a reject, went by the joined pieces: the same file gave
+    # other articles and rejects in one piece, in parts, and unpacked.
+    import gzip
+
+    from storywire.transforms.read import inputs
+
+    monkeypatch.setattr(inputs, "MAX_LINES_WITHOUT_RECORD", 100)
+    data = (record_lines(*range(40)) + b'{"not json\n' * 150 + record_lines(*range(40, 80))
+            + b" " * 100 + b"\n" * 3000 + record_lines(*range(80, 120)))
+    plain, packed = tmp_path / "feed.jsonl", tmp_path / "feed.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+
+    def read(pieces) -> list[tuple]:
+        outs = [out for piece in pieces for out in inputs._ReadRecords()._read(piece, "jsonl")]
+        return [(out.line, getattr(out, "body", None) or out.reason) for out in outs]
+
+    fine = inputs.file_chunks(str(packed), packed.stat().st_size, 600, most_packed_pieces=None)
+    unpacked = read(inputs.file_chunks(str(plain), plain.stat().st_size, 600))
+    assert len(fine) > 8 and read(fine) == unpacked
+    assert any("held no article" in what for _, what in unpacked)
+    for most in (1, 2, 3, 16):
+        assert read(inputs.joined(fine, most)) == unpacked, most
+
+
+def test_a_piece_of_a_file_that_shrank_since_it_was_cut_is_one_reject_saying_so(tmp_path):
+    # A feed rewritten while a run in parts read it: the later pieces read lines of the new
+    # file as if they were where the old one had them, and one said "lines 101 to 100 of
+    # the file are all blank".
+    from storywire.transforms.read import inputs
+
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes(record_lines(*range(130)))
+    pieces = inputs.file_chunks(str(path), path.stat().st_size, 1000)
+    path.write_bytes(record_lines(*range(40, 130)))
+    (reject,) = inputs._ReadRecords()._read(pieces[-1], "jsonl")
+    assert reject.line == pieces[-1].first_line and reject.reason == (
+        f"the file is {path.stat().st_size:,} bytes, smaller than the "
+        f"{pieces[-1].size:,} it was when the run cut it into pieces: it changed, and its "
+        f"lines from {pieces[-1].first_line:,} are not read (a rerun reads it as it is now)")
+
+
 def test_short_lines_count_at_their_cost_towards_the_unpacked_limit(tmp_path):
     import gzip
 

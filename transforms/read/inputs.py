@@ -12,6 +12,7 @@ import gzip
 import itertools
 import json
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from storywire.transforms.metrics import INPUT_UNITS, SKIPPED_NO_PAGE, counter
+from storywire.transforms.paths import is_local
 from storywire.transforms.progress import READ, Tally
 from storywire.transforms.read import warc
 from storywire.transforms.read.decode import NotText, decode_bytes
@@ -140,7 +142,10 @@ class InputChunk:
     file; of what it unpacks to, for a compressed JSONL file), whose first line is line
     number `first_line` of the file (and last line `last_line`, for a JSONL part that ends
     before the file does); `records`, the records that could be pages in it, when the file
-    was framed to cut it (WARC)."""
+    was framed to cut it (WARC). `cuts`: the (first line, start byte) of each piece of a
+    compressed JSONL file it was joined from, after its first (joined()): each is read as a
+    piece of its own is (where 10,000 lines without an article stop reading, what a blank
+    piece is rejected for), so a file reads the same however its pieces were joined."""
 
     path: str
     size: int | None
@@ -149,6 +154,16 @@ class InputChunk:
     first_line: int = 1
     records: int | None = None
     last_line: int | None = None
+    cuts: tuple[tuple[int, int], ...] = ()
+
+    def pieces(self) -> list[InputChunk]:
+        """The pieces it was joined from (itself, if it was not)."""
+        if not self.cuts:
+            return [self]
+        starts = [(self.first_line, self.start), *self.cuts]
+        ends = [(line - 1, start) for line, start in self.cuts] + [(self.last_line, self.end)]
+        return [InputChunk(self.path, self.size, start, end, first, last_line=last)
+                for (first, start), (last, end) in zip(starts, ends)]
 
     def span(self, kind: str | None) -> ReadSpan:
         """Where reading this chunk reads the file, in the places its rejects are at."""
@@ -351,7 +366,11 @@ def nothing_to_read(chunk: InputChunk, last_line: int) -> str:
     """The reason of the reject of a JSONL file, or a piece of one, that ends at line
     `last_line` and held no line to read."""
     lines = last_line - chunk.first_line + 1
-    if chunk.start == 0 and chunk.end is None:
+    whole = chunk.start == 0 and chunk.end is None
+    if lines <= 0 and not whole:
+        return (f"the file ends before line {chunk.first_line:,}: it is shorter than when "
+                "the run cut it into pieces (a rerun reads it as it is now)")
+    if whole:
         return ("empty file" if lines == 0 else
                 f"file holds only blank lines ({lines:,} line{'s' if lines > 1 else ''})")
     return f"lines {chunk.first_line:,} to {last_line:,} of the file are all blank"
@@ -473,8 +492,10 @@ def joined(chunks: list[InputChunk], most: int) -> list[InputChunk]:
         group = chunks[at:at + size + (n < extra)]
         at += len(group)
         first, last = group[0], group[-1]
+        cuts = tuple(cut for piece in group
+                     for cut in ((piece.first_line, piece.start), *piece.cuts))[1:]
         out.append(InputChunk(first.path, first.size, first.start, last.end,
-                              first.first_line, last_line=last.last_line))
+                              first.first_line, last_line=last.last_line, cuts=cuts))
     return out
 
 
@@ -585,16 +606,23 @@ class _ReadRecords(beam.DoFn):
                 yield as_utf8(handle)
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
-        path, number, packed = chunk.path, chunk.first_line - 1, chunk.size
+        path, packed = chunk.path, chunk.size
         max_line, max_without = MAX_LINE_BYTES, MAX_LINES_WITHOUT_RECORD
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
                  if is_compressed(path) else None)
-        without = 0  # lines in a row, up to `number`, that gave no record
-        gave = False  # whether any line gave a record or a reject
+        shrunk = shrunk_since_cut(chunk)
+        if shrunk is not None:
+            yield shrunk
+            return
         # A piece of a compressed file is read from the file's start, its lines before the
         # piece skipped; they count towards the unpacked limit as in a read of the whole
         # file, so reading stops at the same line whichever piece it falls in.
         from_start = limit is not None
+        pieces = chunk.pieces()  # each read as a piece of its own (InputChunk.cuts)
+        at, piece = 0, pieces[0]
+        seen = number = chunk.first_line - 1  # the last line unpacked; the last one read
+        without = 0  # lines in a row, up to `number`, that gave no record
+        gave = stopped = False  # whether a line of the piece gave anything; reading it ended
         try:
             with self._open_lines(chunk) as handle:
                 lines = read_lines(handle, max_line, limit,
@@ -602,27 +630,38 @@ class _ReadRecords(beam.DoFn):
                                    0 if from_start else chunk.start,
                                    chunk.end, min_line_cost=MIN_LINE_COST_BYTES)
                 for line in lines:
+                    seen = line.number
                     if line.number < chunk.first_line:
+                        continue
+                    while piece.last_line is not None and line.number > piece.last_line:
+                        if not (gave or stopped):
+                            yield nothing_read(piece, number)
+                        at, piece = at + 1, pieces[at + 1]
+                        without, gave, stopped = 0, False, False
+                    if stopped:
                         continue
                     if without >= max_without:
                         # No feed of articles: the lines before stand, the rest is one reject.
                         yield Reject(path, line.number, None, "read",
                                      no_articles_in_a_row(without, line.number - without,
-                                                          chunk.end),
+                                                          piece.end),
                                      excerpt(line.data))
-                        return
+                        if piece is pieces[-1]:
+                            return
+                        stopped = True
+                        continue
                     number = line.number
                     out = jsonl_line(line, path, max_line)
                     without = 0 if isinstance(out, RawRecord) else without + 1
                     if out is not None:
                         gave = True
                         yield out
-            if not gave:
+            if not (gave or stopped):
                 # Nothing to read is a reject, as an empty .txt file is: the run then says
                 # why it has no article.
-                whole = chunk.start == 0 and chunk.end is None
-                yield Reject(path, None if whole else chunk.first_line, None, "read",
-                             nothing_to_read(chunk, number))
+                yield nothing_read(piece, number)
+            for later in pieces[at + 1:]:  # the file ended before them
+                yield nothing_read(later, number)
         except UnpackedTooLarge as err:
             if from_start and err.lines < chunk.first_line:
                 return  # it stops in an earlier piece, whose reject says so
@@ -637,11 +676,39 @@ class _ReadRecords(beam.DoFn):
                          f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); "
                          f"lines from {number + 1} on are not read")
         except (OSError, EOFError, zlib.error, BadGzipFile, UnicodeDecodeError) as err:
+            if from_start and seen < chunk.first_line - 1:
+                return  # unreadable before the piece: an earlier piece's reject says so
             # A truncated or corrupt archive (or UTF-16 file): the lines read so far stand,
             # the rest is one reject.
             _log.warning("%s: unreadable after line %d: %s", path, number, err)
             yield Reject(path, number + 1, None, "read",
                          f"unreadable after line {number}: {type(err).__name__}: {err}")
+
+
+def nothing_read(piece: InputChunk, last_line: int) -> Reject:
+    """The reject of a JSONL file, or a piece of one, that ends at line `last_line` and held
+    no line to read."""
+    whole = piece.start == 0 and piece.end is None
+    return Reject(piece.path, None if whole else piece.first_line, None, "read",
+                  nothing_to_read(piece, last_line))
+
+
+def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
+    """The reject of a piece of a local file that is now smaller than when it was cut into
+    pieces (replaced, or rewritten): its lines are no longer where the pieces say. (A file
+    that grew, as a feed appended to does, keeps its lines where they were.)"""
+    if chunk.size is None or (chunk.start == 0 and chunk.end is None) or not is_local(chunk.path):
+        return None
+    try:
+        now = os.stat(chunk.path).st_size
+    except OSError:
+        return None  # reading it says why
+    if now >= chunk.size:
+        return None
+    return Reject(chunk.path, chunk.first_line, None, "read",
+                  f"the file is {now:,} bytes, smaller than the {chunk.size:,} it was when the "
+                  f"run cut it into pieces: it changed, and its lines from "
+                  f"{chunk.first_line:,} are not read (a rerun reads it as it is now)")
 
 
 class ReadRecords(beam.PTransform):
