@@ -46,11 +46,26 @@ class RunGone(KeyboardInterrupt):
 
 
 def _stop_here(signum, frame):
-    raise KeyboardInterrupt
+    _raise_where_it_lands(KeyboardInterrupt, signum, frame)
 
 
 def _run_gone(signum, frame):
-    raise RunGone
+    _raise_where_it_lands(RunGone, signum, frame)
+
+
+def _raise_where_it_lands(error: type[BaseException], signum: int, frame) -> None:
+    """Raise `error` where the signal came, unless that is in the import machinery: a
+    module lock's weakref callback there swallows it (Python prints "Exception ignored"
+    and a traceback, and the part ran on until killed). The signal comes again shortly,
+    to land past it."""
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        import threading
+
+        again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        again.daemon = True
+        again.start()
+        return
+    raise error
 
 
 if __name__ == "__main__":

@@ -537,3 +537,26 @@ def test_the_summary_of_all_parts_is_counted_while_the_run_holds_its_lock(tmp_pa
                  "--max_batch_articles", "50", *FAST]) == 0
     assert other_run == [2]  # refused: the run in parts still held the output
     assert "all 2 parts:" in capsys.readouterr().out
+
+
+def test_a_stop_that_lands_in_the_import_machinery_comes_again_past_it():
+    # Raised in a module lock's weakref callback, the part's KeyboardInterrupt was printed
+    # as "Exception ignored" with a traceback, and the part ran on.
+    from types import SimpleNamespace
+
+    from storywire.pipeline.part import _raise_where_it_lands
+
+    came = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: came.append(signum))
+    try:
+        importlib_frame = SimpleNamespace(
+            f_code=SimpleNamespace(co_filename="<frozen importlib._bootstrap>"))
+        _raise_where_it_lands(KeyboardInterrupt, signal.SIGUSR2, importlib_frame)
+        deadline = time.monotonic() + 5
+        while not came and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert came == [signal.SIGUSR2]
+        with pytest.raises(KeyboardInterrupt):  # anywhere else, at once
+            _raise_where_it_lands(KeyboardInterrupt, signal.SIGUSR2, sys._getframe())
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
