@@ -569,8 +569,15 @@ def test_a_compressed_file_read_in_pieces_stops_where_a_whole_read_stops(tmp_pat
     assert len(pieces) == inputs.MAX_PACKED_PIECES
     whole = list(inputs._ReadRecords()._read(inputs.InputChunk(str(path), size), "jsonl"))
     assert isinstance(whole[-1], Reject) and "decompression bomb" in whole[-1].reason
-    assert [out for piece in pieces
-            for out in inputs._ReadRecords()._read(piece, "jsonl")] == whole
+    stop = whole[-1].line
+    read = [out for piece in pieces for out in inputs._ReadRecords()._read(piece, "jsonl")]
+    assert read[:len(whole)] == whole
+    # Each piece after the one it stops in says it is not read (none is lost unsaid).
+    after = [piece for piece in pieces if piece.first_line > stop]
+    assert after and [(r.line, r.reason.split(":")[0]) for r in read[len(whole):]] == [
+        (p.first_line, f"lines {p.first_line:,} "
+                       + ("on" if p.last_line is None else f"to {p.last_line:,}")
+                       + " are not read") for p in after]
 
 
 def test_a_compressed_file_reads_the_same_however_its_pieces_are_joined(tmp_path,
@@ -600,6 +607,44 @@ def test_a_compressed_file_reads_the_same_however_its_pieces_are_joined(tmp_path
     assert any("held no article" in what for _, what in unpacked)
     for most in (1, 2, 3, 16):
         assert read(inputs.joined(fine, most)) == unpacked, most
+    # A decompression bomb's limit reached where reading a piece had stopped already: the
+    # pieces after it were lost without a reject, and a joined piece said it stopped at
+    # the wrong line.
+    stop = next(line for line, what in unpacked if "held no article" in what)
+    limit_line = stop + 5  # reached where reading that piece stopped already
+    (stopped_in,) = [p for p in fine if p.first_line <= stop <= (p.last_line or stop)]
+    assert limit_line <= stopped_in.last_line
+    monkeypatch.setattr(inputs, "MAX_EXPANSION", 1)
+    monkeypatch.setattr(inputs, "MIN_LINE_COST_BYTES", 0)
+    monkeypatch.setattr(inputs, "MIN_UNPACKED_LIMIT_BYTES",
+                        sum(len(line) + 1 for line in data.split(b"\n")[:limit_line - 1]))
+    separately = read(fine)
+    assert [what for line, what in separately if line == stop][0].startswith(
+        "100 lines in a row held no article")
+    assert [line for line, what in separately if "reading the file stopped" in what] == [
+        p.first_line for p in fine if p.first_line > stopped_in.last_line]
+    for most in (1, 2, 3, 16):
+        assert read(inputs.joined(fine, most)) == separately, most
+
+
+def test_a_small_compressed_file_is_cut_where_the_same_bytes_unpacked_are(tmp_path):
+    # 80 KB packed, 5 MB unpacked: it was one piece, so 10,000 bad lines across where the
+    # unpacked file is cut ended its reading, and the records after them were lost.
+    import gzip
+
+    from storywire.transforms.read.inputs import file_chunks
+
+    data = record_lines(*range(10)) + b"{x\n" * 1_200_000 + record_lines(*range(10, 20))
+    plain, packed = tmp_path / "feed.jsonl", tmp_path / "feed.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    assert packed.stat().st_size < 100_000
+
+    def cuts(path):
+        return [(c.start, c.end, c.first_line, c.last_line)
+                for c in file_chunks(str(path), path.stat().st_size)]
+
+    assert len(cuts(plain)) == 2 and cuts(packed) == cuts(plain)
 
 
 def test_a_piece_of_a_file_that_shrank_since_it_was_cut_is_one_reject_saying_so(tmp_path):

@@ -58,11 +58,11 @@ _SCAN_BLOCK_BYTES = 8 * 1024 * 1024
 # to; but a piece cannot be reached without unpacking the file up to it, so each piece read
 # costs unpacking all before it. A file is therefore read in at most MAX_PACKED_PIECES
 # pieces: unpacking it about MAX_PACKED_PIECES / 2 times over, at about 500 MB/s, against
-# cleaning its text at about 1 MB/s (about 3% more work for 16 pieces). A file under
-# CHUNK_BYTES / MOST_PACKING packed unpacks to less than a piece (gzip packs news JSONL 3 to
-# 6 times) and is not unpacked to cut it.
+# cleaning its text at about 1 MB/s (about 3% more work for 16 pieces). Every compressed
+# JSONL file is unpacked to cut it, however small: where its pieces start is where the
+# rule of 10,000 lines without an article starts counting again, as in the same bytes
+# unpacked (a small file of short lines can unpack to many pieces).
 MAX_PACKED_PIECES = 16
-MOST_PACKING = 8
 # About what a .warc.gz of news pages unpacks to, per byte (the benchmark's pages: 4.9).
 # One over CHUNK_BYTES / WARC_PACKING likely holds more than a part's records, so it is
 # framed to be cut (WARC parts are sized by their records, unpacked, as JSONL's).
@@ -422,7 +422,7 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
     packed = is_compressed(path)
     if kind == "warc" and size is not None and size * (WARC_PACKING if packed else 1) > chunk_bytes:
         return warc_chunks(path, size, chunk_bytes)
-    if kind != "jsonl" or size is None or size * (MOST_PACKING if packed else 1) <= chunk_bytes:
+    if kind != "jsonl" or size is None or (not packed and size <= chunk_bytes):
         return [InputChunk(path, size)]
     lines = 0
 
@@ -662,27 +662,47 @@ class _ReadRecords(beam.DoFn):
                 yield nothing_read(piece, number)
             for later in pieces[at + 1:]:  # the file ended before them
                 yield nothing_read(later, number)
-        except UnpackedTooLarge as err:
-            if from_start and err.lines < chunk.first_line:
-                return  # it stops in an earlier piece, whose reject says so
-            # A decompression bomb: the lines read so far stand, the rest is one reject.
-            _log.warning("%s: %s; not read further", path, err)
-            yield Reject(path, number + 1, None, "read",
-                         f"stopped reading after {err.unpacked_bytes:,} bytes in "
-                         f"{err.lines:,} lines unpacked from "
-                         f"{'?' if packed is None else f'{packed:,}'} packed: over "
-                         f"{MAX_EXPANSION}x the packed size and over "
-                         f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
-                         f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); "
-                         f"lines from {number + 1} on are not read")
-        except (OSError, EOFError, zlib.error, BadGzipFile, UnicodeDecodeError) as err:
-            if from_start and seen < chunk.first_line - 1:
-                return  # unreadable before the piece: an earlier piece's reject says so
-            # A truncated or corrupt archive (or UTF-16 file): the lines read so far stand,
-            # the rest is one reject.
-            _log.warning("%s: unreadable after line %d: %s", path, number, err)
-            yield Reject(path, number + 1, None, "read",
-                         f"unreadable after line {number}: {type(err).__name__}: {err}")
+        except (UnpackedTooLarge, OSError, EOFError, zlib.error, BadGzipFile,
+                UnicodeDecodeError) as err:
+            # Reading stops at line `stop`: the lines read so far stand. The piece it stops
+            # in says why in one reject (unless reading it had stopped already: its own
+            # reject says so), and each piece after it that it would have read, in one each
+            # (the pieces of a file read separately say the same).
+            stop = err.lines if isinstance(err, UnpackedTooLarge) else seen + 1
+            _log.warning("%s: reading stops at line %d: %s", path, stop, err)
+            while piece.last_line is not None and stop > piece.last_line:  # read to its end
+                if not (gave or stopped):
+                    yield nothing_read(piece, number)
+                at, piece = at + 1, pieces[at + 1]
+                gave, stopped = False, False
+            if stop >= piece.first_line:  # in this piece
+                if not stopped:
+                    yield Reject(path, stop, None, "read", stop_reason(err, stop, packed))
+                at += 1
+            why = ("the file unpacked to over its limit, a decompression bomb?"
+                   if isinstance(err, UnpackedTooLarge) else f"{type(err).__name__}: {err}")
+            for later in pieces[at:]:
+                yield Reject(path, later.first_line, None, "read",
+                             f"{lines_of(later)} are not read: reading the file stopped "
+                             f"before them, at line {stop:,} ({why})")
+
+
+def stop_reason(err: Exception, stop: int, packed: int | None) -> str:
+    """Why reading a JSONL file stopped at line `stop`, and what is not read."""
+    if isinstance(err, UnpackedTooLarge):  # a decompression bomb
+        return (f"stopped reading after {err.unpacked_bytes:,} bytes in {err.lines:,} lines "
+                f"unpacked from {'?' if packed is None else f'{packed:,}'} packed: over "
+                f"{MAX_EXPANSION}x the packed size and over "
+                f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
+                f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); lines from "
+                f"{stop} on are not read")
+    # A truncated or corrupt archive (or UTF-16 file)
+    return f"unreadable after line {stop - 1}: {type(err).__name__}: {err}"
+
+
+def lines_of(piece: InputChunk) -> str:
+    return (f"lines {piece.first_line:,} on" if piece.last_line is None else
+            f"lines {piece.first_line:,} to {piece.last_line:,}")
 
 
 def nothing_read(piece: InputChunk, last_line: int) -> Reject:
