@@ -656,6 +656,13 @@ def test_a_piece_of_a_file_that_shrank_since_it_was_cut_is_one_reject_saying_so(
     path = tmp_path / "feed.jsonl"
     path.write_bytes(record_lines(*range(130)))
     pieces = inputs.file_chunks(str(path), path.stat().st_size, 1000)
+    # Rewritten with as many bytes in shorter lines, a piece holds more lines than it did
+    # (not told apart from the file it was): they are read, as its bytes are.
+    size = path.stat().st_size
+    shorter = b"".join(json.dumps({"text": f"R{n}"}).encode() + b"\n" for n in range(size))
+    path.write_bytes(shorter[:size - 1] + b"\n")
+    first = list(inputs._ReadRecords()._read(pieces[0], "jsonl"))
+    assert len(first) > pieces[0].last_line and all(isinstance(r, RawRecord) for r in first)
     path.write_bytes(record_lines(*range(40, 130)))
     (reject,) = inputs._ReadRecords()._read(pieces[-1], "jsonl")
     assert reject.line == pieces[-1].first_line and reject.reason == (

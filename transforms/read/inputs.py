@@ -633,7 +633,7 @@ class _ReadRecords(beam.DoFn):
                     seen = line.number
                     if line.number < chunk.first_line:
                         continue
-                    while piece.last_line is not None and line.number > piece.last_line:
+                    while piece is not pieces[-1] and line.number > piece.last_line:
                         if not (gave or stopped):
                             yield nothing_read(piece, number)
                         at, piece = at + 1, pieces[at + 1]
@@ -670,7 +670,7 @@ class _ReadRecords(beam.DoFn):
             # (the pieces of a file read separately say the same).
             stop = err.lines if isinstance(err, UnpackedTooLarge) else seen + 1
             _log.warning("%s: reading stops at line %d: %s", path, stop, err)
-            while piece.last_line is not None and stop > piece.last_line:  # read to its end
+            while piece is not pieces[-1] and stop > piece.last_line:  # read to its end
                 if not (gave or stopped):
                     yield nothing_read(piece, number)
                 at, piece = at + 1, pieces[at + 1]
