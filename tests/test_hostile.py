@@ -285,8 +285,14 @@ def test_a_decompression_bomb_stops_at_its_limit_and_keeps_the_lines_before(tmp_
     assert by_line[4] == ("read", f"line is {len(long_line):,} bytes, over the limit of "
                                   f"{MAX_LINE_BYTES:,} for one record (no article is this "
                                   "long); not read")
-    stop_line, (stage, reason) = max(by_line.items())
-    assert stage == "read" and reason.startswith("stopped reading after ")
+    ((stop_line, (stage, reason)),) = [(line, why) for line, why in by_line.items()
+                                        if why[1].startswith("stopped reading after ")]
+    assert stage == "read"
+    # The file is cut into pieces as it unpacks: each piece after the stop says it is not
+    # read, and why.
+    assert all(f"are not read: reading the file stopped before them, at line {stop_line} "
+               "(the file unpacked to over its limit, a decompression bomb?)" in why
+               for line, (_, why) in by_line.items() if line > stop_line)
     assert (f"from {bomb.stat().st_size:,} packed: over 100x the packed size and over "
             "16 MiB, each line counted as 1,024 bytes at least (a decompression bomb?); lines "
             f"from {stop_line} on are not read") in reason
