@@ -54,7 +54,9 @@ class RunContext:
     # Of a run in parts: the file where the run keeps the stored ids (SavedStoredIds), which
     # the part skips, instead of reading every file of the articles table again.
     stored_ids: str | None = None
-    small: bool = False  # a small input run in-process: its graphs are solved in one place
+    # Its graphs (copy groups, story links) are solved on one worker: a small run
+    # in-process, or a local run (each part) of at most GATHERED_AT_MOST_RECORDS records.
+    gathered: bool = False
 
 
 def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
@@ -88,13 +90,13 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
          stored | "StoredFingerprints" >> beam.Map(lambda s: (s.article_id, s.simhash)))
         | "AllFingerprints" >> beam.Flatten()
         | "NearDuplicates" >> NearDuplicatePairs(opts.dup_max_distance)
-        | "CopyGroups" >> CopyGroups(gathered=run.small))
+        | "CopyGroups" >> CopyGroups(gathered=run.gathered))
     dup_groups = (copy_groups, stored) | "DupGroupIds" >> DupGroupIds()
     story_labels = (
         ((articles | "Vectors" >> beam.Map(lambda a: a.vector),
           stored | "StoredVectors" >> beam.Map(stored_vector)) | "AllVectors" >> beam.Flatten(),
          copy_groups)
-        | "LinkStories" >> LinkStories(settings, gathered=run.small))
+        | "LinkStories" >> LinkStories(settings, gathered=run.gathered))
     tagged = ((articles, story_labels, stored, window["movable"], stored_stories["members"],
                stored_stories["unlisted"])
               | "TagStories" >> TagStories(run.ingested_at))

@@ -86,8 +86,8 @@ def run(argv: list[str], lock=None, keep_output: bool = True, command: str = "ru
 def _run_checked(options, flags, lock, keep_output: bool, typed: list[str],
                  small: bool = False, command: str = "run") -> int:
     """A run whose options are checked: lock the output, run, commit, report. `typed`:
-    the words the lock names its holder by; `small`: a small local input
-    (RunContext.small)."""
+    the words the lock names its holder by; `small`: a small local input, run in-process
+    (its graphs solved in one place: RunContext.gathered)."""
     from storywire.pipeline.options import StorywireOptions
     from storywire.pipeline.scratch import NoScratch, Scratch
 
@@ -153,7 +153,7 @@ def _run_in(scratch, options, flags, lock, keep_output: bool, typed: list[str], 
     if dry_run:  # builds the job and touches no storage: no lock, no recovery
         started = datetime.now(timezone.utc)
         build_pipeline(pipeline, opts, RunContext(staging_folder(opts.output, started),
-                                                  to_micros(started), small=small))
+                                                  to_micros(started), gathered=small))
         print(f"storywire: {where} ({describe_runner(options)})",
               file=sys.stderr, flush=True)
         if not is_local_runner(options):  # the local runner would run the job
@@ -197,7 +197,9 @@ def _run_in(scratch, options, flags, lock, keep_output: bool, typed: list[str], 
         if problem:
             return fail(command, problem)
         keep_language(opts.output, opts.language)
-        parts = [None] if flags.detach else input_parts(options)
+        plan = None if flags.detach else planned_parts(options)
+        parts = plan if plan and len(plan) > 1 else [None]
+        gathered = small or fits_one_worker(plan)
         if parts != [None]:  # each part makes its own pipeline
             _discard([pipeline])
         print(f"storywire: {where} ({describe_runner(options)})"
@@ -226,7 +228,7 @@ def _run_in(scratch, options, flags, lock, keep_output: bool, typed: list[str], 
             context = RunContext(
                 staging_folder(opts.output, started), to_micros(started),
                 lock_token=lock.token, release_lock=flags.detach, progress=progress_folder,
-                part=part, small=small, stored_ids=stored_ids and stored_ids.path)
+                part=part, gathered=gathered, stored_ids=stored_ids and stored_ids.path)
             try:
                 if part is None:
                     build_pipeline(pipeline, opts, context)
@@ -301,21 +303,31 @@ def report_part(summary, part, started: datetime):
     return summary
 
 
-def input_parts(options) -> list:
-    """The parts a local run over a big local input is made of (transforms/read/parts.py);
-    [None] for a run in one piece: one that is small, on a cloud runner, or a dry run."""
+def planned_parts(options) -> list | None:
+    """The parts a local run over local input is made of (transforms/read/parts.py), one
+    part for an input of at most `--max_batch_articles` records; None where the run is
+    not planned: on a cloud runner, or in one piece whatever its size (0)."""
     from storywire.pipeline.options import StorywireOptions, is_local_runner, local_workers
     from storywire.transforms.read.parts import plan_parts, uncut_over
 
     opts = options.view_as(StorywireOptions)
     if (not opts.max_batch_articles or not is_local_runner(options)
             or not all(p and is_local(p) for p in opts.input)):
-        return [None]
+        return None
     parts = plan_parts(opts.input, opts.output, opts.max_batch_articles,
                        workers=local_workers(options))
     for line in uncut_over(parts, opts.max_batch_articles):
         print(f"storywire: note: {line}", file=sys.stderr, flush=True)
-    return parts if len(parts) > 1 else [None]
+    return parts
+
+
+def fits_one_worker(plan: list | None) -> bool:
+    """Whether each pipeline of a planned run reads few enough records for its graphs to
+    be solved on one worker (components.py)."""
+    from storywire.transforms.copies.components import GATHERED_AT_MOST_RECORDS
+
+    return plan is not None and all(part.records <= GATHERED_AT_MOST_RECORDS
+                                    for part in plan)
 
 
 def report(summary, opts, started: datetime, kept: bool, parts: str | None = None) -> int:

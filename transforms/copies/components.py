@@ -14,8 +14,12 @@ story) are far smaller and shallower. A last round counts the nodes whose label 
 change (in a counter the caller names), so a graph that needed more rounds does not pass
 unnoticed.
 
-A small run's graph (`gathered`) is solved on one worker instead: its edges are few, and
-the rounds, each a step of its own, would cost more than the work they spread.
+A graph known to be small (`gathered`) is solved on one worker instead: that of a local
+run, or of each part of a run in parts, of at most GATHERED_AT_MOST_RECORDS records. Its
+edges fit there, and the rounds, each a step of its own, cost more than the work they
+spread: on 1,000 HTML pages with two workers, 23.0 s and 37.9 s of CPU with the rounds,
+21.6 s and 36.3 s solved on one worker (the same tables). A cloud run, whose input has no
+such bound, passes labels in rounds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ import apache_beam as beam
 from storywire.transforms.metrics import counter
 
 DEFAULT_ROUNDS = 12
+# A run reading at most this many records solves its graphs on one worker. The edges are
+# a few per article (its copies, its story links), so this bounds what that worker holds
+# to about a hundred megabytes; a run in parts has parts of --max_batch_articles (20,000).
+GATHERED_AT_MOST_RECORDS = 50_000
 
 
 def components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
