@@ -15,6 +15,7 @@ from storywire.pipeline.cli import main
 from storywire.transforms.clean.cleaning import clean_record
 from storywire.transforms.read.decode import NotText, decode_bytes, mostly_utf8
 from storywire.transforms.read.inputs import (
+    JOINT_BYTES,
     Line,
     UnpackedTooLarge,
     _ReadRecords,
@@ -322,8 +323,8 @@ def test_line_chunks_cover_the_file_at_line_starts(lines, final_newline, chunk_b
     chunks = line_chunks([data[i:i + block] for i in range(0, len(data), block)], chunk_bytes)
     assert chunks[-1][1] is None
     position = 0
-    for start, end, first_line in chunks:
-        assert start == position
+    for start, end, first_line, joint in chunks:
+        assert start == position and joint == data[max(0, start - JOINT_BYTES):start]
         assert start == 0 or data[start - 1:start] == b"\n"
         assert first_line == data[:start].count(b"\n") + 1
         if end is not None:
@@ -669,6 +670,40 @@ def test_a_piece_of_a_file_that_shrank_since_it_was_cut_is_one_reject_saying_so(
         f"the file is {path.stat().st_size:,} bytes, smaller than the "
         f"{pieces[-1].size:,} it was when the run cut it into pieces: it changed, and its "
         f"lines from {pieces[-1].first_line:,} are not read (a rerun reads it as it is now)")
+
+
+@pytest.mark.parametrize("name", ["feed.jsonl", "feed.jsonl.gz"])
+def test_a_piece_of_a_file_rewritten_larger_since_it_was_cut_is_one_reject_saying_so(
+        tmp_path, name):
+    # A feed rewritten, larger, while a run in parts read it: the later pieces read the new
+    # file's bytes where the old one's lines had been, from the middle of a line, under the
+    # old line numbers. A feed appended to still reads as it did.
+    import gzip
+
+    from storywire.transforms.read import inputs
+
+    path = tmp_path / name
+    write = ((lambda data: path.write_bytes(gzip.compress(data))) if name.endswith(".gz")
+             else path.write_bytes)
+    write(record_lines(*range(130)))
+    pieces = inputs.file_chunks(str(path), path.stat().st_size, 1000, most_packed_pieces=None)
+    assert len(pieces) > 3
+
+    def read(piece) -> list:
+        return list(inputs._ReadRecords()._read(piece, "jsonl"))
+
+    write(record_lines(*range(130), *range(500, 520)))  # appended to
+    appended = [out for piece in pieces for out in read(piece)]
+    assert all(isinstance(out, RawRecord) for out in appended)
+    assert [out.line for out in appended] == list(range(1, 151))
+    write(record_lines(*range(1000, 1300)))  # rewritten, longer lines and more of them
+    assert all(isinstance(out, RawRecord) for out in read(pieces[0]))
+    for piece in pieces[1:]:
+        (reject,) = read(piece)
+        assert reject.line == piece.first_line and reject.reason == (
+            f"the file changed since the run cut it into pieces: it no longer holds, before "
+            f"line {piece.first_line:,}, what it held there, so its lines from "
+            f"{piece.first_line:,} are not read (a rerun reads it as it is now)")
 
 
 def test_short_lines_count_at_their_cost_towards_the_unpacked_limit(tmp_path):

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
@@ -155,6 +156,9 @@ class InputChunk:
     records: int | None = None
     last_line: int | None = None
     cuts: tuple[tuple[int, int], ...] = ()
+    # The last bytes (up to JOINT_BYTES) before `start` when the file was cut: a file that
+    # no longer holds them there was rewritten, and its lines are not where the piece says.
+    joint: bytes = b""
 
     def pieces(self) -> list[InputChunk]:
         """The pieces it was joined from (itself, if it was not)."""
@@ -174,15 +178,30 @@ class InputChunk:
         return ReadSpan(storable_text(self.path), first, last, from_start=self.start == 0)
 
 
-def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, int | None, int]]:
+# Bytes kept from before each cut (InputChunk.joint): enough that a rewritten file holds
+# the same ones at the same place only by copying what was there.
+JOINT_BYTES = 32
+
+
+class LineCut(NamedTuple):
+    """Where a part of a file cut at line ends starts (`first_line`, at byte `start`, after
+    the bytes `joint`) and ends (None: at the file's end)."""
+
+    start: int
+    end: int | None
+    first_line: int
+    joint: bytes = b""
+
+
+def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[LineCut]:
     """Cut a file, given as consecutive blocks of bytes, into parts of at least
-    `chunk_bytes` that end at a line end: (start, end or None for the last, first line
-    number). Line numbers count b"\n" as a JSONL reader does, so a record's number is the
-    same whichever part it is read from."""
-    chunks: list[tuple[int, int | None, int]] = []
-    start, first_line = 0, 1
+    `chunk_bytes` that end at a line end. Line numbers count b"\n" as a JSONL reader does,
+    so a record's number is the same whichever part it is read from."""
+    chunks: list[LineCut] = []
+    start, first_line, joint = 0, 1, b""
     offset = 0         # file offset of the current block
     newlines = 0       # line ends between `start` and the scan position
+    before = b""       # the last bytes of the blocks before the current one
     for block in blocks:
         pos = 0
         while True:
@@ -191,16 +210,17 @@ def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[tuple[int, in
             if cut < 0:
                 break
             newlines += block.count(b"\n", pos, cut + 1)
-            chunks.append((start, offset + cut + 1, first_line))
+            chunks.append(LineCut(start, offset + cut + 1, first_line, joint))
             start, first_line, newlines = offset + cut + 1, first_line + newlines, 0
+            joint = (before + block[max(0, cut + 1 - JOINT_BYTES):cut + 1])[-JOINT_BYTES:]
             pos = cut + 1
         newlines += block.count(b"\n", pos)
         offset += len(block)
+        before = (before + block[-JOINT_BYTES:])[-JOINT_BYTES:]
     if offset > start or not chunks:
-        chunks.append((start, None, first_line))
+        chunks.append(LineCut(start, None, first_line, joint))
     else:  # the file ends at a cut: the last part runs to the end
-        last_start, _, last_line = chunks.pop()
-        chunks.append((last_start, None, last_line))
+        chunks.append(chunks.pop()._replace(end=None))
     return chunks
 
 
@@ -449,13 +469,14 @@ def file_chunks(path: str, size: int | None, chunk_bytes: int = CHUNK_BYTES,
                 return [InputChunk(path, size)]
             parts = line_chunks(_up_to_an_error(blocks(head, f)), chunk_bytes)
     except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
-        parts = [(0, None, 1)]
+        parts = [LineCut(0, None, 1)]
     if counted is not None:
         counted.append(lines)
     # A part's last line is the line before the next part's first.
-    last_lines = [first_line - 1 for _, _, first_line in parts[1:]] + [None]
-    chunks = [InputChunk(path, size, start, end, first_line, last_line=last)
-              for (start, end, first_line), last in zip(parts, last_lines)]
+    last_lines = [part.first_line - 1 for part in parts[1:]] + [None]
+    chunks = [InputChunk(path, size, part.start, part.end, part.first_line, last_line=last,
+                         joint=part.joint)
+              for part, last in zip(parts, last_lines)]
     return joined(chunks, most_packed_pieces) if packed and most_packed_pieces else chunks
 
 
@@ -495,7 +516,8 @@ def joined(chunks: list[InputChunk], most: int) -> list[InputChunk]:
         cuts = tuple(cut for piece in group
                      for cut in ((piece.first_line, piece.start), *piece.cuts))[1:]
         out.append(InputChunk(first.path, first.size, first.start, last.end,
-                              first.first_line, last_line=last.last_line, cuts=cuts))
+                              first.first_line, last_line=last.last_line, cuts=cuts,
+                              joint=first.joint))
     return out
 
 
@@ -610,14 +632,16 @@ class _ReadRecords(beam.DoFn):
         max_line, max_without = MAX_LINE_BYTES, MAX_LINES_WITHOUT_RECORD
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
                  if is_compressed(path) else None)
-        shrunk = shrunk_since_cut(chunk)
-        if shrunk is not None:
-            yield shrunk
+        changed = shrunk_since_cut(chunk) or rewritten_since_cut(chunk)
+        if changed is not None:
+            yield changed
             return
         # A piece of a compressed file is read from the file's start, its lines before the
         # piece skipped; they count towards the unpacked limit as in a read of the whole
-        # file, so reading stops at the same line whichever piece it falls in.
+        # file, so reading stops at the same line whichever piece it falls in. Where they
+        # end must be where they ended when the file was cut (`joint`), or it was rewritten.
         from_start = limit is not None
+        joint = Joint(chunk) if from_start and chunk.joint else None
         pieces = chunk.pieces()  # each read as a piece of its own (InputChunk.cuts)
         at, piece = 0, pieces[0]
         seen = number = chunk.first_line - 1  # the last line unpacked; the last one read
@@ -632,7 +656,14 @@ class _ReadRecords(beam.DoFn):
                 for line in lines:
                     seen = line.number
                     if line.number < chunk.first_line:
+                        if joint:
+                            joint.passed(line)
                         continue
+                    if joint:
+                        if not joint.holds():
+                            yield changed_reject(chunk)
+                            return
+                        joint = None
                     while piece is not pieces[-1] and line.number > piece.last_line:
                         if not (gave or stopped):
                             yield nothing_read(piece, number)
@@ -656,6 +687,9 @@ class _ReadRecords(beam.DoFn):
                     if out is not None:
                         gave = True
                         yield out
+            if joint:  # the file now ends before the piece
+                yield changed_reject(chunk)
+                return
             if not (gave or stopped):
                 # Nothing to read is a reject, as an empty .txt file is: the run then says
                 # why it has no article.
@@ -729,6 +763,51 @@ def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
                   f"the file is {now:,} bytes, smaller than the {chunk.size:,} it was when the "
                   f"run cut it into pieces: it changed, and its lines from "
                   f"{chunk.first_line:,} are not read (a rerun reads it as it is now)")
+
+
+def rewritten_since_cut(chunk: InputChunk) -> Reject | None:
+    """The reject of a piece of a local uncompressed file that no longer holds, just before
+    the piece, the bytes it held there when the run cut it (InputChunk.joint): the file was
+    rewritten, and its lines are not where the piece says. (A compressed file is checked
+    as it is unpacked up to the piece: Joint.)"""
+    if not chunk.joint or is_compressed(chunk.path) or not is_local(chunk.path):
+        return None
+    try:
+        with open(chunk.path, "rb") as handle:
+            handle.seek(chunk.start - len(chunk.joint))
+            held = handle.read(len(chunk.joint))
+    except OSError:
+        return None  # reading it says why
+    return None if held == chunk.joint else changed_reject(chunk)
+
+
+def changed_reject(chunk: InputChunk) -> Reject:
+    return Reject(chunk.path, chunk.first_line, None, "read",
+                  f"the file changed since the run cut it into pieces: it no longer holds, "
+                  f"before line {chunk.first_line:,}, what it held there, so its lines from "
+                  f"{chunk.first_line:,} are not read (a rerun reads it as it is now)")
+
+
+class Joint:
+    """The lines of a file unpacked from its start up to a piece of it: whether they end
+    where, and with the bytes (InputChunk.joint), they ended when the file was cut."""
+
+    def __init__(self, chunk: InputChunk):
+        self._chunk = chunk
+        self._offset = 0
+        self._behind: bytes | None = b""  # None: a line over the read limit, not all held
+
+    def passed(self, line: Line) -> None:
+        self._offset += line.size
+        if not line.whole:  # its end was skipped, not held
+            self._behind = None
+        elif self._behind is not None or len(line.data) >= JOINT_BYTES:
+            self._behind = ((self._behind or b"") + line.data)[-JOINT_BYTES:]
+
+    def holds(self) -> bool:
+        joint = self._chunk.joint
+        return self._offset == self._chunk.start and (
+            self._behind is None or self._behind[-len(joint):] == joint)
 
 
 class ReadRecords(beam.PTransform):
