@@ -32,8 +32,9 @@ from storywire.transforms.metrics import counter
 
 DEFAULT_ROUNDS = 12
 # A run reading at most this many records solves its graphs on one worker. The edges are
-# a few per article (its copies, its story links), so this bounds what that worker holds
-# to about a hundred megabytes; a run in parts has parts of --max_batch_articles (20,000).
+# a few per article (its copies, its story links): 50,000 syndicated text articles in one
+# part took 133.9 s and 854 MiB at most in a process this way, 159.1 s and 912 MiB with
+# the rounds. A run in parts has parts of --max_batch_articles (20,000).
 GATHERED_AT_MOST_RECORDS = 50_000
 
 
