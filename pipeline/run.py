@@ -323,11 +323,11 @@ def planned_parts(options) -> list | None:
 
 def fits_one_worker(plan: list | None) -> bool:
     """Whether each pipeline of a planned run reads few enough records for its graphs to
-    be solved on one worker (components.py)."""
+    be solved on one worker (components.py): counted, not estimated from a file's size."""
     from storywire.transforms.copies.components import GATHERED_AT_MOST_RECORDS
 
-    return plan is not None and all(part.records <= GATHERED_AT_MOST_RECORDS
-                                    for part in plan)
+    return plan is not None and all(
+        part.records <= GATHERED_AT_MOST_RECORDS and not part.estimated for part in plan)
 
 
 def report(summary, opts, started: datetime, kept: bool, parts: str | None = None) -> int:

@@ -59,14 +59,14 @@ def test_components_solved_on_one_worker_match_union_find():
         assert_that(none, equal_to([]))
 
 
-def _graph_steps(tmp_path, *options: str) -> tuple[bool, int]:
+def _graph_steps(tmp_path, *options: str, feed=SEEDS) -> tuple[bool, int]:
     """Whether a local run with `options` solves its graphs on one worker, and how many
     steps of Hash-to-Min rounds its pipeline has."""
     from storywire.pipeline.graph import RunContext, build_pipeline
     from storywire.pipeline.options import StorywireOptions, pipeline_options
     from storywire.pipeline.run import fits_one_worker, planned_parts
 
-    options = pipeline_options(["--input", str(SEEDS), "--output", str(tmp_path / "out"),
+    options = pipeline_options(["--input", str(feed), "--output", str(tmp_path / "out"),
                                 "--direct_num_workers=2", *options])
     gathered = fits_one_worker(planned_parts(options))
     p = beam.Pipeline(runner="FnApiRunner", options=options)
@@ -91,6 +91,28 @@ def test_a_local_run_of_bounded_input_solves_its_graphs_on_one_worker(tmp_path, 
     # A planned run whose parts read more records than one worker's graphs allow: rounds.
     monkeypatch.setattr(components_module, "GATHERED_AT_MOST_RECORDS", 4)
     assert _graph_steps(tmp_path) == (False, 2)
+
+
+def test_a_run_whose_records_are_only_estimated_solves_its_graphs_in_rounds(tmp_path):
+    # A compressed JSONL file in UTF-16 is not unpacked to be cut, and its records are
+    # estimated from its first 256 KiB: long records there, 120,000 short ones after,
+    # were estimated at a few hundred, and the run would have gathered them all.
+    import gzip
+
+    feed = tmp_path / "feed.jsonl.gz"
+    import hashlib
+
+    noise = " ".join(hashlib.sha256(str(n).encode()).hexdigest() for n in range(1_000))
+    long = "".join(json.dumps({"id": f"L{n}", "text": f"{n} {noise}"}) + "\n"
+                   for n in range(30))
+    short = "".join(json.dumps({"id": f"S{n}", "text": "a short one"}) + "\n"
+                    for n in range(120_000))
+    feed.write_bytes(gzip.compress((long + short).encode("utf-16"), compresslevel=1))
+    from storywire.transforms.read.parts import plan_parts
+
+    (part,) = plan_parts([str(feed)], None, 200_000)
+    assert part.records < 50_000 and part.estimated  # the estimate is far off
+    assert _graph_steps(tmp_path, "--max_batch_articles", "200000", feed=feed) == (False, 2)
 
 
 def test_graphs_solved_on_one_worker_or_in_rounds_give_the_same_tables(tmp_path, capsys):

@@ -78,6 +78,10 @@ class InputPart:
     records: int
     rejects: tuple[Reject, ...] = ()
     looked_up: tuple[str, ...] = ()
+    # Whether `records` is estimated from the size of a file that may hold many more: a
+    # compressed JSONL file that was not unpacked to be cut (UTF-16 inside), a WARC file
+    # too small to cut (not framed).
+    estimated: bool = False
 
 
 def _lines(path: str) -> int | None:
@@ -162,6 +166,14 @@ def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[Input
         yield chunk, max(1, starts[n + 1] - starts[n])
 
 
+def _estimated(chunks: list[InputChunk], lines: int | None) -> bool:
+    """Whether _pieces estimates the records of these pieces of one file from its size."""
+    if all(chunk.records is not None for chunk in chunks) or len(chunks) > 1 or lines is not None:
+        return False
+    kind, path = input_format(chunks[0].path), chunks[0].path
+    return kind == "warc" or (kind == "jsonl" and is_compressed(path))
+
+
 def _fill(pieces: list[tuple[InputChunk, int]], cap: int) -> list[list[tuple[InputChunk, int]]]:
     """The pieces in order, in groups each filled up to `cap` records (a piece over it
     alone)."""
@@ -210,11 +222,14 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
             key = same_file(found.path)
             files[key] = first_look([files[key], found]) if key in files else found
     pieces: list[tuple[InputChunk, int]] = []
+    estimated: set[str] = set()  # the files whose records are estimated
     for found in files.values():
         counted: list[int] = []
         chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted,
                              most_packed_pieces=None)
         pieces.extend(_pieces(chunks, counted[0] if counted else None))
+        if _estimated(chunks, counted[0] if counted else None):
+            estimated.add(found.path)
     groups = balanced_groups(pieces, max_records)
     # A path that names a file, read under that name, answers for itself where the file is
     # read (its first piece's ReadSpan); looked up in part 1, it would take that file's
@@ -223,7 +238,8 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
     looked_up = tuple(p for p in paths if storable_text(p) not in read_as_named)
     return [InputPart(n, len(groups), _packed_pieces_joined([c for c, _ in group], workers),
                       sum(r for _, r in group),
-                      tuple(rejects) if n == 1 else (), looked_up if n == 1 else ())
+                      tuple(rejects) if n == 1 else (), looked_up if n == 1 else (),
+                      estimated=any(c.path in estimated for c, _ in group))
             for n, group in enumerate(groups, start=1)]
 
 
