@@ -340,6 +340,24 @@ def cut_in_order(path: str, parts: int, folder: str) -> list[str]:
     return paths
 
 
+def file_first(argv: list[str], own) -> list[str]:
+    """eval's words with the labelled file first, where its parser (`own`) looks for it:
+    options, eval's or a run's, may come before the file with their values
+    (`--max_batch_articles 50 FILE`), which the parser would take for the file."""
+    from storywire.pipeline.options import all_options_parser
+
+    run = all_options_parser()
+    at = 0
+    while at < len(argv):
+        word = argv[at]
+        if not word.startswith("-") or word == "-":
+            return [word, *argv[:at], *argv[at + 1:]]
+        flag = word.split("=", 1)[0]
+        action = own._option_string_actions.get(flag) or run._option_string_actions.get(flag)
+        at += 1 if "=" in word or action is None or action.nargs == 0 else 2
+    return argv
+
+
 def evaluate(argv: list[str]) -> int:
     """storywire eval LABELLED.jsonl [--gold_field story] [run options]"""
     import argparse
@@ -364,7 +382,7 @@ def evaluate(argv: list[str]) -> int:
                         help="feed the records to the stream pipeline instead, replayed in "
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
-    args, run_options = parser.parse_known_args(argv)
+    args, run_options = parser.parse_known_args(file_first(argv, parser))
     from storywire.pipeline.options import (
         STREAM_SETTINGS,
         OptionsError,

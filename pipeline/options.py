@@ -221,7 +221,7 @@ class OptionsError(ValueError):
     """Command-line words that do not make a run: one line saying which and why."""
 
 
-def _all_options_parser(exclude=()) -> argparse.ArgumentParser:
+def all_options_parser(exclude=()) -> argparse.ArgumentParser:
     """A parser of every option Beam and storywire know (as Beam collects them: one class of
     each name among PipelineOptions' subclasses) but those of `exclude`, raising instead
     of exiting."""
@@ -239,7 +239,7 @@ def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
     the wrong type; Beam would drop the first with a warning and run on defaults. A typo
     is told the option it is closest to, other than those `not_offered` (the command's
     caller gives them itself), or among the caller's own `offered`."""
-    parser = _all_options_parser(exclude)
+    parser = all_options_parser(exclude)
     try:
         _, unknown = parser.parse_known_args(argv)
     except argparse.ArgumentError as err:

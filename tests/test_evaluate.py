@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import FAST, SHARED_DATA, ctrl_c_twice, rows
+from conftest import FAST, SHARED_DATA, ctrl_c_twice, rows, seed_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -376,3 +376,23 @@ def test_a_replayed_stream_with_no_article_scores_nothing(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "no article came out of 3 records: nothing to score" in captured.err
     assert "B-cubed" not in captured.out
+
+
+def test_eval_takes_options_before_its_file_as_after_it(tmp_path, capsys):
+    # A run option's value before the file was taken for the file: `--max_batch_articles
+    # 50 FILE` said "invalid int value: 'FILE'", and `-5` there blamed the file.
+    labelled = tmp_path / "two.jsonl"
+    labelled.write_text("".join(json.dumps({"id": i, "text": seed_text(prefix),
+                                            "story": "s"}) + "\n"
+                                for i, prefix in (("a", "000"), ("b", "001"))),
+                        encoding="utf-8")
+    scores = []
+    for words in (["--story_threshold", "0.4", "--runs", "2", str(labelled)],
+                  [str(labelled), "--story_threshold", "0.4", "--runs", "2"]):
+        assert main(["eval", *words, *FAST]) == 0
+        scores.append([line.rsplit(",", 1)[0] for line in capsys.readouterr().out.splitlines()
+                       if line.startswith(("B-cubed", "stories", "mode"))])  # no seconds
+    assert scores[0] == scores[1] and "2 incremental runs" in " ".join(scores[0])
+    assert main(["eval", "--max_batch_articles", "-5", str(labelled)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("storywire eval: --max_batch_articles -5 is out of range"), line
