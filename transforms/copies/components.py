@@ -17,8 +17,8 @@ unnoticed.
 A graph known to be small (`gathered`) is solved on one worker instead: that of a local
 run, or of each part of a run in parts, of at most GATHERED_AT_MOST_RECORDS records. Its
 edges fit there, and the rounds, each a step of its own, cost more than the work they
-spread: on 1,000 HTML pages with two workers, 23.0 s and 37.9 s of CPU with the rounds,
-21.6 s and 36.3 s solved on one worker (the same tables). A cloud run, whose input has no
+spread: on 1,000 HTML pages with two workers, 23.0 s and 40.0 s of CPU with the rounds,
+21.6 s and 38.3 s solved on one worker (the same tables). A cloud run, whose input has no
 such bound, passes labels in rounds.
 """
 
