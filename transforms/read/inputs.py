@@ -9,11 +9,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import hashlib
 import itertools
 import json
 import logging
 import os
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from gzip import BadGzipFile
@@ -156,8 +158,9 @@ class InputChunk:
     records: int | None = None
     last_line: int | None = None
     cuts: tuple[tuple[int, int], ...] = ()
-    # The last bytes (up to JOINT_BYTES) before `start` when the file was cut: a file that
-    # no longer holds them there was rewritten, and its lines are not where the piece says.
+    # A digest of the bytes (up to JOINT_BYTES) before `start` when the file was cut: a file
+    # that no longer holds them there was rewritten, and its lines are not where the piece
+    # says. (One appended to holds them still.)
     joint: bytes = b""
 
     def pieces(self) -> list[InputChunk]:
@@ -178,14 +181,20 @@ class InputChunk:
         return ReadSpan(storable_text(self.path), first, last, from_start=self.start == 0)
 
 
-# Bytes kept from before each cut (InputChunk.joint): enough that a rewritten file holds
-# the same ones at the same place only by copying what was there.
-JOINT_BYTES = 32
+# The bytes before each cut that its digest covers (InputChunk.joint): hundreds of records,
+# so that a rewritten file holds the same ones at the same place only where it holds the
+# same records there (32 bytes were the same in a feed whose records all end alike).
+JOINT_BYTES = 64 * 1024
+
+
+def joint_digest(before: bytes) -> bytes:
+    """The digest of the bytes before a cut, InputChunk.joint."""
+    return hashlib.blake2b(before, digest_size=16).digest()
 
 
 class LineCut(NamedTuple):
     """Where a part of a file cut at line ends starts (`first_line`, at byte `start`, after
-    the bytes `joint`) and ends (None: at the file's end)."""
+    bytes whose digest is `joint`) and ends (None: at the file's end)."""
 
     start: int
     end: int | None
@@ -212,7 +221,8 @@ def line_chunks(blocks: Iterable[bytes], chunk_bytes: int) -> list[LineCut]:
             newlines += block.count(b"\n", pos, cut + 1)
             chunks.append(LineCut(start, offset + cut + 1, first_line, joint))
             start, first_line, newlines = offset + cut + 1, first_line + newlines, 0
-            joint = (before + block[max(0, cut + 1 - JOINT_BYTES):cut + 1])[-JOINT_BYTES:]
+            joint = joint_digest(
+                (before + block[max(0, cut + 1 - JOINT_BYTES):cut + 1])[-JOINT_BYTES:])
             pos = cut + 1
         newlines += block.count(b"\n", pos)
         offset += len(block)
@@ -774,11 +784,11 @@ def rewritten_since_cut(chunk: InputChunk) -> Reject | None:
         return None
     try:
         with open(chunk.path, "rb") as handle:
-            handle.seek(chunk.start - len(chunk.joint))
-            held = handle.read(len(chunk.joint))
+            handle.seek(max(0, chunk.start - JOINT_BYTES))
+            held = handle.read(min(chunk.start, JOINT_BYTES))
     except OSError:
         return None  # reading it says why
-    return None if held == chunk.joint else changed_reject(chunk)
+    return None if joint_digest(held) == chunk.joint else changed_reject(chunk)
 
 
 def changed_reject(chunk: InputChunk) -> Reject:
@@ -795,19 +805,29 @@ class Joint:
     def __init__(self, chunk: InputChunk):
         self._chunk = chunk
         self._offset = 0
-        self._behind: bytes | None = b""  # None: a line over the read limit, not all held
+        self._behind: deque[bytes] = deque()  # the last lines, JOINT_BYTES of them at least
+        self._held = 0  # their bytes
+        self._whole = True  # whether they are all held (a line over the read limit is not)
 
     def passed(self, line: Line) -> None:
         self._offset += line.size
-        if not line.whole:  # its end was skipped, not held
-            self._behind = None
-        elif self._behind is not None or len(line.data) >= JOINT_BYTES:
-            self._behind = ((self._behind or b"") + line.data)[-JOINT_BYTES:]
+        if not line.whole:  # its end was skipped, not held: what came before is of no use
+            self._behind.clear()
+            self._held, self._whole = 0, False
+            return
+        self._behind.append(line.data)
+        self._held += len(line.data)
+        while self._held - len(self._behind[0]) >= JOINT_BYTES:
+            self._held -= len(self._behind.popleft())
+        self._whole = self._whole or self._held >= JOINT_BYTES
 
     def holds(self) -> bool:
-        joint = self._chunk.joint
-        return self._offset == self._chunk.start and (
-            self._behind is None or self._behind[-len(joint):] == joint)
+        start = self._chunk.start
+        if self._offset != start:
+            return False
+        # After a line over the read limit, the offset alone tells.
+        return not self._whole or joint_digest(
+            b"".join(self._behind)[-min(start, JOINT_BYTES):]) == self._chunk.joint
 
 
 class ReadRecords(beam.PTransform):
