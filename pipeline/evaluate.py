@@ -340,22 +340,25 @@ def cut_in_order(path: str, parts: int, folder: str) -> list[str]:
     return paths
 
 
-def file_first(argv: list[str], own) -> list[str]:
+def file_first(argv: list[str], own) -> list[str] | None:
     """eval's words with the labelled file first, where its parser (`own`) looks for it:
     options, eval's or a run's, may come before the file with their values
-    (`--max_batch_articles 50 FILE`), which the parser would take for the file."""
+    (`--max_batch_articles 50 FILE`), which the parser would take for the file. None when
+    no word is the file."""
     from storywire.pipeline.options import all_options_parser
 
     run = all_options_parser()
     at = 0
     while at < len(argv):
         word = argv[at]
+        if word == "--":  # the file follows, whatever it looks like
+            return [argv[at + 1], *argv[:at], *argv[at + 2:]] if at + 1 < len(argv) else None
         if not word.startswith("-") or word == "-":
             return [word, *argv[:at], *argv[at + 1:]]
         flag = word.split("=", 1)[0]
         action = own._option_string_actions.get(flag) or run._option_string_actions.get(flag)
         at += 1 if "=" in word or action is None or action.nargs == 0 else 2
-    return argv
+    return None
 
 
 def evaluate(argv: list[str]) -> int:
@@ -366,7 +369,7 @@ def evaluate(argv: list[str]) -> int:
     from storywire.pipeline.run import launcher_flags
 
     parser = argparse.ArgumentParser(
-        prog="storywire eval",
+        prog="storywire eval", allow_abbrev=False,  # as a run: no option by a shortened name
         description="Score story tagging on a labelled JSONL file (input records plus a "
                     "gold story field). Other options go to `storywire run`.")
     parser.add_argument("labelled", help="JSONL records with a gold story field")
@@ -382,7 +385,13 @@ def evaluate(argv: list[str]) -> int:
                         help="feed the records to the stream pipeline instead, replayed in "
                              "file order (storywire stream --replay); stream options such as "
                              "--window_minutes and --replay_interval_seconds apply")
-    args, run_options = parser.parse_known_args(file_first(argv, parser))
+    ordered = file_first(argv, parser)
+    # Without a file, help is help, and `--input FILE` is told that eval feeds its file.
+    if ordered is None and not {"-h", "--help", *FED} & {w.split("=")[0] for w in argv}:
+        print("storywire eval: give the labelled file: `storywire eval FILE.jsonl [options]`",
+              file=sys.stderr)
+        return 2
+    args, run_options = parser.parse_known_args(ordered or argv)
     from storywire.pipeline.options import (
         STREAM_SETTINGS,
         OptionsError,

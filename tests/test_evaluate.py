@@ -396,3 +396,13 @@ def test_eval_takes_options_before_its_file_as_after_it(tmp_path, capsys):
     assert main(["eval", "--max_batch_articles", "-5", str(labelled)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("storywire eval: --max_batch_articles -5 is out of range"), line
+    # A shortened option is refused wherever it stands, as a run refuses it (it was taken
+    # for --runs after the file, and before it took the file for its value).
+    for words in (["--run", "2", str(labelled)], [str(labelled), "--run", "2"]):
+        assert main(["eval", *words]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("storywire eval: unknown option --run (did you mean --runs?)")
+    # No file: said so, not "--max_batch_articles: expected one argument".
+    assert main(["eval", "--max_batch_articles", "50"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "storywire eval: give the labelled file: `storywire eval FILE.jsonl [options]`")
