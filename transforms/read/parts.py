@@ -142,36 +142,26 @@ def packed_records(path: str, size: int | None) -> int:
     return max(1, round(records * (size or len(packed)) / read))
 
 
-def _pieces(chunks: list[InputChunk], lines: int | None) -> Iterable[tuple[InputChunk, int]]:
+def _pieces(chunks: list[InputChunk], lines: int | None
+            ) -> tuple[list[tuple[InputChunk, int]], bool]:
     """Each piece of one file with the records it holds (lines, for a JSONL file; the
-    responses that may be pages, for a WARC file)."""
+    responses that may be pages, for a WARC file), and whether they are estimated from the
+    file's size (which may hold many more) rather than counted."""
     if all(chunk.records is not None for chunk in chunks):  # counted when it was cut
-        yield from ((chunk, max(1, chunk.records)) for chunk in chunks)
-        return
+        return [(chunk, max(1, chunk.records)) for chunk in chunks], False
     if len(chunks) == 1 and lines is None:
         chunk = chunks[0]
-        if input_format(chunk.path) == "warc":
+        if input_format(chunk.path) == "warc":  # too small to cut: not framed
             per_byte = (_WARC_PAGES_PER_PACKED_BYTE if is_compressed(chunk.path)
                         else _WARC_PAGES_PER_BYTE)
-            yield chunk, max(1, int((chunk.size or 0) * per_byte))
-        elif input_format(chunk.path) != "jsonl":
-            yield chunk, 1
-        elif is_compressed(chunk.path):  # not unpacked whole to count
-            yield chunk, packed_records(chunk.path, chunk.size)
-        else:  # under one piece's size: counted
-            yield chunk, max(1, _lines(chunk.path) or 1)
-        return
+            return [(chunk, max(1, int((chunk.size or 0) * per_byte)))], True
+        if input_format(chunk.path) != "jsonl":
+            return [(chunk, 1)], False
+        if is_compressed(chunk.path):  # not unpacked whole to count (UTF-16 inside)
+            return [(chunk, packed_records(chunk.path, chunk.size))], True
+        return [(chunk, max(1, _lines(chunk.path) or 1))], False  # under a piece: counted
     starts = [c.first_line for c in chunks] + [1 + (lines or 0)]
-    for n, chunk in enumerate(chunks):
-        yield chunk, max(1, starts[n + 1] - starts[n])
-
-
-def _estimated(chunks: list[InputChunk], lines: int | None) -> bool:
-    """Whether _pieces estimates the records of these pieces of one file from its size."""
-    if all(chunk.records is not None for chunk in chunks) or len(chunks) > 1 or lines is not None:
-        return False
-    kind, path = input_format(chunks[0].path), chunks[0].path
-    return kind == "warc" or (kind == "jsonl" and is_compressed(path))
+    return [(chunk, max(1, starts[n + 1] - starts[n])) for n, chunk in enumerate(chunks)], False
 
 
 def _fill(pieces: list[tuple[InputChunk, int]], cap: int) -> list[list[tuple[InputChunk, int]]]:
@@ -227,8 +217,9 @@ def plan_parts(paths: Iterable[str], exclude: str | None, max_records: int,
         counted: list[int] = []
         chunks = file_chunks(found.path, found.size_in_bytes, chunk_bytes, counted,
                              most_packed_pieces=None)
-        pieces.extend(_pieces(chunks, counted[0] if counted else None))
-        if _estimated(chunks, counted[0] if counted else None):
+        held, guessed = _pieces(chunks, counted[0] if counted else None)
+        pieces.extend(held)
+        if guessed:
             estimated.add(found.path)
     groups = balanced_groups(pieces, max_records)
     # A path that names a file, read under that name, answers for itself where the file is
