@@ -98,8 +98,20 @@ class Setting:
 
     def add_to(self, parser) -> None:
         allowed = f" Allowed: {self.bounds}." if self.bounds else ""
-        parser.add_argument(f"--{self.name}", type=self.type, default=self.default,
+        parser.add_argument(f"--{self.name}", type=_ascii(self.type), default=self.default,
                             help=self.help + allowed)
+
+
+def _ascii(kind: type):
+    """`kind` (int or float) of a value written in ASCII only: Python's own reads digits
+    of any script ("١٠" as 10) and full-width ones, which no one types on purpose."""
+    def parse(text: str):
+        if not text.isascii():
+            raise ValueError(text)
+        return kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names it: "invalid int value: '١٠'"
+    return parse
 
 
 SHARE = Bounds(0.0, 1.0)  # a similarity, overlap or fraction
