@@ -339,6 +339,45 @@ def test_a_run_in_parts_cuts_a_big_warc_into_parts_by_its_responses(tmp_path):
     assert all(a.end == b.start for a, b in zip(pieces, pieces[1:]))
 
 
+@pytest.mark.parametrize("compressed", [True, False])
+def test_a_piece_of_a_warc_rewritten_since_it_was_cut_is_one_reject_saying_so(
+        tmp_path, compressed):
+    # A crawl rewritten while a run in parts read it: a later piece started at a byte
+    # where the new file has no record start, or another record's. One appended to (a
+    # crawler writing on) reads on as it was cut.
+    from storywire.transforms.read.inputs import _ReadRecords
+
+    def write(records: list[bytes]) -> None:
+        path.write_bytes(b"".join(members(*records) if compressed else records))
+
+    def pages(piece) -> list:
+        out = list(_ReadRecords()._read(piece, "warc"))
+        assert not any(isinstance(r, Reject) and "changed" in r.reason for r in out)
+        return [r.url for r in out if isinstance(r, RawRecord)]
+
+    path = tmp_path / ("crawl.warc.gz" if compressed else "crawl.warc")
+    crawl = big_crawl()
+    write(crawl)
+    pieces = file_chunks(str(path), path.stat().st_size, chunk_bytes=len(crawl[1]) * 3)
+    assert len(pieces) > 5
+    write([*crawl, response(1, "https://news.example/later")])
+    read_all = [url for piece in pieces for url in pages(piece)]
+    assert len(read_all) == len(set(read_all)) == 41
+    write([warc_record("warcinfo", None, b"software: test-crawler\r\n"), *crawl])
+    for piece in pieces[1:]:
+        (reject,) = _ReadRecords()._read(piece, "warc")
+        assert (reject.line, reject.stage, reject.reason) == (piece.start, "read", (
+            f"the file changed since the run cut it into pieces: it no longer holds, before "
+            f"byte {piece.start:,}, what it held there, so its records from byte "
+            f"{piece.start:,} are not read (a rerun reads it as it is now)"))
+    write(crawl[:9])
+    (reject,) = _ReadRecords()._read(pieces[-1], "warc")
+    assert reject.reason.endswith(
+        f"smaller than the {pieces[-1].size:,} it was when the run cut it into pieces: it "
+        f"changed, and its records from byte {pieces[-1].start:,} are not read (a rerun "
+        "reads it as it is now)")
+
+
 def test_a_file_compressed_as_one_gzip_stream_is_read_whole():
     # `gzip crawl.warc` makes one member of every record: each still reads, with an id
     # of its own (the records share the member's offset as their line).

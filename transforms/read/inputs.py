@@ -547,9 +547,13 @@ def warc_chunks(path: str, size: int | None, chunk_bytes: int) -> list[InputChun
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             pieces = warc.warc_pieces(f, chunk_bytes, warc_limits(size))
+            # Pieces start at record (gzip member) starts of the file as it lies: the bytes
+            # before each cut are checked as they lie, too.
+            joints = [raw_joint(f, p.start) for p in pieces]
     except Exception:  # noqa: BLE001 - reading the whole file says why, as a reject
         return [InputChunk(path, size)]
-    return [InputChunk(path, size, p.start, p.end, records=p.responses) for p in pieces]
+    return [InputChunk(path, size, p.start, p.end, records=p.responses, joint=joint)
+            for p, joint in zip(pieces, joints)]
 
 
 class _ReadRecords(beam.DoFn):
@@ -614,6 +618,10 @@ class _ReadRecords(beam.DoFn):
     def _read_warc(chunk: InputChunk) -> Iterator[RawRecord | Reject | warc.Skipped]:
         path = chunk.path
         packed = None if chunk.size is None else (chunk.end or chunk.size) - chunk.start
+        changed = shrunk_since_cut(chunk) or rewritten_since_cut(chunk)
+        if changed is not None:
+            yield changed
+            return
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 if chunk.start:
@@ -759,8 +767,8 @@ def nothing_read(piece: InputChunk, last_line: int) -> Reject:
 
 def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
     """The reject of a piece of a local file that is now smaller than when it was cut into
-    pieces (replaced, or rewritten): its lines are no longer where the pieces say. (A file
-    that grew, as a feed appended to does, keeps its lines where they were.)"""
+    pieces (replaced, or rewritten): its records are no longer where the pieces say. (A
+    file that grew, as a feed appended to does, keeps its records where they were.)"""
     if chunk.size is None or (chunk.start == 0 and chunk.end is None) or not is_local(chunk.path):
         return None
     try:
@@ -769,33 +777,54 @@ def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
         return None  # reading it says why
     if now >= chunk.size:
         return None
-    return Reject(chunk.path, chunk.first_line, None, "read",
+    at, where = _piece_start(chunk)
+    return Reject(chunk.path, at, None, "read",
                   f"the file is {now:,} bytes, smaller than the {chunk.size:,} it was when the "
-                  f"run cut it into pieces: it changed, and its lines from "
-                  f"{chunk.first_line:,} are not read (a rerun reads it as it is now)")
+                  f"run cut it into pieces: it changed, and its {where} are not read (a rerun "
+                  "reads it as it is now)")
+
+
+def raw_joint(handle, start: int) -> bytes:
+    """InputChunk.joint of a piece that starts at byte `start` of the file as it lies
+    (`handle` a binary handle on it, not unpacked); b"" for a piece at the file's start."""
+    if not start:
+        return b""
+    handle.seek(max(0, start - JOINT_BYTES))
+    return joint_digest(handle.read(min(start, JOINT_BYTES)))
 
 
 def rewritten_since_cut(chunk: InputChunk) -> Reject | None:
-    """The reject of a piece of a local uncompressed file that no longer holds, just before
-    the piece, the bytes it held there when the run cut it (InputChunk.joint): the file was
-    rewritten, and its lines are not where the piece says. (A compressed file is checked
-    as it is unpacked up to the piece: Joint.)"""
-    if not chunk.joint or is_compressed(chunk.path) or not is_local(chunk.path):
+    """The reject of a piece of a local file that no longer holds, just before the piece,
+    the bytes it held there when the run cut it (InputChunk.joint): the file was rewritten,
+    and its records are not where the piece says. The file's bytes as they lie, for an
+    uncompressed file and for a WARC file (cut at gzip members); a compressed JSONL file
+    is checked as it is unpacked up to the piece (Joint)."""
+    raw = input_format(chunk.path) == "warc" or not is_compressed(chunk.path)
+    if not chunk.joint or not raw or not is_local(chunk.path):
         return None
     try:
         with open(chunk.path, "rb") as handle:
-            handle.seek(max(0, chunk.start - JOINT_BYTES))
-            held = handle.read(min(chunk.start, JOINT_BYTES))
+            held = raw_joint(handle, chunk.start)
     except OSError:
         return None  # reading it says why
-    return None if joint_digest(held) == chunk.joint else changed_reject(chunk)
+    return None if held == chunk.joint else changed_reject(chunk)
 
 
 def changed_reject(chunk: InputChunk) -> Reject:
-    return Reject(chunk.path, chunk.first_line, None, "read",
+    at, where = _piece_start(chunk)
+    before = f"byte {at:,}" if input_format(chunk.path) == "warc" else f"line {at:,}"
+    return Reject(chunk.path, at, None, "read",
                   f"the file changed since the run cut it into pieces: it no longer holds, "
-                  f"before line {chunk.first_line:,}, what it held there, so its lines from "
-                  f"{chunk.first_line:,} are not read (a rerun reads it as it is now)")
+                  f"before {before}, what it held there, so its {where} are not read (a "
+                  "rerun reads it as it is now)")
+
+
+def _piece_start(chunk: InputChunk) -> tuple[int, str]:
+    """Where a piece starts, as its file's rejects say where they are (a WARC file's by
+    byte offset), and what of the file from there on is."""
+    if input_format(chunk.path) == "warc":
+        return chunk.start, f"records from byte {chunk.start:,}"
+    return chunk.first_line, f"lines from {chunk.first_line:,}"
 
 
 class Joint:
