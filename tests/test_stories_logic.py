@@ -16,6 +16,7 @@ from storywire.transforms.stories.continuation import canonical_order
 from storywire.transforms.stories.frequencies import frequency_table
 from storywire.transforms.stories.grouping import average_linkage
 from storywire.transforms.stories.neighbours import (
+    KnownSimilarities,
     bucket_keys,
     neighbourhood,
     shared_neighbours,
@@ -342,6 +343,29 @@ def test_pairs_left_to_the_bucket_before_are_the_same_pairs(articles, max_compar
         for key, member in bucket_keys(v, 3.0, undated_keys):
             buckets.setdefault(key, []).append(member)
     assert found(skip=True) == found(skip=False)
+
+
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 240).map(lambda h: h * DAY // 24)),
+                          st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True),
+                          st.lists(st.integers(0, 5), min_size=1, max_size=4, unique=True)),
+                min_size=1, max_size=14),
+       st.integers(1, 4), st.integers(1, 50))
+def test_similarities_known_from_other_buckets_find_the_same_pairs(articles, max_compared,
+                                                                  most):
+    """A pair met in several key buckets is worked out once; the pairs and similarities
+    found are the same, however few pairs the memory of them holds."""
+    def found(known):
+        return [similar_pairs(members, bucket is None, 0.1, 3.0, max_compared, bucket, known)
+                for (_, bucket), members in sorted(buckets.items(), key=str)]
+
+    buckets: dict = {}
+    vectors = [(f"a{n}", published, pack(tuple((f"t{t}", 0.5 + t / 10) for t in terms)),
+                keys) for n, (published, keys, terms) in enumerate(articles)]
+    undated_keys = {term for v in vectors if v[1] is None for term in v[3]}
+    for v in vectors:
+        for key, member in bucket_keys(v, 3.0, undated_keys):
+            buckets.setdefault(key, []).append(member)
+    assert found(KnownSimilarities(most)) == found(None)
 
 
 def test_close_codes_are_one_language_and_unspaced_scripts_meet_in_pairs():

@@ -27,6 +27,7 @@ from storywire.transforms.stories.neighbours import (
     DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW_DAYS,
+    KnownSimilarities,
     bucket_keys,
     neighbourhood,
     shared_neighbours,
@@ -129,9 +130,10 @@ def story_links(vectors: list[StoryVector], settings: StorySettings
         for key, member in bucket_keys(vector, settings.window_days, undated_keys):
             buckets[key].append(member)
     candidates: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    known = KnownSimilarities()
     for (_, bucket), members in buckets.items():
         pairs, _ = similar_pairs(members, bucket is None, settings.min_similarity,
-                                 settings.window_days, settings.max_compared, bucket)
+                                 settings.window_days, settings.max_compared, bucket, known)
         for a, b, similarity in pairs:
             candidates[a].append((b, similarity))
             candidates[b].append((a, similarity))
