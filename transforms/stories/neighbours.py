@@ -77,9 +77,10 @@ def bucket_keys(vector: tuple[str, int | None, bytes, list[int]], window_days: f
 class KnownSimilarities:
     """Similarities worked out, by pair of ids, so that a pair met in several buckets is
     worked out once: an article is keyed by its strongest terms in two time buckets, and
-    copies and reports of one event share most of them (in 10,000 syndicated articles,
-    567,720 comparisons were of 122,320 pairs). Holds at most `most` pairs, then forgets
-    them all: what similar_pairs finds is the same whatever it holds."""
+    reports of one event share several of them (the 4,963 articles that stand for their
+    copies among 10,000 syndicated ones: 145,834 comparisons of 102,486 pairs). Holds at
+    most `most` pairs, then forgets them all: what similar_pairs finds is the same
+    whatever it holds."""
 
     def __init__(self, most: int = 250_000):  # about 30 MB
         self._most = most
