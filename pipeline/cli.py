@@ -526,12 +526,18 @@ def _main(argv: list[str] | None) -> int:
                             help=f"tables to print (default: all of {', '.join(TABLES)})")
         return print_schema(parser.parse_args(rest).tables)
     if command == "stories":
-        parser = argparse.ArgumentParser(prog="storywire stories",
+        from storywire.pipeline.options import ascii_number
+
+        parser = argparse.ArgumentParser(prog="storywire stories", exit_on_error=False,
                                          description="Print the stories table of an output "
                                                      "folder, largest stories first.")
         parser.add_argument("output", nargs="?", default="output/")
-        parser.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
-        args = parser.parse_args(rest)
+        parser.add_argument("--limit", type=ascii_number(int), default=50,
+                            help="rows to print (0: all)")
+        try:
+            args = parser.parse_args(rest)
+        except argparse.ArgumentError as err:
+            return fail("stories", str(err))
         if args.limit < 0:
             return fail("stories", f"--limit {args.limit}: give the number of rows to print "
                                    "(0: all)")

@@ -366,10 +366,12 @@ def evaluate(argv: list[str]) -> int:
     import argparse
 
     from storywire.pipeline.lostworkers import stop_signals_let_go
+    from storywire.pipeline.options import ascii_number
     from storywire.pipeline.run import launcher_flags
 
     parser = argparse.ArgumentParser(
         prog="storywire eval", allow_abbrev=False,  # as a run: no option by a shortened name
+        exit_on_error=False,  # a bad value is one line, as a run's
         description="Score story tagging on a labelled JSONL file (input records plus a "
                     "gold story field). Other options go to `storywire run`.")
     parser.add_argument("labelled", help="JSONL records with a gold story field")
@@ -378,7 +380,7 @@ def evaluate(argv: list[str]) -> int:
     parser.add_argument("--output", default=None,
                         help="keep the run's tables in this folder (default: a scratch "
                              "folder, removed afterwards)")
-    parser.add_argument("--runs", type=int, default=1,
+    parser.add_argument("--runs", type=ascii_number(int), default=1,
                         help="feed the records as this many incremental runs into one "
                              "output, cut in file order (default: 1)")
     parser.add_argument("--stream", action="store_true",
@@ -391,7 +393,11 @@ def evaluate(argv: list[str]) -> int:
         print("storywire eval: give the labelled file: `storywire eval FILE.jsonl [options]`",
               file=sys.stderr)
         return 2
-    args, run_options = parser.parse_known_args(ordered or argv)
+    try:
+        args, run_options = parser.parse_known_args(ordered or argv)
+    except argparse.ArgumentError as err:
+        print(f"storywire eval: {err}", file=sys.stderr)
+        return 2
     from storywire.pipeline.options import (
         STREAM_SETTINGS,
         OptionsError,

@@ -98,13 +98,14 @@ class Setting:
 
     def add_to(self, parser) -> None:
         allowed = f" Allowed: {self.bounds}." if self.bounds else ""
-        parser.add_argument(f"--{self.name}", type=_ascii(self.type), default=self.default,
+        parser.add_argument(f"--{self.name}", type=ascii_number(self.type), default=self.default,
                             help=self.help + allowed)
 
 
-def _ascii(kind: type):
+def ascii_number(kind: type):
     """`kind` (int or float) of a value written in ASCII only: Python's own reads digits
-    of any script ("١٠" as 10) and full-width ones, which no one types on purpose."""
+    of any script ("١٠" as 10) and full-width ones, which no one types on purpose. The
+    type of every numeric option of storywire's commands."""
     def parse(text: str):
         if not text.isascii():
             raise ValueError(text)
@@ -241,6 +242,9 @@ def all_options_parser(exclude=()) -> argparse.ArgumentParser:
     classes = {str(cls): cls for cls in PipelineOptions.__subclasses__() if cls not in exclude}
     for cls in classes.values():
         cls._add_argparse_args(parser)
+    for action in parser._actions:  # Beam's numeric options too (--direct_num_workers)
+        if action.type in (int, float):
+            action.type = ascii_number(action.type)
     return parser
 
 

@@ -155,10 +155,10 @@ def watch(argv: list[str]) -> int:
     from storywire.pipeline.run import launcher_flags, run
 
     parser = argparse.ArgumentParser(
-        prog="storywire watch",
+        prog="storywire watch", exit_on_error=False,  # a bad value is one line, as a run's
         description="Ingest files as they land in folders; each file once, across restarts. "
                     "Other options are those of `storywire run`.")
-    parser.add_argument("--input", nargs="+", required=True, help="Folders to watch.")
+    parser.add_argument("--input", nargs="+", help="Folders to watch.")
     parser.add_argument("--output", default="output/", help="Output folder, as for run.")
     parser.add_argument("--once", action="store_true",
                         help="Ingest what is there now (files untouched for --interval "
@@ -166,7 +166,13 @@ def watch(argv: list[str]) -> int:
     for setting in WATCH_SETTINGS:
         setting.add_to(parser)
     launcher_flags(parser)
-    args, run_options = parser.parse_known_args(argv)
+    try:
+        args, run_options = parser.parse_known_args(argv)
+    except argparse.ArgumentError as err:
+        return fail("watch", f"{err}; `storywire watch --help` lists the options")
+    if not args.input:  # one line, where argparse's own check prints its usage too
+        return fail("watch", "give the folders to watch: `storywire watch --input FOLDER... "
+                             "[--output DIR]`")
     if args.detach:
         return fail("watch", "--detach is for `storywire run`: a watch runs its batches "
                              "itself, one after another")

@@ -55,6 +55,24 @@ def test_a_value_of_the_wrong_type_or_language_is_refused(capsys):
     assert "invalid float value: '０.５'" in error_of(capsys, "run", "--story_threshold", "０.５")
 
 
+@pytest.mark.parametrize("argv", [
+    ("run", "--direct_num_workers", "٢"),  # Beam's own option
+    ("eval", "feed.jsonl", "--runs", "١٠"),
+    ("eval", "feed.jsonl", "--runs", "5."),
+    ("stories", "--limit", "٣"),
+    ("watch", "--input", "in/", "--interval=¹⁰"),
+    ("watch", "--input", "in/", "--wait_for_lock", "soon"),
+])
+def test_a_bad_number_of_any_command_is_one_line_naming_it(capsys, argv):
+    option, value = argv[-1].split("=") if "=" in argv[-1] else argv[-2:]
+    assert f"argument {option}: invalid " in error_of(capsys, *argv)
+    assert repr(value) in error_of(capsys, *argv)
+
+
+def test_watch_without_folders_says_what_to_give(capsys):
+    assert "give the folders to watch" in error_of(capsys, "watch", "--once")
+
+
 def test_every_bounded_setting_is_checked(capsys):
     for setting in RUN_SETTINGS + STREAM_SETTINGS:
         if setting.bounds is not None:
