@@ -378,6 +378,25 @@ def test_a_piece_of_a_warc_rewritten_since_it_was_cut_is_one_reject_saying_so(
         "reads it as it is now)")
 
 
+def test_a_crawl_appended_to_after_it_was_cut_reads_all_it_added(tmp_path):
+    # The last piece reads on to the file's end. Its bound on what it may unpack was that
+    # of its bytes when the file was cut (16 MiB, each record counted as 1 KiB at least):
+    # 17,000 records added since were "a decompression bomb?", and the page after them
+    # was not read.
+    from storywire.transforms.read.inputs import _ReadRecords
+
+    path = tmp_path / "crawl.warc.gz"
+    crawl = members(*big_crawl())
+    path.write_bytes(b"".join(crawl))
+    *_, last = file_chunks(str(path), path.stat().st_size, chunk_bytes=len(crawl[1]) * 3)
+    request = gzip.compress(warc_record("request", "https://news.example/more"))
+    with open(path, "ab") as crawler:
+        crawler.write(request * 17_000 + gzip.compress(response(2, "https://news.example/new")))
+    out = list(_ReadRecords()._read(last, "warc"))
+    assert not [r.reason for r in out if isinstance(r, Reject) and "404" not in r.reason]
+    assert "https://news.example/new" in [r.url for r in out if isinstance(r, RawRecord)]
+
+
 def test_a_file_compressed_as_one_gzip_stream_is_read_whole():
     # `gzip crawl.warc` makes one member of every record: each still reads, with an id
     # of its own (the records share the member's offset as their line).

@@ -617,7 +617,8 @@ class _ReadRecords(beam.DoFn):
     @staticmethod
     def _read_warc(chunk: InputChunk) -> Iterator[RawRecord | Reject | warc.Skipped]:
         path = chunk.path
-        packed = None if chunk.size is None else (chunk.end or chunk.size) - chunk.start
+        size = packed_size_now(chunk)
+        packed = None if size is None else (chunk.end or size) - chunk.start
         changed = shrunk_since_cut(chunk) or rewritten_since_cut(chunk)
         if changed is not None:
             yield changed
@@ -646,7 +647,7 @@ class _ReadRecords(beam.DoFn):
                 yield as_utf8(handle)
 
     def _read_jsonl(self, chunk: InputChunk) -> Iterator[RawRecord | Reject]:
-        path, packed = chunk.path, chunk.size
+        path, packed = chunk.path, packed_size_now(chunk)
         max_line, max_without = MAX_LINE_BYTES, MAX_LINES_WITHOUT_RECORD
         limit = (unpacked_limit(packed, MAX_EXPANSION, MIN_UNPACKED_LIMIT_BYTES)
                  if is_compressed(path) else None)
@@ -763,6 +764,18 @@ def nothing_read(piece: InputChunk, last_line: int) -> Reject:
     whole = piece.start == 0 and piece.end is None
     return Reject(piece.path, None if whole else piece.first_line, None, "read",
                   nothing_to_read(piece, last_line))
+
+
+def packed_size_now(chunk: InputChunk) -> int | None:
+    """The size of a piece's file that bounds what reading the piece may unpack: as it was
+    cut, or for the last piece (which reads to the file's end) as the file is now, so that
+    a file appended to since it was cut reads on, its added records within the bound."""
+    if chunk.end is not None or not is_local(chunk.path):
+        return chunk.size
+    try:
+        return max(chunk.size or 0, os.stat(chunk.path).st_size)
+    except OSError:
+        return chunk.size  # reading it says why
 
 
 def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
