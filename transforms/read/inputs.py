@@ -770,10 +770,10 @@ def packed_size_now(chunk: InputChunk) -> int | None:
     """The size of a piece's file that bounds what reading the piece may unpack: as it was
     cut, or for the last piece (which reads to the file's end) as the file is now, so that
     a file appended to since it was cut reads on, its added records within the bound."""
-    if chunk.end is not None or not is_local(chunk.path):
-        return chunk.size
+    if chunk.size is None or chunk.end is not None or not is_local(chunk.path):
+        return chunk.size  # (a size not known when it was listed stays unknown)
     try:
-        return max(chunk.size or 0, os.stat(chunk.path).st_size)
+        return max(chunk.size, os.stat(chunk.path).st_size)
     except OSError:
         return chunk.size  # reading it says why
 
