@@ -248,6 +248,18 @@ def all_options_parser(exclude=()) -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_dash_values(argv: list[str]) -> None:
+    """Raise OptionsError for a value "--" (`--limit=--`): argparse drops it, as its mark
+    of the end of options, and leaves the option an empty list that no check of a number
+    or a path sees. Words after a bare "--" are not options."""
+    for word in argv:
+        if word == "--":
+            return
+        flag, equals, value = word.partition("=")
+        if flag.startswith("--") and equals and value == "--":
+            raise OptionsError(f"{flag}=--: '--' is no value; give {flag} one")
+
+
 def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
                 offered: tuple[str, ...] = ()) -> None:
     """Raise OptionsError for a word no option takes (a typo such as --inptu, a stray
@@ -255,6 +267,7 @@ def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
     the wrong type; Beam would drop the first with a warning and run on defaults. A typo
     is told the option it is closest to, other than those `not_offered` (the command's
     caller gives them itself), or among the caller's own `offered`."""
+    refuse_dash_values(argv)
     parser = all_options_parser(exclude)
     try:
         _, unknown = parser.parse_known_args(argv)

@@ -151,11 +151,13 @@ def watch(argv: list[str]) -> int:
         check_settings,
         check_words,
         pipeline_options,
+        refuse_dash_values,
     )
     from storywire.pipeline.run import launcher_flags, run
 
     parser = argparse.ArgumentParser(
         prog="storywire watch", exit_on_error=False,  # a bad value is one line, as a run's
+        allow_abbrev=False,  # as a run: no option by a shortened name
         description="Ingest files as they land in folders; each file once, across restarts. "
                     "Other options are those of `storywire run`.")
     parser.add_argument("--input", nargs="+", help="Folders to watch.")
@@ -167,12 +169,10 @@ def watch(argv: list[str]) -> int:
         setting.add_to(parser)
     launcher_flags(parser)
     try:
+        refuse_dash_values(argv)
         args, run_options = parser.parse_known_args(argv)
-    except argparse.ArgumentError as err:
+    except (argparse.ArgumentError, OptionsError) as err:
         return fail("watch", f"{err}; `storywire watch --help` lists the options")
-    if not args.input:  # one line, where argparse's own check prints its usage too
-        return fail("watch", "give the folders to watch: `storywire watch --input FOLDER... "
-                             "[--output DIR]`")
     if args.detach:
         return fail("watch", "--detach is for `storywire run`: a watch runs its batches "
                              "itself, one after another")
@@ -182,6 +182,9 @@ def watch(argv: list[str]) -> int:
         check_settings(pipeline_options(run_options))
     except OptionsError as err:
         return fail("watch", f"{err}; `storywire run --help` lists the run options")
+    if not args.input:  # one line, where argparse's own check prints its usage too
+        return fail("watch", "give the folders to watch: `storywire watch --input FOLDER... "
+                             "[--output DIR]`")
     if args.quiet:
         run_options = [*run_options, "--quiet"]
     missing = [f for f in args.input if is_local(f) and not FileSystems.exists(f)]

@@ -71,6 +71,25 @@ def test_a_bad_number_of_any_command_is_one_line_naming_it(capsys, argv):
 
 def test_watch_without_folders_says_what_to_give(capsys):
     assert "give the folders to watch" in error_of(capsys, "watch", "--once")
+    # Options by shortened names are refused, as a run refuses them.
+    assert "unknown option --in (did you mean --input?)" in error_of(capsys, "watch", "--in", "x")
+
+
+@pytest.mark.parametrize("argv", [
+    ("stories", "--limit=--"), ("eval", "feed.jsonl", "--runs=--"),
+    ("watch", "--input", "in/", "--interval=--"), ("run", "--story_window_days=--"),
+    ("run", "--num_workers=--"),  # Beam's own: it ran with [] workers
+])
+def test_dashes_as_a_value_are_one_line(capsys, argv):
+    # argparse drops a value "--" and leaves the option an empty list: a traceback later,
+    # or a run with [] for a number.
+    flag = argv[-1].split("=")[0]
+    assert f"{flag}=--: '--' is no value" in error_of(capsys, *argv)
+
+
+def test_stories_with_a_stray_word_is_one_line(capsys, tmp_path):
+    assert "unexpected argument 'extra'" in error_of(capsys, "stories", str(tmp_path), "extra")
+    assert "unexpected argument '--bogus'" in error_of(capsys, "stories", "--bogus", "1")
 
 
 def test_every_bounded_setting_is_checked(capsys):
