@@ -526,7 +526,7 @@ def _main(argv: list[str] | None) -> int:
                             help=f"tables to print (default: all of {', '.join(TABLES)})")
         return print_schema(parser.parse_args(rest).tables)
     if command == "stories":
-        from storywire.pipeline.options import OptionsError, ascii_number, refuse_dash_values
+        from storywire.pipeline.options import OptionsError, ascii_number, parse_command_words
 
         parser = argparse.ArgumentParser(prog="storywire stories", exit_on_error=False,
                                          description="Print the stories table of an output "
@@ -535,9 +535,8 @@ def _main(argv: list[str] | None) -> int:
         parser.add_argument("--limit", type=ascii_number(int), default=50,
                             help="rows to print (0: all)")
         try:
-            refuse_dash_values(rest)
-            args, unknown = parser.parse_known_args(rest)
-        except (argparse.ArgumentError, OptionsError) as err:
+            args, unknown = parse_command_words(parser, rest)
+        except OptionsError as err:
             return fail("stories", f"{err}; `storywire stories --help` lists the options")
         if unknown:  # one line, where parse_args would print its usage too
             return fail("stories", f"unexpected argument {unknown[0]!r}; `storywire stories "

@@ -366,7 +366,7 @@ def evaluate(argv: list[str]) -> int:
     import argparse
 
     from storywire.pipeline.lostworkers import stop_signals_let_go
-    from storywire.pipeline.options import OptionsError, ascii_number, refuse_dash_values
+    from storywire.pipeline.options import OptionsError, ascii_number, parse_command_words
     from storywire.pipeline.run import launcher_flags
 
     parser = argparse.ArgumentParser(
@@ -394,15 +394,13 @@ def evaluate(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     try:
-        refuse_dash_values(argv)
-        args, run_options = parser.parse_known_args(ordered or argv)
-    except (argparse.ArgumentError, OptionsError) as err:
+        args, run_options = parse_command_words(parser, ordered or argv)
+    except OptionsError as err:
         print(f"storywire eval: {err}; `storywire eval --help` lists the options",
               file=sys.stderr)
         return 2
     from storywire.pipeline.options import (
         STREAM_SETTINGS,
-        OptionsError,
         StreamOptions,
         check_settings,
         check_words,

@@ -260,6 +260,18 @@ def refuse_dash_values(argv: list[str]) -> None:
             raise OptionsError(f"{flag}=--: '--' is no value; give {flag} one")
 
 
+def parse_command_words(parser: argparse.ArgumentParser, argv: list[str]
+                        ) -> tuple[argparse.Namespace, list[str]]:
+    """A command's own options (`parser`, made with exit_on_error=False) from its words,
+    and the words left: with the checks a run's words get (no value "--"), and a bad value
+    an OptionsError, one line, where argparse would print its usage too."""
+    refuse_dash_values(argv)
+    try:
+        return parser.parse_known_args(argv)
+    except argparse.ArgumentError as err:
+        raise OptionsError(str(err)) from None
+
+
 def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
                 offered: tuple[str, ...] = ()) -> None:
     """Raise OptionsError for a word no option takes (a typo such as --inptu, a stray

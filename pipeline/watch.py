@@ -150,8 +150,8 @@ def watch(argv: list[str]) -> int:
         check_bounds,
         check_settings,
         check_words,
+        parse_command_words,
         pipeline_options,
-        refuse_dash_values,
     )
     from storywire.pipeline.run import launcher_flags, run
 
@@ -169,9 +169,8 @@ def watch(argv: list[str]) -> int:
         setting.add_to(parser)
     launcher_flags(parser)
     try:
-        refuse_dash_values(argv)
-        args, run_options = parser.parse_known_args(argv)
-    except (argparse.ArgumentError, OptionsError) as err:
+        args, run_options = parse_command_words(parser, argv)
+    except OptionsError as err:
         return fail("watch", f"{err}; `storywire watch --help` lists the options")
     if args.detach:
         return fail("watch", "--detach is for `storywire run`: a watch runs its batches "
