@@ -790,7 +790,7 @@ def shrunk_since_cut(chunk: InputChunk) -> Reject | None:
         return None  # reading it says why
     if now >= chunk.size:
         return None
-    at, where = _piece_start(chunk)
+    at, _, where = _piece_start(chunk)
     return Reject(chunk.path, at, None, "read",
                   f"the file is {now:,} bytes, smaller than the {chunk.size:,} it was when the "
                   f"run cut it into pieces: it changed, and its {where} are not read (a rerun "
@@ -824,20 +824,19 @@ def rewritten_since_cut(chunk: InputChunk) -> Reject | None:
 
 
 def changed_reject(chunk: InputChunk) -> Reject:
-    at, where = _piece_start(chunk)
-    before = f"byte {at:,}" if input_format(chunk.path) == "warc" else f"line {at:,}"
+    at, before, where = _piece_start(chunk)
     return Reject(chunk.path, at, None, "read",
                   f"the file changed since the run cut it into pieces: it no longer holds, "
                   f"before {before}, what it held there, so its {where} are not read (a "
                   "rerun reads it as it is now)")
 
 
-def _piece_start(chunk: InputChunk) -> tuple[int, str]:
+def _piece_start(chunk: InputChunk) -> tuple[int, str, str]:
     """Where a piece starts, as its file's rejects say where they are (a WARC file's by
-    byte offset), and what of the file from there on is."""
+    byte offset), that place in words, and what of the file from there on is."""
     if input_format(chunk.path) == "warc":
-        return chunk.start, f"records from byte {chunk.start:,}"
-    return chunk.first_line, f"lines from {chunk.first_line:,}"
+        return chunk.start, f"byte {chunk.start:,}", f"records from byte {chunk.start:,}"
+    return chunk.first_line, f"line {chunk.first_line:,}", f"lines from {chunk.first_line:,}"
 
 
 class Joint:
