@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storywire.pipeline.cli import main
+from storywire.transforms.read import warc
 from storywire.transforms.read.inputs import (
     MAX_FILE_BYTES,
     file_chunks,
@@ -21,7 +22,7 @@ from storywire.transforms.read.inputs import (
     is_supported,
     warc_limits,
 )
-from storywire.transforms.read.warc import Skipped, content_type, read_warc, warc_record_id
+from storywire.transforms.read.warc import Skipped, content_type, place_id, read_warc
 from storywire.transforms.records import RawRecord, Reject
 
 LIMITS = warc_limits(None)
@@ -125,29 +126,82 @@ def test_pages_become_articles_with_url_and_text_and_other_records_are_skipped(t
     records = news_crawl()
     packed = members(*records)
     (folder / "CC-NEWS-1.warc.gz").write_bytes(b"".join(packed))
-    (folder / "crawl.warc").write_bytes(b"".join(records[:4]))  # uncompressed
+    other = [warc_record("response", "https://news.example/9", http(html_page(
+        "Report 9", seed_text("004")).encode()))]
+    (folder / "crawl.warc").write_bytes(b"".join([*records[:4], *other]))  # uncompressed
     out = tmp_path / "out"
     summary = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
-    # 11 + 4 records: 4 pages; the 11 others hold none, and are counted as skipped.
-    assert summary == {"read": 15, "articles": 4, "rejects": 0, "stored": 0,
+    # 11 + 5 records: 5 pages; the 11 others hold none, and are counted as skipped. The
+    # first page of crawl.warc is a record of CC-NEWS-1 (the same WARC-Record-ID): one
+    # article, and the copy a reject.
+    assert summary == {"read": 16, "articles": 4, "rejects": 1, "stored": 0,
                        "rejects_stored": 0, "no_page": 11}
     articles = rows(out, "articles", "input_uri, line")
     # `line` is where the record starts: its gzip member's offset in a .warc.gz.
     assert [(Path(a["input_uri"]).name, a["line"], a["url"]) for a in articles] == [
         *[("CC-NEWS-1.warc.gz", starts(packed)[2 + 3 * n], f"https://news.example/{n}")
           for n in range(3)],
-        ("crawl.warc", starts(records)[2], "https://news.example/0")]
+        ("crawl.warc", starts([*records[:4], *other])[4], "https://news.example/9")]
     for n, article in enumerate(articles[:3]):
         assert article["title"] == f"Report {n}"
         assert longest_paragraph(n)[:80] in article["text"]
-    assert articles[3]["text"] == articles[0]["text"]
-    assert articles[0]["article_id"] == warc_record_id(str(folder / "CC-NEWS-1.warc.gz"),
-                                                       starts(packed)[2])
+    (copy,) = rows(out, "rejects", "line")
+    assert (Path(copy["input_uri"]).name, copy["line"], copy["stage"]) == (
+        "crawl.warc", starts(records)[2], "dedupe")
+    assert copy["article_id"] == articles[0]["article_id"]
     # A rerun skips what it stored: nothing new.
     again = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
-    assert (again["articles"], again["stored"], again["no_page"]) == (0, 4, 11)
+    # The copy's id is stored now: it is skipped with the rest.
+    assert (again["articles"], again["stored"], again["rejects_stored"],
+            again["no_page"]) == (0, 5, 0, 11)
     assert adds_up(again)
     assert len(rows(out, "articles", "article_id")) == 4
+
+
+def test_a_crawl_keeps_its_ids_when_moved_and_another_crawl_at_its_path_is_read(
+        tmp_path, capsys):
+    """A WARC page's id comes from its WARC-Record-ID, not from where its file lies."""
+    out = tmp_path / "out"
+    first, second = tmp_path / "in" / "crawl.warc.gz", tmp_path / "archive" / "crawl.warc.gz"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_bytes(b"".join(members(*news_crawl())))
+    assert run(capsys, "--input", str(first), "--output", str(out), *FAST)["articles"] == 3
+    # Moved to an archive folder and read from there: nothing is stored twice.
+    first.rename(second)
+    moved = run(capsys, "--input", str(second), "--output", str(out), *FAST)
+    assert (moved["articles"], moved["stored"]) == (0, 3)
+    # Unpacked to a .warc: its records at other offsets, the same records.
+    unpacked = tmp_path / "archive" / "crawl.warc"
+    unpacked.write_bytes(gzip.decompress(second.read_bytes()))
+    again = run(capsys, "--input", str(unpacked), "--output", str(out), *FAST)
+    assert (again["articles"], again["stored"]) == (0, 3)
+    # Another crawl written over the old path, its pages where the first crawl's were:
+    # each of its pages is new.
+    other = [warc_record("response", f"https://news.example/{n}/later", http(html_page(
+        f"Report {n}", seed_text(f"00{n}")).encode())) for n in range(3)]
+    first.write_bytes(b"".join(members(*other)))
+    later = run(capsys, "--input", str(first), "--output", str(out), *FAST)
+    assert (later["articles"], later["stored"]) == (3, 0)
+    assert len(rows(out, "articles", "article_id")) == 6
+
+
+def test_pages_an_earlier_version_stored_by_their_place_are_not_stored_again(
+        tmp_path, capsys, monkeypatch):
+    """Earlier versions named every WARC record by its file's path and offset: a rerun over
+    such an output skips the pages it holds."""
+    path, out = tmp_path / "crawl.warc.gz", tmp_path / "out"
+    gone = warc_record("response", "https://news.example/gone", http(b"", "404 Not Found"))
+    path.write_bytes(b"".join(members(*news_crawl(), gone)))
+    with monkeypatch.context() as old:
+        old.setattr(warc, "page_id", lambda record_id, place: place)
+        first = run(capsys, "--input", str(path), "--output", str(out), *FAST)
+        assert (first["articles"], first["rejects"]) == (3, 1)
+    again = run(capsys, "--input", str(path), "--output", str(out), *FAST)
+    assert (again["articles"], again["stored"], again["rejects"], again["rejects_stored"]
+            ) == (0, 3, 0, 1)
+    assert len(rows(out, "articles", "article_id")) == 3
+    assert len(rows(out, "rejects", "line")) == 1
 
 
 def test_the_http_charset_wins_over_a_lying_meta_charset(tmp_path, capsys):
@@ -220,7 +274,8 @@ def test_a_response_that_is_no_page_is_a_reject_saying_why(block, headers, stage
     assert isinstance(reject, Reject)
     assert (reject.input_uri, reject.line, reject.stage) == ("in/a.warc.gz", 0, stage)
     assert reason in reject.reason
-    assert reject.article_id == warc_record_id("in/a.warc.gz", 0)
+    # A reject made in reading is named by its place: reading the file again makes it again.
+    assert reject.article_id == place_id("in/a.warc.gz", 0)
 
 
 def test_a_record_over_the_size_limit_is_passed_over_not_held():
@@ -265,10 +320,11 @@ def test_a_truncated_warc_keeps_the_records_before_the_cut(tmp_path, capsys):
                                 "the file is not read")
     # An uncompressed one alike; a rerun records nothing new.
     plain = tmp_path / "cut.warc"
-    plain.write_bytes(response(0) + response(1)[:-300])
+    plain.write_bytes(response(0, "https://news.example/p0")
+                      + response(1, "https://news.example/p1")[:-300])
     summary = run(capsys, "--input", str(plain), "--output", str(out), *FAST)
     (reject,) = [r for r in rows(out, "rejects", "line") if r["input_uri"] == str(plain)]
-    assert (reject["line"], reject["reason"]) == (len(response(0)), (
+    assert (reject["line"], reject["reason"]) == (len(response(0, "https://news.example/p0")), (
         "the file ends inside this record: it is cut off; the rest of the file is not read"))
     assert (summary["articles"], summary["rejects"], summary["stored"]) == (1, 1, 0)
     again = run(capsys, "--input", str(path), str(plain), "--output", str(out), *FAST)
@@ -425,7 +481,8 @@ def hostile_warcs(folder: Path) -> None:
         "empty.warc.gz": b"",
         "empty-stream.warc.gz": gzip.compress(b""),
         # A member that is gzip but no WARC record, between two good ones.
-        "mixed.warc.gz": b"".join(members(response(1), b"not a warc record\r\n\r\n",
+        "mixed.warc.gz": b"".join(members(response(1, "https://news.example/m1"),
+                                          b"not a warc record\r\n\r\n",
                                           response(2))),
         # Bytes that are no gzip member after the first record.
         "garbage.warc.gz": b"".join(members(response(3))) + b"GARBAGE" * 10
@@ -444,9 +501,9 @@ def hostile_warcs(folder: Path) -> None:
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    # A file name that is not UTF-8.
+    # A file name that is not UTF-8, holding a record without a WARC-Record-ID.
     with open(bytes(folder) + b"/caf\xe9.warc.gz", "wb") as out:
-        out.write(b"".join(members(page)))
+        out.write(b"".join(members(re.sub(rb"WARC-Record-ID: [^\r]*\r\n", b"", page))))
 
 
 def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path, capsys):
@@ -471,8 +528,9 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
     assert articles["long-length.warc.gz"]["url"] == "https://news.example/1"
     assert articles["bare-lf.warc"]["url"] == "https://news.example/lf"
     assert longest_paragraph(2)[:80] in articles["bare-lf.warc"]["text"]
-    # The tables show the byte that is not UTF-8 as \xe9; the id comes from the real name.
-    assert articles["caf\\xe9.warc.gz"]["article_id"] == warc_record_id(
+    # The tables show the byte that is not UTF-8 as \xe9; the id of a record without a
+    # WARC-Record-ID comes from the real name.
+    assert articles["caf\\xe9.warc.gz"]["article_id"] == place_id(
         f"{folder}/caf\udce9.warc.gz", 0)
     not_warc = ("no WARC record starts here (a record starts with a line \"WARC/1.0\" or "
                 "\"WARC/1.1\"); the rest of the file is not read")
@@ -480,7 +538,7 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
     assert one("text.warc.gz") == (0, "parse", not_warc)
     assert one("empty.warc.gz") == (0, "read", "the file holds no WARC record")
     assert one("empty-stream.warc.gz") == (0, "read", "the file holds no WARC record")
-    second = len(gzip.compress(response(1)))
+    second = len(gzip.compress(response(1, "https://news.example/m1")))
     assert one("mixed.warc.gz") == (second, "parse", f"gzip member at byte {second:,}: "
                                                      + not_warc.split(";")[0])
     after = len(gzip.compress(response(3)))

@@ -148,6 +148,9 @@ class RawRecord:
     title: str | None = None
     published: str | None = None
     language: str | None = None  # as the record gives it (JSONL `language`), unchecked
+    # Another id the record may be stored under: the one earlier versions gave it (a WARC
+    # page's place in its file). Such a record is not stored again.
+    stored_as: str | None = None
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,8 @@ def staged_file(staging: str, partition: str, rows: list[dict]) -> str:
 
 
 class _SkipStored(beam.DoFn):
-    """Records whose article_id an earlier run wrote are skipped before they are cleaned:
-    those of the side input, or of the file `saved`."""
+    """Records whose article_id (or earlier id, `stored_as`) an earlier run wrote are
+    skipped before they are cleaned: those of the side input, or of the file `saved`."""
 
     def __init__(self, saved: str | None = None):
         self.skipped = counter(SKIPPED_ALREADY_STORED)
@@ -93,7 +93,8 @@ class _SkipStored(beam.DoFn):
         self._saved_ids = StoredIds.load(self._saved) if self._saved else None
 
     def process(self, record: RawRecord, stored_ids: StoredIds | None = None):
-        if record.article_id in (stored_ids if self._saved_ids is None else self._saved_ids):
+        stored = stored_ids if self._saved_ids is None else self._saved_ids
+        if record.article_id in stored or (record.stored_as and record.stored_as in stored):
             self.skipped.inc()
             return
         yield record

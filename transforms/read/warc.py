@@ -71,11 +71,21 @@ class Piece(NamedTuple):
     responses: int
 
 
-def warc_record_id(path: str, offset: int, inner: int = 0) -> str:
-    """The article_id of the record at `offset` of a file (in a .warc.gz, the offset of
-    its gzip member, and `inner` its offset in what the member unpacks to, 0 but in a file
-    compressed as one stream): the same on every run, so a rerun skips what it stored."""
+def place_id(path: str, offset: int, inner: int = 0) -> str:
+    """The id of what lies at a place in a WARC file: `offset` (in a .warc.gz, the offset
+    of a gzip member, and `inner` the offset in what the member unpacks to, 0 but in a
+    file compressed as one stream). A reject made in reading is named by it: reading the
+    file again makes it again, at the same place. So was every page before pages were
+    named by their records: a page stored under it is not stored again."""
     return stable_id(path, "warc", offset, inner)
+
+
+def page_id(record_id: str | None, place: str) -> str:
+    """The article_id of a page: from its record's WARC-Record-ID, which the crawler made
+    unique to the record, so a page keeps its id wherever its file is read from (moved,
+    renamed, recompressed) and another crawl written over the same path has ids of its
+    own. A record without one is named by its place (place_id)."""
+    return stable_id("warc-record", record_id) if record_id else place
 
 
 # ----------------------------------------------------------------------------------------
@@ -434,22 +444,21 @@ def read_warc(raw, path: str, limits: Limits, start: int = 0, end: int | None = 
     rest = "the rest of the file" if end is None else f"the rest of this part (to byte {end:,})"
     for unit in _units(raw, start, end, limits, frozenset({RESPONSE})):
         any_unit = True
-        article_id = warc_record_id(path, unit.offset, unit.inner)
+        place = place_id(path, unit.offset, unit.inner)
         if unit.frame is None:
             reason = unit.problem + (f"; {rest} is not read" if unit.last else "")
-            yield Reject(path, unit.offset, article_id, unit.stage, reason, excerpt(unit.data))
+            yield Reject(path, unit.offset, place, unit.stage, reason, excerpt(unit.data))
         elif unit.frame.record_type != RESPONSE:
             yield Skipped(path, unit.offset, unit.frame.record_type)
         elif unit.frame.block is None:
-            yield Reject(path, unit.offset, article_id, "read",
+            yield Reject(path, unit.offset, place, "read",
                          f"response record is {unit.frame.length:,} bytes, over the limit "
                          f"of {limits.record_bytes:,} for one page; not read",
                          excerpt(unit.frame.head))
         else:
-            yield page(unit.frame.head + unit.frame.block, path, unit.offset, article_id,
-                       limits)
+            yield page(unit.frame.head + unit.frame.block, path, unit.offset, place, limits)
     if not any_unit and start == 0:
-        yield Reject(path, 0, warc_record_id(path, 0), "read",
+        yield Reject(path, 0, place_id(path, 0), "read",
                      "the file holds no WARC record")
 
 
@@ -486,14 +495,14 @@ def content_type(value: str | None) -> tuple[str | None, str | None]:
     return media, charset.group(1) if charset else None
 
 
-def page(record: bytes, path: str, line: int, article_id: str, limits: Limits
+def page(record: bytes, path: str, line: int, place: str, limits: Limits
          ) -> RawRecord | Reject:
-    """A response record (WARC header and block) to a page, or a reject saying why it is
-    none: no HTTP, a status other than 200, not HTML, cut short by the crawler, a payload
-    that does not decode."""
+    """A response record (WARC header and block) at `place` (place_id) to a page, or a
+    reject saying why it is none: no HTTP, a status other than 200, not HTML, cut short by
+    the crawler, a payload that does not decode."""
 
     def reject(stage: str, reason: str, data: bytes | None = None) -> Reject:
-        return Reject(path, line, article_id, stage, reason, excerpt(data))
+        return Reject(path, line, place, stage, reason, excerpt(data))
 
     try:
         parsed: WarcRecord | None = next(iter(ArchiveIterator(
@@ -543,7 +552,9 @@ def page(record: bytes, path: str, line: int, article_id: str, limits: Limits
     if len(body) > limits.body_chars:
         return reject("read", f"html is {len(body):,} characters, over the limit of "
                               f"{limits.body_chars:,} for one article{at}", payload)
-    return RawRecord(article_id, path, line, "html", body, url=url)
+    article_id = page_id((parsed.record_id or "").strip() or None, place)
+    return RawRecord(article_id, path, line, "html", body, url=url,
+                     stored_as=place if place != article_id else None)
 
 
 def _payload(record: WarcRecord, most: int) -> bytes:
