@@ -149,6 +149,9 @@ def test_pages_become_articles_with_url_and_text_and_other_records_are_skipped(t
     assert (Path(copy["input_uri"]).name, copy["line"], copy["stage"]) == (
         "crawl.warc", starts(records)[2], "dedupe")
     assert copy["article_id"] == articles[0]["article_id"]
+    assert copy["reason"] == (
+        f"duplicate article_id {copy['article_id']!r}: the same WARC-Record-ID as the record "
+        f"at {folder / 'CC-NEWS-1.warc.gz'}:{starts(packed)[2]}, which is kept")
     # A rerun skips what it stored: nothing new.
     again = run(capsys, "--input", str(folder), "--output", str(out), *FAST)
     # The copy's id is stored now: it is skipped with the rest.

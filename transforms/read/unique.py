@@ -6,6 +6,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from storywire.transforms.metrics import DUPLICATE_IDS, counter
+from storywire.transforms.read.inputs import input_format
 from storywire.transforms.records import REJECTS, RawRecord, Reject, excerpt
 
 
@@ -23,6 +24,11 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
             # One file named twice (two --input paths, a glob and a folder): read twice.
             return (f"duplicate article_id {r.article_id!r}: {where} was read twice (its "
                     "file is named by two --input paths); it is kept once")
+        if input_format(r.input_uri) == "warc":
+            # A page's id is its record's WARC-Record-ID (warc.page_id): the same record in
+            # two files, or a crawler that gave two records one id.
+            return (f"duplicate article_id {r.article_id!r}: the same WARC-Record-ID as the "
+                    f"record at {where}, which is kept")
         return f"duplicate article_id {r.article_id!r}: the record at {where} is kept"
 
     return kept, [
