@@ -265,18 +265,28 @@ def print_output(command: str, text: str, out=None) -> int:
 def print_stories(output: str, limit: int = 50, out=None) -> int:
     """Print the stories table of an output folder, largest stories first."""
     folder = os.path.join(output, "stories")
-    # A stream writes no stories table: its stories are made from the story index.
-    from_index = not os.path.isdir(folder) and os.path.isdir(os.path.join(output, "story_index"))
-    if not os.path.isdir(folder) and not from_index:
+    stories = table_files(output, "stories")
+    # A stream writes no stories table: its stories are made from the story index, as a
+    # run makes the table again when its files are gone (ReadStoryMembers).
+    from_index = not stories and bool(table_files(output, "story_index"))
+    if not stories and not from_index:
         print(f"storywire: no stories table in {output!r} (expected "
               f"{printable_name(folder)}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
-    from storywire.transforms.write.stored import StoredTableError, current_story_rows, read_rows
+    from storywire.transforms.write.stored import (
+        StoredTableError,
+        check_stored_tables,
+        current_story_rows,
+        read_rows,
+    )
 
     try:
+        # The check a run makes first: a copy of a file, a file out of place, a table
+        # missing beside the others would make the stories shown wrong.
+        check_stored_tables(output)
         rows = current_story_rows(output) if from_index else [
-            row for path in table_files(output, "stories") for row in read_rows(path, "stories")]
+            row for path in stories for row in read_rows(path, "stories")]
     except StoredTableError as err:
         print(f"storywire stories: {err}", file=sys.stderr)
         return 2

@@ -484,7 +484,10 @@ def staging_folder(output: str, started: datetime) -> str:
 
 
 def stored_table_advice(problem: str) -> str:
-    return (f"{problem}; nothing was read or written. Write to a new --output, or move that "
-            "file aside (or restore it) and run again")
+    # Not "move it aside": the story index and the stories table still count the articles
+    # of a file gone, so they would be stored and counted again (a copy is the exception,
+    # and its message says so).
+    return (f"{problem}; nothing was read or written. Write to a new --output, or restore "
+            "the file from a backup and run again")
 
 

@@ -174,6 +174,36 @@ def test_a_missing_stories_table_is_rebuilt_from_the_index(output, capsys):
     assert sum(story["article_count"] for story in stories) == 2
 
 
+@pytest.mark.parametrize("emptied", [False, True])
+def test_stories_without_their_files_are_shown_from_the_index(output, capsys, emptied):
+    # The stories folder gone (a stream's output), or its files: as the next run makes
+    # the table again, `storywire stories` shows the stories the index holds.
+    import shutil
+
+    if emptied:
+        for path in output.glob("stories/*.parquet"):
+            path.unlink()
+    else:
+        shutil.rmtree(output / "stories")
+    capsys.readouterr()
+    assert main(["stories", str(output)]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[-1] == "1 stories" and shown[1].split()[1] == "1", shown
+
+
+def test_stories_refuses_a_copy_of_a_file_as_a_run_does(output, capsys):
+    import shutil
+
+    (path,) = output.glob("stories/*.parquet")
+    shutil.copyfile(path, path.with_name(path.stem + "-copy.parquet"))
+    capsys.readouterr()
+    assert main(["stories", str(output)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    (line,) = captured.err.splitlines()
+    assert "holds the same bytes as" in line and "would count twice" in line, line
+
+
 def test_a_table_folder_that_is_a_file(output, capsys):
     import shutil
 
@@ -290,8 +320,8 @@ def test_a_copy_of_a_table_file_is_refused_not_counted_twice(output, capsys):
     line = refused(capsys, output)
     assert "holds the same bytes as" in line and "would count twice" in line
     assert line.endswith("(a copy: move one of the two aside); nothing was read or written. "
-                         "Write to a new --output, or move that file aside (or restore it) and "
-                         "run again"), line
+                         "Write to a new --output, or restore the file from a backup and run "
+                         "again"), line
     assert {str(path), str(copy)} <= set(line.replace(":", " ").split()), line
     copy.unlink()
     assert main(["run", "--input", str(SEEDS), "--output", str(output), "--quiet", *FAST]) == 0
