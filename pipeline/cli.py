@@ -142,11 +142,13 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
 
     from storywire.pipeline.graph import build_stream_pipeline
     from storywire.pipeline.options import (
+        BATCH_ONLY,
         STREAM_SETTINGS,
         OptionsError,
         StorywireOptions,
         StreamOptions,
         check_settings,
+        check_stream_words,
         check_words,
         flags_given,
         pipeline_options,
@@ -154,15 +156,20 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
     from storywire.transforms.clean.cleaning import to_micros
 
     if any(a in ("-h", "--help") for a in argv):
-        help_parser("stream", "The same pipeline on a Pub/Sub stream, on Dataflow or another "
-                    "streaming runner (--runner is required).", StreamOptions,
-                    StorywireOptions).print_help()
+        parser = help_parser("stream", "The same pipeline on a Pub/Sub stream, on Dataflow or "
+                             "another streaming runner (--runner is required).", StreamOptions,
+                             StorywireOptions)
+        for action in parser._actions:
+            if set(action.option_strings) & set(BATCH_ONLY):
+                action.help = argparse.SUPPRESS
+        parser.print_help()
         return 0
     if any(a == "--replay" or a.startswith("--replay=") for a in argv):
         # A replay prints one line when it ends: nothing for --quiet to silence.
         argv = [a for a in argv if a != "--quiet"]
     try:
         check_words(argv)
+        check_stream_words(argv)
         check_settings(pipeline_options(argv))
         check_settings(pipeline_options(argv), STREAM_SETTINGS)
     except OptionsError as err:
@@ -263,7 +270,8 @@ def replay_stream(argv: list[str], command: str = "stream",
     try:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
             messages, opts, stream_opts, path, to_micros(started)))
-    except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        # A damaged .gz, a file that went away, a UTF-16 file that ends inside a character.
         return fail(command, f"--replay {path}: cannot be read: {err}")
     except KeyboardInterrupt:
         # What the windows wrote so far stays; a replay does not go on from it.
@@ -282,6 +290,11 @@ def replay_stream(argv: list[str], command: str = "stream",
     print(f"storywire {command}: replayed {printable_name(f'{path} -> {opts.output}')} in "
           f"{seconds:.1f} s: "
           f"{len(stories)} articles in {len(set(stories.values()))} stories")
+    if not stories:  # as a run from which no article came: exit status 1
+        where = (f"; the reasons are in {printable_name(os.path.join(opts.output, 'rejects'))}/"
+                 if keep_output and os.path.isdir(os.path.join(opts.output, "rejects")) else "")
+        print(f"storywire {command}: no article came out of the replay{where}", file=sys.stderr)
+        return 1
     return 0
 
 

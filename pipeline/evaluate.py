@@ -403,6 +403,7 @@ def evaluate(argv: list[str]) -> int:
         STREAM_SETTINGS,
         StreamOptions,
         check_settings,
+        check_stream_words,
         check_words,
         flags_given,
         pipeline_options,
@@ -423,6 +424,7 @@ def evaluate(argv: list[str]) -> int:
                     offered=tuple(o for a in parser._actions for o in a.option_strings))
         check_settings(pipeline_options(words))
         if args.stream:
+            check_stream_words(words)
             check_settings(pipeline_options(words), STREAM_SETTINGS)
     except (OptionsError, argparse.ArgumentError) as err:
         print(f"storywire eval: {err}; `storywire eval --help` lists eval's options, "

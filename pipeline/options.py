@@ -307,6 +307,22 @@ def check_words(argv: list[str], exclude=(), not_offered: tuple[str, ...] = (),
         raise OptionsError(f"unknown option {flag}{hint}")
 
 
+# Options of a batch run that a stream has no use for: it reads Pub/Sub messages (or a
+# --replay file), and has no parts and no exit status by its rejects.
+BATCH_ONLY = ("--input", "--max_batch_articles", "--max_reject_fraction")
+
+
+def check_stream_words(argv: list[str]) -> None:
+    """Raise OptionsError for an option of a batch run given to a stream, where it would
+    do nothing."""
+    given = flags_given(argv)
+    for flag in BATCH_ONLY:
+        if flag in given:
+            raise OptionsError(f"{flag} does not apply to a stream, which reads Pub/Sub "
+                               "messages (or a --replay file), and has no parts and no exit "
+                               "status by its rejects")
+
+
 def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
     """Raise OptionsError for a storywire option outside its allowed values."""
     values = options.get_all_options()

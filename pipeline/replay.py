@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from storywire.transforms.clean.cleaning import to_micros
 from storywire.transforms.clean.dates import parse_date
-from storywire.transforms.read.inputs import is_compressed
+from storywire.transforms.read.inputs import is_blank_line, is_compressed, line_text
+from storywire.transforms.read.wide import as_utf8
 
 # Where the replay clock starts for a file that opens with undated records.
 REPLAY_START = 946_684_800_000_000  # 2000-01-01T00:00:00Z, in microseconds
@@ -44,8 +45,8 @@ def arrivals(path: str, interval_seconds: float, start: int = REPLAY_START
     clock: int | None = None
     step = int(interval_seconds * 1_000_000)
     with _open(path) as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        for number, line in enumerate(as_utf8(lines), start=1):
+            if is_blank_line(line):
                 continue
             published = _published(line)
             if published is not None:
@@ -57,7 +58,9 @@ def arrivals(path: str, interval_seconds: float, start: int = REPLAY_START
 
 
 def _open(path: str):
-    """The file's lines as bytes; a .jsonl.gz unpacked as it is read."""
+    """The file's lines as bytes; a .jsonl.gz unpacked as it is read. (Read through
+    as_utf8, a file in UTF-16 or UTF-32 gives its lines in UTF-8, as `storywire run` reads
+    it.)"""
     if is_compressed(path):
         return gzip.open(path, "rb")
     return open(path, "rb")  # noqa: SIM115
@@ -67,9 +70,9 @@ def _published(line: bytes) -> int | None:
     """The record's published time in microseconds, if it gives one that parses. A line
     that is no JSON record still arrives: the stream rejects it as it would a message."""
     try:
-        record = json.loads(line)
+        record = json.loads(line_text(line))
         parsed = parse_date(record.get("published")) if isinstance(record, dict) else None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError):  # NotText is a ValueError
         return None
     return to_micros(parsed) if parsed is not None else None
 

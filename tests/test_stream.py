@@ -260,12 +260,44 @@ def test_replay_says_what_is_wrong_with_its_file(tmp_path, capsys):
     assert "--replay_interval_seconds" in capsys.readouterr().err
     assert main(["stream", "--replay", "/dev/null", "--output", out]) == 2
     assert "not a regular file" in capsys.readouterr().err
+    # Options of a batch run would do nothing here: refused, not ignored.
+    for flag, value in (("--input", feed), ("--max_batch_articles", "5"),
+                        ("--max_reject_fraction", "1")):
+        assert main(["stream", "--replay", feed, "--output", out, flag, value]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"storywire stream: {flag} does not apply to a stream"), line
+    # A file of no record at all gives no article: exit status 1, as a run from which none
+    # came.
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("not json\n[1, 2]\n")
+    assert main(["stream", "--replay", str(junk), "--output", str(tmp_path / "junk")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"storywire stream: no article came out of the replay; the reasons are in "
+        f"{tmp_path / 'junk' / 'rejects'}/")
     # A replay does not skip stored articles: it writes into a new or empty output only.
     assert main(["stream", "--replay", feed, "--output", out]) == 0
     capsys.readouterr()
     assert main(["stream", "--replay", feed, "--output", out]) == 2
     assert "holds tables already" in capsys.readouterr().err
     assert len(rows(tmp_path / "out", "articles", "article_id")) == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_replay_reads_a_file_with_a_byte_order_mark_as_a_run_does(tmp_path, capsys, encoding):
+    records = [{"id": p, "text": seed_text(p), "published": f"2024-10-2{n}T10:00:00Z"}
+               for n, p in enumerate(("000", "001", "003"))]
+    feed = tmp_path / "marked.jsonl"
+    feed.write_bytes("".join(json.dumps(r) + "\n" for r in records).encode(encoding))
+    run(capsys, "--input", str(feed), "--output", str(tmp_path / "batch"), *FAST)
+    assert main(["stream", "--replay", str(feed), "--output", str(tmp_path / "stream")]) == 0
+    stream = current_story_ids(str(tmp_path / "stream"))
+    assert sorted(stream) == sorted(current_story_ids(str(tmp_path / "batch"))) == [
+        "000", "001", "003"]
+    assert not (tmp_path / "stream" / "rejects").exists()
+    # Each record's date set its place on the replay clock: the first one's too.
+    dates = {r["article_id"]: r["published_at"].date().isoformat()
+             for r in rows(tmp_path / "stream", "articles", "article_id")}
+    assert dates == {"000": "2024-10-20", "001": "2024-10-21", "003": "2024-10-22"}
 
 
 def test_replay_of_records_out_of_date_order_finishes(tmp_path, capsys):

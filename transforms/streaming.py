@@ -17,7 +17,8 @@ from storywire.transforms.metrics import (
     counter,
 )
 from storywire.transforms.paths import delete_files
-from storywire.transforms.read.inputs import is_supported, parse_jsonl_line
+from storywire.transforms.read.decode import NotText
+from storywire.transforms.read.inputs import is_supported, line_text, parse_jsonl_line
 from storywire.transforms.records import REJECTS, Reject, excerpt
 from storywire.transforms.write.parquet import (
     STAGING_DIR,
@@ -85,10 +86,10 @@ class _ParseMessage(beam.DoFn):
         message_id = getattr(message, "message_id", None)
         uri = f"{self._source}#{message_id}" if message_id else self._source
         try:
-            line = data.decode("utf-8")
-        except UnicodeDecodeError as err:
+            line = line_text(data)  # as `storywire run` reads a line of a JSONL file
+        except NotText as err:
             return beam.pvalue.TaggedOutput(REJECTS, Reject(
-                uri, None, None, "decode", f"message is not UTF-8: {err}", excerpt(data)))
+                uri, None, None, "decode", f"message: {err}", excerpt(data)))
         parsed = parse_jsonl_line(line, uri, None)
         return beam.pvalue.TaggedOutput(REJECTS, parsed) if isinstance(parsed, Reject) else parsed
 

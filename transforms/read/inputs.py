@@ -371,16 +371,27 @@ def jsonl_line(line: Line, input_uri: str, max_line_bytes: int = MAX_LINE_BYTES
     if not line.whole:
         return Reject(input_uri, line.number, None, "read",
                       line_too_long(line.size, max_line_bytes), excerpt(line.data))
-    # A line of white space is blank, and so is one that holds only the byte order mark
-    # with which a Windows editor saves even an empty file (or marks, where files were
-    # joined).
-    if not line.data.replace(codecs.BOM_UTF8, b"").strip():
+    if is_blank_line(line.data):
         return None
     try:
-        text = decode_bytes(line.data.rstrip(b"\r\n"))
+        text = line_text(line.data)
     except NotText as err:
         return Reject(input_uri, line.number, None, "decode", str(err), excerpt(line.data))
     return parse_jsonl_line(text, input_uri, line.number)
+
+
+def is_blank_line(data: bytes) -> bool:
+    """A line of white space is blank, and so is one that holds only the byte order mark
+    with which a Windows editor saves even an empty file (or marks, where files were
+    joined)."""
+    return not data.replace(codecs.BOM_UTF8, b"").strip()
+
+
+def line_text(data: bytes) -> str:
+    """The text of a JSONL line (or a stream's message, which is read as one): a byte
+    order mark dropped, UTF-8 or else the charset its bytes are in (decode_bytes). Raises
+    NotText for bytes that are no text."""
+    return decode_bytes(data.rstrip(b"\r\n"))
 
 
 def no_articles_in_a_row(lines: int, first: int, end: int | None) -> str:
