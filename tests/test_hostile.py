@@ -129,8 +129,9 @@ def test_bad_files_are_rejected_with_their_reason(hostile_run):
     assert stage == "read" and "over the limit" in reason
     ((_, stage, reason),) = reasons(rejects, "nav.html")
     assert stage == "clean" and "fewer than" in reason
-    ((line, stage, _),) = reasons(rejects, "notgzip.jsonl.gz")
-    assert stage == "read"
+    ((line, stage, reason),) = reasons(rejects, "notgzip.jsonl.gz")
+    assert (line, stage) == (1, "read")
+    assert reason.startswith("unreadable from its start: BadGzipFile: Not a gzipped file"), reason
 
 
 def test_odd_encodings_and_scripts_become_clean_articles(hostile_run):
@@ -160,7 +161,7 @@ def test_bad_jsonl_lines_are_rejects_and_good_ones_stand(hostile_run):
     # The truncated archive: the lines before the cut stand, the rest is one reject.
     assert {"gz0"} <= set(arts)
     ((_, stage, reason),) = reasons(rejects, "truncated.jsonl.gz")
-    assert stage == "read" and "unreadable after line" in reason
+    assert stage == "read" and "unreadable from line" in reason and "before it are read" in reason
 
 
 def test_a_call_over_its_time_limit_is_killed_and_the_next_one_runs():

@@ -760,8 +760,10 @@ def stop_reason(err: Exception, stop: int, packed: int | None) -> str:
                 f"{MIN_UNPACKED_LIMIT_BYTES / 2**20:g} MiB, each line counted as "
                 f"{MIN_LINE_COST_BYTES:,} bytes at least (a decompression bomb?); lines from "
                 f"{stop} on are not read")
-    # A truncated or corrupt archive (or UTF-16 file)
-    return f"unreadable after line {stop - 1}: {type(err).__name__}: {err}"
+    # A truncated or corrupt archive (or UTF-16 file), or no archive at all
+    where = (f"from line {stop:,} on (the lines before it are read)" if stop > 1
+             else "from its start")
+    return f"unreadable {where}: {type(err).__name__}: {err}"
 
 
 def lines_of(piece: InputChunk) -> str:
