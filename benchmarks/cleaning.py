@@ -17,6 +17,7 @@ import gzip
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,10 +52,23 @@ def run_pipeline(records: list[dict], scratch: Path, name: str, storywire: str) 
     elapsed = time.monotonic() - started
     import pyarrow.parquet as pq
 
-    table = pq.read_table(output / "articles", columns=["article_id", "text"])
-    texts = dict(zip(table.column("article_id").to_pylist(), table.column("text").to_pylist()))
+    table = pq.read_table(output / "articles", columns=["article_id", "text", "title"])
+    ids = table.column("article_id").to_pylist()
+    texts = dict(zip(ids, table.column("text").to_pylist()))
+    titles = dict(zip(ids, table.column("title").to_pylist()))
     rejects = pq.read_table(output / "rejects", columns=["article_id", "reason"]).to_pylist()
-    return {"texts": texts, "seconds": elapsed, "rejects": rejects}
+    return {"texts": texts, "titles": titles, "seconds": elapsed, "rejects": rejects}
+
+
+def same_title(found: str | None, page: str | None) -> bool:
+    """Whether a title found in a page's text is the page's own (as read from its HTML):
+    the same words, one within the other (a site's name added), or most words shared."""
+    a, b = re.findall(r"\w+", (found or "").lower()), re.findall(r"\w+", (page or "").lower())
+    if not a or not b:
+        return False
+    joined_a, joined_b = " ".join(a), " ".join(b)
+    return (joined_a in joined_b or joined_b in joined_a
+            or len(set(a) & set(b)) / len(set(a) | set(b)) >= 0.6)
 
 
 def main() -> None:
@@ -80,19 +94,27 @@ def main() -> None:
         f"{'seconds':>8}",
     ]
     notes: list[str] = []
+    results = {}
     with tempfile.TemporaryDirectory(prefix="storywire-cleaning-") as scratch:
         for name, records in inputs.items():
-            result = run_pipeline(records, Path(scratch), name.replace(" ", "-"), args.storywire)
+            result = results[name] = run_pipeline(records, Path(scratch),
+                                                   name.replace(" ", "-"), args.storywire)
             texts = result["texts"]
             # A page the pipeline rejected scores as an empty body.
             scores = score([(gold[i], texts.get(i, "")) for i in gold])
             lines.append(
                 f"{name:<10} {len(records):>5} {len(texts):>5} {scores['precision']:>9.3f} "
                 f"{scores['recall']:>7.3f} {scores['f1']:>6.3f} {result['seconds']:>8.1f}")
+    page_titles, found = results["html"]["titles"], results["page text"]["titles"]
+    agree = sum(same_title(found.get(i), page_titles.get(i)) for i in gold)
+    notes.append(f"titles of the page text: {agree} of {len(gold)} the page's own (the title "
+                 f"storywire reads from its HTML), {sum(not found.get(i) for i in gold)} none")
     lines += [""] + notes + [
         "",
         "kept: pages that came out as article rows (the others are rejects and score 0).",
         "seconds: wall time of `storywire run`, Beam start-up included.",
+        "the page's own title: the same words, one within the other (a site's name added), "
+        "or at least 0.6 of their words shared.",
     ]
     write_results(args.out, lines)
 
