@@ -6,7 +6,7 @@ from conftest import FAST, FIXTURES, rows, run, seed_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storywire.transforms.clean.textclean import clean_page_text, is_boilerplate, pick_title
+from storywire.transforms.clean.textclean import clean_page_text, is_boilerplate
 
 
 def test_seed_001_loses_page_furniture_and_keeps_the_body():
@@ -113,23 +113,6 @@ def test_a_headline_above_the_body_is_still_the_title():
         cleaned = clean_page_text("\n\n".join([headline, *FLOOD_REST]), title=record_title)
         assert cleaned.text == "\n\n".join(FLOOD_REST), headline
         assert cleaned.title == headline
-
-
-def test_the_title_is_the_headline_that_tells_what_the_body_opens_with():
-    # A page as copied: menus and notices above the headline (headline-like lines too),
-    # the headline, a caption-like line, then the body.
-    headline = "River floods town as hundreds of families flee"
-    page = ["Skip to main content", "Back To Main Menu", "Weather And Climate News Today",
-            headline, "Photos From The Scene Around Town", *FLOOD_REST]
-    page[5] = "The river flooded the town on Monday and hundreds of families had to flee. " \
-        + page[5]
-    cleaned = clean_page_text("\n".join(page))
-    assert cleaned.title == headline
-    assert cleaned.text == "\n\n".join(page[5:])
-    # Lines that share no more with the body than the others: the one nearest it.
-    assert pick_title(["Latest News From Around The World", "Sign Up For Our Newsletter"],
-                      ["A quiet day."]) == "Sign Up For Our Newsletter"
-    assert pick_title([], ["A quiet day."]) is None
 
 
 def test_jsonl_text_that_is_already_a_clean_body_is_stored_unchanged(tmp_path, capsys):

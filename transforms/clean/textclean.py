@@ -309,22 +309,6 @@ def densest_prose(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
-def pick_title(headlines: list[str], body: list[str]) -> str | None:
-    """The title among the headline-like lines above a body: the one whose words the
-    body's opening (its first three paragraphs) shares most of, a headline telling what
-    its lede tells; among equals, the nearest the body. Menus, section names and notices
-    ("Skip to main content") come first on a copied page and share little with the lede."""
-    if not headlines:
-        return None
-    opening = set(_tokens(" ".join(body[:3])))
-
-    def shared(line: str) -> float:
-        words = set(_tokens(line))
-        return sum(word in opening for word in words) / (len(words) or 1)
-
-    return max(reversed(headlines), key=shared)
-
-
 def clean_page_text(raw: str, title: str | None = None) -> CleanText:
     """Clean text copied off a page; see the module docstring for the rules. `title` is the
     title the record gives, if any: a first line that is not it is no headline."""
@@ -372,7 +356,7 @@ def clean_page_text(raw: str, title: str | None = None) -> CleanText:
                 last = max((p for p in prose if first <= p < i), default=first)
                 break
 
-    headlines = []
+    title = None
     for line in content[:first]:
         when, who = read_date_line(line)
         if when is not None:
@@ -380,9 +364,8 @@ def clean_page_text(raw: str, title: str | None = None) -> CleanText:
             author = author or who
         elif (m := _BYLINE.match(line)) and _words(line) <= 8:
             author = author or m.group("who").strip()
-        elif _headline_like(line) and not is_boilerplate(line):
-            headlines.append(line)
-    title = pick_title(headlines, content[first:last + 1])
+        elif title is None and _headline_like(line) and not is_boilerplate(line):
+            title = line
 
     body, in_box = [], False
     for i in range(first, last + 1):
