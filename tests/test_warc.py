@@ -187,6 +187,17 @@ def test_a_crawl_keeps_its_ids_when_moved_and_another_crawl_at_its_path_is_read(
     later = run(capsys, "--input", str(first), "--output", str(out), *FAST)
     assert (later["articles"], later["stored"]) == (3, 0)
     assert len(rows(out, "articles", "article_id")) == 6
+    # Over a crawl whose records had no WARC-Record-ID (named by their place), too.
+    bare = [re.sub(rb"WARC-Record-ID: [^\r]*\r\n", b"", warc_record(
+        "response", f"https://news.example/{n}/bare", http(html_page(
+            f"Bare {n}", seed_text(f"00{n + 2}")).encode()))) for n in range(2)]
+    first.write_bytes(b"".join(members(*bare)))
+    assert run(capsys, "--input", str(first), "--output", str(out), *FAST)["articles"] == 2
+    named = [warc_record("response", f"https://news.example/{n}/named", http(html_page(
+        f"Named {n}", seed_text(f"00{n + 2}")).encode())) for n in range(2)]
+    first.write_bytes(b"".join(members(*named)))
+    latest = run(capsys, "--input", str(first), "--output", str(out), *FAST)
+    assert (latest["articles"], latest["stored"]) == (2, 0)
 
 
 def test_pages_an_earlier_version_stored_by_their_place_are_not_stored_again(
@@ -200,6 +211,9 @@ def test_pages_an_earlier_version_stored_by_their_place_are_not_stored_again(
         old.setattr(warc, "page_id", lambda record_id, place: place)
         first = run(capsys, "--input", str(path), "--output", str(out), *FAST)
         assert (first["articles"], first["rejects"]) == (3, 1)
+    # The settings file as earlier versions wrote it: without the mark of pages named by
+    # their records.
+    (out / "_storywire.json").write_text('{"language": "en"}')
     again = run(capsys, "--input", str(path), "--output", str(out), *FAST)
     assert (again["articles"], again["stored"], again["rejects"], again["rejects_stored"]
             ) == (0, 3, 0, 1)
