@@ -168,8 +168,8 @@ def stream(argv: list[str], command: str = "stream", typed: list[str] | None = N
         # A replay prints one line when it ends: nothing for --quiet to silence.
         argv = [a for a in argv if a != "--quiet"]
     try:
-        check_words(argv)
         check_stream_words(argv)
+        check_words(argv, not_offered=BATCH_ONLY)
         check_settings(pipeline_options(argv))
         check_settings(pipeline_options(argv), STREAM_SETTINGS)
     except OptionsError as err:
@@ -290,7 +290,8 @@ def replay_stream(argv: list[str], command: str = "stream",
     print(f"storywire {command}: replayed {printable_name(f'{path} -> {opts.output}')} in "
           f"{seconds:.1f} s: "
           f"{len(stories)} articles in {len(set(stories.values()))} stories")
-    if not stories:  # as a run from which no article came: exit status 1
+    if not stories and command == "stream":  # as a run from which no article came (eval
+        # says so itself, with what it could not score)
         where = (f"; the reasons are in {printable_name(os.path.join(opts.output, 'rejects'))}/"
                  if keep_output and os.path.isdir(os.path.join(opts.output, "rejects")) else "")
         print(f"storywire {command}: no article came out of the replay{where}", file=sys.stderr)

@@ -419,12 +419,13 @@ def evaluate(argv: list[str]) -> int:
     launcher_flags(launcher)  # --quiet: the run's own
     try:
         words = launcher.parse_known_args(run_options)[1]
+        if args.stream:
+            check_stream_words(words)
         # Every run option is checked before the labelled file is read or a lock taken.
         check_words(words, exclude=() if args.stream else (StreamOptions,), not_offered=FED,
                     offered=tuple(o for a in parser._actions for o in a.option_strings))
         check_settings(pipeline_options(words))
         if args.stream:
-            check_stream_words(words)
             check_settings(pipeline_options(words), STREAM_SETTINGS)
     except (OptionsError, argparse.ArgumentError) as err:
         print(f"storywire eval: {err}; `storywire eval --help` lists eval's options, "

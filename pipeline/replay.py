@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from storywire.transforms.clean.dates import parse_date
 from storywire.transforms.read.inputs import is_blank_line, is_compressed, line_text
 from storywire.transforms.read.wide import as_utf8
 
+_log = logging.getLogger(__name__)
 # Where the replay clock starts for a file that opens with undated records.
 REPLAY_START = 946_684_800_000_000  # 2000-01-01T00:00:00Z, in microseconds
 # After the last record, the processing time the runner is moved on by, in steps, so late
@@ -44,8 +46,8 @@ def arrivals(path: str, interval_seconds: float, start: int = REPLAY_START
     the same file replays the same way at any hour)."""
     clock: int | None = None
     step = int(interval_seconds * 1_000_000)
-    with _open(path) as lines:
-        for number, line in enumerate(as_utf8(lines), start=1):
+    with _open(path) as handle:
+        for number, line in enumerate(_readable_lines(as_utf8(handle), path), start=1):
             if is_blank_line(line):
                 continue
             published = _published(line)
@@ -55,6 +57,18 @@ def arrivals(path: str, interval_seconds: float, start: int = REPLAY_START
                 clock = start if clock is None else clock + step
             # Beam's test stream keeps times in whole milliseconds.
             yield Arrival(number, line.rstrip(b"\r\n"), clock - clock % 1000)
+
+
+def _readable_lines(lines, path: str) -> Iterator[bytes]:
+    """The lines of a file up to where it stops decoding (a UTF-16 file that ends inside a
+    character): those before stand, as in a run, and a warning says where it stopped."""
+    number = 0
+    try:
+        for number, line in enumerate(lines, start=1):
+            yield line
+    except UnicodeDecodeError as err:
+        _log.warning("%s: unreadable from line %d on (%s): the lines before it are replayed",
+                     path, number + 1, err)
 
 
 def _open(path: str):

@@ -283,7 +283,8 @@ def test_replay_says_what_is_wrong_with_its_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
-def test_replay_reads_a_file_with_a_byte_order_mark_as_a_run_does(tmp_path, capsys, encoding):
+def test_replay_reads_a_file_with_a_byte_order_mark_as_a_run_does(tmp_path, capsys, caplog,
+                                                                  encoding):
     records = [{"id": p, "text": seed_text(p), "published": f"2024-10-2{n}T10:00:00Z"}
                for n, p in enumerate(("000", "001", "003"))]
     feed = tmp_path / "marked.jsonl"
@@ -298,6 +299,15 @@ def test_replay_reads_a_file_with_a_byte_order_mark_as_a_run_does(tmp_path, caps
     dates = {r["article_id"]: r["published_at"].date().isoformat()
              for r in rows(tmp_path / "stream", "articles", "article_id")}
     assert dates == {"000": "2024-10-20", "001": "2024-10-21", "003": "2024-10-22"}
+    if encoding == "utf-16":
+        # Cut inside its last character: the lines before it are replayed, as a run reads
+        # them, and a warning says where it stopped.
+        cut = tmp_path / "cut.jsonl"
+        cut.write_bytes(feed.read_bytes()[:-3])
+        capsys.readouterr()
+        assert main(["stream", "--replay", str(cut), "--output", str(tmp_path / "cut")]) == 0
+        assert sorted(current_story_ids(str(tmp_path / "cut"))) == ["000", "001"]
+        assert "cut.jsonl: unreadable from line 3 on" in caplog.text
 
 
 def test_replay_of_records_out_of_date_order_finishes(tmp_path, capsys):

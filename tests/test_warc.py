@@ -161,6 +161,16 @@ def test_pages_become_articles_with_url_and_text_and_other_records_are_skipped(t
     assert len(rows(out, "articles", "article_id")) == 4
 
 
+def test_a_duplicate_names_the_kept_record_at_offset_0_by_its_offset():
+    from storywire.transforms.read.unique import first_per_id
+
+    kept, (copy,) = first_per_id([RawRecord("x", "b.warc", 0, "html", "<p>b</p>"),
+                                  RawRecord("x", "a.warc.gz", 0, "html", "<p>a</p>")])
+    assert kept.input_uri == "a.warc.gz"
+    assert copy.reason.endswith("the same WARC-Record-ID as the record at a.warc.gz:0, which "
+                                "is kept"), copy.reason
+
+
 def test_a_crawl_keeps_its_ids_when_moved_and_another_crawl_at_its_path_is_read(
         tmp_path, capsys):
     """A WARC page's id comes from its WARC-Record-ID, not from where its file lies."""

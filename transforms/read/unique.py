@@ -17,7 +17,7 @@ def first_per_id(records: list[RawRecord]) -> tuple[RawRecord, list[Reject]]:
     """The record kept for an id, and a reject for each other record with that id."""
     ordered = sorted(records, key=lambda r: (r.input_uri, r.line or 0))
     kept = ordered[0]
-    where = kept.input_uri + (f":{kept.line}" if kept.line else "")
+    where = kept.input_uri + (f":{kept.line}" if kept.line is not None else "")
 
     def reason(r) -> str:
         if (r.input_uri, r.line) == (kept.input_uri, kept.line):
