@@ -270,8 +270,7 @@ def replay_stream(argv: list[str], command: str = "stream",
     try:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
             messages, opts, stream_opts, path, to_micros(started)))
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        # A damaged .gz, a file that went away, a UTF-16 file that ends inside a character.
+    except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
         return fail(command, f"--replay {path}: cannot be read: {err}")
     except KeyboardInterrupt:
         # What the windows wrote so far stays; a replay does not go on from it.
