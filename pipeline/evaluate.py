@@ -400,6 +400,7 @@ def evaluate(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     from storywire.pipeline.options import (
+        BATCH_ONLY,
         STREAM_SETTINGS,
         StreamOptions,
         check_settings,
@@ -422,7 +423,8 @@ def evaluate(argv: list[str]) -> int:
         if args.stream:
             check_stream_words(words)
         # Every run option is checked before the labelled file is read or a lock taken.
-        check_words(words, exclude=() if args.stream else (StreamOptions,), not_offered=FED,
+        check_words(words, exclude=() if args.stream else (StreamOptions,),
+                    not_offered=FED + (BATCH_ONLY if args.stream else ()),
                     offered=tuple(o for a in parser._actions for o in a.option_strings))
         check_settings(pipeline_options(words))
         if args.stream:

@@ -74,7 +74,7 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
 
     files = p | "FindInputs" >> FindInputFiles(opts.input, exclude=opts.output, part=run.part)
     read = files.files | "Read" >> ReadRecords(progress=run.progress)
-    new = read.records | "SkipStored" >> SkipStored(stored_ids, opts.output)
+    new = read.records | "SkipStored" >> SkipStored(stored_ids)
     cleaned = new | "Clean" >> CleanArticles(opts.clean_timeout_seconds, progress=run.progress)
     staged = cleaned.articles | "Stage" >> StageArticles(run.staging, opts.language)
     unique = staged | "OnePerId" >> KeepFirstPerId()

@@ -67,8 +67,9 @@ def _readable_lines(lines, path: str) -> Iterator[bytes]:
         for number, line in enumerate(lines, start=1):
             yield line
     except UnicodeDecodeError as err:
-        _log.warning("%s: unreadable from line %d on (%s): the lines before it are replayed",
-                     path, number + 1, err)
+        where = (f"from line {number + 1:,} on ({err}): the lines before it are replayed"
+                 if number else f"from its start ({err})")
+        _log.warning("%s: unreadable %s", path, where)
 
 
 def _open(path: str):

@@ -22,7 +22,13 @@ from storywire.transforms.read.inputs import (
     is_supported,
     warc_limits,
 )
-from storywire.transforms.read.warc import Skipped, content_type, place_id, read_warc
+from storywire.transforms.read.warc import (
+    Skipped,
+    content_type,
+    page_id,
+    place_id,
+    read_warc,
+)
 from storywire.transforms.records import RawRecord, Reject
 
 LIMITS = warc_limits(None)
@@ -218,12 +224,10 @@ def test_pages_an_earlier_version_stored_by_their_place_are_not_stored_again(
     gone = warc_record("response", "https://news.example/gone", http(b"", "404 Not Found"))
     path.write_bytes(b"".join(members(*news_crawl(), gone)))
     with monkeypatch.context() as old:
-        old.setattr(warc, "page_id", lambda record_id, place: place)
+        old.setattr(warc, "page_id", lambda record_id, path, offset, inner=0:
+                    warc.place_id(path, offset, inner))
         first = run(capsys, "--input", str(path), "--output", str(out), *FAST)
         assert (first["articles"], first["rejects"]) == (3, 1)
-    # The settings file as earlier versions wrote it: without the mark of pages named by
-    # their records.
-    (out / "_storywire.json").write_text('{"language": "en"}')
     again = run(capsys, "--input", str(path), "--output", str(out), *FAST)
     assert (again["articles"], again["stored"], again["rejects"], again["rejects_stored"]
             ) == (0, 3, 0, 1)
@@ -557,7 +561,7 @@ def test_hostile_warc_files_become_rejects_and_their_good_records_stand(tmp_path
     assert longest_paragraph(2)[:80] in articles["bare-lf.warc"]["text"]
     # The tables show the byte that is not UTF-8 as \xe9; the id of a record without a
     # WARC-Record-ID comes from the real name.
-    assert articles["caf\\xe9.warc.gz"]["article_id"] == place_id(
+    assert articles["caf\\xe9.warc.gz"]["article_id"] == page_id(None,
         f"{folder}/caf\udce9.warc.gz", 0)
     not_warc = ("no WARC record starts here (a record starts with a line \"WARC/1.0\" or "
                 "\"WARC/1.1\"); the rest of the file is not read")

@@ -33,7 +33,6 @@ from storywire.transforms.records import (
 )
 from storywire.transforms.stories.vectors import LanguageWeights, StoryVector, vectorise
 from storywire.transforms.write.parquet import partition_of, write_parquet
-from storywire.transforms.write.settings import pages_may_be_stored_by_place
 from storywire.transforms.write.stored import StoredIds
 
 STAGED_DIR = "_cleaned"
@@ -84,24 +83,19 @@ def staged_file(staging: str, partition: str, rows: list[dict]) -> str:
 
 class _SkipStored(beam.DoFn):
     """Records whose article_id an earlier run wrote are skipped before they are cleaned:
-    those of the side input, or of the file `saved`. In an output where an earlier version
-    may have stored WARC pages by their place, so are those whose earlier id (`stored_as`)
-    is stored."""
+    those of the side input, or of the file `saved`, and those an earlier version stored
+    under another id (`stored_as`)."""
 
-    def __init__(self, output: str, saved: str | None = None):
+    def __init__(self, saved: str | None = None):
         self.skipped = counter(SKIPPED_ALREADY_STORED)
-        self._output = output
         self._saved = saved
 
     def setup(self):
         self._saved_ids = StoredIds.load(self._saved) if self._saved else None
-        # Read where the step runs: building a cloud job reads nothing from its output.
-        self._by_place = pages_may_be_stored_by_place(self._output)
 
     def process(self, record: RawRecord, stored_ids: StoredIds | None = None):
         stored = stored_ids if self._saved_ids is None else self._saved_ids
-        if record.article_id in stored or (
-                self._by_place and record.stored_as and record.stored_as in stored):
+        if record.article_id in stored or (record.stored_as and record.stored_as in stored):
             self.skipped.inc()
             return
         yield record
@@ -165,14 +159,13 @@ class SkipStored(beam.PTransform):
     """Raw records to those whose ids are not stored yet. `stored_ids`: the view of one
     StoredIds that ReadStoredIds gives, or the path of a file of them that SavedStoredIds
     keeps (a run in parts), which each worker maps into memory instead of receiving a
-    copy. `output`: the output they are stored in."""
+    copy."""
 
-    def __init__(self, stored_ids: beam.pvalue.AsSingleton | str, output: str):
+    def __init__(self, stored_ids: beam.pvalue.AsSingleton | str):
         super().__init__()
         self._stored_ids = stored_ids
-        self._output = output
 
     def expand(self, records):
         if isinstance(self._stored_ids, str):
-            return records | beam.ParDo(_SkipStored(self._output, self._stored_ids))
-        return records | beam.ParDo(_SkipStored(self._output), self._stored_ids)
+            return records | beam.ParDo(_SkipStored(self._stored_ids))
+        return records | beam.ParDo(_SkipStored(), self._stored_ids)

@@ -75,17 +75,21 @@ def place_id(path: str, offset: int, inner: int = 0) -> str:
     """The id of what lies at a place in a WARC file: `offset` (in a .warc.gz, the offset
     of a gzip member, and `inner` the offset in what the member unpacks to, 0 but in a
     file compressed as one stream). A reject made in reading is named by it: reading the
-    file again makes it again, at the same place. So was every page before pages were
-    named by their records: a page stored under it is not stored again."""
+    file again makes it again, at the same place. So was every page in tables written by
+    earlier versions: a page whose place id is stored is not stored again (and no page
+    this version stores has it, so only their pages are found so)."""
     return stable_id(path, "warc", offset, inner)
 
 
-def page_id(record_id: str | None, place: str) -> str:
+def page_id(record_id: str | None, path: str, offset: int, inner: int = 0) -> str:
     """The article_id of a page: from its record's WARC-Record-ID, which the crawler made
     unique to the record, so a page keeps its id wherever its file is read from (moved,
     renamed, recompressed) and another crawl written over the same path has ids of its
-    own. A record without one is named by its place (place_id)."""
-    return stable_id("warc-record", record_id) if record_id else place
+    own. A record without one is named by its place, in words of its own (not place_id,
+    which matches pages of earlier versions)."""
+    if record_id:
+        return stable_id("warc-record", record_id)
+    return stable_id("warc-place", path, offset, inner)
 
 
 # ----------------------------------------------------------------------------------------
@@ -456,7 +460,8 @@ def read_warc(raw, path: str, limits: Limits, start: int = 0, end: int | None = 
                          f"of {limits.record_bytes:,} for one page; not read",
                          excerpt(unit.frame.head))
         else:
-            yield page(unit.frame.head + unit.frame.block, path, unit.offset, place, limits)
+            yield page(unit.frame.head + unit.frame.block, path, unit.offset, unit.inner,
+                       limits)
     if not any_unit and start == 0:
         yield Reject(path, 0, place_id(path, 0), "read",
                      "the file holds no WARC record")
@@ -495,11 +500,12 @@ def content_type(value: str | None) -> tuple[str | None, str | None]:
     return media, charset.group(1) if charset else None
 
 
-def page(record: bytes, path: str, line: int, place: str, limits: Limits
+def page(record: bytes, path: str, line: int, inner: int, limits: Limits
          ) -> RawRecord | Reject:
-    """A response record (WARC header and block) at `place` (place_id) to a page, or a
-    reject saying why it is none: no HTTP, a status other than 200, not HTML, cut short by
-    the crawler, a payload that does not decode."""
+    """A response record (WARC header and block) at offset `line` (and `inner`: place_id)
+    to a page, or a reject saying why it is none: no HTTP, a status other than 200, not
+    HTML, cut short by the crawler, a payload that does not decode."""
+    place = place_id(path, line, inner)
 
     def reject(stage: str, reason: str, data: bytes | None = None) -> Reject:
         return Reject(path, line, place, stage, reason, excerpt(data))
@@ -552,9 +558,8 @@ def page(record: bytes, path: str, line: int, place: str, limits: Limits
     if len(body) > limits.body_chars:
         return reject("read", f"html is {len(body):,} characters, over the limit of "
                               f"{limits.body_chars:,} for one article{at}", payload)
-    article_id = page_id((parsed.record_id or "").strip() or None, place)
-    return RawRecord(article_id, path, line, "html", body, url=url,
-                     stored_as=place if place != article_id else None)
+    article_id = page_id((parsed.record_id or "").strip() or None, path, line, inner)
+    return RawRecord(article_id, path, line, "html", body, url=url, stored_as=place)
 
 
 def _payload(record: WarcRecord, most: int) -> bytes:

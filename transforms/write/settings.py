@@ -1,13 +1,8 @@
-"""What an output's tables depend on beyond themselves, kept in `<output>/_storywire.json`:
-
-- the main language that weighs its story vectors (stories/vectors.py: terms of other
-  languages carry their language in their ids, the main language's do not). A run with
-  another main language would compare its vectors with stored ones that cannot match, and
-  silently start every story anew, so the output keeps the language it was written with;
-- how its WARC pages are named: by their records (warc.page_id) in an output started by
-  this version (`"warc_page_ids": "record"`). Earlier versions named every page by its
-  place in its file (warc.place_id), so in an output without that mark a page whose place
-  is stored is skipped as stored too.
+"""What an output's stories depend on beyond its tables: the main language that weighs its
+story vectors (stories/vectors.py: terms of other languages carry their language in their
+ids, the main language's do not). A run with another main language would compare its
+vectors with stored ones that cannot match, and silently start every story anew, so the
+output keeps the language it was written with, in `<output>/_storywire.json`.
 """
 
 from __future__ import annotations
@@ -19,8 +14,6 @@ from apache_beam.io.filesystems import FileSystems
 from storywire.transforms.languages import wordfreq_code, wordfreq_languages
 
 SETTINGS_FILE = "_storywire.json"
-WARC_IDS = "warc_page_ids"
-BY_RECORD = "record"
 
 
 class SettingsError(ValueError):
@@ -33,10 +26,14 @@ def stored_language(output: str) -> str | None:
     file that is there but not as storywire writes it: taken as "none", it would be
     overwritten with this run's language, and an output weighed in German silently
     continued in English."""
-    settings = _settings(output)
-    if settings is None:
-        return None
     path = FileSystems.join(output, SETTINGS_FILE)
+    if not FileSystems.exists(path):
+        return None
+    try:
+        with FileSystems.open(path) as handle:
+            settings = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as err:  # a folder, unreadable, not JSON or not UTF-8
+        raise SettingsError(_damaged(path, " ".join(str(err).split()))) from None
     language = settings.get("language") if isinstance(settings, dict) else None
     if not isinstance(language, str):
         raise SettingsError(_damaged(path, f"it holds {json.dumps(settings)[:80]}, not "
@@ -45,26 +42,6 @@ def stored_language(output: str) -> str | None:
         raise SettingsError(_damaged(path, f"its language {language!r} has no word "
                                            "frequencies here"))
     return language
-
-
-def _settings(output: str):
-    """What the settings file holds (parsed JSON), or None when there is none."""
-    path = FileSystems.join(output, SETTINGS_FILE)
-    if not FileSystems.exists(path):
-        return None
-    try:
-        with FileSystems.open(path) as handle:
-            return json.loads(handle.read().decode("utf-8"))
-    except (OSError, ValueError) as err:  # a folder, unreadable, not JSON or not UTF-8
-        raise SettingsError(_damaged(path, " ".join(str(err).split()))) from None
-
-
-def pages_may_be_stored_by_place(output: str) -> bool:
-    """Whether an earlier version may have stored WARC pages in `output` under the id of
-    their place (the output is not marked as naming them by record): a run then skips a
-    page whose place id is stored as well as one whose own id is."""
-    settings = _settings(output)
-    return not (isinstance(settings, dict) and settings.get(WARC_IDS) == BY_RECORD)
 
 
 def _damaged(path: str, why: str) -> str:
@@ -105,18 +82,10 @@ def _holds_stories(output: str) -> bool:
 
 def keep_language(output: str, language: str) -> None:
     """Record the main language of an output (language_problem found none recorded, the
-    same, or one that no stored article was weighed with). An output that gets its first
-    settings file while it holds no article is marked as naming WARC pages by record."""
-    stored = stored_language(output)
-    if stored == language:
+    same, or one that no stored article was weighed with)."""
+    if stored_language(output) == language:
         return
-    if stored is None:
-        settings = {"language": language}
-        if not _holds_stories(output):
-            settings[WARC_IDS] = BY_RECORD
-    else:
-        settings = {**_settings(output), "language": language}
     path = FileSystems.join(output, SETTINGS_FILE)
     with FileSystems.create(path + ".tmp") as handle:
-        handle.write(json.dumps(settings).encode("utf-8"))
+        handle.write(json.dumps({"language": language}).encode("utf-8"))
     FileSystems.rename([path + ".tmp"], [path])
