@@ -448,14 +448,14 @@ def read_warc(raw, path: str, limits: Limits, start: int = 0, end: int | None = 
     rest = "the rest of the file" if end is None else f"the rest of this part (to byte {end:,})"
     for unit in _units(raw, start, end, limits, frozenset({RESPONSE})):
         any_unit = True
-        place = place_id(path, unit.offset, unit.inner)
         if unit.frame is None:
             reason = unit.problem + (f"; {rest} is not read" if unit.last else "")
-            yield Reject(path, unit.offset, place, unit.stage, reason, excerpt(unit.data))
+            yield Reject(path, unit.offset, place_id(path, unit.offset, unit.inner),
+                         unit.stage, reason, excerpt(unit.data))
         elif unit.frame.record_type != RESPONSE:
             yield Skipped(path, unit.offset, unit.frame.record_type)
         elif unit.frame.block is None:
-            yield Reject(path, unit.offset, place, "read",
+            yield Reject(path, unit.offset, place_id(path, unit.offset, unit.inner), "read",
                          f"response record is {unit.frame.length:,} bytes, over the limit "
                          f"of {limits.record_bytes:,} for one page; not read",
                          excerpt(unit.frame.head))
