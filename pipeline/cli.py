@@ -269,7 +269,7 @@ def replay_stream(argv: list[str], command: str = "stream",
     started = datetime.now(timezone.utc)
     try:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
-            messages, opts, stream_opts, path, to_micros(started)))
+            messages, opts, stream_opts, path, to_micros(started), replayed=True))
     except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
         return fail(command, f"--replay {path}: cannot be read: {err}")
     except KeyboardInterrupt:

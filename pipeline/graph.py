@@ -122,16 +122,16 @@ def build_pipeline(p: beam.Pipeline, opts, run: RunContext) -> None:
 
 
 def build_stream_pipeline(messages: beam.PCollection, opts, stream_opts, source: str,
-                          ingested_at: int) -> None:
+                          ingested_at: int, replayed: bool = False) -> None:
     """Messages in (article records, or Cloud Storage notifications naming files), story-
     tagged articles out, per window: the articles and story-index tables as a batch run
     writes them (streamstories.py), and the rejects. `opts` and `stream_opts` are
-    StorywireOptions and StreamOptions views."""
+    StorywireOptions and StreamOptions views; `replayed`: see ParseMessages."""
     # One WindowInto, applied wherever the stream is (re)windowed: Beam compares windowing
     # strategies by identity of their trigger when collections meet.
     windows = fixed_windows(stream_opts.window_minutes, stream_opts.allowed_lateness_hours)
 
-    parsed = messages | "ParseMessages" >> ParseMessages(source)
+    parsed = messages | "ParseMessages" >> ParseMessages(source, replayed)
     notified = (parsed.files
                 | "MatchNotified" >> MatchAll(EmptyMatchTreatment.ALLOW)
                 | "ReadNotified" >> ReadRecords(spread=False))

@@ -196,6 +196,24 @@ def test_replay_gives_the_seeds_one_story_and_the_batch_rows(tmp_path, capsys):
             if d.is_dir() and not any(d.iterdir())] == []
 
 
+def test_a_run_after_a_replay_of_its_file_finds_the_replay_rejects_recorded(tmp_path, capsys):
+    # A replay names each record by its file and line, as a run over the file does.
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps(seed_record(p)) + "\n" for p in ("000", "001"))
+                    + "not json\n", encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert main(["stream", "--replay", str(feed), "--output", out]) == 0
+    replayed = rows(out, "rejects", "input_uri")
+    assert [(r["input_uri"], r["line"], r["stage"]) for r in replayed] == [
+        (str(feed), 3, "parse")]
+    capsys.readouterr()
+    assert main(["run", "--input", str(feed), "--output", out, *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "0 new (2 already in the output, skipped)" in printed
+    assert "0 new (1 already recorded)" in printed
+    assert rows(out, "rejects", "input_uri") == replayed
+
+
 def test_an_interrupted_replay_says_whether_its_output_can_take_a_replay_again(
         tmp_path, capsys, monkeypatch):
     import storywire.pipeline.replay as replay_module

@@ -61,8 +61,9 @@ class _ParseMessage(beam.DoFn):
     """A Pub/Sub message: an article record as JSON (main output), or a Cloud Storage
     notification naming a file to read (tagged `files`), or a reject."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, replayed: bool):
         self._source = source
+        self._replayed = replayed
         self.units = counter(INPUT_UNITS)
         self.notifications = counter(STREAM_FILE_NOTIFICATIONS)
         self.ignored = counter(STREAM_NOTIFICATIONS_IGNORED)
@@ -84,25 +85,33 @@ class _ParseMessage(beam.DoFn):
     def _record(self, message):
         data = getattr(message, "data", message)
         message_id = getattr(message, "message_id", None)
-        uri = f"{self._source}#{message_id}" if message_id else self._source
+        if self._replayed:  # the id is the line number: named as `storywire run` names it
+            uri, number = self._source, int(message_id)
+        else:
+            uri, number = (f"{self._source}#{message_id}" if message_id else self._source), None
         try:
             line = line_text(data)  # as `storywire run` reads a line of a JSONL file
         except NotText as err:
             return beam.pvalue.TaggedOutput(REJECTS, Reject(
-                uri, None, None, "decode", f"message: {err}", excerpt(data)))
-        parsed = parse_jsonl_line(line, uri, None)
+                uri, number, None, "decode", f"message: {err}", excerpt(data)))
+        parsed = parse_jsonl_line(line, uri, number)
         return beam.pvalue.TaggedOutput(REJECTS, parsed) if isinstance(parsed, Reject) else parsed
 
 
 class ParseMessages(beam.PTransform):
-    """Messages to raw records (main), file paths (`files`) and rejects (`rejects`)."""
+    """Messages to raw records (main), file paths (`files`) and rejects (`rejects`).
+    `replayed`: the messages are the lines of the file `source`, each with its line number
+    as its id (`storywire stream --replay`), and their records and rejects are named by
+    that file and line, as a run over the file names them: a run after the replay then
+    finds its rejects recorded."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, replayed: bool = False):
         super().__init__()
         self._source = source
+        self._replayed = replayed
 
     def expand(self, messages):
-        return messages | beam.ParDo(_ParseMessage(self._source)).with_outputs(
+        return messages | beam.ParDo(_ParseMessage(self._source, self._replayed)).with_outputs(
             FILES, REJECTS, main="records")
 
 
