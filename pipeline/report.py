@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -262,34 +263,24 @@ def print_output(command: str, text: str, out=None) -> int:
     return 1
 
 
+# How often `storywire stories` reads the tables again when a run's commit changed them
+# under it, and how long it waits first (a commit takes about a second).
+STORIES_READS = 5
+STORIES_WAIT_SECONDS = 1.0
+
+
 def print_stories(output: str, limit: int = 50, out=None) -> int:
     """Print the stories table of an output folder, largest stories first."""
-    folder = os.path.join(output, "stories")
-    stories = table_files(output, "stories")
-    # A stream writes no stories table: its stories are made from the story index, as a
-    # run makes the table again when its files are gone (ReadStoryMembers).
-    from_index = not stories and bool(table_files(output, "story_index"))
-    if not stories and not from_index:
+    try:
+        rows = _settled_stories(output)
+    except _NotShown as problem:
+        print(f"storywire stories: {problem}", file=sys.stderr)
+        return 2
+    if rows is None:
         print(f"storywire: no stories table in {output!r} (expected "
-              f"{printable_name(folder)}/); "
+              f"{printable_name(os.path.join(output, 'stories'))}/); "
               "run `storywire run --output DIR` first", file=sys.stderr)
         return 1
-    from storywire.transforms.write.stored import (
-        StoredTableError,
-        check_stored_tables,
-        current_story_rows,
-        read_rows,
-    )
-
-    try:
-        # The check a run makes first: a copy of a file, a file out of place, a table
-        # missing beside the others would make the stories shown wrong.
-        check_stored_tables(output)
-        rows = current_story_rows(output) if from_index else [
-            row for path in stories for row in read_rows(path, "stories")]
-    except StoredTableError as err:
-        print(f"storywire stories: {err}", file=sys.stderr)
-        return 2
     rows.sort(key=lambda r: (-r["article_count"], r["first_published_at"] is None,
                              r["first_published_at"] or 0, r["story_id"]))
     shown = rows if limit <= 0 else rows[:limit]
@@ -311,6 +302,63 @@ def print_stories(output: str, limit: int = 50, out=None) -> int:
         lines.append(f"... {len(rows) - len(shown)} more stories (--limit 0 shows all)")
     lines.append(f"{len(rows)} stories")
     return print_output("stories", "\n".join(lines), out)
+
+
+class _NotShown(Exception):
+    """Why `storywire stories` shows no stories: damaged tables, or a commit under way."""
+
+
+def _settled_stories(output: str) -> list[dict] | None:
+    """The stories of `output` (see `_current_stories`), read again while a run's commit
+    changes the tables under the reading. Raises _NotShown."""
+    from storywire.transforms.write.parquet import commit_unfinished
+    from storywire.transforms.write.stored import StoredTableError
+
+    for attempt in range(STORIES_READS):
+        if attempt:
+            time.sleep(STORIES_WAIT_SECONDS)
+        before = _all_files(output)
+        try:
+            rows = _current_stories(output)
+            if rows is not None or not commit_unfinished(output):
+                return rows
+        except (StoredTableError, OSError) as err:
+            # A commit moves files in and deletes the ones it replaces one by one: a file
+            # gone, or a table not there yet, is no damage. Read again once it is done.
+            if not commit_unfinished(output) and _all_files(output) == before:
+                raise _NotShown(str(err)) from None
+    raise _NotShown(
+        f"a run's commit into {printable_name(output)} has not ended (a run is committing, "
+        "or was stopped while it committed), so its tables are between two states; run "
+        "`storywire stories` again when the run ends (the next `storywire run` into it "
+        "finishes a stopped commit)")
+
+
+def _all_files(output: str) -> list[str]:
+    from storywire.schemas import TABLES
+
+    return sorted(path for table in TABLES for path in table_files(output, table))
+
+
+def _current_stories(output: str) -> list[dict] | None:
+    """The rows of the stories table, after the check a run makes first (a copy of a file,
+    a file out of place, a table missing beside the others would make them wrong); None if
+    the output has neither stories nor a story index. Raises StoredTableError."""
+    from storywire.transforms.write.stored import (
+        check_stored_tables,
+        current_story_rows,
+        read_rows,
+    )
+
+    stories = table_files(output, "stories")
+    # A stream writes no stories table: its stories are made from the story index, as a
+    # run makes the table again when its files are gone (ReadStoryMembers).
+    from_index = not stories and bool(table_files(output, "story_index"))
+    if not stories and not from_index:
+        return None
+    check_stored_tables(output)
+    return current_story_rows(output) if from_index else [
+        row for path in stories for row in read_rows(path, "stories")]
 
 
 def _minute(micros: int | None) -> str:

@@ -190,7 +190,7 @@ def _run_in(scratch, options, flags, lock, keep_output: bool, typed: list[str], 
                   file=sys.stderr)
         if is_local(opts.output):  # on object stores, each file is checked as it is read
             try:
-                check_stored_tables(opts.output)
+                check_stored_tables(opts.output, settled=True)  # under the lock
             except StoredTableError as err:
                 return fail(command, stored_table_advice(str(err)))
         problem = language_problem(opts.output, opts.language)

@@ -163,6 +163,32 @@ def test_a_table_missing_beside_the_others(output, capsys):
         capsys, output)
 
 
+@pytest.mark.parametrize("gone, other", [("story_index", "articles"),
+                                          ("articles", "story_index")])
+def test_a_file_missing_beside_the_one_written_with_it(tmp_path, capsys, gone, other):
+    # A run writes each articles file and its articles' story-index rows under one name:
+    # one without the other is an output a file of which was deleted or not copied.
+    output = tmp_path / "out"
+    assert main(["run", "--input", str(SEEDS), "--output", str(output), "--quiet", *FAST]) == 0
+    path = sorted(output.glob(f"{gone}/*/*.parquet"))[0]
+    path.unlink()
+    (kept,) = output.glob(f"{other}/*/{path.name}")
+    capsys.readouterr()
+    line = refused(capsys, output)
+    assert f"{kept}: the {gone} file of the same name, written with it, is not there" in line
+    assert "restore the file from a backup" in line
+
+
+def test_files_of_earlier_versions_are_not_paired_by_name(output, capsys):
+    # Versions before named each table's files by shard, each table on its own: such a
+    # file has no partner of its name, and none is asked for.
+    for path in [*output.glob("articles/*/*.parquet"), *output.glob("story_index/*/*.parquet")]:
+        path.rename(path.with_name("part-run-20240101T000000000000Z-00000-of-00001.parquet"))
+    seed = str(SEEDS / "001_687127a8f65ba626.txt")
+    assert main(["run", "--input", seed, "--output", str(output), "--quiet", *FAST]) == 0
+    assert "1 new" in capsys.readouterr().out
+
+
 def test_a_missing_stories_table_is_rebuilt_from_the_index(output, capsys):
     # A stream's output has none; a run makes it from the story index.
     import shutil
@@ -191,6 +217,38 @@ def test_stories_without_their_files_are_shown_from_the_index(output, capsys, em
     assert shown[-1] == "1 stories" and shown[1].split()[1] == "1", shown
 
 
+def test_stories_during_a_commit_says_the_tables_are_between_two_states(
+        tmp_path, capsys, monkeypatch):
+    import storywire.pipeline.report as report
+    from storywire.transforms.write.parquet import CommitPlan
+
+    def stopped_after_one_move(plan):  # a run killed while it commits
+        source, target = plan.renames[0]
+        if Path(source).exists():
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            Path(source).rename(target)
+        raise RuntimeError("killed")
+
+    # The first commit into an output, stopped with the articles file moved in alone.
+    output = tmp_path / "out"
+    monkeypatch.setattr(CommitPlan, "apply", stopped_after_one_move)
+    seed = str(SEEDS / "001_687127a8f65ba626.txt")
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["run", "--input", seed, "--output", str(output), "--quiet", *FAST])
+    monkeypatch.undo()
+    monkeypatch.setattr(report, "STORIES_WAIT_SECONDS", 0.0)
+    capsys.readouterr()
+    assert main(["stories", str(output)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"storywire stories: a run's commit into {output} has not ended")
+    assert "damaged" not in line
+    # The next run finishes the commit, and the stories are whole again.
+    assert main(["run", "--input", seed, "--output", str(output), "--quiet", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["stories", str(output)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 stories"
+
+
 def test_stories_refuses_a_copy_of_a_file_as_a_run_does(output, capsys):
     import shutil
 
@@ -213,7 +271,9 @@ def test_a_table_folder_that_is_a_file(output, capsys):
 
 
 @pytest.mark.parametrize("where", ["stray.parquet", "other=1/part.parquet",
-                                   "published_date=not-a-date/part.parquet"])
+                                   "published_date=not-a-date/part.parquet",
+                                   # DuckDB would type published_date as text, not a date
+                                   "published_date=2024-13-45/part.parquet"])
 def test_a_file_out_of_place(output, capsys, where):
     (source,) = output.glob("articles/*/*.parquet")
     target = output / "articles" / where

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -93,6 +94,17 @@ def keyed_file_name(partition: str, run: str, key: str) -> str:
     files) rather than by shard number."""
     name = f"part-{run}-{key}.parquet"
     return f"{partition}/{name}" if partition else name
+
+
+# A batch run's keyed file: part-run-<start>-<16 hex digits of its key>.parquet.
+_KEYED_NAME = re.compile(r"part-run-[0-9]{8}T[0-9]+Z-[0-9a-f]{16}\.parquet")
+
+
+def keyed_name(path: str) -> str | None:
+    """The name of the file at `path` if a batch run named it by key (keyed_file_name),
+    else None: shard-numbered files, a stream's, and those of earlier versions."""
+    name = path.rsplit("/", 1)[-1]
+    return name if _KEYED_NAME.fullmatch(name) else None
 
 
 class StagedFile(NamedTuple):
@@ -289,6 +301,14 @@ def recover_commits(output: str) -> tuple[int, int]:
             dropped += 1
         _finish(staging, output)
     return finished, dropped
+
+
+def commit_unfinished(output: str) -> bool:
+    """Whether a run's commit into `output` has begun and not ended: a run committing now,
+    or one stopped while it committed (the next run finishes it, `recover_commits`). Its
+    tables are then between two states."""
+    root = FileSystems.join(output, STAGING_DIR)
+    return any(path.endswith("/" + COMMIT_PLAN) for path in files_under(root))
 
 
 def drop_staging(staging: str, output: str) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import apache_beam as beam
 import numpy as np
@@ -31,7 +32,7 @@ from storywire.transforms.stories.continuation import (
     latest,
 )
 from storywire.transforms.stories.vectors import StoryVector, candidate_keys
-from storywire.transforms.write.parquet import table_files, written_by_stream
+from storywire.transforms.write.parquet import keyed_name, table_files, written_by_stream
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class StoredTableError(Exception):
     PREFIX = "stored table "
     CAUSES = {"other": "written by another version of storywire, or damaged",
               "copy": "a copy: move one of the two aside",
+              "missing": "the output is missing a file: deleted, or left out of a copy?",
               "unreadable": "this user may not read it"}
 
     def __init__(self, path: str, problem: str, cause: str = "other"):
@@ -153,13 +155,17 @@ def _footer_null_count(row_group, name: str) -> int | None:
 PAIRED_TABLES = ("articles", "story_index")
 
 
-def check_stored_tables(output: str) -> None:
+def check_stored_tables(output: str, settled: bool = False) -> None:
     """Raise StoredTableError for the first problem with the tables of a local `output`, before
     a run starts: articles without their story index or the reverse, a file where
     DuckDB's Hive reading does not expect one, or a file whose footer does not hold the
     table's schema (about 0.1 ms a file). The run checks each file it reads again
     (`read_rows`); this finds them all up front, with a one-line message instead of a
-    worker's traceback."""
+    worker's traceback.
+
+    `settled`: no commit can be under way (the caller holds the output's lock and has
+    finished interrupted commits), so files a run writes together are also checked to be
+    there together (`unpaired_file`); during a commit they appear one by one."""
     files = {table: table_files(output, table) for table in TABLES}
     for table in TABLES:
         folder = table_folder(output, table)
@@ -191,6 +197,27 @@ def check_stored_tables(output: str) -> None:
         if copy:
             raise StoredTableError(copy[1], f"holds the same bytes as {copy[0]}: its rows "
                                             "would count twice (a backup put back?)", "copy")
+    unpaired = unpaired_file(files) if settled else None
+    if unpaired:
+        path, other = unpaired
+        raise StoredTableError(path, f"the {other} file of the same name, written with it, "
+                                     "is not there", "missing")
+
+
+def unpaired_file(files: dict[str, list[str]]) -> tuple[str, str] | None:
+    """(path, other table) of the first file of `files` (the paths of each table) that a
+    batch run wrote together with a file of the other paired table, under the same name
+    (an articles file and the story-index rows of its articles: write/articles.py), whose
+    partner is missing; None if every such file has its partner. Without this, articles
+    whose index file is gone would never be compared again, and the index of an articles
+    file gone would keep counting its articles."""
+    names = {table: {keyed_name(path) for path in files[table]} for table in PAIRED_TABLES}
+    for table, other in (PAIRED_TABLES, PAIRED_TABLES[::-1]):
+        for path in sorted(files[table]):
+            name = keyed_name(path)
+            if name is not None and name not in names[other]:
+                return path, other
+    return None
 
 
 def first_copy(paths: list[str]) -> tuple[str, str] | None:
@@ -229,9 +256,21 @@ def layout_problem(table: str, relative: str) -> str | None:
         return None if len(parts) == 1 else "is in a folder of its own; the table has none"
     column, _, value = parts[0].partition("=")
     if (len(parts) == 2 and column == spec.partition_column
-            and (value == NO_DATE_PARTITION or _DAY.fullmatch(value))):
+            and (value == NO_DATE_PARTITION or _is_day(value))):
         return None
     return f"is not in a {spec.partition_column}=YYYY-MM-DD folder"
+
+
+def _is_day(value: str) -> bool:
+    """A day as a partition folder names it (2024-10-28): a real one, or DuckDB types the
+    partition column of the whole table as text instead of a date."""
+    if not _DAY.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:  # 2024-13-45
+        return False
+    return True
 
 
 def times_as_micros(table: pa.Table) -> pa.Table:
