@@ -392,8 +392,8 @@ def test_a_utf16_or_utf32_jsonl_file_gives_every_record(tmp_path, capsys):
     feed = tmp_path / "in"
     feed.mkdir()
 
-    def lines(tag: str, count: int, end: str = "\n") -> str:
-        return "\ufeff" + "".join(
+    def lines(tag: str, count: int, end: str = "\n", mark: str = "\ufeff") -> str:
+        return mark + "".join(
             json.dumps({"id": f"{tag}{n}", "text": f"Z\u00fcrich {tag} report {n}. {body}"},
                        ensure_ascii=False) + end + ("\n" if n == 1 else "")  # a blank line
             for n in range(count))
@@ -402,18 +402,23 @@ def test_a_utf16_or_utf32_jsonl_file_gives_every_record(tmp_path, capsys):
     (feed / "be.jsonl").write_bytes(lines("be", 3).encode("utf-16-be"))
     (feed / "w32.jsonl").write_bytes(lines("w", 2).encode("utf-32"))
     (feed / "packed.jsonl.gz").write_bytes(gzip.compress(lines("gz", 2).encode("utf-16")))
+    # Without a byte order mark, as some tools write them: known by their NUL bytes.
+    (feed / "bare16.jsonl").write_bytes(lines("bare", 3, mark="").encode("utf-16-le"))
+    (feed / "bare32.jsonl").write_bytes(lines("bw", 2, mark="").encode("utf-32-be"))
     # Bigger than a piece a big JSONL file is cut in: read whole, never cut at a byte.
     (feed / "big.jsonl").write_bytes(lines("big", 1300).encode("utf-16-le"))
-    assert [len(p.chunks) for p in plan_parts([str(feed)], None, 100_000)] == [5]
+    assert [len(p.chunks) for p in plan_parts([str(feed)], None, 100_000)] == [7]
     out = tmp_path / "out"
     summary = run(capsys, "--input", str(feed), "--output", str(out), *FAST)
-    assert (summary["read"], summary["articles"], summary["rejects"]) == (1310, 1310, 0)
+    assert (summary["read"], summary["articles"], summary["rejects"]) == (1315, 1315, 0)
     articles = rows(out, "articles", "article_id")
-    assert {a["article_id"] for a in articles} >= {"le0", "le1", "le2", "be2", "w1", "gz1"}
+    assert {a["article_id"] for a in articles} >= {"le0", "le1", "le2", "be2", "w1", "gz1",
+                                                   "bare2", "bw1"}
     assert all(a["text"].startswith("Z\u00fcrich") for a in articles)
     # A file cut inside a character keeps the records before, and says where it stopped.
     (feed / "cut.jsonl").write_bytes(lines("cut", 2).encode("utf-16-le")[:-1])
-    for name in ("le.jsonl", "be.jsonl", "w32.jsonl", "packed.jsonl.gz", "big.jsonl"):
+    for name in ("le.jsonl", "be.jsonl", "w32.jsonl", "packed.jsonl.gz", "big.jsonl",
+                 "bare16.jsonl", "bare32.jsonl"):
         (feed / name).unlink()
     out = tmp_path / "out2"
     main_status = main(["run", "--input", str(feed), "--output", str(out), *FAST])

@@ -3,8 +3,9 @@ UTF-8 lines.
 
 A JSONL file is read line by line, its lines split at the byte b"\\n": in UTF-16 a line
 end is two bytes, one of them a NUL that would start the next line, so every record after
-the first was rejected as binary data. Such a file is known by its byte order mark, read
-through a decoder into UTF-8, and never cut into pieces by byte offset.
+the first was rejected as binary data. Such a file is known by its byte order mark (or,
+without one, by the NUL bytes around its first character), read through a decoder into
+UTF-8, and never cut into pieces by byte offset.
 """
 
 from __future__ import annotations
@@ -22,12 +23,29 @@ _READ_BYTES = 64 * 1024
 
 
 def wide_encoding(head: bytes) -> str | None:
-    """The encoding ("utf-16" or "utf-32") of a file that starts with `head` (its first
-    MARK_BYTES bytes), when its byte order mark says it is one of them; else None."""
+    """The encoding of a file that starts with `head` (its first MARK_BYTES bytes) when it
+    is UTF-16 or UTF-32: "utf-16" or "utf-32" by its byte order mark; without one, from
+    where the NUL bytes of its first character stand (`_unmarked`). Else None."""
     for mark, encoding in _MARKS:
         if head.startswith(mark):
             return encoding
-    return None
+    return _unmarked(head)
+
+
+# A JSONL file opens with a record's "{" (or white space): an ASCII character, which in
+# UTF-16 or UTF-32 without a byte order mark has NUL bytes on a known side of it. A file in
+# UTF-8 has no NUL there (a NUL in its first bytes is binary data, rejected as such).
+_UNMARKED = ((lambda h: h[0] and not any(h[1:4]), "utf-32-le"),
+             (lambda h: not any(h[:3]) and h[3], "utf-32-be"),
+             (lambda h: h[0] and not h[1] and h[2] and not h[3], "utf-16-le"),
+             (lambda h: not h[0] and h[1] and not h[2] and h[3], "utf-16-be"))
+
+
+def _unmarked(head: bytes) -> str | None:
+    head = head[:MARK_BYTES]
+    if len(head) < MARK_BYTES or max(head) >= 0x80:
+        return None
+    return next((encoding for pattern, encoding in _UNMARKED if pattern(head)), None)
 
 
 class _AsUtf8(io.RawIOBase):
