@@ -333,6 +333,9 @@ def check_settings(options: PipelineOptions, settings=RUN_SETTINGS) -> None:
 
         known = wordfreq_languages()
         if language not in known:
+            if language.strip().lower() in known:  # codes are written in lower case
+                raise OptionsError(f"--language {language!r}: did you mean "
+                                   f"{language.strip().lower()!r}?")
             raise OptionsError(f"--language {language!r} has no word frequencies; one of "
                                f"{', '.join(sorted(known))}")
     if "input" in values:

@@ -50,6 +50,7 @@ def test_a_value_of_the_wrong_type_or_language_is_refused(capsys):
     assert "invalid int value: 'many'" in error_of(capsys, "run", "--rows_per_file", "many")
     line = error_of(capsys, "run", "--language", "xx")
     assert "--language 'xx'" in line and " de, " in line
+    assert "--language 'EN': did you mean 'en'?" in error_of(capsys, "run", "--language", "EN")
     # Digits of another script, which Python's int() and float() would read as 10 and 0.5.
     assert "invalid int value: '١٠'" in error_of(capsys, "run", "--max_batch_articles", "١٠")
     assert "invalid float value: '０.５'" in error_of(capsys, "run", "--story_threshold", "０.５")
