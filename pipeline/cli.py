@@ -5,6 +5,7 @@ watch.py, `eval` in evaluate.py."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -408,7 +409,7 @@ def local_output_problem(output: str) -> str | None:
     except OSError as err:
         return err.strerror or str(err)
     if not os.access(path, os.W_OK):
-        return "permission denied"
+        return _not_writable(path)
     # A run stages its files in _staging and commits them into every table folder (and its
     # partition folders): one it may not write to would stop it after all the work.
     from storywire.schemas import TABLES
@@ -424,8 +425,17 @@ def local_output_problem(output: str) -> str | None:
             return f"{err.strerror or err} on its folder {table}"
         for inner in folders:
             if not os.access(inner, os.W_OK | os.X_OK):
-                return f"permission denied on its folder {os.path.relpath(inner, path)}"
+                return f"{_not_writable(inner)} on its folder {os.path.relpath(inner, path)}"
     return None
+
+
+def _not_writable(path: str) -> str:
+    """Why a folder this user may not write to is so, as the system would say it."""
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return os.strerror(errno.EROFS) if read_only else "permission denied"
 
 
 def raise_interrupt(signum, frame):

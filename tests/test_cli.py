@@ -605,6 +605,12 @@ def test_a_table_folder_the_run_may_not_write_is_found_before_any_work(tmp_path,
         line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
         assert line == (f"storywire run: cannot write to --output {out}: permission denied "
                         f"on its folder {os.path.relpath(folder, out)}"), line
+    # On a file system mounted read-only, the reason is that.
+    real_statvfs = os.statvfs
+    monkeypatch.setattr(os, "statvfs", lambda p: type("ReadOnly", (), {
+        "f_flag": real_statvfs(p).f_flag | os.ST_RDONLY})())
+    line = error_of(capsys, "run", "--input", str(SEEDS), "--output", str(out), *FAST)
+    assert line.endswith(": Read-only file system on its folder _staging"), line
     monkeypatch.undo()
     real_scandir = os.scandir
 
