@@ -171,6 +171,9 @@ class Article:
     site_name: str | None = None
     language: str | None = None
     date_source: str | None = None
+    # What the story vector weighs as the title, when not `title` (plain text: see
+    # textclean.clean_page_text); not a column of any table.
+    weighed_title: str | None = None
 
 
 @dataclass(frozen=True)

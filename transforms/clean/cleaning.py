@@ -181,4 +181,5 @@ def clean_record(record: RawRecord) -> Article | Reject:
         language=(_language_code(record.language) or extracted.language
                   or detect_language(extracted.text)),
         date_source=date_source,
+        weighed_title=None if record.title else extracted.weighed_title,
     )

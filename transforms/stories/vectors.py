@@ -312,7 +312,8 @@ def _strongest(data: np.ndarray, starts: np.ndarray, terms: int, n: int) -> np.n
 def vectorise(article: Article, weights: LanguageWeights) -> StoryVector:
     """An article's story vector, weighed in its language."""
     weighting = weights.of(article.language)
-    terms = story_terms(article.text, article.title, weighting)
+    title = article.title if article.weighed_title is None else article.weighed_title
+    terms = story_terms(article.text, title, weighting)
     packed = pack(tfidf_vector(terms, weighting.frequencies), weighting.scope)
     return StoryVector(article.article_id, article.published_at, packed, candidate_keys(packed))
 
