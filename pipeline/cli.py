@@ -244,6 +244,7 @@ def replay_stream(argv: list[str], command: str = "stream",
     )
     from storywire.pipeline.replay import replay
     from storywire.transforms.clean.cleaning import to_micros
+    from storywire.transforms.read.matching import input_name
     from storywire.transforms.write.parquet import remove_empty_folders
     from storywire.transforms.write.stored import current_story_ids
 
@@ -270,7 +271,7 @@ def replay_stream(argv: list[str], command: str = "stream",
     started = datetime.now(timezone.utc)
     try:
         seconds = replay(options, path, lambda messages: build_stream_pipeline(
-            messages, opts, stream_opts, path, to_micros(started), replayed=True))
+            messages, opts, stream_opts, input_name(path), to_micros(started), replayed=True))
     except (OSError, EOFError) as err:  # a damaged .gz, a file that went away
         return fail(command, f"--replay {path}: cannot be read: {err}")
     except KeyboardInterrupt:

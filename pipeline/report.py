@@ -309,8 +309,11 @@ class _NotShown(Exception):
 
 
 def _settled_stories(output: str) -> list[dict] | None:
-    """The stories of `output` (see `_current_stories`), read again while a run's commit
-    changes the tables under the reading. Raises _NotShown."""
+    """The stories of `output` (see `_current_stories`) as no commit was changing them:
+    a commit moves files in and deletes the ones it replaces one by one, so between its
+    first step and its last a story's old and new rows both stand, or a table is not
+    there yet. Read again while one is under way, or has changed the files during the
+    reading. Raises _NotShown."""
     from storywire.transforms.write.parquet import commit_unfinished
     from storywire.transforms.write.stored import StoredTableError
 
@@ -320,13 +323,12 @@ def _settled_stories(output: str) -> list[dict] | None:
         before = _all_files(output)
         try:
             rows = _current_stories(output)
-            if rows is not None or not commit_unfinished(output):
-                return rows
         except (StoredTableError, OSError) as err:
-            # A commit moves files in and deletes the ones it replaces one by one: a file
-            # gone, or a table not there yet, is no damage. Read again once it is done.
             if not commit_unfinished(output) and _all_files(output) == before:
-                raise _NotShown(str(err)) from None
+                raise _NotShown(str(err)) from None  # damage, not a commit
+            continue
+        if not commit_unfinished(output) and _all_files(output) == before:
+            return rows
     raise _NotShown(
         f"a run's commit into {printable_name(output)} has not ended (a run is committing, "
         "or was stopped while it committed), so its tables are between two states; run "

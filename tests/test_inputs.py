@@ -429,6 +429,17 @@ def test_a_utf16_or_utf32_jsonl_file_gives_every_record(tmp_path, capsys):
     assert reject["line"] == 3 and "UnicodeDecodeError" in reject["reason"]
 
 
+def test_utf16_or_utf32_without_a_mark_is_told_by_a_record_opening_only():
+    from storywire.transforms.read.wide import wide_encoding
+
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        for opening in ('{"id": 1}', ' {"id": 1}', '\r\n{"id": 1}'):
+            assert wide_encoding(opening.encode(encoding)[:4]) == encoding, (encoding, opening)
+    # UTF-8 text, and binary junk that a UTF-8 file may open with, are not.
+    for head in (b'{"id', b"\xef\xbb\xbf{", b"A\x00\x00\x00", b"\x00\x01\x02\x03", b"{\x00"):
+        assert wide_encoding(head) is None, head
+
+
 class _Handle(io.BytesIO):
     """A file that remembers the most it was asked to read at once."""
 

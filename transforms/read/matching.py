@@ -79,6 +79,13 @@ def _glob_base(path: str) -> str:
     return head if head.endswith("/") else os.path.dirname(head) or "."
 
 
+def input_name(path: str) -> str:
+    """The name an input path is known by in the tables: "./seeds/" and "seeds" name the
+    same files, and so give the same ids and the same reject rows (a local path as
+    os.path.normpath writes it; an object store's as given)."""
+    return os.path.normpath(path) if path and is_local(path) else path
+
+
 def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata | Reject]:
     """The files an --input path names (a glob, a folder, read recursively, or one file),
     and a reject for each thing it names that is not read: a named pipe, a device, a
@@ -91,8 +98,7 @@ def match_input_path(path: str, exclude: str | None = None) -> list[FileMetadata
     if not is_local(path):
         return [m for m in _match_on_filesystems(path)
                 if exclude is None or not is_inside(m.path, exclude)]
-    # "./seeds/" and "seeds" name the same files, and so give the same article ids.
-    path = os.path.normpath(path)
+    path = input_name(path)
     if has_glob(path) and not os.path.lexists(path):  # not a file with [, * or ? in its name
         # Beam's glob: the folder before the first glob character is listed, and every
         # path below it compared with the pattern ("*" stays within a folder, "**" not).

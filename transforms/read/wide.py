@@ -32,13 +32,14 @@ def wide_encoding(head: bytes) -> str | None:
     return _unmarked(head)
 
 
-# A JSONL file opens with a record's "{" (or white space): an ASCII character, which in
-# UTF-16 or UTF-32 without a byte order mark has NUL bytes on a known side of it. A file in
-# UTF-8 has no NUL there (a NUL in its first bytes is binary data, rejected as such).
-_UNMARKED = ((lambda h: h[0] and not any(h[1:4]), "utf-32-le"),
-             (lambda h: not any(h[:3]) and h[3], "utf-32-be"),
-             (lambda h: h[0] and not h[1] and h[2] and not h[3], "utf-16-le"),
-             (lambda h: not h[0] and h[1] and not h[2] and h[3], "utf-16-be"))
+# A JSONL file opens with a record's "{" (or white space, or a "[" that is no record): in
+# UTF-16 or UTF-32 without a byte order mark, that character has NUL bytes on a known side
+# of it. (A file in UTF-8 that opens so, NULs and all, is binary data.)
+_OPENINGS = frozenset(b"{[ \t\r\n")
+_UNMARKED = ((lambda h: h[0] in _OPENINGS and not any(h[1:4]), "utf-32-le"),
+             (lambda h: not any(h[:3]) and h[3] in _OPENINGS, "utf-32-be"),
+             (lambda h: h[0] in _OPENINGS and not h[1] and h[2] and not h[3], "utf-16-le"),
+             (lambda h: not h[0] and h[1] in _OPENINGS and not h[2] and h[3], "utf-16-be"))
 
 
 def _unmarked(head: bytes) -> str | None:

@@ -255,15 +255,17 @@ def layout_problem(table: str, relative: str) -> str | None:
     if spec.partition_column is None:
         return None if len(parts) == 1 else "is in a folder of its own; the table has none"
     column, _, value = parts[0].partition("=")
-    if (len(parts) == 2 and column == spec.partition_column
-            and (value == NO_DATE_PARTITION or _is_day(value))):
-        return None
-    return f"is not in a {spec.partition_column}=YYYY-MM-DD folder"
+    if len(parts) == 2 and column == spec.partition_column:
+        if value == NO_DATE_PARTITION or _is_day(value):
+            return None
+        if _DAY.fullmatch(value):
+            return f"is in the folder of a day that does not exist, {parts[0]}"
+    return f"is not in a folder {spec.partition_column}=YYYY-MM-DD"
 
 
 def _is_day(value: str) -> bool:
-    """A day as a partition folder names it (2024-10-28): a real one, or DuckDB types the
-    partition column of the whole table as text instead of a date."""
+    """A day as a partition folder names it (2024-10-28), one that exists: DuckDB types
+    the partition column of a table with any other as text instead of a date."""
     if not _DAY.fullmatch(value):
         return False
     try:
