@@ -358,7 +358,9 @@ def _current_stories(output: str) -> list[dict] | None:
     from_index = not stories and bool(table_files(output, "story_index"))
     if not stories and not from_index:
         return None
-    check_stored_tables(output)
+    # Files written together are checked to be there too: a reading a commit changed is
+    # read again (_settled_stories), so a file not yet moved in is not taken for lost.
+    check_stored_tables(output, settled=True)
     return current_story_rows(output) if from_index else [
         row for path in stories for row in read_rows(path, "stories")]
 

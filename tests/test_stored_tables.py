@@ -177,6 +177,8 @@ def test_a_file_missing_beside_the_one_written_with_it(tmp_path, capsys, gone, o
     line = refused(capsys, output)
     assert f"{kept}: the {gone} file of the same name, written with it, is not there" in line
     assert "restore the file from a backup" in line
+    assert main(["stories", str(output)]) == 2  # it shows no stories of a partial output
+    assert "the output is missing a file" in capsys.readouterr().err
 
 
 def test_files_of_earlier_versions_are_not_paired_by_name(output, capsys):

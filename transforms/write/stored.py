@@ -163,9 +163,10 @@ def check_stored_tables(output: str, settled: bool = False) -> None:
     (`read_rows`); this finds them all up front, with a one-line message instead of a
     worker's traceback.
 
-    `settled`: no commit can be under way (the caller holds the output's lock and has
-    finished interrupted commits), so files a run writes together are also checked to be
-    there together (`unpaired_file`); during a commit they appear one by one."""
+    `settled`: no commit was under way (the caller holds the output's lock and has
+    finished interrupted commits, or reads again if one was), so files a run writes
+    together are also checked to be there together (`unpaired_file`); during a commit
+    they appear one by one."""
     files = {table: table_files(output, table) for table in TABLES}
     for table in TABLES:
         folder = table_folder(output, table)
