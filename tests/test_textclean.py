@@ -131,6 +131,12 @@ def test_the_title_is_the_headline_that_tells_what_the_body_opens_with():
     assert pick_title(["Latest News From Around The World", "Sign Up For Our Newsletter"],
                       ["A quiet day."]) == "Sign Up For Our Newsletter"
     assert pick_title([], ["A quiet day."]) is None
+    # A web address above the headline repeats the lede in its path: it is no title.
+    lede = ["Luck propels the game-winning drive in the Colts' 20-13 win over the Chiefs."]
+    address = "http: / / fox4kc. com/2012/12/23/luck-propels-game-winning-drive-in-colts-win /"
+    assert pick_title([address, "Colts Clinch Playoff Berth With Win"], lede) == \
+        "Colts Clinch Playoff Berth With Win"
+    assert pick_title(["www.autoracing.com.br"], lede) is None
 
 
 def test_the_story_vector_weighs_the_first_headline_like_line_as_before():

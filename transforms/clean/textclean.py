@@ -316,7 +316,9 @@ def pick_title(headlines: list[str], body: list[str]) -> str | None:
     """The title among the headline-like lines above a body: the one whose words the
     body's opening (its first three paragraphs) shares most of, a headline telling what
     its lede tells; among equals, the nearest the body. Menus, section names and notices
-    ("Skip to main content") come first on a copied page and share little with the lede."""
+    ("Skip to main content") come first on a copied page and share little with the lede.
+    A web address is no title, though its path may repeat the lede word for word."""
+    headlines = [line for line in headlines if not _WEB_ADDRESS.match(line)]
     if not headlines:
         return None
     opening = set(_tokens(" ".join(body[:3])))
